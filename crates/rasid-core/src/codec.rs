@@ -1,0 +1,53 @@
+//! Canonical bytes: how commands are journaled and state is snapshotted, and the state digest.
+//!
+//! The encoding is postcard (a compact, documented serde format with no maps of undefined order,
+//! since the state holds only `BTreeMap`s). The same value always encodes to the same bytes,
+//! which is what makes the journal's hash chain and the state digest meaningful.
+
+use crate::command::Envelope;
+use crate::state::State;
+use sha2::{Digest, Sha256};
+
+/// Bumped whenever the encoding of a journaled or snapshotted type changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot decode: {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+pub fn encode_envelope(envelope: &Envelope) -> Vec<u8> {
+    postcard::to_stdvec(envelope).expect("encoding into a Vec cannot fail")
+}
+
+pub fn decode_envelope(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+    postcard::from_bytes(bytes).map_err(|e| DecodeError(e.to_string()))
+}
+
+pub fn encode_state(state: &State) -> Vec<u8> {
+    postcard::to_stdvec(state).expect("encoding into a Vec cannot fail")
+}
+
+pub fn decode_state(bytes: &[u8]) -> Result<State, DecodeError> {
+    postcard::from_bytes(bytes).map_err(|e| DecodeError(e.to_string()))
+}
+
+/// SHA-256 of the canonical state bytes: two ledgers are equal exactly when their digests are.
+pub fn digest_state(state: &State) -> [u8; 32] {
+    Sha256::digest(encode_state(state)).into()
+}
+
+/// Lower-case hex, for digests and hashes shown to people.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,0 +1,57 @@
+//! Identifiers. The engine assigns them in sequence, so replay reproduces them exactly.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub struct $name(pub u64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{}", $prefix, self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            /// Accepts `42` or the prefixed form `org42` that `Display` prints.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let digits = s.strip_prefix($prefix).unwrap_or(s);
+                digits
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map($name)
+                    .ok_or_else(|| format!("not a {} id: {s:?}", stringify!($name)))
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organization: operator, registrar, member or auditor.
+    OrgId, "org"
+);
+id_type!(
+    /// A holding account (credits and cash) of one organization.
+    AccountId, "acc"
+);
+id_type!(
+    /// A registered project.
+    ProjectId, "prj"
+);
+id_type!(
+    /// One vintage batch of one project, with its serial block.
+    IssuanceId, "iss"
+);
+id_type!(
+    /// An irreversible retirement of serials on behalf of a beneficiary.
+    RetirementId, "ret"
+);
+id_type!(
+    /// A cancellation of serials by the registrar or the holder.
+    CancellationId, "can"
+);

@@ -1,0 +1,306 @@
+//! The registry's entities as the engine stores them.
+
+use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
+use crate::serial::{RangeSet, SerialRange};
+use serde::{Deserialize, Serialize};
+
+/// What an organization may do. Deny by default: each command names the roles it accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Runs the platform: members, accounts, cash, (later) instruments and auctions.
+    Operator,
+    /// Runs the registry: projects, issuances, labels, cancellations, the buffer pool.
+    Registrar,
+    /// Issuers and trading members: act on their own accounts only.
+    Member,
+    /// Reads everything, changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Registrar => "registrar",
+            Role::Member => "member",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Role::Operator, Role::Registrar, Role::Member, Role::Auditor]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?} (operator, registrar, member, auditor)"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+    pub role: Role,
+}
+
+/// System accounts have a purpose beyond holding a member's assets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountKind {
+    Holding,
+    /// Receives exchange fees.
+    Fees,
+    /// The registry's buffer pool: non-permanence reserve contributed at issuance.
+    BufferPool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub org: OrgId,
+    pub name: String,
+    pub kind: AccountKind,
+}
+
+/// The crediting program a project is registered under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Program {
+    Vcs,
+    GoldStandard,
+    Acr,
+    Car,
+    Art,
+    Puro,
+    Isometric,
+    Cercarbono,
+    /// Registered directly on this Rasid registry.
+    Native,
+}
+
+impl Program {
+    pub const ALL: [Program; 9] = [
+        Program::Vcs,
+        Program::GoldStandard,
+        Program::Acr,
+        Program::Car,
+        Program::Art,
+        Program::Puro,
+        Program::Isometric,
+        Program::Cercarbono,
+        Program::Native,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Program::Vcs => "VCS",
+            Program::GoldStandard => "GS",
+            Program::Acr => "ACR",
+            Program::Car => "CAR",
+            Program::Art => "ART",
+            Program::Puro => "PURO",
+            Program::Isometric => "ISOMETRIC",
+            Program::Cercarbono => "CERCARBONO",
+            Program::Native => "NATIVE",
+        }
+    }
+}
+
+impl std::str::FromStr for Program {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // "GOLD" is how the Berkeley VROD names Gold Standard.
+        if s.eq_ignore_ascii_case("GOLD") {
+            return Ok(Program::GoldStandard);
+        }
+        Program::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown program {s:?}"))
+    }
+}
+
+/// Reduction or removal, as the ICVCM and buyers classify credits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Effect {
+    Reduction,
+    Removal,
+    /// Projects that both avoid and remove emissions (e.g. improved forest management).
+    Mixed,
+}
+
+/// Nature-based or technology-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Basis {
+    Nature,
+    Technology,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectInfo {
+    pub program: Program,
+    /// The program's own id, e.g. `VCS1340`, `GS11236`, `ACR102`. Unique per program.
+    pub external_id: String,
+    pub name: String,
+    pub methodology: String,
+    /// Country as the source registry names it (VROD uses English names).
+    pub country: String,
+    pub region: String,
+    pub scope: String,
+    pub project_type: String,
+    pub effect: Effect,
+    pub basis: Basis,
+    /// The organization that develops the project and receives its issuances by default.
+    pub developer: OrgId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: ProjectId,
+    pub info: ProjectInfo,
+}
+
+/// CORSIA eligibility, by ICAO compliance phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CorsiaPhase {
+    Pilot,
+    First,
+    Second,
+}
+
+/// Status of the corresponding adjustment for an Article 6 authorised issuance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CaStatus {
+    NotRequired,
+    Committed,
+    Pending,
+    Completed,
+}
+
+impl CaStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaStatus::NotRequired => "not_required",
+            CaStatus::Committed => "committed",
+            CaStatus::Pending => "pending",
+            CaStatus::Completed => "completed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Article6 {
+    /// The host country's letter-of-authorisation reference.
+    pub authorization_ref: String,
+    pub ca_status: CaStatus,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Labels {
+    pub corsia: Option<CorsiaPhase>,
+    /// ICVCM Core Carbon Principles label.
+    pub ccp: bool,
+    pub article6: Option<Article6>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issuance {
+    pub id: IssuanceId,
+    pub project: ProjectId,
+    pub vintage_year: u16,
+    pub block: SerialRange,
+    /// Serials that went to the buffer pool at issuance.
+    pub buffer_tonnes: u64,
+    pub labels: Labels,
+    /// The source registry's batch key or serial when imported; unique when present.
+    pub external_ref: Option<String>,
+    pub issued_at_ms: i64,
+    /// Every serial of this issuance ever retired. Serials never leave this set.
+    pub retired: RangeSet,
+    /// Every serial of this issuance ever cancelled. Serials never leave this set.
+    pub cancelled: RangeSet,
+}
+
+/// Why credits were retired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Purpose {
+    Voluntary,
+    Corsia,
+    /// Towards a nationally determined contribution under Article 6.
+    Ndc,
+    Other,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Voluntary => "voluntary",
+            Purpose::Corsia => "corsia",
+            Purpose::Ndc => "ndc",
+            Purpose::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for Purpose {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Purpose::Voluntary, Purpose::Corsia, Purpose::Ndc, Purpose::Other]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown purpose {s:?} (voluntary, corsia, ndc, other)"))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetirementDetails {
+    pub beneficiary: String,
+    pub purpose: Purpose,
+    /// The entity that uses the claim, when not the beneficiary itself.
+    pub using_entity: String,
+    pub note: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retirement {
+    pub id: RetirementId,
+    pub account: AccountId,
+    pub issuance: IssuanceId,
+    pub serials: RangeSet,
+    pub details: RetirementDetails,
+    pub retired_at_ms: i64,
+    /// Journal sequence number of the command that retired them, for the certificate.
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub id: CancellationId,
+    pub account: AccountId,
+    pub issuance: IssuanceId,
+    pub serials: RangeSet,
+    pub reason: String,
+    pub cancelled_at_ms: i64,
+    pub seq: u64,
+}
+
+/// One account's serials of one issuance.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    pub available: RangeSet,
+    /// Held for an order, auction lot or basket deposit; cannot move until released.
+    pub reserved: RangeSet,
+}
+
+impl Holding {
+    pub fn is_empty(&self) -> bool {
+        self.available.is_empty() && self.reserved.is_empty()
+    }
+}
+
+/// One account's balance in one currency, in minor units. Never negative.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    pub available_minor: i64,
+    pub reserved_minor: i64,
+}

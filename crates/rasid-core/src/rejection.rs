@@ -1,0 +1,132 @@
+//! Rejection codes: every reason the engine refuses a command. A rejected command changes nothing.
+
+use std::fmt;
+
+/// Each variant is one stable, documented code (see [`Rejection::code`]). New reasons get new
+/// variants; codes are never reused for something else, because clients match on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rejection {
+    /// `Genesis` on a ledger that already has one.
+    AlreadyInitialized,
+    /// Any command but `Genesis` on an empty ledger.
+    NotInitialized,
+    /// The acting organization's role does not allow this command on this object.
+    Unauthorized,
+    UnknownOrganization,
+    UnknownAccount,
+    UnknownProject,
+    UnknownIssuance,
+    /// A required text field is empty, too long or has control characters.
+    InvalidText,
+    OrganizationExists,
+    /// A project with this program and external id is already registered.
+    ProjectExists,
+    /// An issuance with this external reference already exists.
+    IssuanceExists,
+    InvalidVintage,
+    /// A quantity or amount of zero (or negative cash).
+    ZeroQuantity,
+    /// The serial block would run past the end of the serial space.
+    SerialSpaceExhausted,
+    /// The requested block overlaps serials already issued.
+    SerialRangeOverlaps,
+    /// A range with `last < first`, or ranges in a selection that overlap each other.
+    InvalidRange,
+    /// A named range is not inside the issuance's block.
+    RangeOutsideIssuance,
+    /// The buffer contribution is not smaller than the issuance.
+    BufferExceedsIssuance,
+    /// Fewer available credits than requested.
+    InsufficientCredits,
+    /// Named serials are held by the account but reserved (by an order, lot or deposit).
+    CreditsReserved,
+    /// Named serials were already retired.
+    AlreadyRetired,
+    /// Named serials were already cancelled.
+    AlreadyCancelled,
+    /// Named serials are not in the account's holding.
+    CreditsNotHeld,
+    /// Source and destination are the same account.
+    SameAccount,
+    InsufficientCash,
+    /// A balance or total would overflow its integer type.
+    AmountOverflow,
+    /// The ledger refuses selections with more ranges than this limit in one command.
+    TooManyRanges,
+}
+
+impl Rejection {
+    /// The stable snake_case code used in the API, the CLI and the tests.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::AlreadyInitialized => "already_initialized",
+            Rejection::NotInitialized => "not_initialized",
+            Rejection::Unauthorized => "unauthorized",
+            Rejection::UnknownOrganization => "unknown_organization",
+            Rejection::UnknownAccount => "unknown_account",
+            Rejection::UnknownProject => "unknown_project",
+            Rejection::UnknownIssuance => "unknown_issuance",
+            Rejection::InvalidText => "invalid_text",
+            Rejection::OrganizationExists => "organization_exists",
+            Rejection::ProjectExists => "project_exists",
+            Rejection::IssuanceExists => "issuance_exists",
+            Rejection::InvalidVintage => "invalid_vintage",
+            Rejection::ZeroQuantity => "zero_quantity",
+            Rejection::SerialSpaceExhausted => "serial_space_exhausted",
+            Rejection::SerialRangeOverlaps => "serial_range_overlaps",
+            Rejection::InvalidRange => "invalid_range",
+            Rejection::RangeOutsideIssuance => "range_outside_issuance",
+            Rejection::BufferExceedsIssuance => "buffer_exceeds_issuance",
+            Rejection::InsufficientCredits => "insufficient_credits",
+            Rejection::CreditsReserved => "credits_reserved",
+            Rejection::AlreadyRetired => "already_retired",
+            Rejection::AlreadyCancelled => "already_cancelled",
+            Rejection::CreditsNotHeld => "credits_not_held",
+            Rejection::SameAccount => "same_account",
+            Rejection::InsufficientCash => "insufficient_cash",
+            Rejection::AmountOverflow => "amount_overflow",
+            Rejection::TooManyRanges => "too_many_ranges",
+        }
+    }
+
+    /// A sentence for people; the code is what programs match on.
+    pub fn message(self) -> &'static str {
+        match self {
+            Rejection::AlreadyInitialized => "the ledger is already initialized",
+            Rejection::NotInitialized => "the ledger has no genesis record yet",
+            Rejection::Unauthorized => "the acting organization may not do this",
+            Rejection::UnknownOrganization => "no such organization",
+            Rejection::UnknownAccount => "no such account",
+            Rejection::UnknownProject => "no such project",
+            Rejection::UnknownIssuance => "no such issuance",
+            Rejection::InvalidText => "a text field is empty, longer than allowed or has control characters",
+            Rejection::OrganizationExists => "an organization with this name exists",
+            Rejection::ProjectExists => "a project with this program and external id exists",
+            Rejection::IssuanceExists => "an issuance with this external reference exists",
+            Rejection::InvalidVintage => "the vintage year is outside 1990..=2100",
+            Rejection::ZeroQuantity => "the quantity or amount must be positive",
+            Rejection::SerialSpaceExhausted => "the serial block would run past the serial space",
+            Rejection::SerialRangeOverlaps => "the serial block overlaps serials already issued",
+            Rejection::InvalidRange => "a serial range is empty or ranges overlap each other",
+            Rejection::RangeOutsideIssuance => "a serial range lies outside the issuance's block",
+            Rejection::BufferExceedsIssuance => "the buffer contribution must be smaller than the issuance",
+            Rejection::InsufficientCredits => "the account has fewer available credits than requested",
+            Rejection::CreditsReserved => "the serials are reserved and cannot move",
+            Rejection::AlreadyRetired => "the serials were already retired",
+            Rejection::AlreadyCancelled => "the serials were already cancelled",
+            Rejection::CreditsNotHeld => "the account does not hold these serials",
+            Rejection::SameAccount => "source and destination are the same account",
+            Rejection::InsufficientCash => "the account has less available cash than requested",
+            Rejection::AmountOverflow => "the amount would overflow",
+            Rejection::TooManyRanges => "too many serial ranges in one command",
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl std::error::Error for Rejection {}

@@ -1,0 +1,228 @@
+//! The ledger state and its read-only queries. Mutation happens only in `engine.rs`.
+
+use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
+use crate::model::{
+    Account, Balance, Cancellation, Holding, Issuance, Organization, Program, Project, Retirement,
+};
+use crate::money::Currency;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Counters for the ids the engine assigns next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct NextIds {
+    pub org: u64,
+    pub account: u64,
+    pub project: u64,
+    pub issuance: u64,
+    pub retirement: u64,
+    pub cancellation: u64,
+}
+
+impl Default for NextIds {
+    fn default() -> Self {
+        Self { org: 1, account: 1, project: 1, issuance: 1, retirement: 1, cancellation: 1 }
+    }
+}
+
+/// The whole ledger. Every map is a `BTreeMap` so iteration order — and with it the snapshot
+/// bytes and the state digest — is defined by the keys alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub(crate) last_seq: u64,
+    pub(crate) last_time_ms: i64,
+    pub(crate) next: NextIds,
+    /// Lowest serial not yet allocated by automatic allocation.
+    pub(crate) next_serial: u64,
+    pub(crate) fee_account: Option<AccountId>,
+    pub(crate) buffer_account: Option<AccountId>,
+    pub(crate) orgs: BTreeMap<OrgId, Organization>,
+    pub(crate) org_names: BTreeMap<String, OrgId>,
+    pub(crate) accounts: BTreeMap<AccountId, Account>,
+    pub(crate) projects: BTreeMap<ProjectId, Project>,
+    pub(crate) project_keys: BTreeMap<(Program, String), ProjectId>,
+    pub(crate) issuances: BTreeMap<IssuanceId, Issuance>,
+    pub(crate) issuance_refs: BTreeMap<String, IssuanceId>,
+    /// Issued blocks by first serial: overlap checks and "where is this serial".
+    pub(crate) blocks: BTreeMap<u64, IssuanceId>,
+    /// Non-empty holdings only, so equal ledgers have equal maps.
+    pub(crate) holdings: BTreeMap<(AccountId, IssuanceId), Holding>,
+    pub(crate) retirements: BTreeMap<RetirementId, Retirement>,
+    pub(crate) cancellations: BTreeMap<CancellationId, Cancellation>,
+    pub(crate) cash: BTreeMap<(AccountId, Currency), Balance>,
+    /// Deposits minus withdrawals per currency: what all balances must add up to.
+    pub(crate) cash_in_minor: BTreeMap<Currency, i128>,
+}
+
+/// Where one serial number is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SerialLocation {
+    Held { issuance: IssuanceId, account: AccountId, reserved: bool },
+    Retired { issuance: IssuanceId, retirement: RetirementId },
+    Cancelled { issuance: IssuanceId, cancellation: CancellationId },
+    /// Inside no issued block.
+    NotIssued,
+}
+
+impl State {
+    pub fn new() -> Self {
+        Self { next_serial: 1, ..Self::default() }
+    }
+
+    /// Sequence number of the last accepted command (0 for an empty ledger).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    pub fn last_time_ms(&self) -> i64 {
+        self.last_time_ms
+    }
+
+    pub fn is_initialized(&self) -> bool {
+        !self.orgs.is_empty()
+    }
+
+    pub fn fee_account(&self) -> Option<AccountId> {
+        self.fee_account
+    }
+
+    pub fn buffer_account(&self) -> Option<AccountId> {
+        self.buffer_account
+    }
+
+    pub fn organization(&self, id: OrgId) -> Option<&Organization> {
+        self.orgs.get(&id)
+    }
+
+    pub fn organizations(&self) -> impl Iterator<Item = &Organization> {
+        self.orgs.values()
+    }
+
+    pub fn organization_by_name(&self, name: &str) -> Option<&Organization> {
+        self.org_names.get(name).and_then(|id| self.orgs.get(id))
+    }
+
+    pub fn account(&self, id: AccountId) -> Option<&Account> {
+        self.accounts.get(&id)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+
+    pub fn accounts_of(&self, org: OrgId) -> impl Iterator<Item = &Account> {
+        self.accounts.values().filter(move |a| a.org == org)
+    }
+
+    pub fn project(&self, id: ProjectId) -> Option<&Project> {
+        self.projects.get(&id)
+    }
+
+    pub fn projects(&self) -> impl Iterator<Item = &Project> {
+        self.projects.values()
+    }
+
+    pub fn project_by_key(&self, program: Program, external_id: &str) -> Option<&Project> {
+        // The key owns its String; a lookup by borrowed parts needs a temporary key.
+        self.project_keys
+            .get(&(program, external_id.to_owned()))
+            .and_then(|id| self.projects.get(id))
+    }
+
+    pub fn issuance(&self, id: IssuanceId) -> Option<&Issuance> {
+        self.issuances.get(&id)
+    }
+
+    pub fn issuances(&self) -> impl Iterator<Item = &Issuance> {
+        self.issuances.values()
+    }
+
+    pub fn issuance_by_ref(&self, external_ref: &str) -> Option<&Issuance> {
+        self.issuance_refs.get(external_ref).and_then(|id| self.issuances.get(id))
+    }
+
+    pub fn holding(&self, account: AccountId, issuance: IssuanceId) -> Option<&Holding> {
+        self.holdings.get(&(account, issuance))
+    }
+
+    /// One account's holdings in issuance order.
+    pub fn holdings_of(&self, account: AccountId) -> impl Iterator<Item = (IssuanceId, &Holding)> {
+        let lo = (account, IssuanceId(0));
+        let hi = (account, IssuanceId(u64::MAX));
+        self.holdings.range(lo..=hi).map(|((_, i), h)| (*i, h))
+    }
+
+    pub fn holdings(&self) -> impl Iterator<Item = (AccountId, IssuanceId, &Holding)> {
+        self.holdings.iter().map(|((a, i), h)| (*a, *i, h))
+    }
+
+    pub fn retirement(&self, id: RetirementId) -> Option<&Retirement> {
+        self.retirements.get(&id)
+    }
+
+    pub fn retirements(&self) -> impl DoubleEndedIterator<Item = &Retirement> {
+        self.retirements.values()
+    }
+
+    pub fn cancellation(&self, id: CancellationId) -> Option<&Cancellation> {
+        self.cancellations.get(&id)
+    }
+
+    pub fn cancellations(&self) -> impl Iterator<Item = &Cancellation> {
+        self.cancellations.values()
+    }
+
+    pub fn balance(&self, account: AccountId, currency: Currency) -> Balance {
+        self.cash.get(&(account, currency)).copied().unwrap_or_default()
+    }
+
+    /// One account's non-zero balances in currency order.
+    pub fn balances_of(&self, account: AccountId) -> impl Iterator<Item = (Currency, Balance)> {
+        Currency::ALL.into_iter().filter_map(move |c| self.cash.get(&(account, c)).map(|b| (c, *b)))
+    }
+
+    /// The issuance whose block contains `serial`, if any.
+    pub fn issuance_of_serial(&self, serial: u64) -> Option<&Issuance> {
+        let (_, id) = self.blocks.range(..=serial).next_back()?;
+        let issuance = &self.issuances[id];
+        (issuance.block.first() <= serial && serial <= issuance.block.last()).then_some(issuance)
+    }
+
+    /// Where a serial is now. Linear in the issuance's holders and retirements; meant for
+    /// look-ups by people, not for hot paths.
+    pub fn locate_serial(&self, serial: u64) -> SerialLocation {
+        let Some(issuance) = self.issuance_of_serial(serial) else {
+            return SerialLocation::NotIssued;
+        };
+        let one = crate::serial::SerialRange::new(serial, serial).expect("one serial");
+        let id = issuance.id;
+        if issuance.retired.contains(one) {
+            let retirement = self
+                .retirements
+                .values()
+                .find(|r| r.issuance == id && r.serials.contains(one))
+                .map(|r| r.id)
+                .expect("audit: every retired serial belongs to one retirement record");
+            return SerialLocation::Retired { issuance: id, retirement };
+        }
+        if issuance.cancelled.contains(one) {
+            let cancellation = self
+                .cancellations
+                .values()
+                .find(|c| c.issuance == id && c.serials.contains(one))
+                .map(|c| c.id)
+                .expect("audit: every cancelled serial belongs to one cancellation record");
+            return SerialLocation::Cancelled { issuance: id, cancellation };
+        }
+        for ((account, _), h) in self.holdings.iter().filter(|((_, i), _)| *i == id) {
+            if h.available.contains(one) || h.reserved.contains(one) {
+                return SerialLocation::Held {
+                    issuance: id,
+                    account: *account,
+                    reserved: h.reserved.contains(one),
+                };
+            }
+        }
+        unreachable!("audit: every issued serial is held, retired or cancelled")
+    }
+}
