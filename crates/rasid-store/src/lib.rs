@@ -1,1 +1,50 @@
-//! placeholder
+//! Rasid's storage: the hash-chained journal with group commit, snapshots, recovery and
+//! verification, behind the [`Journal`] interface (SQLite embedded; PostgreSQL to follow).
+//!
+//! [`Ledger`] is the single writer: it sequences commands into the engine, makes each batch
+//! durable with one commit and answers callers only afterwards.
+
+pub mod journal;
+pub mod ledger;
+pub mod sqlite;
+pub mod verify;
+
+pub use journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError};
+pub use ledger::{Clock, Committed, Config, Ledger, Recovery, SubmitError, Ticket, system_clock};
+pub use sqlite::SqliteJournal;
+pub use verify::{VerifyReport, verify};
+
+/// Where the ledger lives, parsed from a `--database` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    /// Accepts `sqlite://PATH`, `sqlite:PATH`, `postgres://…`, `postgresql://…`, or a bare path.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(s.to_owned()));
+        }
+        let path = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")).unwrap_or(s);
+        if path.is_empty() {
+            return Err("the database URL names no file".into());
+        }
+        if path.contains("://") {
+            return Err(format!("unsupported database URL {s:?} (sqlite://PATH or postgres://…)"));
+        }
+        Ok(DatabaseUrl::Sqlite(path.into()))
+    }
+}
+
+/// Opens the journal a URL names.
+pub fn open_journal(url: &DatabaseUrl) -> Result<Box<dyn Journal>, StoreError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Box::new(SqliteJournal::open(path)?)),
+        DatabaseUrl::Postgres(_) => Err(StoreError::Unsupported(
+            "the PostgreSQL backend is not built yet; use sqlite://PATH".into(),
+        )),
+    }
+}

@@ -1,0 +1,458 @@
+//! The single-writer sequencer: the only place commands enter the engine.
+//!
+//! Two threads form a pipeline. The *sequencer* thread owns the [`State`]: it drains the bounded
+//! request queue into a batch, stamps each command with its sequence number and time, executes
+//! it, and hands the accepted records to the *writer* thread. The writer chains their hashes,
+//! appends the whole batch in one durable transaction (group commit) and only then answers the
+//! callers. While the writer waits on the disk, the sequencer is already executing the next
+//! batch, so the two cores overlap engine work and I/O.
+//!
+//! Architecture invariant: a caller never sees an answer — acceptance, rejection or query
+//! result — before every command sequenced ahead of it is durable. Replies for a batch travel
+//! with the batch and are sent by the writer after the commit.
+
+use crate::journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError, chain_hash};
+use crossbeam_channel::{Receiver, Sender, bounded};
+use rasid_core::codec::{decode_envelope, decode_state, digest_state, encode_envelope, encode_state};
+use rasid_core::{Command, Envelope, Event, OrgId, Rejection, State};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Requests waiting for the sequencer. A full queue blocks submitters: backpressure, not growth.
+pub const REQUEST_QUEUE_MAX: usize = 4_096;
+/// Most commands sequenced into one batch (one commit).
+pub const BATCH_COMMANDS_MAX: usize = 16_384;
+/// Batches executed but not yet durable. Two keeps the sequencer one batch ahead of the disk.
+pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
+/// Most commands one `submit_batch` request may carry.
+pub const REQUEST_COMMANDS_MAX: usize = 100_000;
+
+/// Where time comes from: milliseconds since the Unix epoch. Injected so tests control it.
+pub type Clock = Box<dyn FnMut() -> i64 + Send>;
+
+pub fn system_clock() -> Clock {
+    Box::new(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is after 1970");
+        i64::try_from(now.as_millis()).expect("milliseconds fit in i64 until year 292 million")
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Take a snapshot after every this many commands (0: never automatically).
+    pub snapshot_interval: u64,
+    /// On close, snapshot when at least this many commands came after the last snapshot.
+    pub snapshot_on_close_min: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { snapshot_interval: 50_000, snapshot_on_close_min: 1_000 }
+    }
+}
+
+/// A durable, accepted command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub seq: u64,
+    pub time_ms: i64,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SubmitError {
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("the ledger is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A reply on its way: resolved after the batch holding its request is durable.
+#[derive(Debug)]
+pub struct Ticket<T>(Receiver<Result<T, SubmitError>>);
+
+impl<T> Ticket<T> {
+    pub fn wait(self) -> Result<T, SubmitError> {
+        self.0.recv().unwrap_or_else(|_| Err(SubmitError::Unavailable("the ledger stopped".into())))
+    }
+}
+
+type Deliver = Box<dyn FnOnce(bool) + Send>;
+type Query = Box<dyn FnOnce(&State) -> Deliver + Send>;
+
+enum Request {
+    One { actor: OrgId, command: Command, reply: Sender<Result<Committed, SubmitError>> },
+    Many {
+        commands: Vec<(OrgId, Command)>,
+        reply: Sender<Result<Vec<Result<Committed, Rejection>>, SubmitError>>,
+    },
+    Query(Query),
+    Snapshot,
+}
+
+struct Batch {
+    records: Vec<PendingRecord>,
+    /// Run after the commit with `true`, or with `false` if it failed.
+    replies: Vec<Deliver>,
+    snapshot: Option<(u64, Vec<u8>, Hash)>,
+}
+
+struct PendingRecord {
+    seq: u64,
+    time_ms: i64,
+    actor: u64,
+    kind: &'static str,
+    body: Vec<u8>,
+}
+
+/// What a recovery found, for reporting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    pub snapshot_seq: u64,
+    pub replayed: u64,
+    pub head_seq: u64,
+}
+
+/// The durable ledger: a running sequencer over a journal.
+#[derive(Debug)]
+pub struct Ledger {
+    requests: Option<Sender<Request>>,
+    sequencer: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<Box<dyn Journal>>>,
+    stopped: Arc<AtomicBool>,
+    head: Arc<Mutex<(u64, Hash)>>,
+    recovery: Recovery,
+}
+
+impl std::fmt::Debug for dyn Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Journal")
+    }
+}
+
+impl Ledger {
+    /// Recovers the state (newest snapshot + replay of the tail) and starts the sequencer.
+    pub fn open(mut journal: Box<dyn Journal>, config: Config, clock: Clock) -> Result<Self, StoreError> {
+        let (state, head, recovery) = recover(journal.as_mut())?;
+        let stopped = Arc::new(AtomicBool::new(false));
+        let head = Arc::new(Mutex::new(head));
+        let (req_tx, req_rx) = bounded::<Request>(REQUEST_QUEUE_MAX);
+        let (batch_tx, batch_rx) = bounded::<Batch>(BATCHES_IN_FLIGHT_MAX);
+        let last_snapshot = recovery.snapshot_seq;
+        let writer = {
+            let stopped = stopped.clone();
+            let head = head.clone();
+            std::thread::Builder::new()
+                .name("rasid-writer".into())
+                .spawn(move || write_loop(journal, batch_rx, &stopped, &head))
+                .map_err(|e| StoreError::Database(format!("cannot start writer: {e}")))?
+        };
+        let sequencer = {
+            let stopped = stopped.clone();
+            let mut seq = Sequencer { state, clock, config, last_snapshot, batch_tx, stopped };
+            std::thread::Builder::new()
+                .name("rasid-sequencer".into())
+                .spawn(move || seq.run(&req_rx))
+                .map_err(|e| StoreError::Database(format!("cannot start sequencer: {e}")))?
+        };
+        Ok(Self {
+            requests: Some(req_tx),
+            sequencer: Some(sequencer),
+            writer: Some(writer),
+            stopped,
+            head,
+            recovery,
+        })
+    }
+
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
+    }
+
+    /// Sequence number and hash of the last durable record.
+    pub fn head(&self) -> (u64, Hash) {
+        *self.head.lock().expect("head lock")
+    }
+
+    fn send(&self, request: Request) -> Result<(), SubmitError> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(SubmitError::Unavailable("the ledger stopped after a storage failure".into()));
+        }
+        let requests = self.requests.as_ref().expect("open until close");
+        requests.send(request).map_err(|_| SubmitError::Unavailable("the ledger stopped".into()))
+    }
+
+    pub fn submit_async(&self, actor: OrgId, command: Command) -> Ticket<Committed> {
+        let (tx, rx) = bounded(1);
+        if let Err(e) = self.send(Request::One { actor, command, reply: tx.clone() }) {
+            let _ = tx.send(Err(e));
+        }
+        Ticket(rx)
+    }
+
+    /// Executes one command; returns once it is durable (or rejected).
+    pub fn submit(&self, actor: OrgId, command: Command) -> Result<Committed, SubmitError> {
+        self.submit_async(actor, command).wait()
+    }
+
+    /// Many commands in one request, executed in order (interleaved with nobody else's), each
+    /// accepted or rejected on its own. One reply once all are durable.
+    pub fn submit_batch_async(
+        &self,
+        commands: Vec<(OrgId, Command)>,
+    ) -> Ticket<Vec<Result<Committed, Rejection>>> {
+        let (tx, rx) = bounded(1);
+        assert!(commands.len() <= REQUEST_COMMANDS_MAX, "split requests above {REQUEST_COMMANDS_MAX}");
+        if let Err(e) = self.send(Request::Many { commands, reply: tx.clone() }) {
+            let _ = tx.send(Err(e));
+        }
+        Ticket(rx)
+    }
+
+    pub fn submit_batch(
+        &self,
+        commands: Vec<(OrgId, Command)>,
+    ) -> Result<Vec<Result<Committed, Rejection>>, SubmitError> {
+        self.submit_batch_async(commands).wait()
+    }
+
+    /// Runs `f` on the state in sequence with commands: it sees every command submitted before
+    /// it, and its answer arrives once those are durable.
+    pub fn query<R: Send + 'static>(&self, f: impl FnOnce(&State) -> R + Send + 'static) -> Result<R, SubmitError> {
+        let (tx, rx) = bounded(1);
+        let reply = tx.clone();
+        let query: Query = Box::new(move |state| {
+            let answer = f(state);
+            Box::new(move |ok| {
+                let _ = reply.send(if ok { Ok(answer) } else { Err(unavailable()) });
+            })
+        });
+        if let Err(e) = self.send(Request::Query(query)) {
+            let _ = tx.send(Err(e));
+        }
+        Ticket(rx).wait()
+    }
+
+    /// Drains the queue, snapshots if enough happened since the last one, and stops. Returns the
+    /// journal so the caller can keep reading it.
+    pub fn close(mut self) -> Result<Box<dyn Journal>, StoreError> {
+        if !self.stopped.load(Ordering::Acquire) {
+            let _ = self.send(Request::Snapshot);
+        }
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<Box<dyn Journal>, StoreError> {
+        drop(self.requests.take());
+        if let Some(s) = self.sequencer.take() {
+            s.join().map_err(|_| StoreError::Stopped("the sequencer panicked".into()))?;
+        }
+        let writer = self.writer.take().expect("joined once");
+        let journal = writer.join().map_err(|_| StoreError::Stopped("the writer panicked".into()))?;
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(StoreError::Stopped("a commit failed; the journal is intact up to the last acknowledged command".into()));
+        }
+        Ok(journal)
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = self.shutdown();
+        }
+    }
+}
+
+fn unavailable() -> SubmitError {
+    SubmitError::Unavailable("the commit failed; the ledger stopped".into())
+}
+
+struct Sequencer {
+    state: State,
+    clock: Clock,
+    config: Config,
+    last_snapshot: u64,
+    batch_tx: Sender<Batch>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Sequencer {
+    fn run(&mut self, requests: &Receiver<Request>) {
+        while let Ok(first) = requests.recv() {
+            let mut batch = Batch { records: Vec::new(), replies: Vec::new(), snapshot: None };
+            let time_ms = (self.clock)().max(self.state.last_time_ms());
+            let mut next = Some(first);
+            while let Some(request) = next.take() {
+                self.handle(request, time_ms, &mut batch);
+                if batch.records.len() >= BATCH_COMMANDS_MAX {
+                    break;
+                }
+                next = requests.try_recv().ok();
+            }
+            if self.batch_tx.send(batch).is_err() || self.stopped.load(Ordering::Acquire) {
+                // The writer failed: its journal is behind this state, so stop taking commands.
+                break;
+            }
+        }
+    }
+
+    fn handle(&mut self, request: Request, time_ms: i64, batch: &mut Batch) {
+        match request {
+            Request::One { actor, command, reply } => {
+                let outcome = self.execute(actor, command, time_ms, batch);
+                batch.replies.push(Box::new(move |ok| {
+                    let _ = reply.send(if ok { outcome.map_err(SubmitError::Rejected) } else { Err(unavailable()) });
+                }));
+            }
+            Request::Many { commands, reply } => {
+                let outcomes: Vec<_> =
+                    commands.into_iter().map(|(a, c)| self.execute(a, c, time_ms, batch)).collect();
+                batch.replies.push(Box::new(move |ok| {
+                    let _ = reply.send(if ok { Ok(outcomes) } else { Err(unavailable()) });
+                }));
+            }
+            Request::Query(query) => batch.replies.push(query(&self.state)),
+            Request::Snapshot => {
+                let since = self.state.last_seq() - self.last_snapshot;
+                if since > 0 && since >= self.config.snapshot_on_close_min {
+                    self.snapshot(batch);
+                }
+            }
+        }
+    }
+
+    fn execute(&mut self, actor: OrgId, command: Command, time_ms: i64, batch: &mut Batch) -> Result<Committed, Rejection> {
+        let envelope = Envelope { seq: self.state.last_seq() + 1, time_ms, actor, command };
+        let events = self.state.execute(&envelope)?;
+        batch.records.push(PendingRecord {
+            seq: envelope.seq,
+            time_ms,
+            actor: actor.0,
+            kind: envelope.command.kind(),
+            body: encode_envelope(&envelope),
+        });
+        let interval = self.config.snapshot_interval;
+        if interval > 0 && envelope.seq % interval == 0 {
+            self.snapshot(batch);
+        }
+        Ok(Committed { seq: envelope.seq, time_ms, events })
+    }
+
+    /// Snapshots the state as of the last command in `batch` (or the last durable one). A batch
+    /// carries at most one snapshot; a later one in the same batch replaces the earlier.
+    fn snapshot(&mut self, batch: &mut Batch) {
+        let bytes = encode_state(&self.state);
+        let digest = sha2_digest(&bytes);
+        batch.snapshot = Some((self.state.last_seq(), bytes, digest));
+        self.last_snapshot = self.state.last_seq();
+    }
+}
+
+fn sha2_digest(bytes: &[u8]) -> Hash {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).into()
+}
+
+fn write_loop(
+    mut journal: Box<dyn Journal>,
+    batches: Receiver<Batch>,
+    stopped: &AtomicBool,
+    head: &Mutex<(u64, Hash)>,
+) -> Box<dyn Journal> {
+    let (mut last_seq, mut last_hash) = *head.lock().expect("head lock");
+    let mut records = Vec::new();
+    for batch in batches {
+        if stopped.load(Ordering::Acquire) {
+            batch.replies.into_iter().for_each(|deliver| deliver(false));
+            continue;
+        }
+        records.clear();
+        let mut snapshot_hash = None;
+        for p in batch.records {
+            assert_eq!(p.seq, last_seq + 1, "the sequencer hands over records in order");
+            last_hash = chain_hash(&last_hash, &p.body);
+            last_seq = p.seq;
+            records.push(Record { seq: p.seq, time_ms: p.time_ms, actor: p.actor, kind: p.kind.to_owned(), body: p.body, hash: last_hash });
+            if let Some((seq, _, _)) = &batch.snapshot {
+                if *seq == last_seq {
+                    snapshot_hash = Some(last_hash);
+                }
+            }
+        }
+        let snapshot = batch.snapshot.map(|(seq, state, digest)| Snapshot {
+            seq,
+            state,
+            digest,
+            // A snapshot taken on close (no records in its batch) is at the durable head.
+            record_hash: snapshot_hash.unwrap_or(last_hash),
+        });
+        let ok = journal.append(&records, snapshot.as_ref()).is_ok();
+        if ok {
+            *head.lock().expect("head lock") = (last_seq, last_hash);
+        } else {
+            stopped.store(true, Ordering::Release);
+        }
+        batch.replies.into_iter().for_each(|deliver| deliver(ok));
+    }
+    journal
+}
+
+/// Rebuilds the state from the newest snapshot and the journal's tail, checking the hash chain
+/// of the tail. Returns the state and the head `(seq, hash)`.
+pub fn recover(journal: &mut dyn Journal) -> Result<(State, (u64, Hash), Recovery), StoreError> {
+    let (mut state, mut head) = match journal.latest_snapshot()? {
+        None => (State::new(), (0, GENESIS_HASH)),
+        Some(s) => {
+            let bad = |reason: String| StoreError::Corrupt { seq: s.seq, reason };
+            if sha2_digest(&s.state) != s.digest {
+                return Err(bad("snapshot bytes do not match their digest".into()));
+            }
+            let state = decode_state(&s.state).map_err(|e| bad(format!("snapshot: {e}")))?;
+            if state.last_seq() != s.seq {
+                return Err(bad("snapshot is labelled with the wrong sequence number".into()));
+            }
+            (state, (s.seq, s.record_hash))
+        }
+    };
+    let snapshot_seq = head.0;
+    journal.scan(head.0 + 1, &mut |record| {
+        let envelope = check_record(&record, head)?;
+        state.execute(&envelope).map_err(|r| StoreError::Corrupt {
+            seq: record.seq,
+            reason: format!("rejected on replay ({})", r.code()),
+        })?;
+        head = (record.seq, record.hash);
+        Ok(())
+    })?;
+    let recovery = Recovery { snapshot_seq, replayed: head.0 - snapshot_seq, head_seq: head.0 };
+    Ok((state, head, recovery))
+}
+
+/// Checks one record against the chain position before it and decodes its envelope.
+pub fn check_record(record: &Record, previous: (u64, Hash)) -> Result<Envelope, StoreError> {
+    let bad = |reason: String| StoreError::Corrupt { seq: record.seq, reason };
+    if record.seq != previous.0 + 1 {
+        return Err(bad(format!("expected sequence number {}", previous.0 + 1)));
+    }
+    if chain_hash(&previous.1, &record.body) != record.hash {
+        return Err(bad("hash does not match the chain (record altered, or an earlier one removed)".into()));
+    }
+    let envelope = decode_envelope(&record.body).map_err(|e| bad(e.to_string()))?;
+    let columns_agree = envelope.seq == record.seq
+        && envelope.time_ms == record.time_ms
+        && envelope.actor.0 == record.actor
+        && envelope.command.kind() == record.kind;
+    if !columns_agree {
+        return Err(bad("the seq, time, actor or kind column disagrees with the record body".into()));
+    }
+    Ok(envelope)
+}
+
+/// Digest of the state, as `verify` compares it.
+pub fn state_digest(state: &State) -> Hash {
+    digest_state(state)
+}
