@@ -82,6 +82,16 @@ impl State {
         !self.orgs.is_empty()
     }
 
+    /// The platform operator: the organization genesis created first (owner of the fee account).
+    pub fn operator(&self) -> Option<OrgId> {
+        self.fee_account.and_then(|a| self.accounts.get(&a)).map(|a| a.org)
+    }
+
+    /// The registry: the organization genesis created second (owner of the buffer pool).
+    pub fn registrar(&self) -> Option<OrgId> {
+        self.buffer_account.and_then(|a| self.accounts.get(&a)).map(|a| a.org)
+    }
+
     pub fn fee_account(&self) -> Option<AccountId> {
         self.fee_account
     }
