@@ -17,6 +17,7 @@ pub mod rejection;
 pub mod serial;
 pub mod state;
 pub mod testing;
+pub mod time;
 
 pub use audit::{AuditError, Totals};
 pub use command::{Command, Envelope, Selection};

@@ -16,6 +16,7 @@ pub enum Rejection {
     UnknownAccount,
     UnknownProject,
     UnknownIssuance,
+    UnknownRetirement,
     /// A required text field is empty, too long or has control characters.
     InvalidText,
     OrganizationExists,
@@ -66,6 +67,7 @@ impl Rejection {
             Rejection::UnknownAccount => "unknown_account",
             Rejection::UnknownProject => "unknown_project",
             Rejection::UnknownIssuance => "unknown_issuance",
+            Rejection::UnknownRetirement => "unknown_retirement",
             Rejection::InvalidText => "invalid_text",
             Rejection::OrganizationExists => "organization_exists",
             Rejection::ProjectExists => "project_exists",
@@ -99,6 +101,7 @@ impl Rejection {
             Rejection::UnknownAccount => "no such account",
             Rejection::UnknownProject => "no such project",
             Rejection::UnknownIssuance => "no such issuance",
+            Rejection::UnknownRetirement => "no such retirement",
             Rejection::InvalidText => "a text field is empty, longer than allowed or has control characters",
             Rejection::OrganizationExists => "an organization with this name exists",
             Rejection::ProjectExists => "a project with this program and external id exists",

@@ -15,7 +15,7 @@ use crate::journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError, 
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rasid_core::codec::{decode_envelope, decode_state, digest_state, encode_envelope, encode_state};
 use rasid_core::{Command, Envelope, Event, OrgId, Rejection, State};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -116,6 +116,13 @@ pub struct Recovery {
     pub head_seq: u64,
 }
 
+/// Counters of the writer, for benchmarks and operators: how well group commit is batching.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commits: AtomicU64,
+    pub records: AtomicU64,
+}
+
 /// The durable ledger: a running sequencer over a journal.
 #[derive(Debug)]
 pub struct Ledger {
@@ -124,6 +131,7 @@ pub struct Ledger {
     writer: Option<JoinHandle<Box<dyn Journal>>>,
     stopped: Arc<AtomicBool>,
     head: Arc<Mutex<(u64, Hash)>>,
+    stats: Arc<Stats>,
     recovery: Recovery,
 }
 
@@ -142,12 +150,14 @@ impl Ledger {
         let (req_tx, req_rx) = bounded::<Request>(REQUEST_QUEUE_MAX);
         let (batch_tx, batch_rx) = bounded::<Batch>(BATCHES_IN_FLIGHT_MAX);
         let last_snapshot = recovery.snapshot_seq;
+        let stats = Arc::new(Stats::default());
         let writer = {
             let stopped = stopped.clone();
             let head = head.clone();
+            let stats = stats.clone();
             std::thread::Builder::new()
                 .name("rasid-writer".into())
-                .spawn(move || write_loop(journal, batch_rx, &stopped, &head))
+                .spawn(move || write_loop(journal, batch_rx, &stopped, &head, &stats))
                 .map_err(|e| StoreError::Database(format!("cannot start writer: {e}")))?
         };
         let sequencer = {
@@ -164,8 +174,14 @@ impl Ledger {
             writer: Some(writer),
             stopped,
             head,
+            stats,
             recovery,
         })
+    }
+
+    /// (commits, records) made durable since open.
+    pub fn stats(&self) -> (u64, u64) {
+        (self.stats.commits.load(Ordering::Relaxed), self.stats.records.load(Ordering::Relaxed))
     }
 
     pub fn recovery(&self) -> Recovery {
@@ -362,6 +378,7 @@ fn write_loop(
     batches: Receiver<Batch>,
     stopped: &AtomicBool,
     head: &Mutex<(u64, Hash)>,
+    stats: &Stats,
 ) -> Box<dyn Journal> {
     let (mut last_seq, mut last_hash) = *head.lock().expect("head lock");
     let mut records = Vec::new();
@@ -393,6 +410,8 @@ fn write_loop(
         let ok = journal.append(&records, snapshot.as_ref()).is_ok();
         if ok {
             *head.lock().expect("head lock") = (last_seq, last_hash);
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.records.fetch_add(records.len() as u64, Ordering::Relaxed);
         } else {
             stopped.store(true, Ordering::Release);
         }
@@ -430,6 +449,23 @@ pub fn recover(journal: &mut dyn Journal) -> Result<(State, (u64, Hash), Recover
     })?;
     let recovery = Recovery { snapshot_seq, replayed: head.0 - snapshot_seq, head_seq: head.0 };
     Ok((state, head, recovery))
+}
+
+/// Replays the whole journal into a fresh state, ignoring snapshots, checking the hash chain.
+/// Returns the state and the number of records replayed.
+pub fn replay_from_genesis(journal: &mut dyn Journal) -> Result<(State, u64), StoreError> {
+    let mut state = State::new();
+    let mut head = (0, GENESIS_HASH);
+    journal.scan(1, &mut |record| {
+        let envelope = check_record(&record, head)?;
+        state.execute(&envelope).map_err(|r| StoreError::Corrupt {
+            seq: record.seq,
+            reason: format!("the engine rejects it on replay ({})", r.code()),
+        })?;
+        head = (record.seq, record.hash);
+        Ok(())
+    })?;
+    Ok((state, head.0))
 }
 
 /// Checks one record against the chain position before it and decodes its envelope.

@@ -1,1 +1,32 @@
-fn main() {}
+//! `rasid`: the command-line interface to a Rasid ledger.
+//!
+//! The CLI is an administrator's tool with direct access to the database file: it opens the
+//! ledger, runs one command through the same sequencer and journal a server uses, and prints the
+//! result as text or, with `--json`, as one JSON document. Commands act as the organization
+//! `--as` names, or else as the organization that would naturally act (the operator for platform
+//! set-up, the registrar for registry records, the owner of the source account for movements);
+//! the engine still checks that organization's role.
+
+mod bench;
+mod cli;
+mod demo;
+mod import;
+mod output;
+mod registry;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = <cli::Cli as clap::Parser>::parse();
+    let json = args.json;
+    match registry::run(args) {
+        Ok(out) => {
+            out.print(json);
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            failure.print(json);
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

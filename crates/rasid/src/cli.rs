@@ -1,0 +1,364 @@
+//! The command line, parsed by clap. Values are parsed into domain types here ("parse, don't
+//! validate"), so handlers never see a malformed id, range, currency or amount.
+
+use clap::{Args, Parser, Subcommand};
+use rasid_core::model::{CaStatus, CorsiaPhase, Program, Purpose, Role};
+use rasid_core::{AccountId, Currency, IssuanceId, OrgId, ProjectId, RetirementId, SerialRange};
+use rasid_store::DatabaseUrl;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "rasid", version, about = "Rasid: an open carbon credit registry and exchange")]
+pub struct Cli {
+    /// Where the ledger lives: sqlite://PATH (embedded, the default) or postgres://…
+    #[arg(long, global = true, env = "RASID_DATABASE", default_value = "sqlite://rasid.db")]
+    pub database: DatabaseUrl,
+    /// Print one machine-readable JSON document instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Act as this organization instead of the default for the command.
+    #[arg(long = "as", global = true, value_name = "ORG")]
+    pub actor: Option<OrgId>,
+    /// Snapshot the ledger after every this many commands.
+    #[arg(long, global = true, env = "RASID_SNAPSHOT_INTERVAL", default_value_t = 50_000)]
+    pub snapshot_interval: u64,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Import the real market history and a small demo scene, then print what the ledger holds.
+    Demo,
+    /// Create the ledger's genesis record (done automatically by the first command otherwise).
+    Init {
+        #[arg(long, default_value = "Rasid Operator")]
+        operator_name: String,
+        #[arg(long, default_value = "Rasid Registry")]
+        registrar_name: String,
+    },
+    /// Import data files.
+    #[command(subcommand)]
+    Import(ImportCmd),
+    /// Replay the journal from genesis and check the hash chain, the state and every invariant.
+    Verify,
+    /// Totals: organizations, projects, issued, held, retired, cancelled.
+    Status,
+    #[command(subcommand, name = "org")]
+    Organization(OrgCmd),
+    #[command(subcommand)]
+    Account(AccountCmd),
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Issue a vintage batch of a project (registrar).
+    Issue(IssueArgs),
+    /// List issuances, optionally of one project.
+    Issuances {
+        #[arg(long)]
+        project: Option<ProjectId>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Set an issuance's labels: CORSIA, ICVCM CCP, Article 6 (registrar).
+    Labels(LabelsArgs),
+    /// Move credits between accounts.
+    Transfer(TransferArgs),
+    /// Retire credits on behalf of a beneficiary (irreversible).
+    Retire(RetireArgs),
+    /// Cancel credits (registrar, or the holder).
+    Cancel(CancelArgs),
+    /// An account's credits by serial block, available and reserved, and its cash.
+    Holdings {
+        #[arg(long)]
+        account: AccountId,
+    },
+    #[command(subcommand)]
+    Retirement(RetirementCmd),
+    /// Where a serial number is and what happened to it.
+    Serial { serial: u64 },
+    #[command(subcommand)]
+    Cash(CashCmd),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+    /// Tools for tests and operators.
+    #[command(subcommand, hide = true)]
+    Debug(DebugCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// The Berkeley VROD project × vintage file (CSV, or CSV.gz).
+    Vrod { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCmd {
+    /// Create an organization (operator).
+    Create {
+        name: String,
+        #[arg(long, default_value = "member")]
+        role: Role,
+    },
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Open a holding account for an organization (operator).
+    Open {
+        #[arg(long)]
+        org: OrgId,
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        org: Option<OrgId>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCmd {
+    /// Register a project (registrar).
+    Register(RegisterArgs),
+    List {
+        #[arg(long)]
+        program: Option<Program>,
+        #[arg(long)]
+        country: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    Show { project: ProjectId },
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[arg(long)]
+    pub program: Program,
+    /// The program's id for the project, e.g. VCS1340.
+    #[arg(long = "id")]
+    pub external_id: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub developer: OrgId,
+    #[arg(long, default_value = "")]
+    pub methodology: String,
+    #[arg(long, default_value = "")]
+    pub country: String,
+    #[arg(long, default_value = "")]
+    pub region: String,
+    #[arg(long, default_value = "")]
+    pub scope: String,
+    #[arg(long = "type", default_value = "")]
+    pub project_type: String,
+    /// reduction, removal or mixed.
+    #[arg(long, default_value = "reduction", value_parser = parse_effect)]
+    pub effect: rasid_core::model::Effect,
+    /// nature or technology.
+    #[arg(long, default_value = "technology", value_parser = parse_basis)]
+    pub basis: rasid_core::model::Basis,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    #[arg(long)]
+    pub project: ProjectId,
+    #[arg(long)]
+    pub vintage: u16,
+    #[arg(long)]
+    pub quantity: u64,
+    /// Tonnes of the block that go to the buffer pool.
+    #[arg(long, default_value_t = 0)]
+    pub buffer: u64,
+    #[arg(long)]
+    pub to: AccountId,
+    #[arg(long)]
+    pub first_serial: Option<u64>,
+    #[arg(long)]
+    pub external_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LabelsArgs {
+    #[arg(long)]
+    pub issuance: IssuanceId,
+    /// pilot, first or second.
+    #[arg(long, value_parser = parse_corsia)]
+    pub corsia: Option<CorsiaPhase>,
+    #[arg(long)]
+    pub ccp: bool,
+    /// The letter-of-authorisation reference for Article 6 authorised credits.
+    #[arg(long)]
+    pub article6_ref: Option<String>,
+    /// not_required, committed, pending or completed.
+    #[arg(long, value_parser = parse_ca, default_value = "not_required")]
+    pub ca_status: CaStatus,
+}
+
+/// Which serials: a quantity (lowest first) or explicit ranges.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SelectionArgs {
+    #[arg(long)]
+    pub quantity: Option<u64>,
+    /// Comma-separated inclusive ranges, e.g. 1001-1500,2001-2100.
+    #[arg(long, value_parser = parse_ranges)]
+    pub ranges: Option<Ranges>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ranges(pub Vec<SerialRange>);
+
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    #[arg(long)]
+    pub from: AccountId,
+    #[arg(long)]
+    pub to: AccountId,
+    #[arg(long)]
+    pub issuance: IssuanceId,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    #[arg(long)]
+    pub account: AccountId,
+    #[arg(long)]
+    pub issuance: IssuanceId,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[arg(long)]
+    pub beneficiary: String,
+    /// voluntary, corsia, ndc or other.
+    #[arg(long, default_value = "voluntary")]
+    pub purpose: Purpose,
+    #[arg(long, default_value = "")]
+    pub using_entity: String,
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    #[arg(long)]
+    pub account: AccountId,
+    #[arg(long)]
+    pub issuance: IssuanceId,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetirementCmd {
+    /// One retirement with every serial range, the journal record and its hash.
+    Show { retirement: RetirementId },
+    /// The newest retirements.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CashCmd {
+    /// Credit cash to an account (operator), e.g. after a bank transfer arrives.
+    Deposit(CashArgs),
+    /// Pay cash out of an account (operator).
+    Withdraw(CashArgs),
+    /// Move cash between accounts (the owner of --from).
+    Transfer {
+        #[arg(long)]
+        from: AccountId,
+        #[arg(long)]
+        to: AccountId,
+        #[arg(long)]
+        currency: Currency,
+        /// A decimal amount, e.g. 37.50.
+        #[arg(long)]
+        amount: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CashArgs {
+    #[arg(long)]
+    pub account: AccountId,
+    #[arg(long)]
+    pub currency: Currency,
+    /// A decimal amount, e.g. 37.50.
+    #[arg(long)]
+    pub amount: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Durable transfer/retire throughput through the sequencer and journal, replay and verify
+    /// speed, against raw SQLite and fsync baselines measured in the same run.
+    Registry {
+        #[arg(long, default_value_t = 1_000_000)]
+        commands: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DebugCmd {
+    /// Submit transfers forever (or --count), printing `acked SEQ` as each becomes durable. The
+    /// crash-recovery test kills this process with SIGKILL mid-write.
+    WriteLoad {
+        #[arg(long)]
+        count: Option<u64>,
+    },
+}
+
+fn parse_ranges(s: &str) -> Result<Ranges, String> {
+    s.split(',')
+        .map(|part| {
+            let (a, b) = part.trim().split_once('-').unwrap_or((part.trim(), part.trim()));
+            let first: u64 = a.trim().parse().map_err(|_| format!("{part:?} is not a serial range"))?;
+            let last: u64 = b.trim().parse().map_err(|_| format!("{part:?} is not a serial range"))?;
+            SerialRange::new(first, last).ok_or_else(|| format!("{part:?}: last serial is before first"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Ranges)
+}
+
+fn parse_effect(s: &str) -> Result<rasid_core::model::Effect, String> {
+    use rasid_core::model::Effect;
+    match s {
+        "reduction" => Ok(Effect::Reduction),
+        "removal" => Ok(Effect::Removal),
+        "mixed" => Ok(Effect::Mixed),
+        _ => Err(format!("{s:?}: expected reduction, removal or mixed")),
+    }
+}
+
+fn parse_basis(s: &str) -> Result<rasid_core::model::Basis, String> {
+    use rasid_core::model::Basis;
+    match s {
+        "nature" => Ok(Basis::Nature),
+        "technology" => Ok(Basis::Technology),
+        _ => Err(format!("{s:?}: expected nature or technology")),
+    }
+}
+
+fn parse_corsia(s: &str) -> Result<CorsiaPhase, String> {
+    match s {
+        "pilot" => Ok(CorsiaPhase::Pilot),
+        "first" => Ok(CorsiaPhase::First),
+        "second" => Ok(CorsiaPhase::Second),
+        _ => Err(format!("{s:?}: expected pilot, first or second")),
+    }
+}
+
+fn parse_ca(s: &str) -> Result<CaStatus, String> {
+    [CaStatus::NotRequired, CaStatus::Committed, CaStatus::Pending, CaStatus::Completed]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| format!("{s:?}: expected not_required, committed, pending or completed"))
+}

@@ -1,0 +1,504 @@
+//! Opening the ledger and the registry commands: organizations, accounts, projects, issuance,
+//! labels, transfers, retirements, cancellations, cash, and the read-only views.
+
+use crate::cli::{
+    AccountCmd, CashCmd, Cli, Cmd, OrgCmd, ProjectCmd, RegisterArgs, RetirementCmd, SelectionArgs,
+};
+use crate::output::{Failure, Output, ranges_json, ranges_text, thousands};
+use rasid_core::codec::hex;
+use rasid_core::model::{Article6, Labels, ProjectInfo, RetirementDetails};
+use rasid_core::money::{format_minor, parse_minor};
+use rasid_core::time::rfc3339;
+use rasid_core::{
+    AccountId, Command, Currency, Event, OrgId, SerialLocation, Selection, State,
+};
+use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+
+pub fn run(args: Cli) -> Result<Output, Failure> {
+    match args.command {
+        Cmd::Verify => verify(&args.database),
+        Cmd::Bench(cmd) => crate::bench::run(cmd, &args.database),
+        Cmd::Demo => crate::demo::run(&args.database, args.snapshot_interval),
+        Cmd::Debug(cmd) => crate::bench::debug(cmd, &args.database, args.snapshot_interval),
+        command => {
+            let init_names = match &command {
+                Cmd::Init { operator_name, registrar_name } => {
+                    Some((operator_name.clone(), registrar_name.clone()))
+                }
+                _ => None,
+            };
+            let ctx = Ctx::open(&args.database, args.snapshot_interval, args.actor, init_names)?;
+            let out = handle(&ctx, command);
+            ctx.close()?;
+            out
+        }
+    }
+}
+
+/// An open ledger and who the CLI acts as.
+pub struct Ctx {
+    pub ledger: Ledger,
+    pub database: DatabaseUrl,
+    actor: Option<OrgId>,
+    pub genesis_created: bool,
+}
+
+pub const DEFAULT_OPERATOR: &str = "Rasid Operator";
+pub const DEFAULT_REGISTRAR: &str = "Rasid Registry";
+
+impl Ctx {
+    /// Opens (recovering) the ledger; an empty one gets its genesis record first.
+    pub fn open(
+        database: &DatabaseUrl,
+        snapshot_interval: u64,
+        actor: Option<OrgId>,
+        genesis_names: Option<(String, String)>,
+    ) -> Result<Self, Failure> {
+        let journal = open_journal(database)?;
+        let config = Config { snapshot_interval, ..Config::default() };
+        let ledger = Ledger::open(journal, config, system_clock())?;
+        let initialized = ledger.query(State::is_initialized)?;
+        if !initialized {
+            let (operator_name, registrar_name) = genesis_names.unwrap_or_else(|| {
+                (DEFAULT_OPERATOR.to_owned(), DEFAULT_REGISTRAR.to_owned())
+            });
+            ledger.submit(OrgId(0), Command::Genesis { operator_name, registrar_name })?;
+        }
+        Ok(Self { ledger, database: database.clone(), actor, genesis_created: !initialized })
+    }
+
+    pub fn close(self) -> Result<(), Failure> {
+        self.ledger.close()?;
+        Ok(())
+    }
+
+    /// Runs a read-only view in sequence with commands.
+    pub fn read<R: Send + 'static>(&self, f: impl FnOnce(&State) -> R + Send + 'static) -> Result<R, Failure> {
+        Ok(self.ledger.query(f)?)
+    }
+
+    fn operator(&self) -> Result<OrgId, Failure> {
+        Ok(self.actor.unwrap_or(self.read(|s| s.operator().expect("initialized"))?))
+    }
+
+    fn registrar(&self) -> Result<OrgId, Failure> {
+        Ok(self.actor.unwrap_or(self.read(|s| s.registrar().expect("initialized"))?))
+    }
+
+    /// The owner of `account`, acting for its own account; unknown accounts fall through to
+    /// the engine, which names them.
+    fn owner(&self, account: AccountId) -> Result<OrgId, Failure> {
+        match self.actor {
+            Some(a) => Ok(a),
+            None => Ok(self.read(move |s| s.account(account).map_or(OrgId(0), |a| a.org))?),
+        }
+    }
+
+    pub fn submit(&self, actor: OrgId, command: Command) -> Result<rasid_store::Committed, Failure> {
+        Ok(self.ledger.submit(actor, command)?)
+    }
+}
+
+fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
+    match command {
+        Cmd::Init { .. } => {
+            let created = ctx.genesis_created;
+            let text = if created { "ledger initialized" } else { "ledger was already initialized" };
+            Ok(Output::new(text, json!({ "ok": true, "created": created })))
+        }
+        Cmd::Import(crate::cli::ImportCmd::Vrod { file }) => crate::import::vrod(ctx, &file),
+        Cmd::Status => ctx.read(status),
+        Cmd::Organization(c) => organization(ctx, c),
+        Cmd::Account(c) => account(ctx, c),
+        Cmd::Project(c) => project(ctx, c),
+        Cmd::Issue(a) => {
+            let command = Command::Issue {
+                project: a.project,
+                vintage_year: a.vintage,
+                quantity_tonnes: a.quantity,
+                buffer_tonnes: a.buffer,
+                to_account: a.to,
+                first_serial: a.first_serial,
+                external_ref: a.external_ref,
+            };
+            accepted(ctx.submit(ctx.registrar()?, command)?)
+        }
+        Cmd::Issuances { project, limit } => ctx.read(move |s| issuances(s, project, limit)),
+        Cmd::Labels(a) => {
+            let labels = Labels {
+                corsia: a.corsia,
+                ccp: a.ccp,
+                article6: a.article6_ref.map(|authorization_ref| Article6 { authorization_ref, ca_status: a.ca_status }),
+            };
+            accepted(ctx.submit(ctx.registrar()?, Command::SetLabels { issuance: a.issuance, labels })?)
+        }
+        Cmd::Transfer(a) => {
+            let command = Command::Transfer { from: a.from, to: a.to, issuance: a.issuance, selection: selection(a.selection) };
+            accepted(ctx.submit(ctx.owner(a.from)?, command)?)
+        }
+        Cmd::Retire(a) => {
+            let details = RetirementDetails { beneficiary: a.beneficiary, purpose: a.purpose, using_entity: a.using_entity, note: a.note };
+            let command = Command::Retire { account: a.account, issuance: a.issuance, selection: selection(a.selection), details };
+            accepted(ctx.submit(ctx.owner(a.account)?, command)?)
+        }
+        Cmd::Cancel(a) => {
+            let command = Command::Cancel { account: a.account, issuance: a.issuance, selection: selection(a.selection), reason: a.reason };
+            accepted(ctx.submit(ctx.registrar()?, command)?)
+        }
+        Cmd::Holdings { account } => ctx.read(move |s| holdings(s, account))?,
+        Cmd::Retirement(RetirementCmd::Show { retirement }) => {
+            let found = ctx.read(move |s| s.retirement(retirement).map(|r| retirement_json(s, r)))?;
+            let mut doc = found.ok_or(Failure::Rejected(rasid_core::Rejection::UnknownRetirement))?;
+            let seq = doc["seq"].as_u64().unwrap_or(0);
+            let record = open_journal(&ctx.database)?.record(seq)?;
+            doc["record_hash"] = json!(record.map(|r| hex(&r.hash)));
+            Ok(Output::new(retirement_text(&doc), doc))
+        }
+        Cmd::Retirement(RetirementCmd::List { limit }) => ctx.read(move |s| retirements(s, limit)),
+        Cmd::Serial { serial } => ctx.read(move |s| locate(s, serial)),
+        Cmd::Cash(c) => cash(ctx, c),
+        Cmd::Verify | Cmd::Bench(_) | Cmd::Demo | Cmd::Debug(_) => unreachable!("dispatched in run"),
+    }
+}
+
+fn selection(a: SelectionArgs) -> Selection {
+    match (a.quantity, a.ranges) {
+        (Some(q), _) => Selection::Quantity(q),
+        (None, Some(r)) => Selection::Ranges(r.0),
+        (None, None) => unreachable!("clap requires one of --quantity and --ranges"),
+    }
+}
+
+/// The reply to an accepted command: its sequence number, time and what it did.
+fn accepted(c: rasid_store::Committed) -> Result<Output, Failure> {
+    let events: Vec<Value> = c.events.iter().map(event_json).collect();
+    let mut text = format!("accepted as record {} at {}\n", c.seq, rfc3339(c.time_ms));
+    for e in &c.events {
+        let _ = writeln!(text, "  {}", event_text(e));
+    }
+    Ok(Output::new(text, json!({ "ok": true, "seq": c.seq, "time": rfc3339(c.time_ms), "events": events })))
+}
+
+pub fn event_json(e: &Event) -> Value {
+    match e {
+        Event::OrganizationCreated { org } => json!({ "type": "organization_created", "org": org.0 }),
+        Event::AccountOpened { account, org } => json!({ "type": "account_opened", "account": account.0, "org": org.0 }),
+        Event::ProjectRegistered { project } => json!({ "type": "project_registered", "project": project.0 }),
+        Event::Issued { issuance, project, block, to_account, buffer } => json!({
+            "type": "issued", "issuance": issuance.0, "project": project.0, "to_account": to_account.0,
+            "block": ranges_json(&[*block]), "buffer": ranges_json(buffer.as_slice()),
+        }),
+        Event::LabelsSet { issuance } => json!({ "type": "labels_set", "issuance": issuance.0 }),
+        Event::Transferred { from, to, issuance, serials } => json!({
+            "type": "transferred", "from": from.0, "to": to.0, "issuance": issuance.0,
+            "quantity": serials.quantity_tonnes(), "serials": ranges_json(serials.ranges()),
+        }),
+        Event::Retired { retirement, account, issuance, serials } => json!({
+            "type": "retired", "retirement": retirement.0, "account": account.0, "issuance": issuance.0,
+            "quantity": serials.quantity_tonnes(), "serials": ranges_json(serials.ranges()),
+        }),
+        Event::Cancelled { cancellation, account, issuance, serials } => json!({
+            "type": "cancelled", "cancellation": cancellation.0, "account": account.0, "issuance": issuance.0,
+            "quantity": serials.quantity_tonnes(), "serials": ranges_json(serials.ranges()),
+        }),
+        Event::CashDeposited { account, currency, amount_minor } => json!({
+            "type": "cash_deposited", "account": account.0, "currency": currency.code(), "amount": format_minor(i128::from(*amount_minor), *currency),
+        }),
+        Event::CashWithdrawn { account, currency, amount_minor } => json!({
+            "type": "cash_withdrawn", "account": account.0, "currency": currency.code(), "amount": format_minor(i128::from(*amount_minor), *currency),
+        }),
+        Event::CashTransferred { from, to, currency, amount_minor } => json!({
+            "type": "cash_transferred", "from": from.0, "to": to.0, "currency": currency.code(), "amount": format_minor(i128::from(*amount_minor), *currency),
+        }),
+    }
+}
+
+fn event_text(e: &Event) -> String {
+    match e {
+        Event::OrganizationCreated { org } => format!("organization {org} created"),
+        Event::AccountOpened { account, org } => format!("account {account} opened for {org}"),
+        Event::ProjectRegistered { project } => format!("project {project} registered"),
+        Event::Issued { issuance, block, to_account, buffer, .. } => format!(
+            "issuance {issuance}: serials {block} ({} t) to {to_account}{}",
+            thousands(block.quantity_tonnes()),
+            buffer.map(|b| format!(", buffer {b}")).unwrap_or_default()
+        ),
+        Event::LabelsSet { issuance } => format!("labels of {issuance} set"),
+        Event::Transferred { from, to, issuance, serials } => format!(
+            "{} t of {issuance} from {from} to {to}: {}",
+            thousands(serials.quantity_tonnes()),
+            ranges_text(serials.ranges())
+        ),
+        Event::Retired { retirement, issuance, serials, .. } => format!(
+            "retirement {retirement}: {} t of {issuance}: {}",
+            thousands(serials.quantity_tonnes()),
+            ranges_text(serials.ranges())
+        ),
+        Event::Cancelled { cancellation, issuance, serials, .. } => format!(
+            "cancellation {cancellation}: {} t of {issuance}: {}",
+            thousands(serials.quantity_tonnes()),
+            ranges_text(serials.ranges())
+        ),
+        Event::CashDeposited { account, currency, amount_minor } => {
+            format!("{currency} {} deposited to {account}", format_minor(i128::from(*amount_minor), *currency))
+        }
+        Event::CashWithdrawn { account, currency, amount_minor } => {
+            format!("{currency} {} withdrawn from {account}", format_minor(i128::from(*amount_minor), *currency))
+        }
+        Event::CashTransferred { from, to, currency, amount_minor } => {
+            format!("{currency} {} from {from} to {to}", format_minor(i128::from(*amount_minor), *currency))
+        }
+    }
+}
+
+pub fn status(s: &State) -> Output {
+    let t = match s.audit() {
+        Ok(t) => t,
+        Err(e) => return Output::new(format!("AUDIT FAILED: {e}"), json!({ "ok": false, "error": e.to_string() })),
+    };
+    let text = format!(
+        "records {}\norganizations {}  accounts {}  projects {}  issuances {}  retirements {}\n\
+         issued {} t  held {} t (reserved {})  buffer {} t  retired {} t  cancelled {} t",
+        s.last_seq(), t.organizations, t.accounts, t.projects, t.issuances, t.retirements,
+        thousands(t.issued_tonnes), thousands(t.held_tonnes), thousands(t.reserved_tonnes),
+        thousands(t.buffer_tonnes), thousands(t.retired_tonnes), thousands(t.cancelled_tonnes),
+    );
+    Output::new(text, json!({
+        "ok": true, "records": s.last_seq(), "organizations": t.organizations, "accounts": t.accounts,
+        "projects": t.projects, "issuances": t.issuances, "retirements": t.retirements,
+        "cancellations": t.cancellations, "issued_tonnes": t.issued_tonnes, "held_tonnes": t.held_tonnes,
+        "reserved_tonnes": t.reserved_tonnes, "buffer_tonnes": t.buffer_tonnes,
+        "retired_tonnes": t.retired_tonnes, "cancelled_tonnes": t.cancelled_tonnes,
+    }))
+}
+
+fn organization(ctx: &Ctx, c: OrgCmd) -> Result<Output, Failure> {
+    match c {
+        OrgCmd::Create { name, role } => accepted(ctx.submit(ctx.operator()?, Command::CreateOrganization { name, role })?),
+        OrgCmd::List => ctx.read(|s| {
+            let rows: Vec<Value> = s.organizations().map(|o| json!({ "id": o.id.0, "name": o.name, "role": o.role.as_str() })).collect();
+            let text = s.organizations().map(|o| format!("{:<8} {:<10} {}", o.id.to_string(), o.role.as_str(), o.name)).collect::<Vec<_>>().join("\n");
+            Output::new(text, json!({ "organizations": rows }))
+        }),
+    }
+}
+
+fn account(ctx: &Ctx, c: AccountCmd) -> Result<Output, Failure> {
+    match c {
+        AccountCmd::Open { org, name } => accepted(ctx.submit(ctx.operator()?, Command::OpenAccount { org, name })?),
+        AccountCmd::List { org } => ctx.read(move |s| {
+            let list: Vec<_> = s.accounts().filter(|a| org.is_none_or(|o| a.org == o)).collect();
+            let rows: Vec<Value> = list.iter().map(|a| json!({ "id": a.id.0, "org": a.org.0, "name": a.name, "kind": format!("{:?}", a.kind).to_lowercase() })).collect();
+            let text = list.iter().map(|a| format!("{:<8} {:<8} {}", a.id.to_string(), a.org.to_string(), a.name)).collect::<Vec<_>>().join("\n");
+            Output::new(text, json!({ "accounts": rows }))
+        }),
+    }
+}
+
+fn project(ctx: &Ctx, c: ProjectCmd) -> Result<Output, Failure> {
+    match c {
+        ProjectCmd::Register(a) => accepted(ctx.submit(ctx.registrar()?, register(a))?),
+        ProjectCmd::List { program, country, limit } => ctx.read(move |s| {
+            let list: Vec<_> = s
+                .projects()
+                .filter(|p| program.is_none_or(|g| p.info.program == g))
+                .filter(|p| country.as_deref().is_none_or(|c| p.info.country.eq_ignore_ascii_case(c)))
+                .take(limit)
+                .collect();
+            let rows: Vec<Value> = list.iter().map(|p| project_json(p)).collect();
+            let text = list.iter().map(|p| format!("{:<9} {:<12} {:<20} {}", p.id.to_string(), p.info.external_id, p.info.country, p.info.name)).collect::<Vec<_>>().join("\n");
+            Output::new(text, json!({ "projects": rows }))
+        }),
+        ProjectCmd::Show { project } => ctx
+            .read(move |s| s.project(project).map(|p| {
+                let doc = project_json(p);
+                Output::new(serde_json::to_string_pretty(&doc).unwrap_or_default(), doc)
+            }))?
+            .ok_or(Failure::Rejected(rasid_core::Rejection::UnknownProject)),
+    }
+}
+
+fn register(a: RegisterArgs) -> Command {
+    Command::RegisterProject {
+        info: ProjectInfo {
+            program: a.program,
+            external_id: a.external_id,
+            name: a.name,
+            methodology: a.methodology,
+            country: a.country,
+            region: a.region,
+            scope: a.scope,
+            project_type: a.project_type,
+            effect: a.effect,
+            basis: a.basis,
+            developer: a.developer,
+        },
+    }
+}
+
+fn project_json(p: &rasid_core::model::Project) -> Value {
+    let i = &p.info;
+    json!({
+        "id": p.id.0, "program": i.program.as_str(), "external_id": i.external_id, "name": i.name,
+        "methodology": i.methodology, "country": i.country, "region": i.region, "scope": i.scope,
+        "type": i.project_type, "effect": format!("{:?}", i.effect).to_lowercase(),
+        "basis": format!("{:?}", i.basis).to_lowercase(), "developer": i.developer.0,
+    })
+}
+
+fn issuances(s: &State, project: Option<rasid_core::ProjectId>, limit: usize) -> Output {
+    let list: Vec<_> = s.issuances().filter(|i| project.is_none_or(|p| i.project == p)).take(limit).collect();
+    let rows: Vec<Value> = list
+        .iter()
+        .map(|i| json!({
+            "id": i.id.0, "project": i.project.0, "vintage": i.vintage_year,
+            "block": ranges_json(&[i.block]), "quantity": i.block.quantity_tonnes(),
+            "retired_tonnes": i.retired.quantity_tonnes(), "cancelled_tonnes": i.cancelled.quantity_tonnes(),
+            "buffer_tonnes": i.buffer_tonnes, "external_ref": i.external_ref,
+            "labels": labels_json(&i.labels),
+        }))
+        .collect();
+    let text = list
+        .iter()
+        .map(|i| format!("{:<9} {:<9} {} {:>28} {:>14} t", i.id.to_string(), i.project.to_string(), i.vintage_year, i.block.to_string(), thousands(i.block.quantity_tonnes())))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Output::new(text, json!({ "issuances": rows }))
+}
+
+fn labels_json(l: &Labels) -> Value {
+    json!({
+        "corsia": l.corsia.map(|c| format!("{c:?}").to_lowercase()),
+        "ccp": l.ccp,
+        "article6": l.article6.as_ref().map(|a| json!({ "authorization_ref": a.authorization_ref, "ca_status": a.ca_status.as_str() })),
+    })
+}
+
+fn holdings(s: &State, account: AccountId) -> Result<Output, Failure> {
+    let acc = s.account(account).ok_or(Failure::Rejected(rasid_core::Rejection::UnknownAccount))?;
+    let mut rows = Vec::new();
+    let mut text = format!("{} ({}) of {}\n", acc.id, acc.name, acc.org);
+    for (issuance, h) in s.holdings_of(account) {
+        let iss = s.issuance(issuance).expect("audit: holdings name issuances");
+        let project = s.project(iss.project).expect("audit: issuances name projects");
+        rows.push(json!({
+            "issuance": issuance.0, "project": project.info.external_id, "vintage": iss.vintage_year,
+            "available_tonnes": h.available.quantity_tonnes(), "reserved_tonnes": h.reserved.quantity_tonnes(),
+            "available": ranges_json(h.available.ranges()), "reserved": ranges_json(h.reserved.ranges()),
+        }));
+        let _ = writeln!(
+            text,
+            "  {issuance} {} {}: available {} t [{}] reserved {} t [{}]",
+            project.info.external_id, iss.vintage_year, thousands(h.available.quantity_tonnes()),
+            ranges_text(h.available.ranges()), thousands(h.reserved.quantity_tonnes()), ranges_text(h.reserved.ranges()),
+        );
+    }
+    let cash: Vec<Value> = s
+        .balances_of(account)
+        .map(|(c, b)| {
+            let _ = writeln!(text, "  {c} available {} reserved {}", format_minor(i128::from(b.available_minor), c), format_minor(i128::from(b.reserved_minor), c));
+            json!({ "currency": c.code(), "available": format_minor(i128::from(b.available_minor), c), "reserved": format_minor(i128::from(b.reserved_minor), c) })
+        })
+        .collect();
+    Ok(Output::new(text, json!({ "account": account.0, "org": acc.org.0, "holdings": rows, "cash": cash })))
+}
+
+fn retirement_json(s: &State, r: &rasid_core::model::Retirement) -> Value {
+    let iss = s.issuance(r.issuance).expect("audit: retirements name issuances");
+    let project = s.project(iss.project).expect("audit: issuances name projects");
+    json!({
+        "id": r.id.0, "account": r.account.0, "issuance": r.issuance.0,
+        "project": { "id": project.id.0, "external_id": project.info.external_id, "name": project.info.name, "country": project.info.country },
+        "vintage": iss.vintage_year, "quantity": r.serials.quantity_tonnes(), "serials": ranges_json(r.serials.ranges()),
+        "beneficiary": r.details.beneficiary, "purpose": r.details.purpose.as_str(),
+        "using_entity": r.details.using_entity, "note": r.details.note,
+        "time": rfc3339(r.retired_at_ms), "seq": r.seq,
+    })
+}
+
+fn retirement_text(doc: &Value) -> String {
+    let serials: Vec<String> = doc["serials"].as_array().map(|a| a.iter().map(|r| format!("{}-{}", r["first"], r["last"])).collect()).unwrap_or_default();
+    format!(
+        "retirement ret{}\n  {} t of {} {} ({}), vintage {}\n  serials {}\n  beneficiary {}  purpose {}\n  retired {} in journal record {} (hash {})",
+        doc["id"], doc["quantity"], doc["project"]["external_id"].as_str().unwrap_or(""),
+        doc["project"]["name"].as_str().unwrap_or(""), doc["project"]["country"].as_str().unwrap_or(""),
+        doc["vintage"], serials.join(", "), doc["beneficiary"].as_str().unwrap_or(""),
+        doc["purpose"].as_str().unwrap_or(""), doc["time"].as_str().unwrap_or(""), doc["seq"],
+        doc["record_hash"].as_str().unwrap_or("?"),
+    )
+}
+
+fn retirements(s: &State, limit: usize) -> Output {
+    let list: Vec<_> = s.retirements().rev().take(limit).collect();
+    let rows: Vec<Value> = list.iter().map(|r| retirement_json(s, r)).collect();
+    let text = list
+        .iter()
+        .map(|r| format!("{:<9} {:>12} t  {}  {}", r.id.to_string(), thousands(r.serials.quantity_tonnes()), rfc3339(r.retired_at_ms), r.details.beneficiary))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Output::new(text, json!({ "retirements": rows }))
+}
+
+fn locate(s: &State, serial: u64) -> Output {
+    let (json, text) = match s.locate_serial(serial) {
+        SerialLocation::NotIssued => (json!({ "serial": serial, "status": "not_issued" }), format!("serial {serial} is not issued")),
+        SerialLocation::Held { issuance, account, reserved } => (
+            json!({ "serial": serial, "status": "held", "issuance": issuance.0, "account": account.0, "reserved": reserved }),
+            format!("serial {serial} of {issuance} is held by {account}{}", if reserved { " (reserved)" } else { "" }),
+        ),
+        SerialLocation::Retired { issuance, retirement } => {
+            let r = s.retirement(retirement).expect("located");
+            (
+                json!({ "serial": serial, "status": "retired", "issuance": issuance.0, "retirement": retirement.0, "beneficiary": r.details.beneficiary }),
+                format!("serial {serial} of {issuance} was retired in {retirement} for {}", r.details.beneficiary),
+            )
+        }
+        SerialLocation::Cancelled { issuance, cancellation } => (
+            json!({ "serial": serial, "status": "cancelled", "issuance": issuance.0, "cancellation": cancellation.0 }),
+            format!("serial {serial} of {issuance} was cancelled in {cancellation}"),
+        ),
+    };
+    Output::new(text, json)
+}
+
+fn amount(s: &str, currency: Currency) -> Result<i64, Failure> {
+    parse_minor(s, currency).map_err(|m| Failure::invalid("invalid_amount", m))
+}
+
+fn cash(ctx: &Ctx, c: CashCmd) -> Result<Output, Failure> {
+    let (actor, command) = match c {
+        CashCmd::Deposit(a) => (ctx.operator()?, Command::DepositCash { account: a.account, currency: a.currency, amount_minor: amount(&a.amount, a.currency)? }),
+        CashCmd::Withdraw(a) => (ctx.operator()?, Command::WithdrawCash { account: a.account, currency: a.currency, amount_minor: amount(&a.amount, a.currency)? }),
+        CashCmd::Transfer { from, to, currency, amount: a } => (ctx.owner(from)?, Command::TransferCash { from, to, currency, amount_minor: amount(&a, currency)? }),
+    };
+    accepted(ctx.submit(actor, command)?)
+}
+
+fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {
+    if let DatabaseUrl::Sqlite(path) = database {
+        if !path.exists() {
+            return Err(Failure::invalid("no_database", format!("no database at {}", path.display())));
+        }
+    }
+    let mut journal = open_journal(database)?;
+    let started = std::time::Instant::now();
+    let r = rasid_store::verify(journal.as_mut())?;
+    let elapsed = started.elapsed();
+    let t = r.totals;
+    let text = format!(
+        "verified {} records in {:.2} s: hash chain intact, {} snapshot(s) match, live state equals replay, invariants hold\n\
+         head hash {}\nissued {} t  held {} t  buffer {} t  retired {} t  cancelled {} t",
+        r.commands, elapsed.as_secs_f64(), r.snapshots_checked, hex(&r.head_hash),
+        thousands(t.issued_tonnes), thousands(t.held_tonnes), thousands(t.buffer_tonnes),
+        thousands(t.retired_tonnes), thousands(t.cancelled_tonnes),
+    );
+    Ok(Output::new(text, json!({
+        "ok": true, "commands": r.commands, "head_hash": hex(&r.head_hash), "state_digest": hex(&r.state_digest),
+        "snapshots_checked": r.snapshots_checked, "issued_tonnes": t.issued_tonnes, "held_tonnes": t.held_tonnes,
+        "reserved_tonnes": t.reserved_tonnes, "buffer_tonnes": t.buffer_tonnes, "retired_tonnes": t.retired_tonnes,
+        "cancelled_tonnes": t.cancelled_tonnes, "projects": t.projects, "issuances": t.issuances,
+        "retirements": t.retirements, "elapsed_ms": elapsed.as_millis() as u64,
+    })))
+}
