@@ -94,8 +94,8 @@ impl State {
                 totals.reserved_tonnes += h.reserved.quantity_tonnes();
             }
             let list = pieces.entry(*issuance).or_default();
-            list.extend_from_slice(h.available.ranges());
-            list.extend_from_slice(h.reserved.ranges());
+            list.extend(h.available.ranges());
+            list.extend(h.reserved.ranges());
         }
         Ok(pieces)
     }
@@ -141,13 +141,18 @@ impl State {
     ) -> Result<(), AuditError> {
         for iss in self.issuances.values() {
             let mut list = pieces.remove(&iss.id).unwrap_or_default();
-            list.extend_from_slice(iss.retired.ranges());
-            list.extend_from_slice(iss.cancelled.ranges());
+            list.extend(iss.retired.ranges());
+            list.extend(iss.cancelled.ranges());
             list.sort_unstable();
             let mut expected = iss.block.first();
             for r in &list {
                 if r.first() > expected {
-                    return fail(format!("{}: serials {}-{} are nowhere", iss.id, expected, r.first() - 1));
+                    return fail(format!(
+                        "{}: serials {}-{} are nowhere",
+                        iss.id,
+                        expected,
+                        r.first() - 1
+                    ));
                 }
                 if r.first() < expected {
                     return fail(format!("{}: serial {} is in two places", iss.id, r.first()));
@@ -155,10 +160,18 @@ impl State {
                 expected = r.last() + 1;
             }
             if expected != iss.block.last() + 1 {
-                return fail(format!("{}: serials {}-{} are nowhere", iss.id, expected, iss.block.last()));
+                return fail(format!(
+                    "{}: serials {}-{} are nowhere",
+                    iss.id,
+                    expected,
+                    iss.block.last()
+                ));
             }
         }
-        let parts = totals.held_tonnes + totals.buffer_tonnes + totals.retired_tonnes + totals.cancelled_tonnes;
+        let parts = totals.held_tonnes
+            + totals.buffer_tonnes
+            + totals.retired_tonnes
+            + totals.cancelled_tonnes;
         if parts != totals.issued_tonnes {
             return fail(format!("{parts} tonnes accounted for, {} issued", totals.issued_tonnes));
         }
@@ -172,7 +185,9 @@ impl State {
                 return fail(format!("cash of unknown account {account}"));
             }
             if b.available_minor < 0 || b.reserved_minor < 0 || *b == Default::default() {
-                return fail(format!("{account} {currency}: balance negative or zero entry stored"));
+                return fail(format!(
+                    "{account} {currency}: balance negative or zero entry stored"
+                ));
             }
             *sums.entry(*currency).or_default() +=
                 i128::from(b.available_minor) + i128::from(b.reserved_minor);
@@ -181,7 +196,9 @@ impl State {
             let held = sums.get(&currency).copied().unwrap_or(0);
             let deposited = self.cash_in_minor.get(&currency).copied().unwrap_or(0);
             if held != deposited {
-                return fail(format!("{currency}: balances {held} != deposits - withdrawals {deposited}"));
+                return fail(format!(
+                    "{currency}: balances {held} != deposits - withdrawals {deposited}"
+                ));
             }
         }
         Ok(())
@@ -192,13 +209,19 @@ impl State {
             && self.org_names.iter().all(|(n, id)| self.orgs.get(id).is_some_and(|o| &o.name == n));
         let keys_ok = self.project_keys.len() == self.projects.len()
             && self.project_keys.iter().all(|((p, e), id)| {
-                self.projects.get(id).is_some_and(|x| x.info.program == *p && &x.info.external_id == e)
+                self.projects
+                    .get(id)
+                    .is_some_and(|x| x.info.program == *p && &x.info.external_id == e)
             });
         let refs_ok = self.issuance_refs.iter().all(|(r, id)| {
             self.issuances.get(id).is_some_and(|i| i.external_ref.as_deref() == Some(r.as_str()))
-        }) && self.issuance_refs.len() == self.issuances.values().filter(|i| i.external_ref.is_some()).count();
+        }) && self.issuance_refs.len()
+            == self.issuances.values().filter(|i| i.external_ref.is_some()).count();
         let blocks_ok = self.blocks.len() == self.issuances.len()
-            && self.blocks.iter().all(|(f, id)| self.issuances.get(id).is_some_and(|i| i.block.first() == *f));
+            && self
+                .blocks
+                .iter()
+                .all(|(f, id)| self.issuances.get(id).is_some_and(|i| i.block.first() == *f));
         let disjoint = self
             .blocks
             .values()

@@ -20,10 +20,21 @@ pub enum Selection {
 pub enum Command {
     /// Bootstraps an empty ledger: the operator and registrar organizations and the system
     /// accounts (fees, buffer pool). Accepted only as the very first command.
-    Genesis { operator_name: String, registrar_name: String },
-    CreateOrganization { name: String, role: Role },
-    OpenAccount { org: OrgId, name: String },
-    RegisterProject { info: ProjectInfo },
+    Genesis {
+        operator_name: String,
+        registrar_name: String,
+    },
+    CreateOrganization {
+        name: String,
+        role: Role,
+    },
+    OpenAccount {
+        org: OrgId,
+        name: String,
+    },
+    RegisterProject {
+        info: ProjectInfo,
+    },
     /// Issues a vintage batch. Without `first_serial` the block is allocated after the highest
     /// serial issued so far; with it (imports at original positions) it must not overlap.
     Issue {
@@ -36,18 +47,44 @@ pub enum Command {
         first_serial: Option<u64>,
         external_ref: Option<String>,
     },
-    SetLabels { issuance: IssuanceId, labels: Labels },
-    Transfer { from: AccountId, to: AccountId, issuance: IssuanceId, selection: Selection },
+    SetLabels {
+        issuance: IssuanceId,
+        labels: Labels,
+    },
+    Transfer {
+        from: AccountId,
+        to: AccountId,
+        issuance: IssuanceId,
+        selection: Selection,
+    },
     Retire {
         account: AccountId,
         issuance: IssuanceId,
         selection: Selection,
         details: RetirementDetails,
     },
-    Cancel { account: AccountId, issuance: IssuanceId, selection: Selection, reason: String },
-    DepositCash { account: AccountId, currency: Currency, amount_minor: i64 },
-    WithdrawCash { account: AccountId, currency: Currency, amount_minor: i64 },
-    TransferCash { from: AccountId, to: AccountId, currency: Currency, amount_minor: i64 },
+    Cancel {
+        account: AccountId,
+        issuance: IssuanceId,
+        selection: Selection,
+        reason: String,
+    },
+    DepositCash {
+        account: AccountId,
+        currency: Currency,
+        amount_minor: i64,
+    },
+    WithdrawCash {
+        account: AccountId,
+        currency: Currency,
+        amount_minor: i64,
+    },
+    TransferCash {
+        from: AccountId,
+        to: AccountId,
+        currency: Currency,
+        amount_minor: i64,
+    },
 }
 
 impl Command {

@@ -102,7 +102,9 @@ impl Rejection {
             Rejection::UnknownProject => "no such project",
             Rejection::UnknownIssuance => "no such issuance",
             Rejection::UnknownRetirement => "no such retirement",
-            Rejection::InvalidText => "a text field is empty, longer than allowed or has control characters",
+            Rejection::InvalidText => {
+                "a text field is empty, longer than allowed or has control characters"
+            }
             Rejection::OrganizationExists => "an organization with this name exists",
             Rejection::ProjectExists => "a project with this program and external id exists",
             Rejection::IssuanceExists => "an issuance with this external reference exists",
@@ -112,8 +114,12 @@ impl Rejection {
             Rejection::SerialRangeOverlaps => "the serial block overlaps serials already issued",
             Rejection::InvalidRange => "a serial range is empty or ranges overlap each other",
             Rejection::RangeOutsideIssuance => "a serial range lies outside the issuance's block",
-            Rejection::BufferExceedsIssuance => "the buffer contribution must be smaller than the issuance",
-            Rejection::InsufficientCredits => "the account has fewer available credits than requested",
+            Rejection::BufferExceedsIssuance => {
+                "the buffer contribution must be smaller than the issuance"
+            }
+            Rejection::InsufficientCredits => {
+                "the account has fewer available credits than requested"
+            }
             Rejection::CreditsReserved => "the serials are reserved and cannot move",
             Rejection::AlreadyRetired => "the serials were already retired",
             Rejection::AlreadyCancelled => "the serials were already cancelled",

@@ -6,6 +6,7 @@
 //! serials are always equal value-for-value — the state digest relies on that canonical form.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// An inclusive block of serial numbers, `first..=last`. Never empty.
@@ -73,10 +74,14 @@ pub enum RangeSetError {
     Insufficient,
 }
 
-/// A set of serial numbers stored as sorted, disjoint, non-adjacent inclusive ranges.
+/// A set of serial numbers stored as disjoint, non-adjacent inclusive ranges, keyed by first
+/// serial. A B-tree rather than a vector because real holdings fragment: a buffer pool or a busy
+/// trading account can hold tens of thousands of ranges, and every operation here stays
+/// O(log n) in the number of ranges (plus the ranges it returns).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RangeSet {
-    ranges: Vec<SerialRange>,
+    /// first serial → last serial.
+    ranges: BTreeMap<u64, u64>,
     /// Cached sum of the ranges' quantities; always equal to the recomputed sum (see `is_valid`).
     quantity_tonnes: u64,
 }
@@ -87,11 +92,23 @@ impl RangeSet {
     }
 
     pub fn from_range(range: SerialRange) -> Self {
-        Self { ranges: vec![range], quantity_tonnes: range.quantity_tonnes() }
+        Self {
+            ranges: BTreeMap::from([(range.first, range.last)]),
+            quantity_tonnes: range.quantity_tonnes(),
+        }
     }
 
-    pub fn ranges(&self) -> &[SerialRange] {
-        &self.ranges
+    /// The ranges in ascending order.
+    pub fn ranges(&self) -> impl DoubleEndedIterator<Item = SerialRange> + ExactSizeIterator + '_ {
+        self.ranges.iter().map(|(&first, &last)| SerialRange { first, last })
+    }
+
+    pub fn to_vec(&self) -> Vec<SerialRange> {
+        self.ranges().collect()
+    }
+
+    pub fn range_count(&self) -> usize {
+        self.ranges.len()
     }
 
     pub fn quantity_tonnes(&self) -> u64 {
@@ -102,43 +119,38 @@ impl RangeSet {
         self.ranges.is_empty()
     }
 
-    /// The index of the first range whose `last` is at or after `serial`.
-    fn lower_bound(&self, serial: u64) -> usize {
-        self.ranges.partition_point(|r| r.last < serial)
+    /// The range that starts at or below `serial` and is nearest to it.
+    fn at_or_below(&self, serial: u64) -> Option<SerialRange> {
+        self.ranges.range(..=serial).next_back().map(|(&first, &last)| SerialRange { first, last })
     }
 
     /// True when every serial of `range` is in the set.
     pub fn contains(&self, range: SerialRange) -> bool {
-        let i = self.lower_bound(range.first);
-        self.ranges.get(i).is_some_and(|r| r.contains_range(range))
+        self.at_or_below(range.first).is_some_and(|r| r.contains_range(range))
     }
 
-    /// True when any serial of `range` is in the set.
+    /// True when any serial of `range` is in the set. Ranges are disjoint, so only the one
+    /// starting nearest at or below `range.last` can overlap.
     pub fn intersects(&self, range: SerialRange) -> bool {
-        let i = self.lower_bound(range.first);
-        self.ranges.get(i).is_some_and(|r| r.overlaps(range))
+        self.at_or_below(range.last).is_some_and(|r| r.overlaps(range))
     }
 
     /// Adds `range`, merging with adjacent neighbours. Refuses serials already present.
     pub fn insert(&mut self, range: SerialRange) -> Result<(), RangeSetError> {
-        let i = self.lower_bound(range.first);
-        if self.ranges.get(i).is_some_and(|r| r.overlaps(range)) {
+        if self.intersects(range) {
             return Err(RangeSetError::Overlap);
         }
-        // Because of the overlap check, the range before `i` ends below `range.first` and the one at
-        // `i` starts above `range.last`; either may be adjacent and then merges.
-        let merge_left = i > 0 && self.ranges[i - 1].last.checked_add(1) == Some(range.first);
-        let merge_right =
-            self.ranges.get(i).is_some_and(|r| range.last.checked_add(1) == Some(r.first));
-        match (merge_left, merge_right) {
-            (true, true) => {
-                self.ranges[i - 1].last = self.ranges[i].last;
-                self.ranges.remove(i);
-            }
-            (true, false) => self.ranges[i - 1].last = range.last,
-            (false, true) => self.ranges[i].first = range.first,
-            (false, false) => self.ranges.insert(i, range),
+        let mut merged = range;
+        let left = range.first.checked_sub(1).and_then(|below| self.at_or_below(below));
+        if let Some(left) = left.filter(|l| l.last.checked_add(1) == Some(range.first)) {
+            self.ranges.remove(&left.first);
+            merged.first = left.first;
         }
+        let right = range.last.checked_add(1).and_then(|next| self.ranges.remove(&next));
+        if let Some(right_last) = right {
+            merged.last = right_last;
+        }
+        self.ranges.insert(merged.first, merged.last);
         self.quantity_tonnes += range.quantity_tonnes();
         Ok(())
     }
@@ -146,29 +158,16 @@ impl RangeSet {
     /// Removes `range`, which must lie wholly inside one of the set's ranges (ranges never touch,
     /// so a range that is entirely present always does).
     pub fn remove(&mut self, range: SerialRange) -> Result<(), RangeSetError> {
-        let i = self.lower_bound(range.first);
-        let Some(&held) = self.ranges.get(i) else {
+        let held = self.at_or_below(range.first).filter(|h| h.contains_range(range));
+        let Some(held) = held else {
             return Err(RangeSetError::NotContained);
         };
-        if !held.contains_range(range) {
-            return Err(RangeSetError::NotContained);
+        self.ranges.remove(&held.first);
+        if held.first < range.first {
+            self.ranges.insert(held.first, range.first - 1);
         }
-        let keep_left = (held.first < range.first).then(|| SerialRange {
-            first: held.first,
-            last: range.first - 1,
-        });
-        let keep_right =
-            (range.last < held.last).then(|| SerialRange { first: range.last + 1, last: held.last });
-        match (keep_left, keep_right) {
-            (Some(l), Some(r)) => {
-                self.ranges[i] = l;
-                self.ranges.insert(i + 1, r);
-            }
-            (Some(l), None) => self.ranges[i] = l,
-            (None, Some(r)) => self.ranges[i] = r,
-            (None, None) => {
-                self.ranges.remove(i);
-            }
+        if range.last < held.last {
+            self.ranges.insert(range.last + 1, held.last);
         }
         self.quantity_tonnes -= range.quantity_tonnes();
         Ok(())
@@ -181,25 +180,18 @@ impl RangeSet {
         }
         let mut taken = RangeSet::new();
         let mut remaining = quantity_tonnes;
-        let mut whole = 0;
-        for r in &self.ranges {
-            if remaining == 0 {
-                break;
-            }
-            let q = r.quantity_tonnes();
-            if q <= remaining {
-                taken.ranges.push(*r);
-                remaining -= q;
-                whole += 1;
+        while remaining > 0 {
+            let (first, last) = self.ranges.pop_first().expect("quantity checked above");
+            let range = SerialRange { first, last };
+            if range.quantity_tonnes() <= remaining {
+                remaining -= range.quantity_tonnes();
+                taken.ranges.insert(first, last);
             } else {
-                let part = SerialRange { first: r.first, last: r.first + remaining - 1 };
-                taken.ranges.push(part);
+                let split = first + remaining;
+                taken.ranges.insert(first, split - 1);
+                self.ranges.insert(split, last);
                 remaining = 0;
             }
-        }
-        self.ranges.drain(..whole);
-        if let Some(part) = taken.ranges.last().copied().filter(|_| taken.ranges.len() > whole) {
-            self.ranges[0].first = part.last + 1;
         }
         taken.quantity_tonnes = quantity_tonnes;
         self.quantity_tonnes -= quantity_tonnes;
@@ -208,32 +200,34 @@ impl RangeSet {
 
     /// Removes every serial of `other`, which must be a subset. On error nothing is removed.
     pub fn subtract(&mut self, other: &RangeSet) -> Result<(), RangeSetError> {
-        if !other.ranges.iter().all(|r| self.contains(*r)) {
+        if !other.ranges().all(|r| self.contains(r)) {
             return Err(RangeSetError::NotContained);
         }
-        for r in &other.ranges {
-            self.remove(*r).expect("checked: every range of `other` is contained");
+        for r in other.ranges() {
+            self.remove(r).expect("checked: every range of `other` is contained");
         }
         Ok(())
     }
 
     /// Adds every serial of `other`, which must be disjoint from the set. On error nothing is added.
     pub fn union_disjoint(&mut self, other: &RangeSet) -> Result<(), RangeSetError> {
-        if other.ranges.iter().any(|r| self.intersects(*r)) {
+        if other.ranges().any(|r| self.intersects(r)) {
             return Err(RangeSetError::Overlap);
         }
-        for r in &other.ranges {
-            self.insert(*r).expect("checked: disjoint");
+        for r in other.ranges() {
+            self.insert(r).expect("checked: disjoint");
         }
         Ok(())
     }
 
-    /// The canonical-form invariant: sorted, disjoint, non-adjacent, and the cached total right.
+    /// The canonical-form invariant: ordered, disjoint, non-adjacent, and the cached total right.
     pub fn is_valid(&self) -> bool {
-        let ordered = self.ranges.windows(2).all(|w| w[0].last.checked_add(1).is_some_and(|n| n < w[1].first));
+        let list = self.to_vec();
+        let ordered =
+            list.windows(2).all(|w| w[0].last.checked_add(1).is_some_and(|n| n < w[1].first));
         let total: Option<u64> =
-            self.ranges.iter().try_fold(0u64, |acc, r| acc.checked_add(r.quantity_tonnes()));
-        ordered && self.ranges.iter().all(|r| r.first <= r.last) && total == Some(self.quantity_tonnes)
+            list.iter().try_fold(0u64, |acc, r| acc.checked_add(r.quantity_tonnes()));
+        ordered && list.iter().all(|r| r.first <= r.last) && total == Some(self.quantity_tonnes)
     }
 }
 
@@ -253,17 +247,17 @@ mod tests {
         s.insert(r(1, 3)).unwrap();
         s.insert(r(7, 9)).unwrap();
         s.insert(r(4, 6)).unwrap();
-        assert_eq!(s.ranges(), &[r(1, 9)]);
+        assert_eq!(s.to_vec(), vec![r(1, 9)]);
         assert_eq!(s.quantity_tonnes(), 9);
         assert_eq!(s.insert(r(9, 10)), Err(RangeSetError::Overlap));
-        assert_eq!(s.ranges(), &[r(1, 9)]);
+        assert_eq!(s.to_vec(), vec![r(1, 9)]);
     }
 
     #[test]
     fn remove_splits_and_refuses_partial_overlap() {
         let mut s = RangeSet::from_range(r(10, 20));
         s.remove(r(13, 15)).unwrap();
-        assert_eq!(s.ranges(), &[r(10, 12), r(16, 20)]);
+        assert_eq!(s.to_vec(), vec![r(10, 12), r(16, 20)]);
         assert_eq!(s.remove(r(12, 16)), Err(RangeSetError::NotContained));
         assert_eq!(s.quantity_tonnes(), 8);
     }
@@ -274,8 +268,8 @@ mod tests {
         s.insert(r(1, 2)).unwrap();
         s.insert(r(5, 9)).unwrap();
         let t = s.take_lowest(4).unwrap();
-        assert_eq!(t.ranges(), &[r(1, 2), r(5, 6)]);
-        assert_eq!(s.ranges(), &[r(7, 9)]);
+        assert_eq!(t.to_vec(), vec![r(1, 2), r(5, 6)]);
+        assert_eq!(s.to_vec(), vec![r(7, 9)]);
         assert_eq!(s.take_lowest(4), Err(RangeSetError::Insufficient));
         assert!(s.is_valid() && t.is_valid());
     }
@@ -287,7 +281,7 @@ mod tests {
         assert!(SerialRange::with_quantity(u64::MAX, 2).is_none());
         let mut s = RangeSet::from_range(top);
         assert!(s.insert(r(SERIAL_MAX - 2, SERIAL_MAX - 1)).is_ok());
-        assert_eq!(s.ranges(), &[r(SERIAL_MAX - 2, SERIAL_MAX)]);
+        assert_eq!(s.to_vec(), vec![r(SERIAL_MAX - 2, SERIAL_MAX)]);
     }
 
     #[derive(Clone, Debug)]
@@ -343,7 +337,7 @@ mod tests {
                             let want: BTreeSet<u64> = m.iter().copied().take(q as usize).collect();
                             for x in &want { m.remove(x); }
                             let taken = got.unwrap();
-                            prop_assert_eq!(taken.ranges().to_vec(), model_ranges(&want));
+                            prop_assert_eq!(taken.to_vec(), model_ranges(&want));
                             prop_assert!(taken.is_valid());
                         } else {
                             prop_assert!(got.is_err());
@@ -351,7 +345,7 @@ mod tests {
                     }
                 }
                 prop_assert!(s.is_valid());
-                prop_assert_eq!(s.ranges().to_vec(), model_ranges(&m));
+                prop_assert_eq!(s.to_vec(), model_ranges(&m));
                 prop_assert_eq!(s.quantity_tonnes(), m.len() as u64);
             }
         }
@@ -371,7 +365,7 @@ mod tests {
             prop_assert_eq!(s.subtract(&other).is_ok(), subset);
             if subset {
                 let diff: BTreeSet<u64> = base.difference(&pick).copied().collect();
-                prop_assert_eq!(s.ranges().to_vec(), model_ranges(&diff));
+                prop_assert_eq!(s.to_vec(), model_ranges(&diff));
                 s.union_disjoint(&other).unwrap();
             }
             prop_assert_eq!(&s, &before);

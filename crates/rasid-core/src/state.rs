@@ -57,9 +57,19 @@ pub struct State {
 /// Where one serial number is now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SerialLocation {
-    Held { issuance: IssuanceId, account: AccountId, reserved: bool },
-    Retired { issuance: IssuanceId, retirement: RetirementId },
-    Cancelled { issuance: IssuanceId, cancellation: CancellationId },
+    Held {
+        issuance: IssuanceId,
+        account: AccountId,
+        reserved: bool,
+    },
+    Retired {
+        issuance: IssuanceId,
+        retirement: RetirementId,
+    },
+    Cancelled {
+        issuance: IssuanceId,
+        cancellation: CancellationId,
+    },
     /// Inside no issued block.
     NotIssued,
 }

@@ -34,10 +34,13 @@ impl Harness {
 
     pub fn with_genesis() -> (Self, Genesis) {
         let mut h = Self::new();
-        h.run(OrgId(0), Command::Genesis {
-            operator_name: "Operator".into(),
-            registrar_name: "Registrar".into(),
-        })
+        h.run(
+            OrgId(0),
+            Command::Genesis {
+                operator_name: "Operator".into(),
+                registrar_name: "Registrar".into(),
+            },
+        )
         .expect("genesis on an empty ledger");
         let g = Genesis {
             operator: OrgId(1),
@@ -52,7 +55,8 @@ impl Harness {
     /// that nothing changed.
     pub fn run(&mut self, actor: OrgId, command: Command) -> Result<Vec<Event>, Rejection> {
         self.time_ms += 1_000;
-        let env = Envelope { seq: self.state.last_seq() + 1, time_ms: self.time_ms, actor, command };
+        let env =
+            Envelope { seq: self.state.last_seq() + 1, time_ms: self.time_ms, actor, command };
         let before = digest_state(&self.state);
         let result = self.state.execute(&env);
         if let Err(e) = self.state.audit() {
@@ -73,7 +77,9 @@ impl Harness {
 
     /// Creates a member organization with one holding account.
     pub fn member(&mut self, operator: OrgId, name: &str) -> (OrgId, AccountId) {
-        let org = match self.run(operator, Command::CreateOrganization { name: name.into(), role: Role::Member }) {
+        let org = match self
+            .run(operator, Command::CreateOrganization { name: name.into(), role: Role::Member })
+        {
             Ok(events) => match events[..] {
                 [Event::OrganizationCreated { org }] => org,
                 _ => panic!("unexpected events {events:?}"),

@@ -3,13 +3,13 @@
 
 use proptest::prelude::*;
 use rasid_core::model::{
-    Article6, Basis, CaStatus, CorsiaPhase, Effect, Labels, ProjectInfo, Program, Purpose,
+    Article6, Basis, CaStatus, CorsiaPhase, Effect, Labels, Program, ProjectInfo, Purpose,
     RetirementDetails,
 };
 use rasid_core::testing::{Genesis, Harness};
 use rasid_core::{
-    AccountId, Command, Currency, Event, IssuanceId, OrgId, ProjectId, Rejection, SerialLocation,
-    SerialRange, Selection,
+    AccountId, Command, Currency, Event, IssuanceId, OrgId, ProjectId, Rejection, Selection,
+    SerialLocation, SerialRange,
 };
 use std::collections::BTreeMap;
 
@@ -90,9 +90,9 @@ fn issuance_allocates_consecutive_blocks_with_buffer_at_the_top() {
         }]
     );
     let h1 = s.h.state.holding(s.dev_acc, IssuanceId(1)).unwrap();
-    assert_eq!(h1.available.ranges(), &[range(1, 950)]);
+    assert_eq!(h1.available.to_vec(), vec![range(1, 950)]);
     let buffer = s.h.state.holding(s.g.buffer, IssuanceId(1)).unwrap();
-    assert_eq!(buffer.available.ranges(), &[range(951, 1000)]);
+    assert_eq!(buffer.available.to_vec(), vec![range(951, 1000)]);
     let totals = s.h.state.audit().unwrap();
     assert_eq!((totals.issued_tonnes, totals.held_tonnes, totals.buffer_tonnes), (1010, 960, 50));
 }
@@ -100,30 +100,33 @@ fn issuance_allocates_consecutive_blocks_with_buffer_at_the_top() {
 #[test]
 fn transfer_by_quantity_takes_lowest_serials_and_by_range_exactly_those() {
     let mut s = setup();
-    let t = |from, to, selection| Command::Transfer { from, to, issuance: IssuanceId(1), selection };
+    let t =
+        |from, to, selection| Command::Transfer { from, to, issuance: IssuanceId(1), selection };
     s.h.run(s.dev, t(s.dev_acc, s.buyer_acc, Selection::Ranges(vec![range(100, 199)]))).unwrap();
     s.h.run(s.dev, t(s.dev_acc, s.buyer_acc, Selection::Quantity(150))).unwrap();
     let buyer = s.h.state.holding(s.buyer_acc, IssuanceId(1)).unwrap();
-    assert_eq!(buyer.available.ranges(), &[range(1, 250)]);
+    assert_eq!(buyer.available.to_vec(), vec![range(1, 250)]);
     let dev = s.h.state.holding(s.dev_acc, IssuanceId(1)).unwrap();
-    assert_eq!(dev.available.ranges(), &[range(251, 950)]);
+    assert_eq!(dev.available.to_vec(), vec![range(251, 950)]);
     s.h.assert_replay_matches();
 }
 
 #[test]
 fn retirement_is_recorded_irreversible_and_locatable() {
     let mut s = setup();
-    let events = s
-        .h
-        .run(s.dev, Command::Retire {
-            account: s.dev_acc,
-            issuance: IssuanceId(1),
-            selection: Selection::Ranges(vec![range(10, 19), range(30, 39)]),
-            details: details("Saudi Aramco"),
-        })
+    let events =
+        s.h.run(
+            s.dev,
+            Command::Retire {
+                account: s.dev_acc,
+                issuance: IssuanceId(1),
+                selection: Selection::Ranges(vec![range(10, 19), range(30, 39)]),
+                details: details("Saudi Aramco"),
+            },
+        )
         .unwrap();
     let Event::Retired { retirement, serials, .. } = &events[0] else { panic!("{events:?}") };
-    assert_eq!(serials.ranges(), &[range(10, 19), range(30, 39)]);
+    assert_eq!(serials.to_vec(), vec![range(10, 19), range(30, 39)]);
     let record = s.h.state.retirement(*retirement).unwrap();
     assert_eq!(record.details.beneficiary, "Saudi Aramco");
     assert_eq!(record.seq, s.h.state.last_seq());
@@ -151,45 +154,157 @@ fn every_bad_input_has_its_own_code_and_changes_nothing() {
     // Harness::run asserts the state digest is unchanged on every rejection below.
     let mut s = setup();
     let (dev, acc, buyer_acc) = (s.dev, s.dev_acc, s.buyer_acc);
-    let t = |issuance, selection| Command::Transfer { from: acc, to: buyer_acc, issuance, selection };
+    let t =
+        |issuance, selection| Command::Transfer { from: acc, to: buyer_acc, issuance, selection };
     let cases: Vec<(OrgId, Command, Rejection)> = vec![
-        (OrgId(1), Command::Genesis { operator_name: "X".into(), registrar_name: "Y".into() }, Rejection::AlreadyInitialized),
+        (
+            OrgId(1),
+            Command::Genesis { operator_name: "X".into(), registrar_name: "Y".into() },
+            Rejection::AlreadyInitialized,
+        ),
         (OrgId(99), t(IssuanceId(1), Selection::Quantity(1)), Rejection::Unauthorized),
         (s.buyer, t(IssuanceId(1), Selection::Quantity(1)), Rejection::Unauthorized),
         (dev, project("VCS2", dev), Rejection::Unauthorized),
         (s.g.registrar, project("VCS1", dev), Rejection::ProjectExists),
         (s.g.registrar, project("VCS3", OrgId(77)), Rejection::UnknownOrganization),
         (s.g.registrar, project("", dev), Rejection::InvalidText),
-        (s.g.operator, Command::CreateOrganization { name: "Developer".into(), role: rasid_core::model::Role::Member }, Rejection::OrganizationExists),
-        (s.g.operator, Command::OpenAccount { org: OrgId(42), name: "A".into() }, Rejection::UnknownOrganization),
+        (
+            s.g.operator,
+            Command::CreateOrganization {
+                name: "Developer".into(),
+                role: rasid_core::model::Role::Member,
+            },
+            Rejection::OrganizationExists,
+        ),
+        (
+            s.g.operator,
+            Command::OpenAccount { org: OrgId(42), name: "A".into() },
+            Rejection::UnknownOrganization,
+        ),
         (s.g.registrar, issue(9, acc, 10, 0), Rejection::UnknownProject),
         (s.g.registrar, issue(1, AccountId(999), 10, 0), Rejection::UnknownAccount),
         (s.g.registrar, issue(1, acc, 0, 0), Rejection::ZeroQuantity),
         (s.g.registrar, issue(1, acc, 10, 10), Rejection::BufferExceedsIssuance),
         (s.g.registrar, issue(1, acc, u64::MAX, 0), Rejection::SerialSpaceExhausted),
-        (s.g.registrar, Command::Issue { project: ProjectId(1), vintage_year: 1850, quantity_tonnes: 1, buffer_tonnes: 0, to_account: acc, first_serial: None, external_ref: None }, Rejection::InvalidVintage),
-        (s.g.registrar, Command::Issue { project: ProjectId(1), vintage_year: 2020, quantity_tonnes: 10, buffer_tonnes: 0, to_account: acc, first_serial: Some(995), external_ref: None }, Rejection::SerialRangeOverlaps),
+        (
+            s.g.registrar,
+            Command::Issue {
+                project: ProjectId(1),
+                vintage_year: 1850,
+                quantity_tonnes: 1,
+                buffer_tonnes: 0,
+                to_account: acc,
+                first_serial: None,
+                external_ref: None,
+            },
+            Rejection::InvalidVintage,
+        ),
+        (
+            s.g.registrar,
+            Command::Issue {
+                project: ProjectId(1),
+                vintage_year: 2020,
+                quantity_tonnes: 10,
+                buffer_tonnes: 0,
+                to_account: acc,
+                first_serial: Some(995),
+                external_ref: None,
+            },
+            Rejection::SerialRangeOverlaps,
+        ),
         (dev, t(IssuanceId(7), Selection::Quantity(1)), Rejection::UnknownIssuance),
         (dev, t(IssuanceId(1), Selection::Quantity(0)), Rejection::ZeroQuantity),
         (dev, t(IssuanceId(1), Selection::Quantity(951)), Rejection::InsufficientCredits),
-        (dev, t(IssuanceId(1), Selection::Ranges(vec![range(990, 1001)])), Rejection::RangeOutsideIssuance),
-        (dev, t(IssuanceId(1), Selection::Ranges(vec![range(1, 5), range(5, 6)])), Rejection::InvalidRange),
-        (dev, t(IssuanceId(1), Selection::Ranges(vec![range(940, 960)])), Rejection::CreditsNotHeld),
-        (dev, t(IssuanceId(1), Selection::Ranges((1..=1025).map(|i| range(i, i)).collect())), Rejection::TooManyRanges),
-        (dev, Command::Transfer { from: acc, to: acc, issuance: IssuanceId(1), selection: Selection::Quantity(1) }, Rejection::SameAccount),
-        (dev, Command::Retire { account: acc, issuance: IssuanceId(1), selection: Selection::Quantity(1), details: details("  ") }, Rejection::InvalidText),
-        (dev, Command::Cancel { account: acc, issuance: IssuanceId(1), selection: Selection::Quantity(1), reason: "bad\u{0}".into() }, Rejection::InvalidText),
-        (dev, Command::DepositCash { account: acc, currency: Currency::Sar, amount_minor: 100 }, Rejection::Unauthorized),
-        (s.g.operator, Command::DepositCash { account: acc, currency: Currency::Sar, amount_minor: 0 }, Rejection::ZeroQuantity),
-        (s.g.operator, Command::WithdrawCash { account: acc, currency: Currency::Sar, amount_minor: 1 }, Rejection::InsufficientCash),
-        (dev, Command::TransferCash { from: acc, to: buyer_acc, currency: Currency::Usd, amount_minor: 1 }, Rejection::InsufficientCash),
-        (s.g.registrar, Command::SetLabels { issuance: IssuanceId(5), labels: Labels::default() }, Rejection::UnknownIssuance),
+        (
+            dev,
+            t(IssuanceId(1), Selection::Ranges(vec![range(990, 1001)])),
+            Rejection::RangeOutsideIssuance,
+        ),
+        (
+            dev,
+            t(IssuanceId(1), Selection::Ranges(vec![range(1, 5), range(5, 6)])),
+            Rejection::InvalidRange,
+        ),
+        (
+            dev,
+            t(IssuanceId(1), Selection::Ranges(vec![range(940, 960)])),
+            Rejection::CreditsNotHeld,
+        ),
+        (
+            dev,
+            t(IssuanceId(1), Selection::Ranges((1..=1025).map(|i| range(i, i)).collect())),
+            Rejection::TooManyRanges,
+        ),
+        (
+            dev,
+            Command::Transfer {
+                from: acc,
+                to: acc,
+                issuance: IssuanceId(1),
+                selection: Selection::Quantity(1),
+            },
+            Rejection::SameAccount,
+        ),
+        (
+            dev,
+            Command::Retire {
+                account: acc,
+                issuance: IssuanceId(1),
+                selection: Selection::Quantity(1),
+                details: details("  "),
+            },
+            Rejection::InvalidText,
+        ),
+        (
+            dev,
+            Command::Cancel {
+                account: acc,
+                issuance: IssuanceId(1),
+                selection: Selection::Quantity(1),
+                reason: "bad\u{0}".into(),
+            },
+            Rejection::InvalidText,
+        ),
+        (
+            dev,
+            Command::DepositCash { account: acc, currency: Currency::Sar, amount_minor: 100 },
+            Rejection::Unauthorized,
+        ),
+        (
+            s.g.operator,
+            Command::DepositCash { account: acc, currency: Currency::Sar, amount_minor: 0 },
+            Rejection::ZeroQuantity,
+        ),
+        (
+            s.g.operator,
+            Command::WithdrawCash { account: acc, currency: Currency::Sar, amount_minor: 1 },
+            Rejection::InsufficientCash,
+        ),
+        (
+            dev,
+            Command::TransferCash {
+                from: acc,
+                to: buyer_acc,
+                currency: Currency::Usd,
+                amount_minor: 1,
+            },
+            Rejection::InsufficientCash,
+        ),
+        (
+            s.g.registrar,
+            Command::SetLabels { issuance: IssuanceId(5), labels: Labels::default() },
+            Rejection::UnknownIssuance,
+        ),
     ];
     for (actor, command, want) in cases {
         let label = format!("{command:?}");
         assert_eq!(s.h.run(actor, command), Err(want), "{label}");
     }
-    s.h.run(s.g.operator, Command::DepositCash { account: acc, currency: Currency::Sar, amount_minor: i64::MAX }).unwrap();
+    s.h.run(
+        s.g.operator,
+        Command::DepositCash { account: acc, currency: Currency::Sar, amount_minor: i64::MAX },
+    )
+    .unwrap();
     let overflow = Command::DepositCash { account: acc, currency: Currency::Sar, amount_minor: 1 };
     assert_eq!(s.h.run(s.g.operator, overflow), Err(Rejection::AmountOverflow));
 }
@@ -199,12 +314,15 @@ fn cancellation_by_registrar_and_labels() {
     let mut s = setup();
     let buffer = s.g.buffer;
     // A buffer reversal: the registrar cancels buffer credits it holds for the registry.
-    s.h.run(s.g.registrar, Command::Cancel {
-        account: buffer,
-        issuance: IssuanceId(1),
-        selection: Selection::Quantity(20),
-        reason: "reversal: wildfire".into(),
-    })
+    s.h.run(
+        s.g.registrar,
+        Command::Cancel {
+            account: buffer,
+            issuance: IssuanceId(1),
+            selection: Selection::Quantity(20),
+            reason: "reversal: wildfire".into(),
+        },
+    )
     .unwrap();
     // The registrar may cancel from a member's account (e.g. a corresponding adjustment); a
     // member may not cancel from another member's account.
@@ -220,9 +338,13 @@ fn cancellation_by_registrar_and_labels() {
     let labels = Labels {
         corsia: Some(CorsiaPhase::First),
         ccp: true,
-        article6: Some(Article6 { authorization_ref: "LoA-SA-2024-001".into(), ca_status: CaStatus::Pending }),
+        article6: Some(Article6 {
+            authorization_ref: "LoA-SA-2024-001".into(),
+            ca_status: CaStatus::Pending,
+        }),
     };
-    s.h.run(s.g.registrar, Command::SetLabels { issuance: IssuanceId(1), labels: labels.clone() }).unwrap();
+    s.h.run(s.g.registrar, Command::SetLabels { issuance: IssuanceId(1), labels: labels.clone() })
+        .unwrap();
     assert_eq!(s.h.state.issuance(IssuanceId(1)).unwrap().labels, labels);
     let t = s.h.state.audit().unwrap();
     assert_eq!((t.cancelled_tonnes, t.buffer_tonnes, t.held_tonnes), (30, 30, 940));
@@ -232,9 +354,30 @@ fn cancellation_by_registrar_and_labels() {
 fn cash_moves_between_accounts_and_is_conserved() {
     let mut s = setup();
     let op = s.g.operator;
-    s.h.run(op, Command::DepositCash { account: s.buyer_acc, currency: Currency::Sar, amount_minor: 10_000 }).unwrap();
-    s.h.run(s.buyer, Command::TransferCash { from: s.buyer_acc, to: s.dev_acc, currency: Currency::Sar, amount_minor: 3_750 }).unwrap();
-    s.h.run(op, Command::WithdrawCash { account: s.dev_acc, currency: Currency::Sar, amount_minor: 3_750 }).unwrap();
+    s.h.run(
+        op,
+        Command::DepositCash {
+            account: s.buyer_acc,
+            currency: Currency::Sar,
+            amount_minor: 10_000,
+        },
+    )
+    .unwrap();
+    s.h.run(
+        s.buyer,
+        Command::TransferCash {
+            from: s.buyer_acc,
+            to: s.dev_acc,
+            currency: Currency::Sar,
+            amount_minor: 3_750,
+        },
+    )
+    .unwrap();
+    s.h.run(
+        op,
+        Command::WithdrawCash { account: s.dev_acc, currency: Currency::Sar, amount_minor: 3_750 },
+    )
+    .unwrap();
     assert_eq!(s.h.state.balance(s.buyer_acc, Currency::Sar).available_minor, 6_250);
     assert_eq!(s.h.state.balances_of(s.dev_acc).count(), 0, "a zero balance is not stored");
 }
@@ -260,7 +403,10 @@ enum Sel {
 }
 
 fn sel() -> impl Strategy<Value = Sel> {
-    prop_oneof![(0u64..40).prop_map(Sel::Quantity), (0u64..40, 0u64..15).prop_map(|(a, l)| Sel::Range(a, a + l))]
+    prop_oneof![
+        (0u64..40).prop_map(Sel::Quantity),
+        (0u64..40, 0u64..15).prop_map(|(a, l)| Sel::Range(a, a + l))
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -304,7 +450,9 @@ impl Model {
     fn pick(&self, account: AccountId, issuance: IssuanceId, sel: &Selection) -> Option<Vec<u64>> {
         let held = self.held(account, issuance);
         match sel {
-            Selection::Quantity(q) => (*q > 0 && *q as usize <= held.len()).then(|| held[..*q as usize].to_vec()),
+            Selection::Quantity(q) => {
+                (*q > 0 && *q as usize <= held.len()).then(|| held[..*q as usize].to_vec())
+            }
             Selection::Ranges(rs) => {
                 let r = rs[0];
                 let want: Vec<u64> = (r.first()..=r.last()).collect();
@@ -419,7 +567,7 @@ proptest! {
             for &(_, acc) in &members {
                 for &iss in m.blocks.keys() {
                     let got: Vec<u64> = h.state.holding(acc, iss)
-                        .map(|x| x.available.ranges().iter().flat_map(|r| r.first()..=r.last()).collect())
+                        .map(|x| x.available.ranges().flat_map(|r| r.first()..=r.last()).collect())
                         .unwrap_or_default();
                     prop_assert_eq!(got, m.held(acc, iss));
                 }

@@ -7,7 +7,7 @@
 //! behalf of [`HISTORICAL_BENEFICIARY`]. VROD does not split retired from cancelled credits, so
 //! everything no longer remaining is recorded as retired, and the note says so.
 
-use rasid_core::model::{Basis, Effect, ProjectInfo, Program, Purpose, RetirementDetails, Role};
+use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Purpose, RetirementDetails, Role};
 use rasid_core::{AccountId, Command, OrgId, Selection, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -15,8 +15,19 @@ use std::io::Read;
 pub const HISTORICAL_BENEFICIARY: &str = "Historical retirements (imported)";
 const HISTORICAL_NOTE: &str = "Imported from the Berkeley VROD: issued minus remaining credits at the time of the export (retired or cancelled at the source registry).";
 const HEADER: [&str; 13] = [
-    "project_id", "registry", "project_name", "scope", "type", "reduction_removal", "methodology",
-    "region", "country", "developer", "vintage", "issued", "remaining",
+    "project_id",
+    "registry",
+    "project_name",
+    "scope",
+    "type",
+    "reduction_removal",
+    "methodology",
+    "region",
+    "country",
+    "developer",
+    "vintage",
+    "issued",
+    "remaining",
 ];
 
 /// One valid row.
@@ -51,7 +62,8 @@ impl Row {
         // VROD has no nature/technology field; its scope is the best signal. Manure digesters sit
         // under Agriculture but are engineering, so they count as technology.
         let nature_scope = matches!(self.scope.as_str(), "Forestry & Land Use" | "Agriculture");
-        let engineered = self.project_type.contains("Digester") || self.project_type.contains("Methane");
+        let engineered =
+            self.project_type.contains("Digester") || self.project_type.contains("Methane");
         if nature_scope && !engineered { Basis::Nature } else { Basis::Technology }
     }
 }
@@ -74,8 +86,25 @@ pub struct Parsed {
 
 /// Reads the whole file. Fails only when the header is not VROD's; every bad data row becomes
 /// a [`RowRejection`] and the rest are still read.
-pub fn parse(reader: impl Read) -> Result<Parsed, String> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+pub fn parse(mut reader: impl Read) -> Result<Parsed, String> {
+    // The whole file is read first so rejections can name physical line numbers from byte
+    // offsets: the csv reader's own line counter runs one behind on CRLF files such as VROD's.
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).map_err(|e| format!("cannot read the file: {e}"))?;
+    let newlines: Vec<u64> =
+        bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i as u64).collect();
+    // A record's position can point at the line terminator before it (the '\n' of a CRLF),
+    // so skip terminators to reach the record's first byte.
+    let line_at = |pos: Option<&csv::Position>| {
+        pos.map_or(0, |p| {
+            let mut start = usize::try_from(p.byte()).unwrap_or(usize::MAX);
+            while bytes.get(start).is_some_and(|b| *b == b'\r' || *b == b'\n') {
+                start += 1;
+            }
+            newlines.partition_point(|&nl| nl < start as u64) as u64 + 1
+        })
+    };
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(bytes.as_slice());
     let header = csv.headers().map_err(|e| format!("cannot read the header: {e}"))?;
     if header.iter().map(str::trim).ne(HEADER) {
         return Err(format!("not a VROD vintages file: expected columns {}", HEADER.join(",")));
@@ -84,16 +113,20 @@ pub fn parse(reader: impl Read) -> Result<Parsed, String> {
     let mut seen = BTreeSet::new();
     let mut record = csv::StringRecord::new();
     loop {
-        let line = csv.position().line();
         match csv.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 out.rows += 1;
+                let line = line_at(record.position());
                 match parse_row(&record, line).and_then(|row| {
                     if seen.insert((row.program, row.project_id.clone(), row.vintage)) {
                         Ok(row)
                     } else {
-                        Err(reject(line, "duplicate_row", "this project and vintage appeared earlier".into()))
+                        Err(reject(
+                            line,
+                            "duplicate_row",
+                            "this project and vintage appeared earlier".into(),
+                        ))
                     }
                 }) {
                     Ok(row) => out.valid.push(row),
@@ -102,8 +135,12 @@ pub fn parse(reader: impl Read) -> Result<Parsed, String> {
             }
             Err(e) => {
                 out.rows += 1;
+                let line = line_at(e.position());
                 out.rejections.push(reject(line, "malformed_row", format!("unreadable CSV: {e}")));
-                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }) {
+                if !matches!(
+                    e.kind(),
+                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
+                ) {
                     break;
                 }
             }
@@ -118,45 +155,70 @@ fn reject(line: u64, code: &'static str, message: String) -> RowRejection {
 
 fn parse_row(r: &csv::StringRecord, line: u64) -> Result<Row, RowRejection> {
     if r.len() != HEADER.len() {
-        return Err(reject(line, "malformed_row", format!("{} fields, expected {}", r.len(), HEADER.len())));
+        return Err(reject(
+            line,
+            "malformed_row",
+            format!("{} fields, expected {}", r.len(), HEADER.len()),
+        ));
     }
     let field = |i: usize| r.get(i).unwrap_or("").trim();
     let project_id = field(0);
     if project_id.is_empty() {
         return Err(reject(line, "malformed_field", "project_id is empty".into()));
     }
-    let program = field(1)
-        .parse::<Program>()
-        .map_err(|e| reject(line, "unknown_program", e))?;
+    let program = field(1).parse::<Program>().map_err(|e| reject(line, "unknown_program", e))?;
     let effect = match field(5) {
         "Reduction" => Effect::Reduction,
         "Mixed" => Effect::Mixed,
         "Impermanent Removal" | "Long-Duration Removal" | "Removal" => Effect::Removal,
-        other => return Err(reject(line, "malformed_field", format!("reduction_removal {other:?} is not known"))),
+        other => {
+            return Err(reject(
+                line,
+                "malformed_field",
+                format!("reduction_removal {other:?} is not known"),
+            ));
+        }
     };
     let vintage: u16 = field(10)
         .parse()
         .ok()
-        .filter(|v| (rasid_core::engine::VINTAGE_YEAR_MIN..=rasid_core::engine::VINTAGE_YEAR_MAX).contains(v))
-        .ok_or_else(|| reject(line, "invalid_vintage", format!("vintage {:?} is not a year in 1990..=2100", field(10))))?;
+        .filter(|v| {
+            (rasid_core::engine::VINTAGE_YEAR_MIN..=rasid_core::engine::VINTAGE_YEAR_MAX)
+                .contains(v)
+        })
+        .ok_or_else(|| {
+            reject(
+                line,
+                "invalid_vintage",
+                format!("vintage {:?} is not a year in 1990..=2100", field(10)),
+            )
+        })?;
     let int = |i: usize, name: &str| {
-        field(i)
-            .parse::<i64>()
-            .map_err(|_| reject(line, "malformed_field", format!("{name} {:?} is not a whole number", field(i))))
+        field(i).parse::<i64>().map_err(|_| {
+            reject(line, "malformed_field", format!("{name} {:?} is not a whole number", field(i)))
+        })
     };
     let issued = int(11, "issued")?;
     let remaining = int(12, "remaining")?;
     if issued < 0 {
         return Err(reject(line, "negative_issued", format!("issued {issued} is negative")));
     }
+    if remaining < 0 {
+        return Err(reject(
+            line,
+            "negative_remaining",
+            format!("remaining {remaining} is negative: more retired than issued"),
+        ));
+    }
     if issued == 0 {
         return Err(reject(line, "nothing_issued", "no credits were issued".into()));
     }
-    if remaining < 0 {
-        return Err(reject(line, "negative_remaining", format!("remaining {remaining} is negative: more retired than issued")));
-    }
     if remaining > issued {
-        return Err(reject(line, "remaining_exceeds_issued", format!("remaining {remaining} exceeds issued {issued}")));
+        return Err(reject(
+            line,
+            "remaining_exceeds_issued",
+            format!("remaining {remaining} exceeds issued {issued}"),
+        ));
     }
     let name = field(2);
     Ok(Row {
@@ -170,7 +232,11 @@ fn parse_row(r: &csv::StringRecord, line: u64) -> Result<Row, RowRejection> {
         methodology: field(6).to_owned(),
         region: field(7).to_owned(),
         country: field(8).to_owned(),
-        developer: if field(9).is_empty() { "Unknown developer (imported)".to_owned() } else { field(9).to_owned() },
+        developer: if field(9).is_empty() {
+            "Unknown developer (imported)".to_owned()
+        } else {
+            field(9).to_owned()
+        },
         vintage,
         issued_tonnes: issued.unsigned_abs(),
         remaining_tonnes: remaining.unsigned_abs(),
@@ -190,8 +256,13 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 5] =
-        [Phase::Organizations, Phase::Accounts, Phase::Projects, Phase::Issuances, Phase::Retirements];
+    pub const ALL: [Phase; 5] = [
+        Phase::Organizations,
+        Phase::Accounts,
+        Phase::Projects,
+        Phase::Issuances,
+        Phase::Retirements,
+    ];
 }
 
 /// A planned command with the file lines it serves, so an engine rejection can be reported
@@ -217,7 +288,10 @@ pub fn plan(phase: Phase, rows: &[Row], state: &State) -> Vec<Planned> {
                 .into_iter()
                 .map(|(name, lines)| Planned {
                     actor: operator,
-                    command: Command::CreateOrganization { name: name.to_owned(), role: Role::Member },
+                    command: Command::CreateOrganization {
+                        name: name.to_owned(),
+                        role: Role::Member,
+                    },
                     lines,
                 })
                 .collect()
@@ -225,10 +299,9 @@ pub fn plan(phase: Phase, rows: &[Row], state: &State) -> Vec<Planned> {
         Phase::Accounts => {
             let mut by_org: BTreeMap<OrgId, Vec<u64>> = BTreeMap::new();
             for r in rows {
-                if let Some(org) = state.organization_by_name(&r.developer) {
-                    if developer_account(state, org.id).is_none() {
-                        by_org.entry(org.id).or_default().push(r.line);
-                    }
+                let org = state.organization_by_name(&r.developer);
+                if let Some(org) = org.filter(|o| developer_account(state, o.id).is_none()) {
+                    by_org.entry(org.id).or_default().push(r.line);
                 }
             }
             by_org
@@ -249,7 +322,11 @@ pub fn plan(phase: Phase, rows: &[Row], state: &State) -> Vec<Planned> {
                 if state.organization_by_name(&r.developer).is_none() {
                     continue;
                 }
-                by_project.entry((r.program, &r.project_id)).or_insert((r, Vec::new())).1.push(r.line);
+                by_project
+                    .entry((r.program, &r.project_id))
+                    .or_insert((r, Vec::new()))
+                    .1
+                    .push(r.line);
             }
             by_project
                 .into_values()
@@ -287,28 +364,28 @@ pub fn plan(phase: Phase, rows: &[Row], state: &State) -> Vec<Planned> {
                 .map(|x| x.issuance)
                 .collect();
             rows.iter()
-            .filter(|r| r.retired_tonnes() > 0)
-            .filter_map(|r| {
-                let issuance = state.issuance_by_ref(&r.external_ref())?;
-                let project = state.project(issuance.project)?;
-                let account = developer_account(state, project.info.developer)?;
-                (!done.contains(&issuance.id)).then(|| Planned {
-                    actor: project.info.developer,
-                    command: Command::Retire {
-                        account,
-                        issuance: issuance.id,
-                        selection: Selection::Quantity(r.retired_tonnes()),
-                        details: RetirementDetails {
-                            beneficiary: HISTORICAL_BENEFICIARY.into(),
-                            purpose: Purpose::Other,
-                            using_entity: String::new(),
-                            note: HISTORICAL_NOTE.into(),
+                .filter(|r| r.retired_tonnes() > 0)
+                .filter_map(|r| {
+                    let issuance = state.issuance_by_ref(&r.external_ref())?;
+                    let project = state.project(issuance.project)?;
+                    let account = developer_account(state, project.info.developer)?;
+                    (!done.contains(&issuance.id)).then(|| Planned {
+                        actor: project.info.developer,
+                        command: Command::Retire {
+                            account,
+                            issuance: issuance.id,
+                            selection: Selection::Quantity(r.retired_tonnes()),
+                            details: RetirementDetails {
+                                beneficiary: HISTORICAL_BENEFICIARY.into(),
+                                purpose: Purpose::Other,
+                                using_entity: String::new(),
+                                note: HISTORICAL_NOTE.into(),
+                            },
                         },
-                    },
-                    lines: vec![r.line],
+                        lines: vec![r.line],
+                    })
                 })
-            })
-            .collect()
+                .collect()
         }
     }
 }
@@ -333,8 +410,5 @@ fn register(r: &Row, developer: OrgId) -> Command {
 
 /// The account a developer's imported issuances go to: its first holding account.
 pub fn developer_account(state: &State, org: OrgId) -> Option<AccountId> {
-    state
-        .accounts_of(org)
-        .find(|a| a.kind == rasid_core::model::AccountKind::Holding)
-        .map(|a| a.id)
+    state.accounts_of(org).find(|a| a.kind == rasid_core::model::AccountKind::Holding).map(|a| a.id)
 }

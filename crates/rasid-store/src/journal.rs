@@ -66,7 +66,8 @@ pub trait Journal: Send {
 
     /// Appends records that continue the chain, durably, in one transaction (group commit),
     /// together with an optional snapshot.
-    fn append(&mut self, records: &[Record], snapshot: Option<&Snapshot>) -> Result<(), StoreError>;
+    fn append(&mut self, records: &[Record], snapshot: Option<&Snapshot>)
+    -> Result<(), StoreError>;
 
     /// Calls `visit` for every record with `seq >= from`, in order. Stops at the first error.
     fn scan(

@@ -11,9 +11,10 @@
 //! result — before every command sequenced ahead of it is durable. Replies for a batch travel
 //! with the batch and are sent by the writer after the commit.
 
-use crate::journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError, chain_hash};
+use crate::journal::{Hash, Journal, Record, Snapshot, StoreError, chain_hash};
+use crate::replay::{Recovery, recover, sha256};
 use crossbeam_channel::{Receiver, Sender, bounded};
-use rasid_core::codec::{decode_envelope, decode_state, digest_state, encode_envelope, encode_state};
+use rasid_core::codec::{encode_envelope, encode_state};
 use rasid_core::{Command, Envelope, Event, OrgId, Rejection, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,7 +51,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { snapshot_interval: 50_000, snapshot_on_close_min: 1_000 }
+        Self { snapshot_interval: 1_000_000, snapshot_on_close_min: 1_000 }
     }
 }
 
@@ -84,7 +85,11 @@ type Deliver = Box<dyn FnOnce(bool) + Send>;
 type Query = Box<dyn FnOnce(&State) -> Deliver + Send>;
 
 enum Request {
-    One { actor: OrgId, command: Command, reply: Sender<Result<Committed, SubmitError>> },
+    One {
+        actor: OrgId,
+        command: Command,
+        reply: Sender<Result<Committed, SubmitError>>,
+    },
     Many {
         commands: Vec<(OrgId, Command)>,
         reply: Sender<Result<Vec<Result<Committed, Rejection>>, SubmitError>>,
@@ -106,14 +111,6 @@ struct PendingRecord {
     actor: u64,
     kind: &'static str,
     body: Vec<u8>,
-}
-
-/// What a recovery found, for reporting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Recovery {
-    pub snapshot_seq: u64,
-    pub replayed: u64,
-    pub head_seq: u64,
 }
 
 /// Counters of the writer, for benchmarks and operators: how well group commit is batching.
@@ -143,7 +140,11 @@ impl std::fmt::Debug for dyn Journal {
 
 impl Ledger {
     /// Recovers the state (newest snapshot + replay of the tail) and starts the sequencer.
-    pub fn open(mut journal: Box<dyn Journal>, config: Config, clock: Clock) -> Result<Self, StoreError> {
+    pub fn open(
+        mut journal: Box<dyn Journal>,
+        config: Config,
+        clock: Clock,
+    ) -> Result<Self, StoreError> {
         let (state, head, recovery) = recover(journal.as_mut())?;
         let stopped = Arc::new(AtomicBool::new(false));
         let head = Arc::new(Mutex::new(head));
@@ -195,7 +196,9 @@ impl Ledger {
 
     fn send(&self, request: Request) -> Result<(), SubmitError> {
         if self.stopped.load(Ordering::Acquire) {
-            return Err(SubmitError::Unavailable("the ledger stopped after a storage failure".into()));
+            return Err(SubmitError::Unavailable(
+                "the ledger stopped after a storage failure".into(),
+            ));
         }
         let requests = self.requests.as_ref().expect("open until close");
         requests.send(request).map_err(|_| SubmitError::Unavailable("the ledger stopped".into()))
@@ -221,7 +224,10 @@ impl Ledger {
         commands: Vec<(OrgId, Command)>,
     ) -> Ticket<Vec<Result<Committed, Rejection>>> {
         let (tx, rx) = bounded(1);
-        assert!(commands.len() <= REQUEST_COMMANDS_MAX, "split requests above {REQUEST_COMMANDS_MAX}");
+        assert!(
+            commands.len() <= REQUEST_COMMANDS_MAX,
+            "split requests above {REQUEST_COMMANDS_MAX}"
+        );
         if let Err(e) = self.send(Request::Many { commands, reply: tx.clone() }) {
             let _ = tx.send(Err(e));
         }
@@ -237,7 +243,10 @@ impl Ledger {
 
     /// Runs `f` on the state in sequence with commands: it sees every command submitted before
     /// it, and its answer arrives once those are durable.
-    pub fn query<R: Send + 'static>(&self, f: impl FnOnce(&State) -> R + Send + 'static) -> Result<R, SubmitError> {
+    pub fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&State) -> R + Send + 'static,
+    ) -> Result<R, SubmitError> {
         let (tx, rx) = bounded(1);
         let reply = tx.clone();
         let query: Query = Box::new(move |state| {
@@ -267,9 +276,12 @@ impl Ledger {
             s.join().map_err(|_| StoreError::Stopped("the sequencer panicked".into()))?;
         }
         let writer = self.writer.take().expect("joined once");
-        let journal = writer.join().map_err(|_| StoreError::Stopped("the writer panicked".into()))?;
+        let journal =
+            writer.join().map_err(|_| StoreError::Stopped("the writer panicked".into()))?;
         if self.stopped.load(Ordering::Acquire) {
-            return Err(StoreError::Stopped("a commit failed; the journal is intact up to the last acknowledged command".into()));
+            return Err(StoreError::Stopped(
+                "a commit failed; the journal is intact up to the last acknowledged command".into(),
+            ));
         }
         Ok(journal)
     }
@@ -321,7 +333,11 @@ impl Sequencer {
             Request::One { actor, command, reply } => {
                 let outcome = self.execute(actor, command, time_ms, batch);
                 batch.replies.push(Box::new(move |ok| {
-                    let _ = reply.send(if ok { outcome.map_err(SubmitError::Rejected) } else { Err(unavailable()) });
+                    let _ = reply.send(if ok {
+                        outcome.map_err(SubmitError::Rejected)
+                    } else {
+                        Err(unavailable())
+                    });
                 }));
             }
             Request::Many { commands, reply } => {
@@ -341,7 +357,13 @@ impl Sequencer {
         }
     }
 
-    fn execute(&mut self, actor: OrgId, command: Command, time_ms: i64, batch: &mut Batch) -> Result<Committed, Rejection> {
+    fn execute(
+        &mut self,
+        actor: OrgId,
+        command: Command,
+        time_ms: i64,
+        batch: &mut Batch,
+    ) -> Result<Committed, Rejection> {
         let envelope = Envelope { seq: self.state.last_seq() + 1, time_ms, actor, command };
         let events = self.state.execute(&envelope)?;
         batch.records.push(PendingRecord {
@@ -352,7 +374,7 @@ impl Sequencer {
             body: encode_envelope(&envelope),
         });
         let interval = self.config.snapshot_interval;
-        if interval > 0 && envelope.seq % interval == 0 {
+        if interval > 0 && envelope.seq.is_multiple_of(interval) {
             self.snapshot(batch);
         }
         Ok(Committed { seq: envelope.seq, time_ms, events })
@@ -362,15 +384,10 @@ impl Sequencer {
     /// carries at most one snapshot; a later one in the same batch replaces the earlier.
     fn snapshot(&mut self, batch: &mut Batch) {
         let bytes = encode_state(&self.state);
-        let digest = sha2_digest(&bytes);
+        let digest = sha256(&bytes);
         batch.snapshot = Some((self.state.last_seq(), bytes, digest));
         self.last_snapshot = self.state.last_seq();
     }
-}
-
-fn sha2_digest(bytes: &[u8]) -> Hash {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes).into()
 }
 
 fn write_loop(
@@ -393,11 +410,16 @@ fn write_loop(
             assert_eq!(p.seq, last_seq + 1, "the sequencer hands over records in order");
             last_hash = chain_hash(&last_hash, &p.body);
             last_seq = p.seq;
-            records.push(Record { seq: p.seq, time_ms: p.time_ms, actor: p.actor, kind: p.kind.to_owned(), body: p.body, hash: last_hash });
-            if let Some((seq, _, _)) = &batch.snapshot {
-                if *seq == last_seq {
-                    snapshot_hash = Some(last_hash);
-                }
+            records.push(Record {
+                seq: p.seq,
+                time_ms: p.time_ms,
+                actor: p.actor,
+                kind: p.kind.to_owned(),
+                body: p.body,
+                hash: last_hash,
+            });
+            if batch.snapshot.as_ref().is_some_and(|(seq, _, _)| *seq == last_seq) {
+                snapshot_hash = Some(last_hash);
             }
         }
         let snapshot = batch.snapshot.map(|(seq, state, digest)| Snapshot {
@@ -418,77 +440,4 @@ fn write_loop(
         batch.replies.into_iter().for_each(|deliver| deliver(ok));
     }
     journal
-}
-
-/// Rebuilds the state from the newest snapshot and the journal's tail, checking the hash chain
-/// of the tail. Returns the state and the head `(seq, hash)`.
-pub fn recover(journal: &mut dyn Journal) -> Result<(State, (u64, Hash), Recovery), StoreError> {
-    let (mut state, mut head) = match journal.latest_snapshot()? {
-        None => (State::new(), (0, GENESIS_HASH)),
-        Some(s) => {
-            let bad = |reason: String| StoreError::Corrupt { seq: s.seq, reason };
-            if sha2_digest(&s.state) != s.digest {
-                return Err(bad("snapshot bytes do not match their digest".into()));
-            }
-            let state = decode_state(&s.state).map_err(|e| bad(format!("snapshot: {e}")))?;
-            if state.last_seq() != s.seq {
-                return Err(bad("snapshot is labelled with the wrong sequence number".into()));
-            }
-            (state, (s.seq, s.record_hash))
-        }
-    };
-    let snapshot_seq = head.0;
-    journal.scan(head.0 + 1, &mut |record| {
-        let envelope = check_record(&record, head)?;
-        state.execute(&envelope).map_err(|r| StoreError::Corrupt {
-            seq: record.seq,
-            reason: format!("rejected on replay ({})", r.code()),
-        })?;
-        head = (record.seq, record.hash);
-        Ok(())
-    })?;
-    let recovery = Recovery { snapshot_seq, replayed: head.0 - snapshot_seq, head_seq: head.0 };
-    Ok((state, head, recovery))
-}
-
-/// Replays the whole journal into a fresh state, ignoring snapshots, checking the hash chain.
-/// Returns the state and the number of records replayed.
-pub fn replay_from_genesis(journal: &mut dyn Journal) -> Result<(State, u64), StoreError> {
-    let mut state = State::new();
-    let mut head = (0, GENESIS_HASH);
-    journal.scan(1, &mut |record| {
-        let envelope = check_record(&record, head)?;
-        state.execute(&envelope).map_err(|r| StoreError::Corrupt {
-            seq: record.seq,
-            reason: format!("the engine rejects it on replay ({})", r.code()),
-        })?;
-        head = (record.seq, record.hash);
-        Ok(())
-    })?;
-    Ok((state, head.0))
-}
-
-/// Checks one record against the chain position before it and decodes its envelope.
-pub fn check_record(record: &Record, previous: (u64, Hash)) -> Result<Envelope, StoreError> {
-    let bad = |reason: String| StoreError::Corrupt { seq: record.seq, reason };
-    if record.seq != previous.0 + 1 {
-        return Err(bad(format!("expected sequence number {}", previous.0 + 1)));
-    }
-    if chain_hash(&previous.1, &record.body) != record.hash {
-        return Err(bad("hash does not match the chain (record altered, or an earlier one removed)".into()));
-    }
-    let envelope = decode_envelope(&record.body).map_err(|e| bad(e.to_string()))?;
-    let columns_agree = envelope.seq == record.seq
-        && envelope.time_ms == record.time_ms
-        && envelope.actor.0 == record.actor
-        && envelope.command.kind() == record.kind;
-    if !columns_agree {
-        return Err(bad("the seq, time, actor or kind column disagrees with the record body".into()));
-    }
-    Ok(envelope)
-}
-
-/// Digest of the state, as `verify` compares it.
-pub fn state_digest(state: &State) -> Hash {
-    digest_state(state)
 }

@@ -6,11 +6,13 @@
 
 pub mod journal;
 pub mod ledger;
+pub mod replay;
 pub mod sqlite;
 pub mod verify;
 
 pub use journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError};
-pub use ledger::{Clock, Committed, Config, Ledger, Recovery, SubmitError, Ticket, system_clock};
+pub use ledger::{Clock, Committed, Config, Ledger, SubmitError, Ticket, system_clock};
+pub use replay::{Recovery, recover, replay_from_genesis};
 pub use sqlite::SqliteJournal;
 pub use verify::{VerifyReport, verify};
 

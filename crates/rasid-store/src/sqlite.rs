@@ -46,7 +46,9 @@ impl SqliteJournal {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> = conn
-            .query_row("SELECT value FROM rasid_meta WHERE key = 'format_version'", [], |r| r.get(0))
+            .query_row("SELECT value FROM rasid_meta WHERE key = 'format_version'", [], |r| {
+                r.get(0)
+            })
             .optional()?;
         let ours = rasid_core::codec::FORMAT_VERSION.to_string();
         match version {
@@ -80,11 +82,15 @@ fn hash_from(bytes: Vec<u8>, seq: u64) -> Result<Hash, StoreError> {
     bytes.try_into().map_err(|_| StoreError::Corrupt { seq, reason: "hash is not 32 bytes".into() })
 }
 
-fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, i64, String, Vec<u8>, Vec<u8>)> {
+/// A journal row as SQLite returns it, before its integers and hash are checked.
+type RawRecord = (i64, i64, i64, String, Vec<u8>, Vec<u8>);
+type RawSnapshot = (i64, Vec<u8>, Vec<u8>, Vec<u8>);
+
+fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRecord> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
 }
 
-fn record_from(raw: (i64, i64, i64, String, Vec<u8>, Vec<u8>)) -> Result<Record, StoreError> {
+fn record_from(raw: RawRecord) -> Result<Record, StoreError> {
     let (seq, time_ms, actor, kind, body, hash) = raw;
     let seq_u = u64::try_from(seq)
         .map_err(|_| StoreError::Corrupt { seq: 0, reason: format!("negative seq {seq}") })?;
@@ -110,7 +116,11 @@ impl Journal for SqliteJournal {
         }
     }
 
-    fn append(&mut self, records: &[Record], snapshot: Option<&Snapshot>) -> Result<(), StoreError> {
+    fn append(
+        &mut self,
+        records: &[Record],
+        snapshot: Option<&Snapshot>,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut insert = tx.prepare_cached(
@@ -162,7 +172,7 @@ impl Journal for SqliteJournal {
     }
 
     fn latest_snapshot(&mut self) -> Result<Option<Snapshot>, StoreError> {
-        let row: Option<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = self
+        let row: Option<RawSnapshot> = self
             .conn
             .query_row(
                 "SELECT seq, state, digest, record_hash FROM snapshots ORDER BY seq DESC LIMIT 1",

@@ -4,7 +4,7 @@
 //! (snapshot + tail, what the server runs on) equals the replay, and every invariant.
 
 use crate::journal::{GENESIS_HASH, Hash, Journal, StoreError};
-use crate::ledger::{check_record, recover};
+use crate::replay::{recover, replay_into};
 use rasid_core::codec::digest_state;
 use rasid_core::{State, Totals};
 use std::collections::BTreeMap;
@@ -22,19 +22,12 @@ pub struct VerifyReport {
 pub fn verify(journal: &mut dyn Journal) -> Result<VerifyReport, StoreError> {
     let snapshots: BTreeMap<u64, Hash> = journal.snapshot_digests()?.into_iter().collect();
     let mut state = State::new();
-    let mut head = (0, GENESIS_HASH);
     let mut snapshots_checked = 0;
-    journal.scan(1, &mut |record| {
-        let envelope = check_record(&record, head)?;
-        state.execute(&envelope).map_err(|r| StoreError::Corrupt {
-            seq: record.seq,
-            reason: format!("the engine rejects it on replay ({})", r.code()),
-        })?;
-        head = (record.seq, record.hash);
-        if let Some(stored) = snapshots.get(&record.seq) {
-            if *stored != digest_state(&state) {
+    let head = replay_into(journal, &mut state, (0, GENESIS_HASH), &mut |state, seq| {
+        if let Some(stored) = snapshots.get(&seq) {
+            if *stored != digest_state(state) {
                 return Err(StoreError::Corrupt {
-                    seq: record.seq,
+                    seq,
                     reason: "the snapshot taken here differs from the replayed state".into(),
                 });
             }
@@ -43,7 +36,10 @@ pub fn verify(journal: &mut dyn Journal) -> Result<VerifyReport, StoreError> {
         Ok(())
     })?;
     if let Some((&seq, _)) = snapshots.range(head.0 + 1..).next() {
-        return Err(StoreError::Corrupt { seq, reason: "a snapshot lies beyond the end of the journal".into() });
+        return Err(StoreError::Corrupt {
+            seq,
+            reason: "a snapshot lies beyond the end of the journal".into(),
+        });
     }
     let replayed = digest_state(&state);
     let (live, live_head, _) = recover(journal)?;
@@ -53,8 +49,13 @@ pub fn verify(journal: &mut dyn Journal) -> Result<VerifyReport, StoreError> {
             reason: "the live state (snapshot + tail) differs from the replay from genesis".into(),
         });
     }
-    let totals = state
-        .audit()
-        .map_err(|e| StoreError::Corrupt { seq: head.0, reason: e.to_string() })?;
-    Ok(VerifyReport { commands: head.0, head_hash: head.1, state_digest: replayed, snapshots_checked, totals })
+    let totals =
+        state.audit().map_err(|e| StoreError::Corrupt { seq: head.0, reason: e.to_string() })?;
+    Ok(VerifyReport {
+        commands: head.0,
+        head_hash: head.1,
+        state_digest: replayed,
+        snapshots_checked,
+        totals,
+    })
 }

@@ -1,12 +1,12 @@
 //! The durable ledger over a real SQLite file: recovery, snapshots, group commit, verification
 //! and tamper detection.
 
-use rasid_core::model::{Basis, Effect, ProjectInfo, Program, Role};
+use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Role};
 use rasid_core::{AccountId, Command, IssuanceId, OrgId, ProjectId, Rejection, Selection};
 use rasid_store::{Config, Ledger, SqliteJournal, StoreError, SubmitError, verify};
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 fn clock() -> rasid_store::Clock {
     let t = Arc::new(AtomicI64::new(1_700_000_000_000));
@@ -30,30 +30,36 @@ fn seed(ledger: &Ledger) {
         (OPERATOR, Command::CreateOrganization { name: "Member".into(), role: Role::Member }),
         (OPERATOR, Command::OpenAccount { org: MEMBER, name: "A".into() }),
         (OPERATOR, Command::OpenAccount { org: MEMBER, name: "B".into() }),
-        (REGISTRAR, Command::RegisterProject {
-            info: ProjectInfo {
-                program: Program::GoldStandard,
-                external_id: "GS1".into(),
-                name: "Cookstoves".into(),
-                methodology: String::new(),
-                country: "Uzbekistan".into(),
-                region: "Central Asia".into(),
-                scope: String::new(),
-                project_type: String::new(),
-                effect: Effect::Reduction,
-                basis: Basis::Technology,
-                developer: MEMBER,
+        (
+            REGISTRAR,
+            Command::RegisterProject {
+                info: ProjectInfo {
+                    program: Program::GoldStandard,
+                    external_id: "GS1".into(),
+                    name: "Cookstoves".into(),
+                    methodology: String::new(),
+                    country: "Uzbekistan".into(),
+                    region: "Central Asia".into(),
+                    scope: String::new(),
+                    project_type: String::new(),
+                    effect: Effect::Reduction,
+                    basis: Basis::Technology,
+                    developer: MEMBER,
+                },
             },
-        }),
-        (REGISTRAR, Command::Issue {
-            project: ProjectId(1),
-            vintage_year: 2022,
-            quantity_tonnes: 1_000_000,
-            buffer_tonnes: 0,
-            to_account: MEMBER_ACC,
-            first_serial: None,
-            external_ref: None,
-        }),
+        ),
+        (
+            REGISTRAR,
+            Command::Issue {
+                project: ProjectId(1),
+                vintage_year: 2022,
+                quantity_tonnes: 1_000_000,
+                buffer_tonnes: 0,
+                to_account: MEMBER_ACC,
+                first_serial: None,
+                external_ref: None,
+            },
+        ),
     ];
     for r in ledger.submit_batch(cmds).unwrap() {
         r.unwrap();
@@ -74,7 +80,9 @@ fn commands_survive_reopen_and_rejections_are_not_journaled() {
     assert_eq!(c.seq, 7);
     let err = ledger.submit(MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 2_000_000));
     assert_eq!(err, Err(SubmitError::Rejected(Rejection::InsufficientCredits)));
-    let held = ledger.query(|s| s.holding(OTHER_ACC, IssuanceId(1)).map(|h| h.available.quantity_tonnes())).unwrap();
+    let held = ledger
+        .query(|s| s.holding(OTHER_ACC, IssuanceId(1)).map(|h| h.available.quantity_tonnes()))
+        .unwrap();
     assert_eq!(held, Some(10));
     let (head_seq, head_hash) = ledger.head();
     assert_eq!(head_seq, 7);
@@ -82,7 +90,9 @@ fn commands_survive_reopen_and_rejections_are_not_journaled() {
 
     let ledger = open(&path, Config::default());
     assert_eq!(ledger.head(), (7, head_hash));
-    let held = ledger.query(|s| s.holding(OTHER_ACC, IssuanceId(1)).map(|h| h.available.quantity_tonnes())).unwrap();
+    let held = ledger
+        .query(|s| s.holding(OTHER_ACC, IssuanceId(1)).map(|h| h.available.quantity_tonnes()))
+        .unwrap();
     assert_eq!(held, Some(10));
     let mut journal = ledger.close().unwrap();
     let report = verify(journal.as_mut()).unwrap();
@@ -103,7 +113,11 @@ fn recovery_from_snapshot_plus_tail_equals_replay_from_genesis() {
     }
     let mut journal = ledger.close().unwrap();
     let snaps = journal.snapshot_digests().unwrap();
-    assert_eq!(snaps.iter().map(|s| s.0).collect::<Vec<_>>(), vec![35, 42, 46], "3 retained, last on close");
+    assert_eq!(
+        snaps.iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![35, 42, 46],
+        "3 retained, last on close"
+    );
     let report = verify(journal.as_mut()).unwrap();
     assert_eq!(report.snapshots_checked, 3);
     drop(journal);
@@ -111,7 +125,9 @@ fn recovery_from_snapshot_plus_tail_equals_replay_from_genesis() {
     let ledger = open(&path, config);
     assert_eq!(ledger.recovery().snapshot_seq, 46);
     assert_eq!(ledger.recovery().replayed, 0);
-    let tonnes = ledger.query(|s| s.holding(OTHER_ACC, IssuanceId(1)).unwrap().available.quantity_tonnes()).unwrap();
+    let tonnes = ledger
+        .query(|s| s.holding(OTHER_ACC, IssuanceId(1)).unwrap().available.quantity_tonnes())
+        .unwrap();
     assert_eq!(tonnes, 27 * 5 - 13 * 5);
 }
 
@@ -124,7 +140,9 @@ fn concurrent_submitters_are_group_committed_in_one_dense_sequence() {
         .map(|_| {
             let ledger = ledger.clone();
             std::thread::spawn(move || {
-                (0..200).map(|_| ledger.submit(MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 1)).unwrap().seq).collect::<Vec<_>>()
+                (0..200)
+                    .map(|_| ledger.submit(MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 1)).unwrap().seq)
+                    .collect::<Vec<_>>()
             })
         })
         .collect();
@@ -164,15 +182,22 @@ fn one_altered_byte_in_a_record_body_is_named_by_verify() {
     let path = small_journal(dir.path());
     for seq in [1_i64, 9, 16] {
         let j = SqliteJournal::open(&path).unwrap();
-        let body: Vec<u8> = j.connection().query_row("SELECT body FROM journal WHERE seq = ?1", [seq], |r| r.get(0)).unwrap();
+        let body: Vec<u8> = j
+            .connection()
+            .query_row("SELECT body FROM journal WHERE seq = ?1", [seq], |r| r.get(0))
+            .unwrap();
         let mut altered = body.clone();
         let last = altered.len() - 1;
         altered[last] ^= 0x01;
-        j.connection().execute("UPDATE journal SET body = ?1 WHERE seq = ?2", rusqlite::params![altered, seq]).unwrap();
+        j.connection()
+            .execute("UPDATE journal SET body = ?1 WHERE seq = ?2", rusqlite::params![altered, seq])
+            .unwrap();
         drop(j);
         assert_eq!(corrupt_seq(&path), seq as u64);
         let j = SqliteJournal::open(&path).unwrap();
-        j.connection().execute("UPDATE journal SET body = ?1 WHERE seq = ?2", rusqlite::params![body, seq]).unwrap();
+        j.connection()
+            .execute("UPDATE journal SET body = ?1 WHERE seq = ?2", rusqlite::params![body, seq])
+            .unwrap();
     }
     verify(&mut SqliteJournal::open(&path).unwrap()).unwrap();
 }
@@ -207,9 +232,13 @@ fn a_corrupt_snapshot_is_refused_at_recovery() {
     seed(&ledger);
     drop(ledger.close().unwrap());
     let j = SqliteJournal::open(&path).unwrap();
-    j.connection().execute("UPDATE snapshots SET state = CAST(state || x'00' AS BLOB)", []).unwrap();
+    j.connection()
+        .execute("UPDATE snapshots SET state = CAST(state || x'00' AS BLOB)", [])
+        .unwrap();
     drop(j);
-    let err = Ledger::open(Box::new(SqliteJournal::open(&path).unwrap()), Config::default(), clock()).unwrap_err();
+    let err =
+        Ledger::open(Box::new(SqliteJournal::open(&path).unwrap()), Config::default(), clock())
+            .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { seq: 6, .. }), "{err}");
 }
 

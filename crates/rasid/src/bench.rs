@@ -6,7 +6,7 @@
 
 use crate::cli::{BenchCmd, DebugCmd};
 use crate::output::{Failure, Output};
-use rasid_core::model::{Basis, Effect, ProjectInfo, Program, Purpose, RetirementDetails, Role};
+use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Purpose, RetirementDetails, Role};
 use rasid_core::{AccountId, Command, IssuanceId, OrgId, ProjectId, Selection, State};
 use rasid_store::{Config, DatabaseUrl, Ledger, Ticket, open_journal, system_clock};
 use serde_json::json;
@@ -48,28 +48,46 @@ pub fn seed_load(ledger: &Ledger) -> Result<LoadSeed, Failure> {
         return Ok(seed);
     }
     if !ledger.query(State::is_initialized)? {
-        ledger.submit(OrgId(0), Command::Genesis {
-            operator_name: crate::registry::DEFAULT_OPERATOR.into(),
-            registrar_name: crate::registry::DEFAULT_REGISTRAR.into(),
-        })?;
+        ledger.submit(
+            OrgId(0),
+            Command::Genesis {
+                operator_name: crate::registry::DEFAULT_OPERATOR.into(),
+                registrar_name: crate::registry::DEFAULT_REGISTRAR.into(),
+            },
+        )?;
     }
-    let (operator, registrar) = ledger.query(|s: &State| (s.operator().expect("init"), s.registrar().expect("init")))?;
-    let member = org_of(&ledger.submit(operator, Command::CreateOrganization { name: NAME.into(), role: Role::Member })?);
-    let a = account_of(&ledger.submit(operator, Command::OpenAccount { org: member, name: "A".into() })?);
-    let b = account_of(&ledger.submit(operator, Command::OpenAccount { org: member, name: "B".into() })?);
-    let project = match ledger.submit(registrar, Command::RegisterProject { info: load_project(member) })?.events[..] {
+    let (operator, registrar) =
+        ledger.query(|s: &State| (s.operator().expect("init"), s.registrar().expect("init")))?;
+    let member =
+        org_of(&ledger.submit(
+            operator,
+            Command::CreateOrganization { name: NAME.into(), role: Role::Member },
+        )?);
+    let a = account_of(
+        &ledger.submit(operator, Command::OpenAccount { org: member, name: "A".into() })?,
+    );
+    let b = account_of(
+        &ledger.submit(operator, Command::OpenAccount { org: member, name: "B".into() })?,
+    );
+    let project = match ledger
+        .submit(registrar, Command::RegisterProject { info: load_project(member) })?
+        .events[..]
+    {
         [rasid_core::Event::ProjectRegistered { project }] => project,
         _ => ProjectId(0),
     };
-    let issued = ledger.submit(registrar, Command::Issue {
-        project,
-        vintage_year: 2024,
-        quantity_tonnes: 1_000_000_000_000,
-        buffer_tonnes: 0,
-        to_account: a,
-        first_serial: None,
-        external_ref: Some("LOAD:1".into()),
-    })?;
+    let issued = ledger.submit(
+        registrar,
+        Command::Issue {
+            project,
+            vintage_year: 2024,
+            quantity_tonnes: 1_000_000_000_000,
+            buffer_tonnes: 0,
+            to_account: a,
+            first_serial: None,
+            external_ref: Some("LOAD:1".into()),
+        },
+    )?;
     let issuance = match issued.events[..] {
         [rasid_core::Event::Issued { issuance, .. }] => issuance,
         _ => IssuanceId(0),
@@ -122,8 +140,12 @@ fn load_command(seed: LoadSeed, i: u64) -> Command {
                 note: String::new(),
             },
         },
-        k if k % 2 == 0 => Command::Transfer { from: seed.a, to: seed.b, issuance: seed.issuance, selection: one },
-        _ => Command::Transfer { from: seed.b, to: seed.a, issuance: seed.issuance, selection: one },
+        k if k % 2 == 0 => {
+            Command::Transfer { from: seed.a, to: seed.b, issuance: seed.issuance, selection: one }
+        }
+        _ => {
+            Command::Transfer { from: seed.b, to: seed.a, issuance: seed.issuance, selection: one }
+        }
     }
 }
 
@@ -134,7 +156,10 @@ fn per_sec(n: u64, secs: f64) -> u64 {
 fn registry(commands: u64) -> Result<Output, Failure> {
     // The bench writes next to the working directory, not /tmp, which may be a RAM disk where
     // fsync costs nothing and the numbers would flatter.
-    let dir = tempfile::Builder::new().prefix(".rasid-bench").tempdir_in(".").map_err(|e| Failure::Internal(e.to_string()))?;
+    let dir = tempfile::Builder::new()
+        .prefix(".rasid-bench")
+        .tempdir_in(".")
+        .map_err(|e| Failure::Internal(e.to_string()))?;
     let fsyncs = baseline_fsyncs(&dir.path().join("fsync"))?;
     let sqlite_rows = baseline_sqlite(&dir.path().join("raw.db"), commands)?;
 
@@ -176,7 +201,7 @@ fn registry(commands: u64) -> Result<Output, Failure> {
     let mut journal = ledger.close()?;
 
     let started = Instant::now();
-    let (_, replayed) = rasid_store::ledger::replay_from_genesis(journal.as_mut())?;
+    let (_, replayed) = rasid_store::replay_from_genesis(journal.as_mut())?;
     let replay_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let report = rasid_store::verify(journal.as_mut())?;
@@ -199,14 +224,22 @@ fn registry(commands: u64) -> Result<Output, Failure> {
         "durable commands/s: {} batched ({} commits, {} commands each), {} single-command requests\n\
          replay {} commands/s, verify {} commands/s\n\
          baseline on this disk: {} fsyncs/s, raw SQLite {} rows/s in 1,000-row transactions → ratio {:.2}",
-        batched, commits, records / commits.max(1), per_sec(single, single_secs),
-        per_sec(replayed, replay_secs), per_sec(report.commands, verify_secs), fsyncs, sqlite_rows,
+        batched,
+        commits,
+        records / commits.max(1),
+        per_sec(single, single_secs),
+        per_sec(replayed, replay_secs),
+        per_sec(report.commands, verify_secs),
+        fsyncs,
+        sqlite_rows,
         batched as f64 / sqlite_rows.max(1) as f64,
     );
     Ok(Output::new(text, doc))
 }
 
-fn check_all(results: Vec<Result<rasid_store::Committed, rasid_core::Rejection>>) -> Result<(), Failure> {
+fn check_all(
+    results: Vec<Result<rasid_store::Committed, rasid_core::Rejection>>,
+) -> Result<(), Failure> {
     results.into_iter().try_for_each(|r| r.map(|_| ()).map_err(Failure::Rejected))
 }
 
@@ -238,12 +271,21 @@ fn baseline_sqlite(path: &std::path::Path, rows: u64) -> Result<u64, Failure> {
     while seq <= total {
         let tx = conn.transaction().map_err(sql)?;
         {
-            let mut st = tx.prepare_cached("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)").map_err(sql)?;
+            let mut st =
+                tx.prepare_cached("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6)").map_err(sql)?;
             for _ in 0..1_000 {
                 if seq > total {
                     break;
                 }
-                st.execute(rusqlite::params![seq, 1_700_000_000_000_i64, 3_i64, "transfer", &body[..], &hash[..]]).map_err(sql)?;
+                st.execute(rusqlite::params![
+                    seq,
+                    1_700_000_000_000_i64,
+                    3_i64,
+                    "transfer",
+                    &body[..],
+                    &hash[..]
+                ])
+                .map_err(sql)?;
                 seq += 1;
             }
         }
@@ -252,16 +294,27 @@ fn baseline_sqlite(path: &std::path::Path, rows: u64) -> Result<u64, Failure> {
     Ok(per_sec(rows, started.elapsed().as_secs_f64()))
 }
 
-pub fn debug(cmd: DebugCmd, database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Failure> {
+pub fn debug(
+    cmd: DebugCmd,
+    database: &DatabaseUrl,
+    snapshot_interval: u64,
+) -> Result<Output, Failure> {
     match cmd {
-        DebugCmd::WriteLoad { count } => write_load(database, snapshot_interval, count),
+        DebugCmd::WriteLoad { count, quiet } => {
+            write_load(database, snapshot_interval, count, quiet)
+        }
     }
 }
 
 /// Submits transfers with a window in flight and prints each acknowledgement as it arrives,
 /// flushing every line, so a parent process knows exactly what was acknowledged before it
 /// kills this one.
-fn write_load(database: &DatabaseUrl, snapshot_interval: u64, count: Option<u64>) -> Result<Output, Failure> {
+fn write_load(
+    database: &DatabaseUrl,
+    snapshot_interval: u64,
+    count: Option<u64>,
+    quiet: bool,
+) -> Result<Output, Failure> {
     let config = Config { snapshot_interval, ..Config::default() };
     let ledger = Ledger::open(open_journal(database)?, config, system_clock())?;
     let seed = seed_load(&ledger)?;
@@ -276,7 +329,12 @@ fn write_load(database: &DatabaseUrl, snapshot_interval: u64, count: Option<u64>
         }
         if pending.len() >= 64 || (done && !pending.is_empty()) {
             let c = pending.pop_front().expect("non-empty").wait()?;
-            writeln!(out, "acked {}", c.seq).and_then(|()| out.flush()).map_err(|e| Failure::Internal(e.to_string()))?;
+            if quiet {
+                continue;
+            }
+            writeln!(out, "acked {}", c.seq)
+                .and_then(|()| out.flush())
+                .map_err(|e| Failure::Internal(e.to_string()))?;
         }
         if done && pending.is_empty() {
             break;

@@ -20,7 +20,7 @@ pub struct Cli {
     #[arg(long = "as", global = true, value_name = "ORG")]
     pub actor: Option<OrgId>,
     /// Snapshot the ledger after every this many commands.
-    #[arg(long, global = true, env = "RASID_SNAPSHOT_INTERVAL", default_value_t = 50_000)]
+    #[arg(long, global = true, env = "RASID_SNAPSHOT_INTERVAL", default_value_t = 1_000_000)]
     pub snapshot_interval: u64,
     #[command(subcommand)]
     pub command: Cmd,
@@ -129,7 +129,9 @@ pub enum ProjectCmd {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
-    Show { project: ProjectId },
+    Show {
+        project: ProjectId,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +315,9 @@ pub enum DebugCmd {
     WriteLoad {
         #[arg(long)]
         count: Option<u64>,
+        /// Do not print each acknowledgement.
+        #[arg(long)]
+        quiet: bool,
     },
 }
 
@@ -320,9 +325,12 @@ fn parse_ranges(s: &str) -> Result<Ranges, String> {
     s.split(',')
         .map(|part| {
             let (a, b) = part.trim().split_once('-').unwrap_or((part.trim(), part.trim()));
-            let first: u64 = a.trim().parse().map_err(|_| format!("{part:?} is not a serial range"))?;
-            let last: u64 = b.trim().parse().map_err(|_| format!("{part:?} is not a serial range"))?;
-            SerialRange::new(first, last).ok_or_else(|| format!("{part:?}: last serial is before first"))
+            let first: u64 =
+                a.trim().parse().map_err(|_| format!("{part:?} is not a serial range"))?;
+            let last: u64 =
+                b.trim().parse().map_err(|_| format!("{part:?} is not a serial range"))?;
+            SerialRange::new(first, last)
+                .ok_or_else(|| format!("{part:?}: last serial is before first"))
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Ranges)

@@ -4,7 +4,7 @@
 use crate::output::{Failure, Output, thousands};
 use crate::registry::{Ctx, status};
 use rasid_core::model::{
-    Article6, Basis, CaStatus, CorsiaPhase, Effect, Labels, ProjectInfo, Program, Purpose,
+    Article6, Basis, CaStatus, CorsiaPhase, Effect, Labels, Program, ProjectInfo, Purpose,
     RetirementDetails, Role,
 };
 use rasid_core::{AccountId, Command, Currency, Event, OrgId, Selection, State};
@@ -24,11 +24,17 @@ pub fn run(database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Fai
     let ctx = Ctx::open(database, snapshot_interval, None, None)?;
     let mut text = String::new();
     let reader = flate2::read::GzDecoder::new(VROD_GZ);
-    let summary = crate::import::import_vrod(&ctx, reader, std::io::IsTerminal::is_terminal(&std::io::stderr()))?;
+    let summary = crate::import::import_vrod(
+        &ctx,
+        reader,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    )?;
     let _ = writeln!(
         text,
         "Market history (Berkeley VROD): {} project-vintages imported now, {} already present, {} refused by the registry rules",
-        summary.imported, summary.already_present, summary.rejections.len()
+        summary.imported,
+        summary.already_present,
+        summary.rejections.len()
     );
     let scene = scene(&ctx)?;
     let retirement = scene.retirement;
@@ -50,12 +56,15 @@ pub fn run(database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Fai
         "\nTry:\n  rasid retirement show {retirement}\n  rasid holdings --account {}\n  rasid serial 1\n  rasid project list --country Kazakhstan\n  rasid verify --json\n",
         scene.buyer_account
     );
-    Ok(Output::new(text, json!({
-        "ok": true, "imported": summary.imported, "already_present": summary.already_present,
-        "rejected": summary.rejections.len(), "retirement": retirement.0, "buyer_account": scene.buyer_account.0,
-        "commands": report.commands, "issued_tonnes": report.totals.issued_tonnes,
-        "retired_tonnes": report.totals.retired_tonnes,
-    })))
+    Ok(Output::new(
+        text,
+        json!({
+            "ok": true, "imported": summary.imported, "already_present": summary.already_present,
+            "rejected": summary.rejections.len(), "retirement": retirement.0, "buyer_account": scene.buyer_account.0,
+            "commands": report.commands, "issued_tonnes": report.totals.issued_tonnes,
+            "retired_tonnes": report.totals.retired_tonnes,
+        }),
+    ))
 }
 
 struct Scene {
@@ -75,11 +84,28 @@ fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
     if let Some(scene) = existing {
         return Ok(scene);
     }
-    let (operator, registrar) = ctx.read(|s: &State| (s.operator().expect("init"), s.registrar().expect("init")))?;
-    let dev = org(ctx.submit(operator, Command::CreateOrganization { name: DEVELOPER.into(), role: Role::Member })?.events);
-    let buyer = org(ctx.submit(operator, Command::CreateOrganization { name: BUYER.into(), role: Role::Member })?.events);
-    let dev_acc = account(ctx.submit(operator, Command::OpenAccount { org: dev, name: "Issuance account".into() })?.events);
-    let buyer_acc = account(ctx.submit(operator, Command::OpenAccount { org: buyer, name: "Offsetting account".into() })?.events);
+    let (operator, registrar) =
+        ctx.read(|s: &State| (s.operator().expect("init"), s.registrar().expect("init")))?;
+    let dev = org(ctx
+        .submit(
+            operator,
+            Command::CreateOrganization { name: DEVELOPER.into(), role: Role::Member },
+        )?
+        .events);
+    let buyer = org(ctx
+        .submit(operator, Command::CreateOrganization { name: BUYER.into(), role: Role::Member })?
+        .events);
+    let dev_acc = account(
+        ctx.submit(operator, Command::OpenAccount { org: dev, name: "Issuance account".into() })?
+            .events,
+    );
+    let buyer_acc = account(
+        ctx.submit(
+            operator,
+            Command::OpenAccount { org: buyer, name: "Offsetting account".into() },
+        )?
+        .events,
+    );
     let info = ProjectInfo {
         program: Program::Native,
         external_id: "RSD-KZ-0001".into(),
@@ -97,15 +123,18 @@ fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
         [Event::ProjectRegistered { project }] => project,
         _ => unreachable!("RegisterProject emits ProjectRegistered"),
     };
-    let issued = ctx.submit(registrar, Command::Issue {
-        project,
-        vintage_year: 2023,
-        quantity_tonnes: 500_000,
-        buffer_tonnes: 50_000,
-        to_account: dev_acc,
-        first_serial: None,
-        external_ref: Some("RSD-KZ-0001-2023".into()),
-    })?;
+    let issued = ctx.submit(
+        registrar,
+        Command::Issue {
+            project,
+            vintage_year: 2023,
+            quantity_tonnes: 500_000,
+            buffer_tonnes: 50_000,
+            to_account: dev_acc,
+            first_serial: None,
+            external_ref: Some("RSD-KZ-0001-2023".into()),
+        },
+    )?;
     let issuance = match issued.events[..] {
         [Event::Issued { issuance, .. }] => issuance,
         _ => unreachable!("Issue emits Issued"),
@@ -113,25 +142,54 @@ fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
     let labels = Labels {
         corsia: Some(CorsiaPhase::First),
         ccp: true,
-        article6: Some(Article6 { authorization_ref: "KZ-LoA-2024-017".into(), ca_status: CaStatus::Pending }),
+        article6: Some(Article6 {
+            authorization_ref: "KZ-LoA-2024-017".into(),
+            ca_status: CaStatus::Pending,
+        }),
     };
     ctx.submit(registrar, Command::SetLabels { issuance, labels })?;
-    ctx.submit(operator, Command::DepositCash { account: buyer_acc, currency: Currency::Sar, amount_minor: 1_000_000_000 })?;
+    ctx.submit(
+        operator,
+        Command::DepositCash {
+            account: buyer_acc,
+            currency: Currency::Sar,
+            amount_minor: 1_000_000_000,
+        },
+    )?;
     // 120,000 t at SAR 37.50: the exchange will settle this as one DvP trade; here it is the
     // registry transfer and the payment done by hand.
-    ctx.submit(dev, Command::Transfer { from: dev_acc, to: buyer_acc, issuance, selection: Selection::Quantity(120_000) })?;
-    ctx.submit(buyer, Command::TransferCash { from: buyer_acc, to: dev_acc, currency: Currency::Sar, amount_minor: 120_000 * 3_750 })?;
-    let retired = ctx.submit(buyer, Command::Retire {
-        account: buyer_acc,
-        issuance,
-        selection: Selection::Quantity(25_000),
-        details: RetirementDetails {
-            beneficiary: BUYER.into(),
-            purpose: Purpose::Corsia,
-            using_entity: "Gulf Aviation Group, CORSIA first phase 2024 offsetting".into(),
-            note: "Retired on Rasid".into(),
+    ctx.submit(
+        dev,
+        Command::Transfer {
+            from: dev_acc,
+            to: buyer_acc,
+            issuance,
+            selection: Selection::Quantity(120_000),
         },
-    })?;
+    )?;
+    ctx.submit(
+        buyer,
+        Command::TransferCash {
+            from: buyer_acc,
+            to: dev_acc,
+            currency: Currency::Sar,
+            amount_minor: 120_000 * 3_750,
+        },
+    )?;
+    let retired = ctx.submit(
+        buyer,
+        Command::Retire {
+            account: buyer_acc,
+            issuance,
+            selection: Selection::Quantity(25_000),
+            details: RetirementDetails {
+                beneficiary: BUYER.into(),
+                purpose: Purpose::Corsia,
+                using_entity: "Gulf Aviation Group, CORSIA first phase 2024 offsetting".into(),
+                note: "Retired on Rasid".into(),
+            },
+        },
+    )?;
     let retirement = match retired.events[..] {
         [Event::Retired { retirement, .. }] => retirement,
         _ => unreachable!("Retire emits Retired"),
@@ -166,7 +224,12 @@ fn tour(s: &State, retirement: rasid_core::RetirementId) -> String {
     }
     let mut text = String::from("\nIssued and retired by program\n");
     for (program, (issued, retired)) in &by_program {
-        let _ = writeln!(text, "  {program:<8} issued {:>15} t  retired {:>15} t", thousands(*issued), thousands(*retired));
+        let _ = writeln!(
+            text,
+            "  {program:<8} issued {:>15} t  retired {:>15} t",
+            thousands(*issued),
+            thousands(*retired)
+        );
     }
     let mut countries: Vec<_> = by_country.into_iter().collect();
     countries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -175,12 +238,16 @@ fn tour(s: &State, retirement: rasid_core::RetirementId) -> String {
         let _ = writeln!(text, "  {country:<28} {:>15} t", thousands(*issued));
     }
     if let Some(r) = s.retirement(retirement) {
-        let ranges: Vec<String> = r.serials.ranges().iter().map(ToString::to_string).collect();
+        let ranges: Vec<String> = r.serials.ranges().map(|r| r.to_string()).collect();
         let _ = write!(
             text,
             "\nDemo retirement {}: {} t for {} ({}), serials {}, journal record {}\n",
-            r.id, thousands(r.serials.quantity_tonnes()), r.details.beneficiary, r.details.purpose.as_str(),
-            ranges.join(", "), r.seq
+            r.id,
+            thousands(r.serials.quantity_tonnes()),
+            r.details.beneficiary,
+            r.details.purpose.as_str(),
+            ranges.join(", "),
+            r.seq
         );
     }
     text

@@ -50,23 +50,35 @@ pub fn vrod_from(ctx: &Ctx, reader: impl Read, progress: bool) -> Result<Output,
     let mut text = format!(
         "read {} rows: {} imported, {} already present, {} rejected ({} commands, {} ms)\n\
          issued {} t  retired {} t  remaining {} t\n",
-        summary.rows, summary.imported, summary.already_present, summary.rejections.len(),
-        summary.commands, elapsed_ms, thousands(summary.issued_tonnes),
-        thousands(summary.retired_tonnes), thousands(summary.remaining_tonnes),
+        summary.rows,
+        summary.imported,
+        summary.already_present,
+        summary.rejections.len(),
+        summary.commands,
+        elapsed_ms,
+        thousands(summary.issued_tonnes),
+        thousands(summary.retired_tonnes),
+        thousands(summary.remaining_tonnes),
     );
     for r in summary.rejections.iter().take(10) {
         text.push_str(&format!("  line {}: {}: {}\n", r.line, r.code, r.message));
     }
     if summary.rejections.len() > 10 {
-        text.push_str(&format!("  … and {} more (--json lists all)\n", summary.rejections.len() - 10));
+        text.push_str(&format!(
+            "  … and {} more (--json lists all)\n",
+            summary.rejections.len() - 10
+        ));
     }
-    Ok(Output::new(text, json!({
-        "ok": true, "rows": summary.rows, "imported": summary.imported,
-        "already_present": summary.already_present, "rejected": summary.rejections.len(),
-        "issued_tonnes": summary.issued_tonnes, "retired_tonnes": summary.retired_tonnes,
-        "remaining_tonnes": summary.remaining_tonnes, "commands": summary.commands,
-        "rejections": rejections, "elapsed_ms": elapsed_ms, "peak_rss_mb": peak_rss_mb(),
-    })))
+    Ok(Output::new(
+        text,
+        json!({
+            "ok": true, "rows": summary.rows, "imported": summary.imported,
+            "already_present": summary.already_present, "rejected": summary.rejections.len(),
+            "issued_tonnes": summary.issued_tonnes, "retired_tonnes": summary.retired_tonnes,
+            "remaining_tonnes": summary.remaining_tonnes, "commands": summary.commands,
+            "rejections": rejections, "elapsed_ms": elapsed_ms, "peak_rss_mb": peak_rss_mb(),
+        }),
+    ))
 }
 
 pub fn import_vrod(ctx: &Ctx, reader: impl Read, progress: bool) -> Result<ImportSummary, Failure> {
@@ -75,7 +87,10 @@ pub fn import_vrod(ctx: &Ctx, reader: impl Read, progress: bool) -> Result<Impor
     let before: BTreeSet<String> = {
         let rows = rows.clone();
         ctx.read(move |s| {
-            rows.iter().map(|r| r.external_ref()).filter(|r| s.issuance_by_ref(r).is_some()).collect()
+            rows.iter()
+                .map(|r| r.external_ref())
+                .filter(|r| s.issuance_by_ref(r).is_some())
+                .collect()
         })?
     };
     let bar = if progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
@@ -135,7 +150,11 @@ fn submit_phase(
             if let Err(code) = result {
                 for line in lines {
                     let message = format!("the registry refused it: {}", code.message());
-                    rejected.entry(line).or_insert(RowRejection { line, code: code.code(), message });
+                    rejected.entry(line).or_insert(RowRejection {
+                        line,
+                        code: code.code(),
+                        message,
+                    });
                 }
             }
         }

@@ -101,20 +101,18 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-pub fn ranges_json(ranges: &[SerialRange]) -> Value {
+pub fn ranges_json(ranges: impl IntoIterator<Item = SerialRange>) -> Value {
     Value::Array(
         ranges
-            .iter()
+            .into_iter()
             .map(|r| json!({ "first": r.first(), "last": r.last(), "quantity": r.quantity_tonnes() }))
             .collect(),
     )
 }
 
-pub fn ranges_text(ranges: &[SerialRange]) -> String {
-    if ranges.is_empty() {
-        return "-".into();
-    }
-    ranges.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+pub fn ranges_text(ranges: impl IntoIterator<Item = SerialRange>) -> String {
+    let parts: Vec<String> = ranges.into_iter().map(|r| r.to_string()).collect();
+    if parts.is_empty() { "-".into() } else { parts.join(", ") }
 }
 
 /// Groups digits for people: 2554813143 → 2,554,813,143.
@@ -122,7 +120,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

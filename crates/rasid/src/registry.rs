@@ -9,9 +9,7 @@ use rasid_core::codec::hex;
 use rasid_core::model::{Article6, Labels, ProjectInfo, RetirementDetails};
 use rasid_core::money::{format_minor, parse_minor};
 use rasid_core::time::rfc3339;
-use rasid_core::{
-    AccountId, Command, Currency, Event, OrgId, SerialLocation, Selection, State,
-};
+use rasid_core::{AccountId, Command, Currency, Event, OrgId, Selection, SerialLocation, State};
 use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -61,9 +59,8 @@ impl Ctx {
         let ledger = Ledger::open(journal, config, system_clock())?;
         let initialized = ledger.query(State::is_initialized)?;
         if !initialized {
-            let (operator_name, registrar_name) = genesis_names.unwrap_or_else(|| {
-                (DEFAULT_OPERATOR.to_owned(), DEFAULT_REGISTRAR.to_owned())
-            });
+            let (operator_name, registrar_name) = genesis_names
+                .unwrap_or_else(|| (DEFAULT_OPERATOR.to_owned(), DEFAULT_REGISTRAR.to_owned()));
             ledger.submit(OrgId(0), Command::Genesis { operator_name, registrar_name })?;
         }
         Ok(Self { ledger, database: database.clone(), actor, genesis_created: !initialized })
@@ -75,7 +72,10 @@ impl Ctx {
     }
 
     /// Runs a read-only view in sequence with commands.
-    pub fn read<R: Send + 'static>(&self, f: impl FnOnce(&State) -> R + Send + 'static) -> Result<R, Failure> {
+    pub fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&State) -> R + Send + 'static,
+    ) -> Result<R, Failure> {
         Ok(self.ledger.query(f)?)
     }
 
@@ -96,7 +96,11 @@ impl Ctx {
         }
     }
 
-    pub fn submit(&self, actor: OrgId, command: Command) -> Result<rasid_store::Committed, Failure> {
+    pub fn submit(
+        &self,
+        actor: OrgId,
+        command: Command,
+    ) -> Result<rasid_store::Committed, Failure> {
         Ok(self.ledger.submit(actor, command)?)
     }
 }
@@ -105,7 +109,8 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
     match command {
         Cmd::Init { .. } => {
             let created = ctx.genesis_created;
-            let text = if created { "ledger initialized" } else { "ledger was already initialized" };
+            let text =
+                if created { "ledger initialized" } else { "ledger was already initialized" };
             Ok(Output::new(text, json!({ "ok": true, "created": created })))
         }
         Cmd::Import(crate::cli::ImportCmd::Vrod { file }) => crate::import::vrod(ctx, &file),
@@ -130,27 +135,54 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
             let labels = Labels {
                 corsia: a.corsia,
                 ccp: a.ccp,
-                article6: a.article6_ref.map(|authorization_ref| Article6 { authorization_ref, ca_status: a.ca_status }),
+                article6: a.article6_ref.map(|authorization_ref| Article6 {
+                    authorization_ref,
+                    ca_status: a.ca_status,
+                }),
             };
-            accepted(ctx.submit(ctx.registrar()?, Command::SetLabels { issuance: a.issuance, labels })?)
+            accepted(
+                ctx.submit(ctx.registrar()?, Command::SetLabels { issuance: a.issuance, labels })?,
+            )
         }
         Cmd::Transfer(a) => {
-            let command = Command::Transfer { from: a.from, to: a.to, issuance: a.issuance, selection: selection(a.selection) };
+            let command = Command::Transfer {
+                from: a.from,
+                to: a.to,
+                issuance: a.issuance,
+                selection: selection(a.selection),
+            };
             accepted(ctx.submit(ctx.owner(a.from)?, command)?)
         }
         Cmd::Retire(a) => {
-            let details = RetirementDetails { beneficiary: a.beneficiary, purpose: a.purpose, using_entity: a.using_entity, note: a.note };
-            let command = Command::Retire { account: a.account, issuance: a.issuance, selection: selection(a.selection), details };
+            let details = RetirementDetails {
+                beneficiary: a.beneficiary,
+                purpose: a.purpose,
+                using_entity: a.using_entity,
+                note: a.note,
+            };
+            let command = Command::Retire {
+                account: a.account,
+                issuance: a.issuance,
+                selection: selection(a.selection),
+                details,
+            };
             accepted(ctx.submit(ctx.owner(a.account)?, command)?)
         }
         Cmd::Cancel(a) => {
-            let command = Command::Cancel { account: a.account, issuance: a.issuance, selection: selection(a.selection), reason: a.reason };
+            let command = Command::Cancel {
+                account: a.account,
+                issuance: a.issuance,
+                selection: selection(a.selection),
+                reason: a.reason,
+            };
             accepted(ctx.submit(ctx.registrar()?, command)?)
         }
         Cmd::Holdings { account } => ctx.read(move |s| holdings(s, account))?,
         Cmd::Retirement(RetirementCmd::Show { retirement }) => {
-            let found = ctx.read(move |s| s.retirement(retirement).map(|r| retirement_json(s, r)))?;
-            let mut doc = found.ok_or(Failure::Rejected(rasid_core::Rejection::UnknownRetirement))?;
+            let found =
+                ctx.read(move |s| s.retirement(retirement).map(|r| retirement_json(s, r)))?;
+            let mut doc =
+                found.ok_or(Failure::Rejected(rasid_core::Rejection::UnknownRetirement))?;
             let seq = doc["seq"].as_u64().unwrap_or(0);
             let record = open_journal(&ctx.database)?.record(seq)?;
             doc["record_hash"] = json!(record.map(|r| hex(&r.hash)));
@@ -159,7 +191,9 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
         Cmd::Retirement(RetirementCmd::List { limit }) => ctx.read(move |s| retirements(s, limit)),
         Cmd::Serial { serial } => ctx.read(move |s| locate(s, serial)),
         Cmd::Cash(c) => cash(ctx, c),
-        Cmd::Verify | Cmd::Bench(_) | Cmd::Demo | Cmd::Debug(_) => unreachable!("dispatched in run"),
+        Cmd::Verify | Cmd::Bench(_) | Cmd::Demo | Cmd::Debug(_) => {
+            unreachable!("dispatched in run")
+        }
     }
 }
 
@@ -178,17 +212,26 @@ fn accepted(c: rasid_store::Committed) -> Result<Output, Failure> {
     for e in &c.events {
         let _ = writeln!(text, "  {}", event_text(e));
     }
-    Ok(Output::new(text, json!({ "ok": true, "seq": c.seq, "time": rfc3339(c.time_ms), "events": events })))
+    Ok(Output::new(
+        text,
+        json!({ "ok": true, "seq": c.seq, "time": rfc3339(c.time_ms), "events": events }),
+    ))
 }
 
 pub fn event_json(e: &Event) -> Value {
     match e {
-        Event::OrganizationCreated { org } => json!({ "type": "organization_created", "org": org.0 }),
-        Event::AccountOpened { account, org } => json!({ "type": "account_opened", "account": account.0, "org": org.0 }),
-        Event::ProjectRegistered { project } => json!({ "type": "project_registered", "project": project.0 }),
+        Event::OrganizationCreated { org } => {
+            json!({ "type": "organization_created", "org": org.0 })
+        }
+        Event::AccountOpened { account, org } => {
+            json!({ "type": "account_opened", "account": account.0, "org": org.0 })
+        }
+        Event::ProjectRegistered { project } => {
+            json!({ "type": "project_registered", "project": project.0 })
+        }
         Event::Issued { issuance, project, block, to_account, buffer } => json!({
             "type": "issued", "issuance": issuance.0, "project": project.0, "to_account": to_account.0,
-            "block": ranges_json(&[*block]), "buffer": ranges_json(buffer.as_slice()),
+            "block": ranges_json([*block]), "buffer": ranges_json(*buffer),
         }),
         Event::LabelsSet { issuance } => json!({ "type": "labels_set", "issuance": issuance.0 }),
         Event::Transferred { from, to, issuance, serials } => json!({
@@ -242,13 +285,22 @@ fn event_text(e: &Event) -> String {
             ranges_text(serials.ranges())
         ),
         Event::CashDeposited { account, currency, amount_minor } => {
-            format!("{currency} {} deposited to {account}", format_minor(i128::from(*amount_minor), *currency))
+            format!(
+                "{currency} {} deposited to {account}",
+                format_minor(i128::from(*amount_minor), *currency)
+            )
         }
         Event::CashWithdrawn { account, currency, amount_minor } => {
-            format!("{currency} {} withdrawn from {account}", format_minor(i128::from(*amount_minor), *currency))
+            format!(
+                "{currency} {} withdrawn from {account}",
+                format_minor(i128::from(*amount_minor), *currency)
+            )
         }
         Event::CashTransferred { from, to, currency, amount_minor } => {
-            format!("{currency} {} from {from} to {to}", format_minor(i128::from(*amount_minor), *currency))
+            format!(
+                "{currency} {} from {from} to {to}",
+                format_minor(i128::from(*amount_minor), *currency)
+            )
         }
     }
 }
@@ -256,30 +308,56 @@ fn event_text(e: &Event) -> String {
 pub fn status(s: &State) -> Output {
     let t = match s.audit() {
         Ok(t) => t,
-        Err(e) => return Output::new(format!("AUDIT FAILED: {e}"), json!({ "ok": false, "error": e.to_string() })),
+        Err(e) => {
+            return Output::new(
+                format!("AUDIT FAILED: {e}"),
+                json!({ "ok": false, "error": e.to_string() }),
+            );
+        }
     };
     let text = format!(
         "records {}\norganizations {}  accounts {}  projects {}  issuances {}  retirements {}\n\
          issued {} t  held {} t (reserved {})  buffer {} t  retired {} t  cancelled {} t",
-        s.last_seq(), t.organizations, t.accounts, t.projects, t.issuances, t.retirements,
-        thousands(t.issued_tonnes), thousands(t.held_tonnes), thousands(t.reserved_tonnes),
-        thousands(t.buffer_tonnes), thousands(t.retired_tonnes), thousands(t.cancelled_tonnes),
+        s.last_seq(),
+        t.organizations,
+        t.accounts,
+        t.projects,
+        t.issuances,
+        t.retirements,
+        thousands(t.issued_tonnes),
+        thousands(t.held_tonnes),
+        thousands(t.reserved_tonnes),
+        thousands(t.buffer_tonnes),
+        thousands(t.retired_tonnes),
+        thousands(t.cancelled_tonnes),
     );
-    Output::new(text, json!({
-        "ok": true, "records": s.last_seq(), "organizations": t.organizations, "accounts": t.accounts,
-        "projects": t.projects, "issuances": t.issuances, "retirements": t.retirements,
-        "cancellations": t.cancellations, "issued_tonnes": t.issued_tonnes, "held_tonnes": t.held_tonnes,
-        "reserved_tonnes": t.reserved_tonnes, "buffer_tonnes": t.buffer_tonnes,
-        "retired_tonnes": t.retired_tonnes, "cancelled_tonnes": t.cancelled_tonnes,
-    }))
+    Output::new(
+        text,
+        json!({
+            "ok": true, "records": s.last_seq(), "organizations": t.organizations, "accounts": t.accounts,
+            "projects": t.projects, "issuances": t.issuances, "retirements": t.retirements,
+            "cancellations": t.cancellations, "issued_tonnes": t.issued_tonnes, "held_tonnes": t.held_tonnes,
+            "reserved_tonnes": t.reserved_tonnes, "buffer_tonnes": t.buffer_tonnes,
+            "retired_tonnes": t.retired_tonnes, "cancelled_tonnes": t.cancelled_tonnes,
+        }),
+    )
 }
 
 fn organization(ctx: &Ctx, c: OrgCmd) -> Result<Output, Failure> {
     match c {
-        OrgCmd::Create { name, role } => accepted(ctx.submit(ctx.operator()?, Command::CreateOrganization { name, role })?),
+        OrgCmd::Create { name, role } => {
+            accepted(ctx.submit(ctx.operator()?, Command::CreateOrganization { name, role })?)
+        }
         OrgCmd::List => ctx.read(|s| {
-            let rows: Vec<Value> = s.organizations().map(|o| json!({ "id": o.id.0, "name": o.name, "role": o.role.as_str() })).collect();
-            let text = s.organizations().map(|o| format!("{:<8} {:<10} {}", o.id.to_string(), o.role.as_str(), o.name)).collect::<Vec<_>>().join("\n");
+            let rows: Vec<Value> = s
+                .organizations()
+                .map(|o| json!({ "id": o.id.0, "name": o.name, "role": o.role.as_str() }))
+                .collect();
+            let text = s
+                .organizations()
+                .map(|o| format!("{:<8} {:<10} {}", o.id.to_string(), o.role.as_str(), o.name))
+                .collect::<Vec<_>>()
+                .join("\n");
             Output::new(text, json!({ "organizations": rows }))
         }),
     }
@@ -304,18 +382,34 @@ fn project(ctx: &Ctx, c: ProjectCmd) -> Result<Output, Failure> {
             let list: Vec<_> = s
                 .projects()
                 .filter(|p| program.is_none_or(|g| p.info.program == g))
-                .filter(|p| country.as_deref().is_none_or(|c| p.info.country.eq_ignore_ascii_case(c)))
+                .filter(|p| {
+                    country.as_deref().is_none_or(|c| p.info.country.eq_ignore_ascii_case(c))
+                })
                 .take(limit)
                 .collect();
             let rows: Vec<Value> = list.iter().map(|p| project_json(p)).collect();
-            let text = list.iter().map(|p| format!("{:<9} {:<12} {:<20} {}", p.id.to_string(), p.info.external_id, p.info.country, p.info.name)).collect::<Vec<_>>().join("\n");
+            let text = list
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{:<9} {:<12} {:<20} {}",
+                        p.id.to_string(),
+                        p.info.external_id,
+                        p.info.country,
+                        p.info.name
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
             Output::new(text, json!({ "projects": rows }))
         }),
         ProjectCmd::Show { project } => ctx
-            .read(move |s| s.project(project).map(|p| {
-                let doc = project_json(p);
-                Output::new(serde_json::to_string_pretty(&doc).unwrap_or_default(), doc)
-            }))?
+            .read(move |s| {
+                s.project(project).map(|p| {
+                    let doc = project_json(p);
+                    Output::new(serde_json::to_string_pretty(&doc).unwrap_or_default(), doc)
+                })
+            })?
             .ok_or(Failure::Rejected(rasid_core::Rejection::UnknownProject)),
     }
 }
@@ -349,12 +443,13 @@ fn project_json(p: &rasid_core::model::Project) -> Value {
 }
 
 fn issuances(s: &State, project: Option<rasid_core::ProjectId>, limit: usize) -> Output {
-    let list: Vec<_> = s.issuances().filter(|i| project.is_none_or(|p| i.project == p)).take(limit).collect();
+    let list: Vec<_> =
+        s.issuances().filter(|i| project.is_none_or(|p| i.project == p)).take(limit).collect();
     let rows: Vec<Value> = list
         .iter()
         .map(|i| json!({
             "id": i.id.0, "project": i.project.0, "vintage": i.vintage_year,
-            "block": ranges_json(&[i.block]), "quantity": i.block.quantity_tonnes(),
+            "block": ranges_json([i.block]), "quantity": i.block.quantity_tonnes(),
             "retired_tonnes": i.retired.quantity_tonnes(), "cancelled_tonnes": i.cancelled.quantity_tonnes(),
             "buffer_tonnes": i.buffer_tonnes, "external_ref": i.external_ref,
             "labels": labels_json(&i.labels),
@@ -362,7 +457,16 @@ fn issuances(s: &State, project: Option<rasid_core::ProjectId>, limit: usize) ->
         .collect();
     let text = list
         .iter()
-        .map(|i| format!("{:<9} {:<9} {} {:>28} {:>14} t", i.id.to_string(), i.project.to_string(), i.vintage_year, i.block.to_string(), thousands(i.block.quantity_tonnes())))
+        .map(|i| {
+            format!(
+                "{:<9} {:<9} {} {:>28} {:>14} t",
+                i.id.to_string(),
+                i.project.to_string(),
+                i.vintage_year,
+                i.block.to_string(),
+                thousands(i.block.quantity_tonnes())
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
     Output::new(text, json!({ "issuances": rows }))
@@ -391,8 +495,12 @@ fn holdings(s: &State, account: AccountId) -> Result<Output, Failure> {
         let _ = writeln!(
             text,
             "  {issuance} {} {}: available {} t [{}] reserved {} t [{}]",
-            project.info.external_id, iss.vintage_year, thousands(h.available.quantity_tonnes()),
-            ranges_text(h.available.ranges()), thousands(h.reserved.quantity_tonnes()), ranges_text(h.reserved.ranges()),
+            project.info.external_id,
+            iss.vintage_year,
+            thousands(h.available.quantity_tonnes()),
+            ranges_text(h.available.ranges()),
+            thousands(h.reserved.quantity_tonnes()),
+            ranges_text(h.reserved.ranges()),
         );
     }
     let cash: Vec<Value> = s
@@ -402,7 +510,10 @@ fn holdings(s: &State, account: AccountId) -> Result<Output, Failure> {
             json!({ "currency": c.code(), "available": format_minor(i128::from(b.available_minor), c), "reserved": format_minor(i128::from(b.reserved_minor), c) })
         })
         .collect();
-    Ok(Output::new(text, json!({ "account": account.0, "org": acc.org.0, "holdings": rows, "cash": cash })))
+    Ok(Output::new(
+        text,
+        json!({ "account": account.0, "org": acc.org.0, "holdings": rows, "cash": cash }),
+    ))
 }
 
 fn retirement_json(s: &State, r: &rasid_core::model::Retirement) -> Value {
@@ -419,13 +530,23 @@ fn retirement_json(s: &State, r: &rasid_core::model::Retirement) -> Value {
 }
 
 fn retirement_text(doc: &Value) -> String {
-    let serials: Vec<String> = doc["serials"].as_array().map(|a| a.iter().map(|r| format!("{}-{}", r["first"], r["last"])).collect()).unwrap_or_default();
+    let serials: Vec<String> = doc["serials"]
+        .as_array()
+        .map(|a| a.iter().map(|r| format!("{}-{}", r["first"], r["last"])).collect())
+        .unwrap_or_default();
     format!(
         "retirement ret{}\n  {} t of {} {} ({}), vintage {}\n  serials {}\n  beneficiary {}  purpose {}\n  retired {} in journal record {} (hash {})",
-        doc["id"], doc["quantity"], doc["project"]["external_id"].as_str().unwrap_or(""),
-        doc["project"]["name"].as_str().unwrap_or(""), doc["project"]["country"].as_str().unwrap_or(""),
-        doc["vintage"], serials.join(", "), doc["beneficiary"].as_str().unwrap_or(""),
-        doc["purpose"].as_str().unwrap_or(""), doc["time"].as_str().unwrap_or(""), doc["seq"],
+        doc["id"],
+        doc["quantity"],
+        doc["project"]["external_id"].as_str().unwrap_or(""),
+        doc["project"]["name"].as_str().unwrap_or(""),
+        doc["project"]["country"].as_str().unwrap_or(""),
+        doc["vintage"],
+        serials.join(", "),
+        doc["beneficiary"].as_str().unwrap_or(""),
+        doc["purpose"].as_str().unwrap_or(""),
+        doc["time"].as_str().unwrap_or(""),
+        doc["seq"],
         doc["record_hash"].as_str().unwrap_or("?"),
     )
 }
@@ -435,7 +556,15 @@ fn retirements(s: &State, limit: usize) -> Output {
     let rows: Vec<Value> = list.iter().map(|r| retirement_json(s, r)).collect();
     let text = list
         .iter()
-        .map(|r| format!("{:<9} {:>12} t  {}  {}", r.id.to_string(), thousands(r.serials.quantity_tonnes()), rfc3339(r.retired_at_ms), r.details.beneficiary))
+        .map(|r| {
+            format!(
+                "{:<9} {:>12} t  {}  {}",
+                r.id.to_string(),
+                thousands(r.serials.quantity_tonnes()),
+                rfc3339(r.retired_at_ms),
+                r.details.beneficiary
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
     Output::new(text, json!({ "retirements": rows }))
@@ -443,16 +572,25 @@ fn retirements(s: &State, limit: usize) -> Output {
 
 fn locate(s: &State, serial: u64) -> Output {
     let (json, text) = match s.locate_serial(serial) {
-        SerialLocation::NotIssued => (json!({ "serial": serial, "status": "not_issued" }), format!("serial {serial} is not issued")),
+        SerialLocation::NotIssued => (
+            json!({ "serial": serial, "status": "not_issued" }),
+            format!("serial {serial} is not issued"),
+        ),
         SerialLocation::Held { issuance, account, reserved } => (
             json!({ "serial": serial, "status": "held", "issuance": issuance.0, "account": account.0, "reserved": reserved }),
-            format!("serial {serial} of {issuance} is held by {account}{}", if reserved { " (reserved)" } else { "" }),
+            format!(
+                "serial {serial} of {issuance} is held by {account}{}",
+                if reserved { " (reserved)" } else { "" }
+            ),
         ),
         SerialLocation::Retired { issuance, retirement } => {
             let r = s.retirement(retirement).expect("located");
             (
                 json!({ "serial": serial, "status": "retired", "issuance": issuance.0, "retirement": retirement.0, "beneficiary": r.details.beneficiary }),
-                format!("serial {serial} of {issuance} was retired in {retirement} for {}", r.details.beneficiary),
+                format!(
+                    "serial {serial} of {issuance} was retired in {retirement} for {}",
+                    r.details.beneficiary
+                ),
             )
         }
         SerialLocation::Cancelled { issuance, cancellation } => (
@@ -469,18 +607,35 @@ fn amount(s: &str, currency: Currency) -> Result<i64, Failure> {
 
 fn cash(ctx: &Ctx, c: CashCmd) -> Result<Output, Failure> {
     let (actor, command) = match c {
-        CashCmd::Deposit(a) => (ctx.operator()?, Command::DepositCash { account: a.account, currency: a.currency, amount_minor: amount(&a.amount, a.currency)? }),
-        CashCmd::Withdraw(a) => (ctx.operator()?, Command::WithdrawCash { account: a.account, currency: a.currency, amount_minor: amount(&a.amount, a.currency)? }),
-        CashCmd::Transfer { from, to, currency, amount: a } => (ctx.owner(from)?, Command::TransferCash { from, to, currency, amount_minor: amount(&a, currency)? }),
+        CashCmd::Deposit(a) => (
+            ctx.operator()?,
+            Command::DepositCash {
+                account: a.account,
+                currency: a.currency,
+                amount_minor: amount(&a.amount, a.currency)?,
+            },
+        ),
+        CashCmd::Withdraw(a) => (
+            ctx.operator()?,
+            Command::WithdrawCash {
+                account: a.account,
+                currency: a.currency,
+                amount_minor: amount(&a.amount, a.currency)?,
+            },
+        ),
+        CashCmd::Transfer { from, to, currency, amount: a } => (
+            ctx.owner(from)?,
+            Command::TransferCash { from, to, currency, amount_minor: amount(&a, currency)? },
+        ),
     };
     accepted(ctx.submit(actor, command)?)
 }
 
 fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {
-    if let DatabaseUrl::Sqlite(path) = database {
-        if !path.exists() {
-            return Err(Failure::invalid("no_database", format!("no database at {}", path.display())));
-        }
+    if let DatabaseUrl::Sqlite(path) = database
+        && !path.exists()
+    {
+        return Err(Failure::invalid("no_database", format!("no database at {}", path.display())));
     }
     let mut journal = open_journal(database)?;
     let started = std::time::Instant::now();
@@ -490,15 +645,24 @@ fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {
     let text = format!(
         "verified {} records in {:.2} s: hash chain intact, {} snapshot(s) match, live state equals replay, invariants hold\n\
          head hash {}\nissued {} t  held {} t  buffer {} t  retired {} t  cancelled {} t",
-        r.commands, elapsed.as_secs_f64(), r.snapshots_checked, hex(&r.head_hash),
-        thousands(t.issued_tonnes), thousands(t.held_tonnes), thousands(t.buffer_tonnes),
-        thousands(t.retired_tonnes), thousands(t.cancelled_tonnes),
+        r.commands,
+        elapsed.as_secs_f64(),
+        r.snapshots_checked,
+        hex(&r.head_hash),
+        thousands(t.issued_tonnes),
+        thousands(t.held_tonnes),
+        thousands(t.buffer_tonnes),
+        thousands(t.retired_tonnes),
+        thousands(t.cancelled_tonnes),
     );
-    Ok(Output::new(text, json!({
-        "ok": true, "commands": r.commands, "head_hash": hex(&r.head_hash), "state_digest": hex(&r.state_digest),
-        "snapshots_checked": r.snapshots_checked, "issued_tonnes": t.issued_tonnes, "held_tonnes": t.held_tonnes,
-        "reserved_tonnes": t.reserved_tonnes, "buffer_tonnes": t.buffer_tonnes, "retired_tonnes": t.retired_tonnes,
-        "cancelled_tonnes": t.cancelled_tonnes, "projects": t.projects, "issuances": t.issuances,
-        "retirements": t.retirements, "elapsed_ms": elapsed.as_millis() as u64,
-    })))
+    Ok(Output::new(
+        text,
+        json!({
+            "ok": true, "commands": r.commands, "head_hash": hex(&r.head_hash), "state_digest": hex(&r.state_digest),
+            "snapshots_checked": r.snapshots_checked, "issued_tonnes": t.issued_tonnes, "held_tonnes": t.held_tonnes,
+            "reserved_tonnes": t.reserved_tonnes, "buffer_tonnes": t.buffer_tonnes, "retired_tonnes": t.retired_tonnes,
+            "cancelled_tonnes": t.cancelled_tonnes, "projects": t.projects, "issuances": t.issuances,
+            "retirements": t.retirements, "elapsed_ms": elapsed.as_millis() as u64,
+        }),
+    ))
 }

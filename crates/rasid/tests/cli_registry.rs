@@ -1,0 +1,217 @@
+//! The registry by hand, through the real binary: every command's JSON and its rejections.
+
+mod common;
+use common::Rasid;
+
+#[test]
+fn a_project_is_issued_traded_retired_and_located_by_serial() {
+    let r = Rasid::new();
+    let dev = r.ok(&["org", "create", "Tashkent Solar LLC"]);
+    let dev_org = dev["events"][0]["org"].as_u64().unwrap();
+    let buyer = r.ok(&["org", "create", "Riyadh Buyer Co"]);
+    let buyer_org = buyer["events"][0]["org"].as_u64().unwrap();
+    let dev_acc =
+        r.ok(&["account", "open", "--org", &dev_org.to_string(), "Main"])["events"][0]["account"]
+            .as_u64()
+            .unwrap();
+    let buyer_acc = r.ok(&["account", "open", "--org", &buyer_org.to_string(), "Main"])["events"]
+        [0]["account"]
+        .as_u64()
+        .unwrap();
+    let p = r.ok(&[
+        "project",
+        "register",
+        "--program",
+        "GS",
+        "--id",
+        "GS12345",
+        "--name",
+        "Solar Uzbekistan",
+        "--developer",
+        &dev_org.to_string(),
+        "--country",
+        "Uzbekistan",
+    ]);
+    let project = p["events"][0]["project"].as_u64().unwrap();
+    let issued = r.ok(&[
+        "issue",
+        "--project",
+        &project.to_string(),
+        "--vintage",
+        "2023",
+        "--quantity",
+        "10000",
+        "--buffer",
+        "1000",
+        "--to",
+        &dev_acc.to_string(),
+    ]);
+    let block = &issued["events"][0]["block"][0];
+    assert_eq!((block["first"].as_u64(), block["last"].as_u64()), (Some(1), Some(10_000)));
+    let iss = issued["events"][0]["issuance"].as_u64().unwrap().to_string();
+
+    let t = r.ok(&[
+        "transfer",
+        "--from",
+        &dev_acc.to_string(),
+        "--to",
+        &buyer_acc.to_string(),
+        "--issuance",
+        &iss,
+        "--ranges",
+        "101-200,301-400",
+    ]);
+    assert_eq!(t["events"][0]["quantity"], 200);
+    let ret = r.ok(&[
+        "retire",
+        "--account",
+        &buyer_acc.to_string(),
+        "--issuance",
+        &iss,
+        "--quantity",
+        "150",
+        "--beneficiary",
+        "Riyadh Buyer Co",
+        "--purpose",
+        "voluntary",
+    ]);
+    let serials = &ret["events"][0]["serials"];
+    assert_eq!(serials[0]["first"], 101);
+    assert_eq!(serials[0]["last"], 200);
+    assert_eq!(serials[1]["first"], 301);
+    assert_eq!(serials[1]["last"], 350);
+    let rid = ret["events"][0]["retirement"].as_u64().unwrap().to_string();
+
+    let h = r.ok(&["holdings", "--account", &buyer_acc.to_string()]);
+    assert_eq!(h["holdings"][0]["available_tonnes"], 50);
+    assert_eq!(h["holdings"][0]["available"][0]["first"], 351);
+
+    let show = r.ok(&["retirement", "show", &rid]);
+    assert_eq!(show["beneficiary"], "Riyadh Buyer Co");
+    assert_eq!(show["quantity"], 150);
+    assert_eq!(show["seq"], ret["seq"]);
+    assert_eq!(show["record_hash"].as_str().map(str::len), Some(64));
+
+    assert_eq!(r.ok(&["serial", "120"])["status"], "retired");
+    assert_eq!(r.ok(&["serial", "360"])["account"], buyer_acc);
+    assert_eq!(r.ok(&["serial", "9999"])["account"].as_u64(), Some(2), "buffer pool account");
+    assert_eq!(r.ok(&["serial", "10001"])["status"], "not_issued");
+
+    let v = r.ok(&["verify"]);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["issued_tonnes"], 10_000);
+    assert_eq!(v["retired_tonnes"], 150);
+    assert_eq!(v["buffer_tonnes"], 1_000);
+    assert_eq!(v["held_tonnes"], 10_000 - 150 - 1_000);
+}
+
+#[test]
+fn rejections_have_codes_exit_non_zero_and_change_nothing() {
+    let r = Rasid::new();
+    let org = r.ok(&["org", "create", "Member"])["events"][0]["org"].as_u64().unwrap().to_string();
+    let acc = r.ok(&["account", "open", "--org", &org, "Main"])["events"][0]["account"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let before = r.ok(&["verify"]);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["transfer", "--from", &acc, "--to", "acc999", "--issuance", "1", "--quantity", "5"],
+            "unknown_account",
+        ),
+        (
+            &[
+                "retire",
+                "--account",
+                &acc,
+                "--issuance",
+                "7",
+                "--quantity",
+                "5",
+                "--beneficiary",
+                "X",
+            ],
+            "unknown_issuance",
+        ),
+        (
+            &["cash", "withdraw", "--account", &acc, "--currency", "SAR", "--amount", "10.00"],
+            "insufficient_cash",
+        ),
+        (&["org", "create", "Member"], "organization_exists"),
+        (&["org", "create", "Someone", "--as", &org], "unauthorized"),
+        (
+            &["issue", "--project", "1", "--vintage", "2020", "--quantity", "5", "--to", &acc],
+            "unknown_project",
+        ),
+        (
+            &["cash", "deposit", "--account", &acc, "--currency", "SAR", "--amount", "1.234"],
+            "invalid_amount",
+        ),
+    ];
+    for (args, code) in cases {
+        let (exit, got) = r.fails(args);
+        assert_eq!(&got, code, "{args:?}");
+        assert_ne!(exit, 0);
+    }
+    let after = r.ok(&["verify"]);
+    assert_eq!(before["head_hash"], after["head_hash"], "rejections wrote nothing");
+    // clap refuses malformed values before anything runs.
+    let out = r.run(&[
+        "transfer",
+        "--from",
+        "acc1",
+        "--to",
+        "acc2",
+        "--issuance",
+        "1",
+        "--ranges",
+        "9-3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("last serial is before first"));
+}
+
+#[test]
+fn cash_and_labels_round_trip() {
+    let r = Rasid::new();
+    let org = r.ok(&["org", "create", "Member"])["events"][0]["org"].as_u64().unwrap().to_string();
+    let acc = r.ok(&["account", "open", "--org", &org, "Main"])["events"][0]["account"]
+        .as_u64()
+        .unwrap()
+        .to_string();
+    let d = r.ok(&["cash", "deposit", "--account", &acc, "--currency", "SAR", "--amount", "37.50"]);
+    assert_eq!(d["events"][0]["amount"], "37.50");
+    let h = r.ok(&["holdings", "--account", &acc]);
+    assert_eq!(h["cash"][0]["currency"], "SAR");
+    assert_eq!(h["cash"][0]["available"], "37.50");
+    r.ok(&[
+        "project",
+        "register",
+        "--program",
+        "VCS",
+        "--id",
+        "VCS1",
+        "--name",
+        "P",
+        "--developer",
+        &org,
+    ]);
+    r.ok(&["issue", "--project", "1", "--vintage", "2022", "--quantity", "5", "--to", &acc]);
+    r.ok(&[
+        "labels",
+        "--issuance",
+        "1",
+        "--corsia",
+        "first",
+        "--ccp",
+        "--article6-ref",
+        "SA-LoA-1",
+        "--ca-status",
+        "committed",
+    ]);
+    let list = r.ok(&["issuances"]);
+    let labels = &list["issuances"][0]["labels"];
+    assert_eq!(labels["corsia"], "first");
+    assert_eq!(labels["ccp"], true);
+    assert_eq!(labels["article6"]["ca_status"], "committed");
+}
