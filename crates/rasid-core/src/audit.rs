@@ -68,6 +68,7 @@ impl State {
         self.audit_partition(pieces, &mut totals)?;
         self.audit_cash()?;
         self.audit_indexes()?;
+        self.audit_exchange()?;
         Ok(totals)
     }
 

@@ -1,6 +1,7 @@
 //! Commands: the only way state changes. Each is journaled with its envelope before it is
 //! acknowledged, and replaying the journal re-executes exactly these values.
 
+use crate::exchange::{InstrumentId, InstrumentSpec, InstrumentStatus, OrderId, OrderRequest};
 use crate::ids::{AccountId, IssuanceId, OrgId, ProjectId};
 use crate::model::{Labels, ProjectInfo, RetirementDetails, Role};
 use crate::money::Currency;
@@ -85,6 +86,25 @@ pub enum Command {
         currency: Currency,
         amount_minor: i64,
     },
+    /// Lists an instrument (operator).
+    ListInstrument { spec: InstrumentSpec },
+    /// Halts, resumes or closes trading (operator). Closing cancels every order and is final.
+    SetInstrumentStatus { instrument: InstrumentId, status: InstrumentStatus },
+    /// Moves the centre of the price band (operator), e.g. to the last settlement price.
+    SetReferencePrice { instrument: InstrumentId, price_minor: i64 },
+    PlaceOrder { order: OrderRequest },
+    /// Changes an open order's price and/or remaining quantity. Lowering the quantity keeps the
+    /// order's place in the queue; a new price or a larger quantity sends it to the back.
+    AmendOrder { order: OrderId, remaining_tonnes: Option<u64>, price_minor: Option<i64> },
+    CancelOrder { order: OrderId },
+    /// Cancels every open order of an account, optionally in one instrument only (the owner,
+    /// or the operator).
+    CancelAllOrders { account: AccountId, instrument: Option<InstrumentId> },
+    /// Ends the trading session (operator): DAY orders expire.
+    CloseSession { instrument: Option<InstrumentId> },
+    /// Expires GTD orders whose time has come. The sequencer submits it when the clock passes
+    /// the earliest expiry, so expiry is journaled like everything else.
+    ExpireOrders,
 }
 
 impl Command {
@@ -103,6 +123,15 @@ impl Command {
             Command::DepositCash { .. } => "deposit_cash",
             Command::WithdrawCash { .. } => "withdraw_cash",
             Command::TransferCash { .. } => "transfer_cash",
+            Command::ListInstrument { .. } => "list_instrument",
+            Command::SetInstrumentStatus { .. } => "set_instrument_status",
+            Command::SetReferencePrice { .. } => "set_reference_price",
+            Command::PlaceOrder { .. } => "place_order",
+            Command::AmendOrder { .. } => "amend_order",
+            Command::CancelOrder { .. } => "cancel_order",
+            Command::CancelAllOrders { .. } => "cancel_all_orders",
+            Command::CloseSession { .. } => "close_session",
+            Command::ExpireOrders => "expire_orders",
         }
     }
 }

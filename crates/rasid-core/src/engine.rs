@@ -118,6 +118,31 @@ impl State {
                 self.require_owner(actor, *from)?;
                 self.transfer_cash(*from, *to, *currency, *amount_minor)
             }
+            Command::ListInstrument { spec } => {
+                self.require_role(actor, Role::Operator)?;
+                self.list_instrument(spec)
+            }
+            Command::SetInstrumentStatus { instrument, status } => {
+                self.require_role(actor, Role::Operator)?;
+                self.set_instrument_status(*instrument, *status)
+            }
+            Command::SetReferencePrice { instrument, price_minor } => {
+                self.require_role(actor, Role::Operator)?;
+                self.set_reference_price(*instrument, *price_minor)
+            }
+            Command::PlaceOrder { order } => self.place_order(actor.0, order, env),
+            Command::AmendOrder { order, remaining_tonnes, price_minor } => {
+                self.amend_order(actor.0, *order, *remaining_tonnes, *price_minor, env)
+            }
+            Command::CancelOrder { order } => self.cancel_order(actor.0, *order),
+            Command::CancelAllOrders { account, instrument } => {
+                self.cancel_all_orders(actor, *account, *instrument)
+            }
+            Command::CloseSession { instrument } => {
+                self.require_role(actor, Role::Operator)?;
+                self.close_session(*instrument)
+            }
+            Command::ExpireOrders => self.expire_orders(env.time_ms),
         }
     }
 
@@ -242,6 +267,11 @@ impl State {
         self.next.issuance += 1;
         self.next_serial = self.next_serial.max(block.last() + 1);
         self.blocks.insert(block.first(), id);
+        let class = self.classes.entry((spec.project, spec.vintage_year)).or_default();
+        class.push(id);
+        let issuances = &self.issuances;
+        // `id` is not in `issuances` yet; its block is `block`.
+        class.sort_by_key(|i| if *i == id { block.first() } else { issuances[i].block.first() });
         if let Some(r) = spec.external_ref {
             self.issuance_refs.insert(r.to_owned(), id);
         }
@@ -320,9 +350,7 @@ impl State {
         details: &RetirementDetails,
         env: &Envelope,
     ) -> Outcome {
-        check_name(&details.beneficiary)?;
-        check_optional_name(&details.using_entity)?;
-        check_optional_text(&details.note)?;
+        check_retirement_details(details)?;
         let serials = self.debit(account, issuance, selection)?;
         let iss = self.issuances.get_mut(&issuance).expect("debit checked the issuance");
         iss.retired.union_disjoint(&serials).expect("audit: held serials are never retired");
@@ -501,7 +529,6 @@ impl State {
 
     /// Moves available serials of a holding to reserved. For the exchange (orders, lots,
     /// deposits); reserved serials cannot be transferred, retired or cancelled until released.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the exchange's orders will call it"))]
     pub(crate) fn reserve(
         &mut self,
         account: AccountId,
@@ -565,7 +592,13 @@ fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-fn check_name(s: &str) -> Result<(), Rejection> {
+pub(crate) fn check_retirement_details(d: &RetirementDetails) -> Result<(), Rejection> {
+    check_name(&d.beneficiary)?;
+    check_optional_name(&d.using_entity)?;
+    check_optional_text(&d.note)
+}
+
+pub(crate) fn check_name(s: &str) -> Result<(), Rejection> {
     let ok = !s.trim().is_empty() && s.len() <= NAME_LEN_MAX && !has_control(s);
     if ok { Ok(()) } else { Err(Rejection::InvalidText) }
 }

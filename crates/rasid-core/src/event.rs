@@ -1,5 +1,6 @@
 //! Events: what an accepted command did, for replies, read models and market data.
 
+use crate::exchange::{CancelReason, Fill, InstrumentId, InstrumentStatus, OrderId, Side};
 use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 use crate::money::Currency;
 use crate::serial::{RangeSet, SerialRange};
@@ -62,4 +63,48 @@ pub enum Event {
         currency: Currency,
         amount_minor: i64,
     },
+    InstrumentListed { instrument: InstrumentId },
+    InstrumentStatusChanged { instrument: InstrumentId, status: InstrumentStatus },
+    ReferencePriceSet { instrument: InstrumentId, price_minor: i64 },
+    /// An order passed every check and holds its cash or serials. `price_minor` is the limit
+    /// (for a market order, the edge of the band it may trade to).
+    OrderAccepted {
+        order: OrderId,
+        instrument: InstrumentId,
+        account: AccountId,
+        side: Side,
+        price_minor: i64,
+        quantity_tonnes: u64,
+    },
+    /// What is left of an order after matching now rests in the book.
+    OrderRested {
+        order: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price_minor: i64,
+        remaining_tonnes: u64,
+    },
+    OrderAmended {
+        order: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        old_price_minor: i64,
+        old_remaining_tonnes: u64,
+        price_minor: i64,
+        remaining_tonnes: u64,
+        priority_kept: bool,
+    },
+    /// An order, or what was left of it, is gone without trading. `rested` says whether it was
+    /// in the book (depth changes) or never got there (e.g. the rest of an IOC order).
+    OrderCancelled {
+        order: OrderId,
+        instrument: InstrumentId,
+        side: Side,
+        price_minor: i64,
+        remaining_tonnes: u64,
+        reason: CancelReason,
+        rested: bool,
+    },
+    /// A fill, settled in full: serials to the buyer (or retired), cash to the seller, fees.
+    Traded(Box<Fill>),
 }

@@ -10,6 +10,7 @@ pub mod codec;
 pub mod command;
 pub mod engine;
 pub mod event;
+pub mod exchange;
 pub mod ids;
 pub mod model;
 pub mod money;

@@ -54,6 +54,28 @@ pub enum Rejection {
     AmountOverflow,
     /// The ledger refuses selections with more ranges than this limit in one command.
     TooManyRanges,
+    UnknownInstrument,
+    /// An instrument with this symbol is already listed.
+    InstrumentExists,
+    /// Listing parameters out of range: tick, lot, band, reference price or fees.
+    InvalidInstrument,
+    InstrumentHalted,
+    InstrumentClosed,
+    /// No open order with this id (it may have filled, expired or been cancelled).
+    UnknownOrder,
+    InvalidPrice,
+    PriceOffTick,
+    PriceOutsideBand,
+    QuantityNotLotMultiple,
+    DuplicateClientOrderId,
+    PostOnlyWouldCross,
+    FokNotFilled,
+    /// Market orders other than IOC/FOK, or a GTD order whose expiry has passed.
+    InvalidTimeInForce,
+    RetireRequiresBuy,
+    NothingToAmend,
+    /// `ExpireOrders` when no order is due.
+    NothingDue,
 }
 
 impl Rejection {
@@ -88,6 +110,23 @@ impl Rejection {
             Rejection::InsufficientCash => "insufficient_cash",
             Rejection::AmountOverflow => "amount_overflow",
             Rejection::TooManyRanges => "too_many_ranges",
+            Rejection::UnknownInstrument => "unknown_instrument",
+            Rejection::InstrumentExists => "instrument_exists",
+            Rejection::InvalidInstrument => "invalid_instrument",
+            Rejection::InstrumentHalted => "instrument_halted",
+            Rejection::InstrumentClosed => "instrument_closed",
+            Rejection::UnknownOrder => "unknown_order",
+            Rejection::InvalidPrice => "invalid_price",
+            Rejection::PriceOffTick => "price_off_tick",
+            Rejection::PriceOutsideBand => "price_outside_band",
+            Rejection::QuantityNotLotMultiple => "quantity_not_lot_multiple",
+            Rejection::DuplicateClientOrderId => "duplicate_client_order_id",
+            Rejection::PostOnlyWouldCross => "post_only_would_cross",
+            Rejection::FokNotFilled => "fok_not_filled",
+            Rejection::InvalidTimeInForce => "invalid_time_in_force",
+            Rejection::RetireRequiresBuy => "retire_requires_buy",
+            Rejection::NothingToAmend => "nothing_to_amend",
+            Rejection::NothingDue => "nothing_due",
         }
     }
 
@@ -128,6 +167,23 @@ impl Rejection {
             Rejection::InsufficientCash => "the account has less available cash than requested",
             Rejection::AmountOverflow => "the amount would overflow",
             Rejection::TooManyRanges => "too many serial ranges in one command",
+            Rejection::UnknownInstrument => "no such instrument",
+            Rejection::InstrumentExists => "an instrument with this symbol exists",
+            Rejection::InvalidInstrument => "tick, lot, band, reference price and fees must be positive and consistent",
+            Rejection::InstrumentHalted => "trading in this instrument is halted",
+            Rejection::InstrumentClosed => "this instrument is closed",
+            Rejection::UnknownOrder => "no such open order",
+            Rejection::InvalidPrice => "the price must be positive",
+            Rejection::PriceOffTick => "the price is not a multiple of the tick size",
+            Rejection::PriceOutsideBand => "the price is outside the instrument's price band",
+            Rejection::QuantityNotLotMultiple => "the quantity is not a multiple of the lot size",
+            Rejection::DuplicateClientOrderId => "the account has an open order with this client order id",
+            Rejection::PostOnlyWouldCross => "a post-only order would trade on entry",
+            Rejection::FokNotFilled => "a fill-or-kill order cannot be filled in full at once",
+            Rejection::InvalidTimeInForce => "market orders are IOC or FOK, and a GTD order must expire in the future",
+            Rejection::RetireRequiresBuy => "only buy orders can retire what they receive",
+            Rejection::NothingToAmend => "the amendment changes neither price nor quantity",
+            Rejection::NothingDue => "no order is due to expire",
         }
     }
 }

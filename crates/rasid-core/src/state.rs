@@ -4,6 +4,7 @@ use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, Retire
 use crate::model::{
     Account, Balance, Cancellation, Holding, Issuance, Organization, Program, Project, Retirement,
 };
+use crate::exchange::{ExchangeState, Instrument, InstrumentId, Order, OrderId};
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -52,6 +53,10 @@ pub struct State {
     pub(crate) cash: BTreeMap<(AccountId, Currency), Balance>,
     /// Deposits minus withdrawals per currency: what all balances must add up to.
     pub(crate) cash_in_minor: BTreeMap<Currency, i128>,
+    /// Issuances of each project and vintage year, in ascending serial order: what a
+    /// project-vintage instrument delivers.
+    pub(crate) classes: BTreeMap<(ProjectId, u16), Vec<IssuanceId>>,
+    pub(crate) exchange: ExchangeState,
 }
 
 /// Where one serial number is now.
@@ -199,6 +204,45 @@ impl State {
     /// One account's non-zero balances in currency order.
     pub fn balances_of(&self, account: AccountId) -> impl Iterator<Item = (Currency, Balance)> {
         Currency::ALL.into_iter().filter_map(move |c| self.cash.get(&(account, c)).map(|b| (c, *b)))
+    }
+
+    /// Issuances of one project and vintage year, in ascending serial order.
+    pub fn class_issuances(&self, project: ProjectId, vintage_year: u16) -> &[IssuanceId] {
+        self.classes.get(&(project, vintage_year)).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn instrument(&self, id: InstrumentId) -> Option<&Instrument> {
+        self.exchange.instruments.get(&id)
+    }
+
+    pub fn instruments(&self) -> impl Iterator<Item = &Instrument> {
+        self.exchange.instruments.values()
+    }
+
+    pub fn instrument_by_symbol(&self, symbol: &str) -> Option<&Instrument> {
+        self.exchange.symbols.get(symbol).and_then(|id| self.exchange.instruments.get(id))
+    }
+
+    pub fn book(&self, id: InstrumentId) -> Option<&crate::exchange::Book> {
+        self.exchange.books.get(&id)
+    }
+
+    pub fn order(&self, id: OrderId) -> Option<&Order> {
+        self.exchange.orders.get(&id)
+    }
+
+    /// One account's open orders, oldest first.
+    pub fn orders_of(&self, account: AccountId) -> impl Iterator<Item = &Order> {
+        self.exchange
+            .by_account
+            .range((account, OrderId(0))..=(account, OrderId(u64::MAX)))
+            .map(|(_, id)| &self.exchange.orders[id])
+    }
+
+    /// The earliest GTD expiry among open orders: the sequencer submits `ExpireOrders` once
+    /// time reaches it.
+    pub fn next_expiry_ms(&self) -> Option<i64> {
+        self.exchange.expiries.first().map(|(t, _)| *t)
     }
 
     /// The issuance whose block contains `serial`, if any.

@@ -16,6 +16,41 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// Parses `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (UTC only) into ms since the epoch.
+pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not a UTC time like 2026-11-29T17:00:00Z");
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[b.len() - 1] != b'Z' {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let millis = match &s[19..s.len() - 1] {
+        "" => 0,
+        frac if frac.len() == 4 && frac.starts_with('.') => num(20..23)?,
+        _ => return Err(bad()),
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
+        return Err(bad());
+    }
+    let days = days_from_civil(y, mo, d);
+    if civil_from_days(days) != (y, mo, d) {
+        return Err(bad());
+    }
+    Ok(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + millis)
+}
+
+/// Proleptic Gregorian date to days since 1970-01-01 (Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard Hinnant's
 /// published `civil_from_days` algorithm.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
@@ -42,5 +77,17 @@ mod tests {
         assert_eq!(rfc3339(1_731_283_200_000), "2024-11-11T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parse_round_trips_and_refuses_nonsense() {
+        use super::parse_rfc3339;
+        for ms in [0, 1_731_283_200_000, 951_782_400_123, 4_102_444_799_999] {
+            assert_eq!(parse_rfc3339(&rfc3339(ms)), Ok(ms));
+        }
+        assert_eq!(parse_rfc3339("2024-11-11T00:00:00Z"), Ok(1_731_283_200_000));
+        for bad in ["2024-02-30T00:00:00Z", "2024-11-11 00:00:00Z", "2024-11-11T00:00:00+03:00", "", "2024-13-01T00:00:00Z"] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
     }
 }

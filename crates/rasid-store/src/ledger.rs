@@ -313,6 +313,7 @@ impl Sequencer {
         while let Ok(first) = requests.recv() {
             let mut batch = Batch { records: Vec::new(), replies: Vec::new(), snapshot: None };
             let time_ms = (self.clock)().max(self.state.last_time_ms());
+            self.expire_due_orders(time_ms, &mut batch);
             let mut next = Some(first);
             while let Some(request) = next.take() {
                 self.handle(request, time_ms, &mut batch);
@@ -325,6 +326,17 @@ impl Sequencer {
                 // The writer failed: its journal is behind this state, so stop taking commands.
                 break;
             }
+        }
+    }
+
+    /// GTD orders expire by a journaled command the sequencer submits itself once the clock
+    /// reaches the earliest expiry, ahead of every command in the batch, so nobody trades with
+    /// an order that has run out.
+    fn expire_due_orders(&mut self, time_ms: i64, batch: &mut Batch) {
+        if self.state.next_expiry_ms().is_some_and(|t| t <= time_ms) {
+            let operator = self.state.operator().expect("orders exist only after genesis");
+            let expired = self.execute(operator, Command::ExpireOrders, time_ms, batch);
+            assert!(expired.is_ok(), "an order was due, so ExpireOrders is accepted");
         }
     }
 

@@ -22,6 +22,7 @@ const BENCH_SINGLE_IN_FLIGHT: usize = 4_096;
 pub fn run(cmd: BenchCmd, _database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
         BenchCmd::Registry { commands } => registry(commands),
+        BenchCmd::Matching { ops, durable_ops } => crate::bench_matching::run(ops, durable_ops),
     }
 }
 
@@ -343,4 +344,36 @@ fn write_load(
     drop(out);
     ledger.close()?;
     Ok(Output::new(format!("{k} commands"), json!({ "ok": true, "commands": k })))
+}
+
+/// The matching stream through the durable ledger: SQLite journal, group commit, callers
+/// answered after commit. Returns orders per second over the first `limit` stream operations.
+pub fn durable_orders(stream: &[crate::bench_matching::Op], seed_ops: usize, limit: u64) -> Result<f64, Failure> {
+    let dir = tempfile::Builder::new().prefix(".rasid-bench").tempdir_in(".").map_err(|e| Failure::Internal(e.to_string()))?;
+    let db = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    let ledger = Ledger::open(open_journal(&db)?, Config::default(), system_clock())?;
+    // The same set-up as the in-process venue, journaled command by command.
+    let venue = crate::bench_matching::Venue::new();
+    check_all(ledger.submit_batch(crate::bench_matching::setup_commands())?)?;
+    let (seed, timed) = stream.split_at(seed_ops);
+    let seed_commands: Vec<_> = seed.iter().map(|op| venue.command(*op)).collect();
+    for chunk in seed_commands.chunks(BENCH_REQUEST_COMMANDS) {
+        check_all(ledger.submit_batch(chunk.to_vec())?)?;
+    }
+    let n = usize::try_from(limit).unwrap_or(usize::MAX).min(timed.len());
+    let commands: Vec<_> = timed[..n].iter().map(|op| venue.command(*op)).collect();
+    let started = Instant::now();
+    let mut tickets = std::collections::VecDeque::new();
+    for chunk in commands.chunks(BENCH_REQUEST_COMMANDS) {
+        tickets.push_back(ledger.submit_batch_async(chunk.to_vec()));
+        if tickets.len() >= BENCH_REQUESTS_IN_FLIGHT {
+            check_all(tickets.pop_front().expect("non-empty").wait()?)?;
+        }
+    }
+    for t in tickets {
+        check_all(t.wait()?)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    ledger.close()?;
+    Ok(n as f64 / secs.max(1e-9))
 }

@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use rasid_core::model::{CaStatus, CorsiaPhase, Program, Purpose, Role};
+use rasid_core::exchange::{OrderId, Side};
 use rasid_core::{AccountId, Currency, IssuanceId, OrgId, ProjectId, RetirementId, SerialRange};
 use rasid_store::DatabaseUrl;
 use std::path::PathBuf;
@@ -78,6 +79,20 @@ pub enum Cmd {
     Serial { serial: u64 },
     #[command(subcommand)]
     Cash(CashCmd),
+    /// Instruments: list, halt, resume, close, move the reference price (operator).
+    #[command(subcommand)]
+    Instrument(InstrumentCmd),
+    /// Orders: place, amend, cancel, list.
+    #[command(subcommand)]
+    Order(OrderCmd),
+    /// Market data: book depth, trades, candles, daily VWAP and settlement prices.
+    #[command(subcommand)]
+    Market(MarketCmd),
+    /// End the trading session: DAY orders expire (operator).
+    CloseSession {
+        #[arg(long)]
+        instrument: Option<String>,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -299,12 +314,154 @@ pub struct CashArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum InstrumentCmd {
+    List,
+    /// List a project-vintage instrument (operator).
+    Add(InstrumentArgs),
+    Halt { instrument: String },
+    Resume { instrument: String },
+    /// Delist: cancels every order; final.
+    Close { instrument: String },
+    /// Move the centre of the price band.
+    Reference { instrument: String, price: String },
+}
+
+#[derive(Debug, Args)]
+pub struct InstrumentArgs {
+    #[arg(long)]
+    pub symbol: String,
+    #[arg(long)]
+    pub project: ProjectId,
+    #[arg(long)]
+    pub vintage: u16,
+    #[arg(long, default_value = "SAR")]
+    pub currency: Currency,
+    /// Price increment, e.g. 0.05.
+    #[arg(long, default_value = "0.05")]
+    pub tick: String,
+    /// Tonnes per lot.
+    #[arg(long, default_value_t = 1)]
+    pub lot: u64,
+    /// Price band around the reference price, in basis points (2000 = ±20%).
+    #[arg(long, default_value_t = 2_000)]
+    pub band_bps: u32,
+    /// Reference price, e.g. 37.50.
+    #[arg(long)]
+    pub reference: String,
+    #[arg(long, default_value_t = 10)]
+    pub maker_bps: u32,
+    #[arg(long, default_value_t = 20)]
+    pub taker_bps: u32,
+    /// Minimum fee per trade and side, e.g. 1.00.
+    #[arg(long, default_value = "0")]
+    pub min_fee: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrderCmd {
+    Place(PlaceArgs),
+    /// Change price and/or remaining quantity; lowering the quantity keeps time priority.
+    Amend {
+        order: OrderId,
+        #[arg(long)]
+        quantity: Option<u64>,
+        #[arg(long)]
+        price: Option<String>,
+    },
+    Cancel { order: OrderId },
+    CancelAll {
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        instrument: Option<String>,
+    },
+    /// An account's open orders.
+    List {
+        #[arg(long)]
+        account: AccountId,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlaceArgs {
+    #[arg(long)]
+    pub account: AccountId,
+    #[arg(long)]
+    pub instrument: String,
+    /// buy or sell.
+    #[arg(long)]
+    pub side: Side,
+    /// Limit price, e.g. 37.50; omit with --market.
+    #[arg(long, required_unless_present = "market", conflicts_with = "market")]
+    pub price: Option<String>,
+    /// A market order: trades within the price band, the rest is cancelled (IOC) or nothing
+    /// trades (FOK).
+    #[arg(long)]
+    pub market: bool,
+    #[arg(long)]
+    pub quantity: u64,
+    /// gtc, day, gtd, ioc or fok (market orders default to ioc).
+    #[arg(long)]
+    pub tif: Option<String>,
+    /// With --tif gtd: when the order expires, e.g. 2026-12-31T14:00:00Z.
+    #[arg(long)]
+    pub expires: Option<String>,
+    #[arg(long)]
+    pub post_only: bool,
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Self-trade prevention: cancel_resting, cancel_incoming or cancel_both.
+    #[arg(long, default_value = "cancel_incoming")]
+    pub stp: String,
+    /// Buy-and-retire: retire what the order receives for this beneficiary.
+    #[arg(long)]
+    pub retire_for: Option<String>,
+    #[arg(long, default_value = "voluntary")]
+    pub purpose: Purpose,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MarketCmd {
+    /// Listed instruments with last price, daily volume and best bid and offer.
+    List,
+    Book {
+        instrument: String,
+        #[arg(long, default_value_t = 10)]
+        levels: usize,
+    },
+    Trades {
+        instrument: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    Candles {
+        instrument: String,
+        /// 1m, 1h or 1d.
+        #[arg(long, default_value = "1h")]
+        interval: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Daily volume, VWAP and settlement price.
+    Daily { instrument: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// Durable transfer/retire throughput through the sequencer and journal, replay and verify
     /// speed, against raw SQLite and fsync baselines measured in the same run.
     Registry {
         #[arg(long, default_value_t = 1_000_000)]
         commands: u64,
+    },
+    /// The matching engine in process (no journal) on a synthetic order stream, with
+    /// reservations and serial settlement; and the same stream durably through the journal.
+    Matching {
+        #[arg(long, default_value_t = 2_000_000)]
+        ops: u64,
+        /// Orders sent through the durable ledger (SQLite, group commit).
+        #[arg(long, default_value_t = 500_000)]
+        durable_ops: u64,
     },
 }
 

@@ -8,8 +8,11 @@
 //! the engine still checks that organization's role.
 
 mod bench;
+mod bench_compare;
+mod bench_matching;
 mod cli;
 mod demo;
+mod exchange;
 mod import;
 mod output;
 mod registry;

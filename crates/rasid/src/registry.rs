@@ -9,6 +9,7 @@ use rasid_core::codec::hex;
 use rasid_core::model::{Article6, Labels, ProjectInfo, RetirementDetails};
 use rasid_core::money::{format_minor, parse_minor};
 use rasid_core::time::rfc3339;
+use rasid_core::exchange::InstrumentId;
 use rasid_core::{AccountId, Command, Currency, Event, OrgId, Selection, SerialLocation, State};
 use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
 use serde_json::{Value, json};
@@ -79,7 +80,12 @@ impl Ctx {
         Ok(self.ledger.query(f)?)
     }
 
-    fn operator(&self) -> Result<OrgId, Failure> {
+    /// The organization `--as` names, or else `natural`.
+    pub fn actor_or(&self, natural: OrgId) -> OrgId {
+        self.actor.unwrap_or(natural)
+    }
+
+    pub fn operator(&self) -> Result<OrgId, Failure> {
         Ok(self.actor.unwrap_or(self.read(|s| s.operator().expect("initialized"))?))
     }
 
@@ -89,7 +95,7 @@ impl Ctx {
 
     /// The owner of `account`, acting for its own account; unknown accounts fall through to
     /// the engine, which names them.
-    fn owner(&self, account: AccountId) -> Result<OrgId, Failure> {
+    pub fn owner(&self, account: AccountId) -> Result<OrgId, Failure> {
         match self.actor {
             Some(a) => Ok(a),
             None => Ok(self.read(move |s| s.account(account).map_or(OrgId(0), |a| a.org))?),
@@ -128,7 +134,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
                 first_serial: a.first_serial,
                 external_ref: a.external_ref,
             };
-            accepted(ctx.submit(ctx.registrar()?, command)?)
+            accepted(ctx, ctx.submit(ctx.registrar()?, command)?)
         }
         Cmd::Issuances { project, limit } => ctx.read(move |s| issuances(s, project, limit)),
         Cmd::Labels(a) => {
@@ -141,6 +147,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
                 }),
             };
             accepted(
+                ctx,
                 ctx.submit(ctx.registrar()?, Command::SetLabels { issuance: a.issuance, labels })?,
             )
         }
@@ -151,7 +158,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
                 issuance: a.issuance,
                 selection: selection(a.selection),
             };
-            accepted(ctx.submit(ctx.owner(a.from)?, command)?)
+            accepted(ctx, ctx.submit(ctx.owner(a.from)?, command)?)
         }
         Cmd::Retire(a) => {
             let details = RetirementDetails {
@@ -166,7 +173,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
                 selection: selection(a.selection),
                 details,
             };
-            accepted(ctx.submit(ctx.owner(a.account)?, command)?)
+            accepted(ctx, ctx.submit(ctx.owner(a.account)?, command)?)
         }
         Cmd::Cancel(a) => {
             let command = Command::Cancel {
@@ -175,7 +182,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
                 selection: selection(a.selection),
                 reason: a.reason,
             };
-            accepted(ctx.submit(ctx.registrar()?, command)?)
+            accepted(ctx, ctx.submit(ctx.registrar()?, command)?)
         }
         Cmd::Holdings { account } => ctx.read(move |s| holdings(s, account))?,
         Cmd::Retirement(RetirementCmd::Show { retirement }) => {
@@ -191,6 +198,10 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
         Cmd::Retirement(RetirementCmd::List { limit }) => ctx.read(move |s| retirements(s, limit)),
         Cmd::Serial { serial } => ctx.read(move |s| locate(s, serial)),
         Cmd::Cash(c) => cash(ctx, c),
+        Cmd::Instrument(c) => crate::exchange::instrument(ctx, c),
+        Cmd::Order(c) => crate::exchange::order(ctx, c),
+        Cmd::Market(c) => crate::exchange::market(ctx, c),
+        Cmd::CloseSession { instrument } => crate::exchange::close_session(ctx, instrument),
         Cmd::Verify | Cmd::Bench(_) | Cmd::Demo | Cmd::Debug(_) => {
             unreachable!("dispatched in run")
         }
@@ -206,11 +217,15 @@ fn selection(a: SelectionArgs) -> Selection {
 }
 
 /// The reply to an accepted command: its sequence number, time and what it did.
-fn accepted(c: rasid_store::Committed) -> Result<Output, Failure> {
-    let events: Vec<Value> = c.events.iter().map(event_json).collect();
+pub fn accepted(ctx: &Ctx, c: rasid_store::Committed) -> Result<Output, Failure> {
+    // Prices in exchange events are shown in their instrument's currency.
+    let currencies: std::collections::BTreeMap<InstrumentId, Currency> =
+        ctx.read(|s| s.instruments().map(|i| (i.id, i.spec.currency)).collect())?;
+    let currency = |i: InstrumentId| currencies.get(&i).copied().unwrap_or(Currency::Sar);
+    let events: Vec<Value> = c.events.iter().map(|e| event_json(e, &currency)).collect();
     let mut text = format!("accepted as record {} at {}\n", c.seq, rfc3339(c.time_ms));
     for e in &c.events {
-        let _ = writeln!(text, "  {}", event_text(e));
+        let _ = writeln!(text, "  {}", event_text(e, &currency));
     }
     Ok(Output::new(
         text,
@@ -218,7 +233,7 @@ fn accepted(c: rasid_store::Committed) -> Result<Output, Failure> {
     ))
 }
 
-pub fn event_json(e: &Event) -> Value {
+pub fn event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> Value {
     match e {
         Event::OrganizationCreated { org } => {
             json!({ "type": "organization_created", "org": org.0 })
@@ -255,10 +270,49 @@ pub fn event_json(e: &Event) -> Value {
         Event::CashTransferred { from, to, currency, amount_minor } => json!({
             "type": "cash_transferred", "from": from.0, "to": to.0, "currency": currency.code(), "amount": format_minor(i128::from(*amount_minor), *currency),
         }),
+        other => exchange_event_json(other, currency),
     }
 }
 
-fn event_text(e: &Event) -> String {
+fn exchange_event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> Value {
+    let px = |i: &InstrumentId, p: &i64| format_minor(i128::from(*p), currency(*i));
+    match e {
+        Event::InstrumentListed { instrument } => json!({ "type": "instrument_listed", "instrument": instrument.0 }),
+        Event::InstrumentStatusChanged { instrument, status } => json!({ "type": "instrument_status_changed", "instrument": instrument.0, "status": status.as_str() }),
+        Event::ReferencePriceSet { instrument, price_minor } => json!({ "type": "reference_price_set", "instrument": instrument.0, "price": px(instrument, price_minor) }),
+        Event::OrderAccepted { order, instrument, account, side, price_minor, quantity_tonnes } => json!({
+            "type": "order_accepted", "order": order.0, "instrument": instrument.0, "account": account.0,
+            "side": side.as_str(), "price": px(instrument, price_minor), "quantity": quantity_tonnes,
+        }),
+        Event::OrderRested { order, instrument, side, price_minor, remaining_tonnes } => json!({
+            "type": "order_rested", "order": order.0, "instrument": instrument.0, "side": side.as_str(),
+            "price": px(instrument, price_minor), "remaining": remaining_tonnes,
+        }),
+        Event::OrderAmended { order, instrument, side, old_price_minor, old_remaining_tonnes, price_minor, remaining_tonnes, priority_kept } => json!({
+            "type": "order_amended", "order": order.0, "instrument": instrument.0, "side": side.as_str(),
+            "old_price": px(instrument, old_price_minor), "old_remaining": old_remaining_tonnes,
+            "price": px(instrument, price_minor), "remaining": remaining_tonnes, "priority_kept": priority_kept,
+        }),
+        Event::OrderCancelled { order, instrument, side, price_minor, remaining_tonnes, reason, rested } => json!({
+            "type": "order_cancelled", "order": order.0, "instrument": instrument.0, "side": side.as_str(),
+            "price": px(instrument, price_minor), "remaining": remaining_tonnes, "reason": reason.as_str(), "rested": rested,
+        }),
+        Event::Traded(f) => {
+            let c = currency(f.instrument);
+            json!({
+                "type": "trade", "trade": f.trade.0, "instrument": f.instrument.0, "price": px(&f.instrument, &f.price_minor),
+                "currency": c.code(), "quantity": f.quantity_tonnes, "buy_order": f.buy_order.0, "sell_order": f.sell_order.0,
+                "buyer": f.buyer.0, "seller": f.seller.0, "aggressor": f.aggressor.as_str(),
+                "buyer_fee": format_minor(i128::from(f.buyer_fee_minor), c), "seller_fee": format_minor(i128::from(f.seller_fee_minor), c),
+                "serials": f.serials.iter().map(|(i, s)| json!({ "issuance": i.0, "serials": ranges_json(s.ranges()) })).collect::<Vec<_>>(),
+                "retirements": f.retirements.iter().map(|r| r.0).collect::<Vec<_>>(),
+            })
+        }
+        _ => unreachable!("registry events are rendered by event_json"),
+    }
+}
+
+fn event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> String {
     match e {
         Event::OrganizationCreated { org } => format!("organization {org} created"),
         Event::AccountOpened { account, org } => format!("account {account} opened for {org}"),
@@ -302,6 +356,40 @@ fn event_text(e: &Event) -> String {
                 format_minor(i128::from(*amount_minor), *currency)
             )
         }
+        other => exchange_event_text(other, currency),
+    }
+}
+
+fn exchange_event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> String {
+    let px = |i: &InstrumentId, p: &i64| format!("{} {}", currency(*i), format_minor(i128::from(*p), currency(*i)));
+    match e {
+        Event::InstrumentListed { instrument } => format!("instrument {instrument} listed"),
+        Event::InstrumentStatusChanged { instrument, status } => format!("instrument {instrument} is {}", status.as_str()),
+        Event::ReferencePriceSet { instrument, price_minor } => format!("{instrument} reference price {}", px(instrument, price_minor)),
+        Event::OrderAccepted { order, instrument, side, price_minor, quantity_tonnes, .. } => {
+            format!("order {order} accepted: {} {quantity_tonnes} t of {instrument} at {}", side.as_str(), px(instrument, price_minor))
+        }
+        Event::OrderRested { order, instrument, price_minor, remaining_tonnes, .. } => {
+            format!("order {order} rests: {remaining_tonnes} t at {}", px(instrument, price_minor))
+        }
+        Event::OrderAmended { order, instrument, price_minor, remaining_tonnes, priority_kept, .. } => format!(
+            "order {order} amended to {remaining_tonnes} t at {}{}",
+            px(instrument, price_minor),
+            if *priority_kept { " (keeps its place)" } else { "" }
+        ),
+        Event::OrderCancelled { order, remaining_tonnes, reason, .. } => {
+            format!("order {order} cancelled ({}): {remaining_tonnes} t", reason.as_str())
+        }
+        Event::Traded(f) => format!(
+            "trade {}: {} t at {}, {} → {}: {}",
+            f.trade,
+            f.quantity_tonnes,
+            px(&f.instrument, &f.price_minor),
+            f.seller,
+            f.buyer,
+            f.serials.iter().map(|(i, s)| format!("{i} {}", ranges_text(s.ranges()))).collect::<Vec<_>>().join("; ")
+        ),
+        _ => unreachable!("registry events are rendered by event_text"),
     }
 }
 
@@ -346,7 +434,7 @@ pub fn status(s: &State) -> Output {
 fn organization(ctx: &Ctx, c: OrgCmd) -> Result<Output, Failure> {
     match c {
         OrgCmd::Create { name, role } => {
-            accepted(ctx.submit(ctx.operator()?, Command::CreateOrganization { name, role })?)
+            accepted(ctx, ctx.submit(ctx.operator()?, Command::CreateOrganization { name, role })?)
         }
         OrgCmd::List => ctx.read(|s| {
             let rows: Vec<Value> = s
@@ -365,7 +453,7 @@ fn organization(ctx: &Ctx, c: OrgCmd) -> Result<Output, Failure> {
 
 fn account(ctx: &Ctx, c: AccountCmd) -> Result<Output, Failure> {
     match c {
-        AccountCmd::Open { org, name } => accepted(ctx.submit(ctx.operator()?, Command::OpenAccount { org, name })?),
+        AccountCmd::Open { org, name } => accepted(ctx, ctx.submit(ctx.operator()?, Command::OpenAccount { org, name })?),
         AccountCmd::List { org } => ctx.read(move |s| {
             let list: Vec<_> = s.accounts().filter(|a| org.is_none_or(|o| a.org == o)).collect();
             let rows: Vec<Value> = list.iter().map(|a| json!({ "id": a.id.0, "org": a.org.0, "name": a.name, "kind": format!("{:?}", a.kind).to_lowercase() })).collect();
@@ -377,7 +465,7 @@ fn account(ctx: &Ctx, c: AccountCmd) -> Result<Output, Failure> {
 
 fn project(ctx: &Ctx, c: ProjectCmd) -> Result<Output, Failure> {
     match c {
-        ProjectCmd::Register(a) => accepted(ctx.submit(ctx.registrar()?, register(a))?),
+        ProjectCmd::Register(a) => accepted(ctx, ctx.submit(ctx.registrar()?, register(a))?),
         ProjectCmd::List { program, country, limit } => ctx.read(move |s| {
             let list: Vec<_> = s
                 .projects()
@@ -628,7 +716,7 @@ fn cash(ctx: &Ctx, c: CashCmd) -> Result<Output, Failure> {
             Command::TransferCash { from, to, currency, amount_minor: amount(&a, currency)? },
         ),
     };
-    accepted(ctx.submit(actor, command)?)
+    accepted(ctx, ctx.submit(actor, command)?)
 }
 
 fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {

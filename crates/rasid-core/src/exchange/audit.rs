@@ -1,0 +1,153 @@
+//! The exchange's invariants, checked from scratch by `State::audit`.
+//!
+//! - Books are never crossed: in every instrument the best bid is below the best ask.
+//! - Every price level's queue links exactly the open orders at that price and side, and its
+//!   quantity is the sum of their remaining tonnes.
+//! - Every open order holds exactly what it can still need: a buy holds
+//!   `FeeSchedule::buy_hold(remaining)` at its price, a sell holds serials of its instrument's
+//!   class adding up to its remaining tonnes.
+//! - Per account and currency, reserved cash is the sum of its buy orders' holds; per account
+//!   and issuance, reserved serials are the union of its sell orders' serials.
+//! - The indexes (by account, client order id, expiry) agree with the orders.
+
+use super::{Side, TimeInForce, Underlying};
+use crate::audit::AuditError;
+use crate::ids::{AccountId, IssuanceId};
+use crate::money::Currency;
+use crate::serial::RangeSet;
+use crate::state::State;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn fail<T>(msg: String) -> Result<T, AuditError> {
+    Err(AuditError(msg))
+}
+
+impl State {
+    pub(crate) fn audit_exchange(&self) -> Result<(), AuditError> {
+        self.audit_books()?;
+        self.audit_order_holds()?;
+        self.audit_order_indexes()
+    }
+
+    fn audit_books(&self) -> Result<(), AuditError> {
+        let ex = &self.exchange;
+        let mut linked = 0usize;
+        for (id, book) in &ex.books {
+            if let (Some(bid), Some(ask)) = (book.best_price(Side::Buy), book.best_price(Side::Sell)) {
+                if bid >= ask {
+                    return fail(format!("{id}: book crossed, bid {bid} ≥ ask {ask}"));
+                }
+            }
+            for side in [Side::Buy, Side::Sell] {
+                for (price, level) in book.levels_of(side) {
+                    let mut next = Some(level.head);
+                    let mut prev = None;
+                    let (mut count, mut tonnes) = (0u32, 0u64);
+                    while let Some(oid) = next {
+                        let Some(o) = ex.orders.get(&oid) else {
+                            return fail(format!("{id}: level {price} links unknown {oid}"));
+                        };
+                        if o.instrument != *id || o.side != side || o.price_minor != *price || o.prev != prev {
+                            return fail(format!("{id}: {oid} is misplaced in level {price}"));
+                        }
+                        if o.remaining_tonnes == 0 {
+                            return fail(format!("{oid} rests with nothing remaining"));
+                        }
+                        count += 1;
+                        tonnes += o.remaining_tonnes;
+                        prev = Some(oid);
+                        next = o.next;
+                    }
+                    if prev != Some(level.tail) || count != level.orders || tonnes != level.quantity_tonnes {
+                        return fail(format!("{id}: level {price} totals disagree with its queue"));
+                    }
+                    linked += count as usize;
+                }
+            }
+        }
+        if linked != ex.orders.len() {
+            return fail(format!("{} open orders, {linked} in books", ex.orders.len()));
+        }
+        Ok(())
+    }
+
+    fn audit_order_holds(&self) -> Result<(), AuditError> {
+        let mut cash: BTreeMap<(AccountId, Currency), i64> = BTreeMap::new();
+        let mut serials: BTreeMap<(AccountId, IssuanceId), RangeSet> = BTreeMap::new();
+        for o in self.exchange.orders.values() {
+            let Some(inst) = self.exchange.instruments.get(&o.instrument) else {
+                return fail(format!("{} names an unknown instrument", o.id));
+            };
+            let spec = &inst.spec;
+            match o.side {
+                Side::Buy => {
+                    let want = spec.fees.buy_hold(o.remaining_tonnes, spec.lot_tonnes, o.price_minor);
+                    if want != Ok(o.reserved_cash_minor) || !o.reserved_serials.is_empty() {
+                        return fail(format!("{} holds {} minor units, needs {want:?}", o.id, o.reserved_cash_minor));
+                    }
+                    *cash.entry((o.account, spec.currency)).or_default() += o.reserved_cash_minor;
+                }
+                Side::Sell => {
+                    let Underlying::ProjectVintage { project, vintage_year } = spec.underlying;
+                    let class = self.class_issuances(project, vintage_year);
+                    let mut total = 0u64;
+                    for (issuance, set) in &o.reserved_serials {
+                        if !class.contains(issuance) || set.is_empty() {
+                            return fail(format!("{} holds serials outside its instrument", o.id));
+                        }
+                        total += set.quantity_tonnes();
+                        if serials.entry((o.account, *issuance)).or_default().union_disjoint(set).is_err() {
+                            return fail(format!("{} holds serials another order holds", o.id));
+                        }
+                    }
+                    if total != o.remaining_tonnes || o.reserved_cash_minor != 0 {
+                        return fail(format!("{} holds {total} t for {} t remaining", o.id, o.remaining_tonnes));
+                    }
+                }
+            }
+        }
+        for ((account, currency), b) in &self.cash {
+            if cash.remove(&(*account, *currency)).unwrap_or(0) != b.reserved_minor {
+                return fail(format!("{account} {currency}: reserved cash is not its orders' holds"));
+            }
+        }
+        if let Some(((account, currency), _)) = cash.iter().find(|(_, v)| **v != 0) {
+            return fail(format!("{account} {currency}: orders hold cash the balance lacks"));
+        }
+        for ((account, issuance), h) in &self.holdings {
+            let held = serials.remove(&(*account, *issuance)).unwrap_or_default();
+            if held != h.reserved {
+                return fail(format!("{account}/{issuance}: reserved serials are not its orders'"));
+            }
+        }
+        if let Some(((account, issuance), _)) = serials.iter().find(|(_, s)| !s.is_empty()) {
+            return fail(format!("{account}/{issuance}: orders hold serials the holding lacks"));
+        }
+        Ok(())
+    }
+
+    fn audit_order_indexes(&self) -> Result<(), AuditError> {
+        let ex = &self.exchange;
+        let by_account: BTreeSet<_> = ex.orders.values().map(|o| (o.account, o.id)).collect();
+        let client_ids: BTreeMap<_, _> = ex
+            .orders
+            .values()
+            .filter_map(|o| o.client_order_id.as_ref().map(|c| ((o.account, c.clone()), o.id)))
+            .collect();
+        let expiries: BTreeSet<_> = ex
+            .orders
+            .values()
+            .filter_map(|o| match o.time_in_force {
+                TimeInForce::Gtd { expires_at_ms } => Some((expires_at_ms, o.id)),
+                _ => None,
+            })
+            .collect();
+        let symbols_ok = ex.symbols.len() == ex.instruments.len()
+            && ex.symbols.iter().all(|(s, id)| ex.instruments.get(id).is_some_and(|i| &i.spec.symbol == s));
+        let books_ok = ex.books.keys().eq(ex.instruments.keys());
+        if by_account != ex.by_account || client_ids != ex.client_ids || expiries != ex.expiries || !symbols_ok || !books_ok {
+            return fail("an exchange index disagrees with the open orders or instruments".into());
+        }
+        Ok(())
+    }
+}

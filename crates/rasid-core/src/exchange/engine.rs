@@ -1,0 +1,807 @@
+//! The exchange's command handlers. Like the registry's, each checks everything that can fail
+//! before it changes anything; matching and settlement cannot fail once an order is accepted,
+//! because the order already holds every tonne and minor unit it can need.
+
+use super::{
+    CancelReason, Fill, Instrument, InstrumentId, InstrumentSpec, InstrumentStatus, Order,
+    OrderId, OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce, TradeId, Underlying,
+};
+use crate::command::Envelope;
+use crate::event::Event;
+use crate::ids::{AccountId, IssuanceId, OrgId, RetirementId};
+use crate::model::{Retirement, RetirementDetails, Role};
+use crate::money::Currency;
+use crate::rejection::Rejection;
+use crate::serial::RangeSet;
+use crate::state::State;
+
+type Outcome = Result<Vec<Event>, Rejection>;
+
+/// Serials an order holds, by issuance in ascending serial order.
+type Serials = Vec<(IssuanceId, RangeSet)>;
+
+impl State {
+    pub(crate) fn list_instrument(&mut self, spec: &InstrumentSpec) -> Outcome {
+        crate::engine::check_name(&spec.symbol)?;
+        let Underlying::ProjectVintage { project, vintage_year } = spec.underlying;
+        if !self.projects.contains_key(&project) {
+            return Err(Rejection::UnknownProject);
+        }
+        if !(crate::engine::VINTAGE_YEAR_MIN..=crate::engine::VINTAGE_YEAR_MAX).contains(&vintage_year) {
+            return Err(Rejection::InvalidVintage);
+        }
+        let valid = spec.tick_minor > 0
+            && spec.lot_tonnes > 0
+            && (1..=10_000).contains(&spec.band_bps)
+            && spec.reference_price_minor > 0
+            && spec.reference_price_minor % spec.tick_minor == 0
+            && spec.fees.is_valid();
+        if !valid {
+            return Err(Rejection::InvalidInstrument);
+        }
+        if self.exchange.symbols.contains_key(&spec.symbol) {
+            return Err(Rejection::InstrumentExists);
+        }
+        let id = InstrumentId(self.exchange.next_instrument);
+        self.exchange.next_instrument += 1;
+        let instrument = Instrument { id, spec: spec.clone(), status: InstrumentStatus::Open };
+        self.exchange.instruments.insert(id, instrument);
+        self.exchange.symbols.insert(spec.symbol.clone(), id);
+        self.exchange.books.insert(id, super::Book::default());
+        Ok(vec![Event::InstrumentListed { instrument: id }])
+    }
+
+    pub(crate) fn set_instrument_status(&mut self, id: InstrumentId, status: InstrumentStatus) -> Outcome {
+        let current = self.exchange.instruments.get(&id).ok_or(Rejection::UnknownInstrument)?.status;
+        if current == InstrumentStatus::Closed {
+            return Err(Rejection::InstrumentClosed);
+        }
+        if current == status {
+            return Err(Rejection::NothingToAmend);
+        }
+        let mut events = Vec::new();
+        if status == InstrumentStatus::Closed {
+            let ids: Vec<OrderId> =
+                self.exchange.orders.values().filter(|o| o.instrument == id).map(|o| o.id).collect();
+            for order in ids {
+                self.cancel_resting(order, CancelReason::InstrumentClosed, &mut events);
+            }
+        }
+        self.exchange.instruments.get_mut(&id).expect("checked").status = status;
+        events.push(Event::InstrumentStatusChanged { instrument: id, status });
+        Ok(events)
+    }
+
+    pub(crate) fn set_reference_price(&mut self, id: InstrumentId, price_minor: i64) -> Outcome {
+        let inst = self.exchange.instruments.get(&id).ok_or(Rejection::UnknownInstrument)?;
+        if inst.status == InstrumentStatus::Closed {
+            return Err(Rejection::InstrumentClosed);
+        }
+        if price_minor <= 0 {
+            return Err(Rejection::InvalidPrice);
+        }
+        if price_minor % inst.spec.tick_minor != 0 {
+            return Err(Rejection::PriceOffTick);
+        }
+        self.exchange.instruments.get_mut(&id).expect("checked").spec.reference_price_minor = price_minor;
+        Ok(vec![Event::ReferencePriceSet { instrument: id, price_minor }])
+    }
+
+    /// The instrument, if orders may be placed or amended in it now.
+    fn tradable(&self, id: InstrumentId) -> Result<&Instrument, Rejection> {
+        let inst = self.exchange.instruments.get(&id).ok_or(Rejection::UnknownInstrument)?;
+        match inst.status {
+            InstrumentStatus::Open => Ok(inst),
+            InstrumentStatus::Halted => Err(Rejection::InstrumentHalted),
+            InstrumentStatus::Closed => Err(Rejection::InstrumentClosed),
+        }
+    }
+
+    pub(crate) fn place_order(&mut self, actor: OrgId, req: &OrderRequest, env: &Envelope) -> Outcome {
+        let inst = self.tradable(req.instrument)?;
+        let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
+        let Underlying::ProjectVintage { project, vintage_year } = inst.spec.underlying;
+        let limit = order_limit(inst, req)?;
+        check_quantity(req.quantity_tonnes, lot)?;
+        if let TimeInForce::Gtd { expires_at_ms } = req.time_in_force {
+            if expires_at_ms <= env.time_ms {
+                return Err(Rejection::InvalidTimeInForce);
+            }
+        }
+        if let Some(details) = &req.retire {
+            if req.side != Side::Buy {
+                return Err(Rejection::RetireRequiresBuy);
+            }
+            crate::engine::check_retirement_details(details)?;
+        }
+        let owner = self.accounts.get(&req.account).ok_or(Rejection::UnknownAccount)?.org;
+        if owner != actor {
+            return Err(Rejection::Unauthorized);
+        }
+        if let Some(cid) = &req.client_order_id {
+            crate::engine::check_name(cid)?;
+            if self.exchange.client_ids.contains_key(&(req.account, cid.clone())) {
+                return Err(Rejection::DuplicateClientOrderId);
+            }
+        }
+        let book = &self.exchange.books[&req.instrument];
+        if req.post_only && book.best_price(req.side.opposite()).is_some_and(|p| crosses(req.side, limit, p)) {
+            return Err(Rejection::PostOnlyWouldCross);
+        }
+        let hold = match req.side {
+            Side::Buy => {
+                let hold = fees.buy_hold(req.quantity_tonnes, lot, limit)?;
+                if self.balance(req.account, currency).available_minor < hold {
+                    return Err(Rejection::InsufficientCash);
+                }
+                hold
+            }
+            Side::Sell => {
+                if self.class_available(req.account, project, vintage_year) < req.quantity_tonnes {
+                    return Err(Rejection::InsufficientCredits);
+                }
+                0
+            }
+        };
+        if req.time_in_force == TimeInForce::Fok
+            && !self.fillable(req.instrument, req.side, limit, owner, req.self_trade, req.quantity_tonnes)
+        {
+            return Err(Rejection::FokNotFilled);
+        }
+
+        // Accepted: from here on nothing can fail.
+        let id = OrderId(self.exchange.next_order);
+        self.exchange.next_order += 1;
+        let reserved_serials = match req.side {
+            Side::Buy => {
+                self.hold_cash(req.account, currency, hold);
+                Vec::new()
+            }
+            Side::Sell => self.reserve_class(req.account, project, vintage_year, req.quantity_tonnes),
+        };
+        let mut order = Order {
+            id,
+            instrument: req.instrument,
+            account: req.account,
+            org: owner,
+            side: req.side,
+            price_minor: limit,
+            quantity_tonnes: req.quantity_tonnes,
+            remaining_tonnes: req.quantity_tonnes,
+            time_in_force: req.time_in_force,
+            post_only: req.post_only,
+            client_order_id: req.client_order_id.clone(),
+            self_trade: req.self_trade,
+            retire: req.retire.clone(),
+            created_at_ms: env.time_ms,
+            reserved_cash_minor: hold,
+            reserved_serials,
+            prev: None,
+            next: None,
+        };
+        let mut events = vec![Event::OrderAccepted {
+            order: id,
+            instrument: req.instrument,
+            account: req.account,
+            side: req.side,
+            price_minor: limit,
+            quantity_tonnes: req.quantity_tonnes,
+        }];
+        let stopped = self.match_incoming(&mut order, env, &mut events);
+        self.finish_incoming(order, stopped, &mut events);
+        Ok(events)
+    }
+
+    /// Rests what is left of an incoming order, or cancels it and releases what it holds.
+    fn finish_incoming(&mut self, order: Order, stopped_by_self_trade: bool, events: &mut Vec<Event>) {
+        if order.remaining_tonnes == 0 {
+            debug_assert!(order.reserved_cash_minor == 0 && order.reserved_serials.is_empty());
+            return;
+        }
+        if !stopped_by_self_trade && order.time_in_force.rests() {
+            events.push(Event::OrderRested {
+                order: order.id,
+                instrument: order.instrument,
+                side: order.side,
+                price_minor: order.price_minor,
+                remaining_tonnes: order.remaining_tonnes,
+            });
+            self.rest(order);
+        } else {
+            let reason = if stopped_by_self_trade { CancelReason::SelfTrade } else { CancelReason::Unfilled };
+            events.push(cancelled_event(&order, reason, false));
+            self.release_order(order);
+        }
+    }
+
+    /// Puts an order into the book and the indexes.
+    fn rest(&mut self, order: Order) {
+        let (id, account, instrument) = (order.id, order.account, order.instrument);
+        if let Some(cid) = &order.client_order_id {
+            self.exchange.client_ids.insert((account, cid.clone()), id);
+        }
+        if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
+            self.exchange.expiries.insert((expires_at_ms, id));
+        }
+        self.exchange.by_account.insert((account, id));
+        self.exchange.orders.insert(id, order);
+        let ex = &mut self.exchange;
+        ex.books.get_mut(&instrument).expect("listed").push_back(&mut ex.orders, id);
+    }
+
+    /// Takes a resting order out of the book and the indexes and returns it.
+    fn unrest(&mut self, id: OrderId) -> Order {
+        let ex = &mut self.exchange;
+        let instrument = ex.orders[&id].instrument;
+        ex.books.get_mut(&instrument).expect("listed").unlink(&mut ex.orders, id);
+        let order = ex.orders.remove(&id).expect("resting");
+        if let Some(cid) = &order.client_order_id {
+            ex.client_ids.remove(&(order.account, cid.clone()));
+        }
+        if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
+            ex.expiries.remove(&(expires_at_ms, id));
+        }
+        ex.by_account.remove(&(order.account, id));
+        order
+    }
+
+    /// Cancels a resting order and releases everything it holds.
+    pub(crate) fn cancel_resting(&mut self, id: OrderId, reason: CancelReason, events: &mut Vec<Event>) {
+        let order = self.unrest(id);
+        events.push(cancelled_event(&order, reason, true));
+        self.release_order(order);
+    }
+
+    fn release_order(&mut self, order: Order) {
+        let currency = self.exchange.instruments[&order.instrument].spec.currency;
+        if order.reserved_cash_minor > 0 {
+            self.release_cash(order.account, currency, order.reserved_cash_minor);
+        }
+        self.release_serials(order.account, order.reserved_serials);
+    }
+
+    /// Trades an incoming order against the opposite side while prices cross. Returns whether
+    /// self-trade prevention stopped it.
+    fn match_incoming(&mut self, incoming: &mut Order, env: &Envelope, events: &mut Vec<Event>) -> bool {
+        let opposite = incoming.side.opposite();
+        while incoming.remaining_tonnes > 0 {
+            let best = self.exchange.books[&incoming.instrument].best(opposite).map(|(p, l)| (p, l.head));
+            let Some((price, resting_id)) = best.filter(|(p, _)| crosses(incoming.side, incoming.price_minor, *p)) else {
+                return false;
+            };
+            if self.exchange.orders[&resting_id].org == incoming.org {
+                match incoming.self_trade {
+                    SelfTradePrevention::CancelResting => {
+                        self.cancel_resting(resting_id, CancelReason::SelfTrade, events);
+                        continue;
+                    }
+                    SelfTradePrevention::CancelIncoming => return true,
+                    SelfTradePrevention::CancelBoth => {
+                        self.cancel_resting(resting_id, CancelReason::SelfTrade, events);
+                        return true;
+                    }
+                }
+            }
+            self.fill(incoming, resting_id, price, env, events);
+        }
+        false
+    }
+
+    /// One fill between the incoming order and the order at the head of the best level,
+    /// settled in full: serials, cash and fees move together.
+    fn fill(&mut self, incoming: &mut Order, resting_id: OrderId, price: i64, env: &Envelope, events: &mut Vec<Event>) {
+        let (lot, fees, currency) = {
+            let s = &self.exchange.instruments[&incoming.instrument].spec;
+            (s.lot_tonnes, s.fees, s.currency)
+        };
+        let resting = self.exchange.orders.get_mut(&resting_id).expect("head of a level");
+        let q = incoming.remaining_tonnes.min(resting.remaining_tonnes);
+        let (buy, sell): (&mut Order, &mut Order) = match incoming.side {
+            Side::Buy => (&mut *incoming, resting),
+            Side::Sell => (resting, &mut *incoming),
+        };
+        let delivered = take_front(&mut sell.reserved_serials, q);
+        let notional = i128::from(q) * i128::from(price);
+        let (buy_bps, sell_bps) = match buy.id == resting_id {
+            true => (fees.maker_bps, fees.taker_bps),
+            false => (fees.taker_bps, fees.maker_bps),
+        };
+        let buyer_fee = fees.fee(notional, buy_bps);
+        let seller_fee = fees.fee(notional, sell_bps).min(notional);
+        let hold = i128::from(fees.buy_hold(q, lot, buy.price_minor).expect("smaller than the accepted hold"));
+        let change = hold - notional - buyer_fee;
+        assert!(change >= 0, "a buy order's hold covers every fill (see fees.rs)");
+        buy.reserved_cash_minor -= to_i64(hold);
+        buy.remaining_tonnes -= q;
+        sell.remaining_tonnes -= q;
+        let (buyer, seller, buy_id, sell_id) = (buy.account, sell.account, buy.id, sell.id);
+        let retire = buy.retire.clone();
+        let resting_side = incoming_side_opposite(buy_id == resting_id);
+        let resting_done = self.exchange.orders[&resting_id].remaining_tonnes == 0;
+
+        self.exchange.books.get_mut(&incoming.instrument).expect("listed").reduce(resting_side, price, q);
+        if resting_done {
+            let done = self.unrest(resting_id);
+            debug_assert!(done.reserved_cash_minor == 0 && done.reserved_serials.is_empty());
+        }
+        let mut retirements = Vec::new();
+        for (issuance, serials) in &delivered {
+            self.unreserve(seller, *issuance, serials);
+            match &retire {
+                None => self.credit_serials(buyer, *issuance, serials),
+                Some(details) => retirements.push(self.retire_delivered(buyer, *issuance, serials, details, env, events)),
+            }
+        }
+        // Cash: the buyer's hold for these tonnes is spent on price and fee, the change freed.
+        self.spend_held_cash(buyer, currency, to_i64(hold), to_i64(change));
+        self.credit_cash(seller, currency, to_i64(notional - seller_fee));
+        let fee_account = self.fee_account.expect("initialized");
+        self.credit_cash(fee_account, currency, to_i64(buyer_fee + seller_fee));
+
+        let trade = TradeId(self.exchange.next_trade);
+        self.exchange.next_trade += 1;
+        events.push(Event::Traded(Box::new(Fill {
+            trade,
+            instrument: incoming.instrument,
+            price_minor: price,
+            quantity_tonnes: q,
+            buy_order: buy_id,
+            sell_order: sell_id,
+            buyer,
+            seller,
+            aggressor: incoming.side,
+            serials: delivered,
+            buyer_fee_minor: to_i64(buyer_fee),
+            seller_fee_minor: to_i64(seller_fee),
+            retirements,
+        })));
+    }
+
+    /// Buy-and-retire: delivered serials go straight to the issuance's retired set.
+    fn retire_delivered(
+        &mut self,
+        account: AccountId,
+        issuance: IssuanceId,
+        serials: &RangeSet,
+        details: &RetirementDetails,
+        env: &Envelope,
+        events: &mut Vec<Event>,
+    ) -> RetirementId {
+        let iss = self.issuances.get_mut(&issuance).expect("delivered serials have an issuance");
+        iss.retired.union_disjoint(serials).expect("audit: traded serials are not retired");
+        let id = RetirementId(self.next.retirement);
+        self.next.retirement += 1;
+        self.retirements.insert(id, Retirement {
+            id,
+            account,
+            issuance,
+            serials: serials.clone(),
+            details: details.clone(),
+            retired_at_ms: env.time_ms,
+            seq: env.seq,
+        });
+        events.push(Event::Retired { retirement: id, account, issuance, serials: serials.clone() });
+        id
+    }
+
+    /// Whether an order could trade `quantity` in full right now (fill-or-kill).
+    fn fillable(&self, instrument: InstrumentId, side: Side, limit: i64, org: OrgId, stp: SelfTradePrevention, quantity: u64) -> bool {
+        let book = &self.exchange.books[&instrument];
+        let levels = book.levels_of(side.opposite());
+        let prices: Box<dyn Iterator<Item = (&i64, &super::book::Level)>> = match side {
+            Side::Buy => Box::new(levels.iter()),
+            Side::Sell => Box::new(levels.iter().rev()),
+        };
+        let mut found = 0u64;
+        for (price, level) in prices {
+            if !crosses(side, limit, *price) {
+                return false;
+            }
+            let mut next = Some(level.head);
+            while let Some(id) = next {
+                let o = &self.exchange.orders[&id];
+                if o.org == org {
+                    if stp != SelfTradePrevention::CancelResting {
+                        return false;
+                    }
+                } else {
+                    found = found.saturating_add(o.remaining_tonnes);
+                    if found >= quantity {
+                        return true;
+                    }
+                }
+                next = o.next;
+            }
+        }
+        false
+    }
+
+    pub(crate) fn amend_order(
+        &mut self,
+        actor: OrgId,
+        id: OrderId,
+        remaining: Option<u64>,
+        price: Option<i64>,
+        env: &Envelope,
+    ) -> Outcome {
+        let o = self.exchange.orders.get(&id).ok_or(Rejection::UnknownOrder)?;
+        if o.org != actor {
+            return Err(Rejection::Unauthorized);
+        }
+        let inst = self.tradable(o.instrument)?;
+        let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
+        let Underlying::ProjectVintage { project, vintage_year } = inst.spec.underlying;
+        let new_price = price.unwrap_or(o.price_minor);
+        let new_remaining = remaining.unwrap_or(o.remaining_tonnes);
+        if new_price == o.price_minor && new_remaining == o.remaining_tonnes {
+            return Err(Rejection::NothingToAmend);
+        }
+        check_quantity(new_remaining, lot)?;
+        if new_price != o.price_minor {
+            check_limit_price(inst, new_price)?;
+        }
+        let new_hold = match o.side {
+            Side::Buy => {
+                let hold = fees.buy_hold(new_remaining, lot, new_price)?;
+                if hold - o.reserved_cash_minor > self.balance(o.account, currency).available_minor {
+                    return Err(Rejection::InsufficientCash);
+                }
+                hold
+            }
+            Side::Sell => {
+                let more = new_remaining.saturating_sub(o.remaining_tonnes);
+                if more > self.class_available(o.account, project, vintage_year) {
+                    return Err(Rejection::InsufficientCredits);
+                }
+                0
+            }
+        };
+        let book = &self.exchange.books[&o.instrument];
+        let crossing = book.best_price(o.side.opposite()).is_some_and(|p| crosses(o.side, new_price, p));
+        if o.post_only && new_price != o.price_minor && crossing {
+            return Err(Rejection::PostOnlyWouldCross);
+        }
+
+        let (old_price, old_remaining, side, instrument, account) =
+            (o.price_minor, o.remaining_tonnes, o.side, o.instrument, o.account);
+        let keeps_priority = new_price == old_price && new_remaining < old_remaining;
+        let amended = Event::OrderAmended {
+            order: id,
+            instrument,
+            side,
+            old_price_minor: old_price,
+            old_remaining_tonnes: old_remaining,
+            price_minor: new_price,
+            remaining_tonnes: new_remaining,
+            priority_kept: keeps_priority,
+        };
+        if keeps_priority {
+            let cut = old_remaining - new_remaining;
+            self.exchange.books.get_mut(&instrument).expect("listed").reduce(side, old_price, cut);
+            let (freed_cash, freed_serials) = {
+                let order = self.exchange.orders.get_mut(&id).expect("checked");
+                order.remaining_tonnes = new_remaining;
+                order.quantity_tonnes -= cut;
+                match side {
+                    Side::Buy => {
+                        let freed = order.reserved_cash_minor - new_hold;
+                        order.reserved_cash_minor = new_hold;
+                        (freed, Vec::new())
+                    }
+                    Side::Sell => (0, split_off_above(&mut order.reserved_serials, new_remaining)),
+                }
+            };
+            if freed_cash > 0 {
+                self.release_cash(account, currency, freed_cash);
+            }
+            self.release_serials(account, freed_serials);
+            return Ok(vec![amended]);
+        }
+        // A new price or more tonnes: the order goes to the back of the queue at its new price,
+        // and trades first if the new price crosses.
+        let mut order = self.unrest(id);
+        match side {
+            Side::Buy => {
+                let delta = new_hold - order.reserved_cash_minor;
+                if delta > 0 {
+                    self.hold_cash(account, currency, delta);
+                } else if delta < 0 {
+                    self.release_cash(account, currency, -delta);
+                }
+                order.reserved_cash_minor = new_hold;
+            }
+            Side::Sell if new_remaining > old_remaining => {
+                let more = self.reserve_class(account, project, vintage_year, new_remaining - old_remaining);
+                merge_serials(&mut order.reserved_serials, more, &self.issuances);
+            }
+            Side::Sell => {
+                let freed = split_off_above(&mut order.reserved_serials, new_remaining);
+                self.release_serials(account, freed);
+            }
+        }
+        order.quantity_tonnes = order.quantity_tonnes - old_remaining + new_remaining;
+        order.remaining_tonnes = new_remaining;
+        order.price_minor = new_price;
+        let mut events = vec![amended];
+        let stopped = self.match_incoming(&mut order, env, &mut events);
+        self.finish_incoming(order, stopped, &mut events);
+        Ok(events)
+    }
+
+    pub(crate) fn cancel_order(&mut self, actor: OrgId, id: OrderId) -> Outcome {
+        let o = self.exchange.orders.get(&id).ok_or(Rejection::UnknownOrder)?;
+        if o.org != actor {
+            return Err(Rejection::Unauthorized);
+        }
+        let mut events = Vec::new();
+        self.cancel_resting(id, CancelReason::Requested, &mut events);
+        Ok(events)
+    }
+
+    pub(crate) fn cancel_all_orders(
+        &mut self,
+        actor: (OrgId, Role),
+        account: AccountId,
+        instrument: Option<InstrumentId>,
+    ) -> Outcome {
+        let owner = self.accounts.get(&account).ok_or(Rejection::UnknownAccount)?.org;
+        if owner != actor.0 && actor.1 != Role::Operator {
+            return Err(Rejection::Unauthorized);
+        }
+        if let Some(i) = instrument {
+            if !self.exchange.instruments.contains_key(&i) {
+                return Err(Rejection::UnknownInstrument);
+            }
+        }
+        let ids: Vec<OrderId> = self
+            .orders_of(account)
+            .filter(|o| instrument.is_none_or(|i| o.instrument == i))
+            .map(|o| o.id)
+            .collect();
+        let mut events = Vec::new();
+        for id in ids {
+            self.cancel_resting(id, CancelReason::Requested, &mut events);
+        }
+        Ok(events)
+    }
+
+    pub(crate) fn close_session(&mut self, instrument: Option<InstrumentId>) -> Outcome {
+        if let Some(i) = instrument {
+            if !self.exchange.instruments.contains_key(&i) {
+                return Err(Rejection::UnknownInstrument);
+            }
+        }
+        let ids: Vec<OrderId> = self
+            .exchange
+            .orders
+            .values()
+            .filter(|o| o.time_in_force == TimeInForce::Day && instrument.is_none_or(|i| o.instrument == i))
+            .map(|o| o.id)
+            .collect();
+        let mut events = Vec::new();
+        for id in ids {
+            self.cancel_resting(id, CancelReason::SessionClosed, &mut events);
+        }
+        Ok(events)
+    }
+
+    pub(crate) fn expire_orders(&mut self, now_ms: i64) -> Outcome {
+        let due: Vec<OrderId> = self
+            .exchange
+            .expiries
+            .iter()
+            .take_while(|(t, _)| *t <= now_ms)
+            .map(|(_, id)| *id)
+            .collect();
+        if due.is_empty() {
+            return Err(Rejection::NothingDue);
+        }
+        let mut events = Vec::new();
+        for id in due {
+            self.cancel_resting(id, CancelReason::Expired, &mut events);
+        }
+        Ok(events)
+    }
+
+    /// Available tonnes an account holds across the issuances of one project and vintage.
+    pub(crate) fn class_available(&self, account: AccountId, project: crate::ids::ProjectId, vintage_year: u16) -> u64 {
+        self.class_issuances(project, vintage_year)
+            .iter()
+            .filter_map(|i| self.holdings.get(&(account, *i)))
+            .map(|h| h.available.quantity_tonnes())
+            .sum()
+    }
+
+    /// Reserves the lowest `quantity` available serials across a class's issuances. The caller
+    /// has checked that the account holds enough.
+    fn reserve_class(&mut self, account: AccountId, project: crate::ids::ProjectId, vintage_year: u16, quantity: u64) -> Serials {
+        let mut need = quantity;
+        let mut out = Vec::new();
+        let class = self.class_issuances(project, vintage_year).to_vec();
+        for issuance in class {
+            if need == 0 {
+                break;
+            }
+            let have = self.holdings.get(&(account, issuance)).map_or(0, |h| h.available.quantity_tonnes());
+            let take = have.min(need);
+            if take > 0 {
+                let serials = self
+                    .reserve(account, issuance, &crate::command::Selection::Quantity(take))
+                    .expect("checked: enough available");
+                out.push((issuance, serials));
+                need -= take;
+            }
+        }
+        assert_eq!(need, 0, "class_available was checked before reserving");
+        out
+    }
+
+    /// Returns reserved serials to available.
+    fn release_serials(&mut self, account: AccountId, serials: Serials) {
+        for (issuance, set) in serials {
+            let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
+            h.reserved.subtract(&set).expect("audit: an order's serials are reserved");
+            h.available.union_disjoint(&set).expect("audit: a serial is in exactly one place");
+        }
+    }
+
+    /// Removes delivered serials from the seller's reserved set.
+    fn unreserve(&mut self, account: AccountId, issuance: IssuanceId, serials: &RangeSet) {
+        let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
+        h.reserved.subtract(serials).expect("audit: an order's serials are reserved");
+        if h.is_empty() {
+            self.holdings.remove(&(account, issuance));
+        }
+    }
+
+    fn credit_serials(&mut self, account: AccountId, issuance: IssuanceId, serials: &RangeSet) {
+        self.holdings
+            .entry((account, issuance))
+            .or_default()
+            .available
+            .union_disjoint(serials)
+            .expect("audit: a serial is in exactly one place");
+    }
+
+    fn hold_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
+        let b = self.cash.entry((account, currency)).or_default();
+        b.available_minor -= amount;
+        b.reserved_minor += amount;
+        assert!(b.available_minor >= 0, "holds are checked against available cash");
+    }
+
+    fn release_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
+        let b = self.cash.get_mut(&(account, currency)).expect("held cash has a balance");
+        b.reserved_minor -= amount;
+        b.available_minor += amount;
+        assert!(b.reserved_minor >= 0, "releases never exceed holds");
+    }
+
+    /// Spends `held` of an account's reserved cash, of which `change` returns to available.
+    fn spend_held_cash(&mut self, account: AccountId, currency: Currency, held: i64, change: i64) {
+        let b = self.cash.get_mut(&(account, currency)).expect("held cash has a balance");
+        b.reserved_minor -= held;
+        b.available_minor += change;
+        assert!(b.reserved_minor >= 0, "spends never exceed holds");
+        if *b == Default::default() {
+            self.cash.remove(&(account, currency));
+        }
+    }
+
+    fn credit_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
+        if amount == 0 {
+            return;
+        }
+        let b = self.cash.entry((account, currency)).or_default();
+        b.available_minor = b.available_minor.checked_add(amount).expect("balances stay below 2^63 minor units");
+    }
+}
+
+fn incoming_side_opposite(buy_is_resting: bool) -> Side {
+    if buy_is_resting { Side::Buy } else { Side::Sell }
+}
+
+fn to_i64(v: i128) -> i64 {
+    i64::try_from(v).expect("bounded by an accepted hold")
+}
+
+fn crosses(side: Side, limit: i64, opposite_price: i64) -> bool {
+    match side {
+        Side::Buy => opposite_price <= limit,
+        Side::Sell => opposite_price >= limit,
+    }
+}
+
+fn check_quantity(quantity: u64, lot: u64) -> Result<(), Rejection> {
+    if quantity == 0 {
+        return Err(Rejection::ZeroQuantity);
+    }
+    if quantity % lot != 0 {
+        return Err(Rejection::QuantityNotLotMultiple);
+    }
+    Ok(())
+}
+
+fn check_limit_price(inst: &Instrument, price: i64) -> Result<(), Rejection> {
+    if price <= 0 {
+        return Err(Rejection::InvalidPrice);
+    }
+    if price % inst.spec.tick_minor != 0 {
+        return Err(Rejection::PriceOffTick);
+    }
+    let (low, high) = inst.band();
+    if price < low || price > high {
+        return Err(Rejection::PriceOutsideBand);
+    }
+    Ok(())
+}
+
+/// The price an order may trade to: its limit, or for a market order the edge of the band.
+fn order_limit(inst: &Instrument, req: &OrderRequest) -> Result<i64, Rejection> {
+    match req.order_type {
+        OrderType::Limit { price_minor } => {
+            check_limit_price(inst, price_minor)?;
+            Ok(price_minor)
+        }
+        OrderType::Market => {
+            if !matches!(req.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) || req.post_only {
+                return Err(Rejection::InvalidTimeInForce);
+            }
+            let (low, high) = inst.band();
+            Ok(match req.side {
+                Side::Buy => high,
+                Side::Sell => low,
+            })
+        }
+    }
+}
+
+fn cancelled_event(order: &Order, reason: CancelReason, rested: bool) -> Event {
+    Event::OrderCancelled {
+        order: order.id,
+        instrument: order.instrument,
+        side: order.side,
+        price_minor: order.price_minor,
+        remaining_tonnes: order.remaining_tonnes,
+        reason,
+        rested,
+    }
+}
+
+/// Takes the lowest `quantity` serials an order holds.
+fn take_front(serials: &mut Serials, quantity: u64) -> Serials {
+    let mut need = quantity;
+    let mut out = Vec::new();
+    while need > 0 {
+        let (issuance, set) = serials.first_mut().expect("an order holds serials for its remaining tonnes");
+        let take = set.quantity_tonnes().min(need);
+        out.push((*issuance, set.take_lowest(take).expect("bounded by the set's size")));
+        need -= take;
+        if set.is_empty() {
+            serials.remove(0);
+        }
+    }
+    out
+}
+
+/// Keeps the lowest `keep` serials an order holds and returns the rest.
+fn split_off_above(serials: &mut Serials, keep: u64) -> Serials {
+    let mut kept = take_front(serials, keep);
+    std::mem::swap(serials, &mut kept);
+    kept
+}
+
+/// Adds newly reserved serials to an order's, keeping issuances in ascending serial order.
+fn merge_serials(
+    serials: &mut Serials,
+    more: Serials,
+    issuances: &std::collections::BTreeMap<IssuanceId, crate::model::Issuance>,
+) {
+    for (issuance, set) in more {
+        match serials.iter_mut().find(|(i, _)| *i == issuance) {
+            Some((_, existing)) => existing.union_disjoint(&set).expect("disjoint reservations"),
+            None => serials.push((issuance, set)),
+        }
+    }
+    serials.sort_by_key(|(i, _)| issuances[i].block.first());
+}

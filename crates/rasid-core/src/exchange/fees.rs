@@ -1,0 +1,87 @@
+//! Exchange fees and the cash a buy order must hold.
+//!
+//! A fee is `max(ceil(notional × bps / 10 000), minimum)` per trade, charged by role: the maker
+//! (resting order) pays `maker_bps`, the taker `taker_bps`. The buyer pays on top of the price;
+//! the seller's fee comes out of the proceeds and never exceeds them.
+//!
+//! A buy order holds `quantity × price + lots × fee_per_lot_bound`, where
+//! `fee_per_lot_bound = ceil(lot × price × max_bps / 10 000) + minimum`. The bound is additive
+//! in lots, so when `q` tonnes fill, releasing `hold(q)` minus what was charged leaves exactly
+//! `hold(remaining)` held — the reservation returns to the minor unit — and it is never less
+//! than the charge: `Σ ceil(...)` over lots ≥ `ceil(Σ ...)`, and each trade has at least one lot.
+
+use crate::rejection::Rejection;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeSchedule {
+    pub maker_bps: u32,
+    pub taker_bps: u32,
+    /// Minimum fee per trade and side, in minor units.
+    pub min_fee_minor: i64,
+}
+
+/// Fees above 10% are a listing mistake, not a business model.
+pub const FEE_BPS_MAX: u32 = 1_000;
+
+impl FeeSchedule {
+    pub fn is_valid(&self) -> bool {
+        self.maker_bps <= FEE_BPS_MAX && self.taker_bps <= FEE_BPS_MAX && self.min_fee_minor >= 0
+    }
+
+    fn max_bps(&self) -> u32 {
+        self.maker_bps.max(self.taker_bps)
+    }
+
+    /// The fee on a trade of `notional` minor units at `bps`.
+    pub fn fee(&self, notional: i128, bps: u32) -> i128 {
+        let proportional = (notional * i128::from(bps) + 9_999) / 10_000;
+        proportional.max(i128::from(self.min_fee_minor))
+    }
+
+    /// The most fee one lot at `price` can cost either side.
+    pub fn fee_per_lot_bound(&self, lot_tonnes: u64, price_minor: i64) -> i128 {
+        let lot_notional = i128::from(lot_tonnes) * i128::from(price_minor);
+        (lot_notional * i128::from(self.max_bps()) + 9_999) / 10_000 + i128::from(self.min_fee_minor)
+    }
+
+    /// Cash a buy order of `quantity` tonnes at `price` holds.
+    pub fn buy_hold(&self, quantity_tonnes: u64, lot_tonnes: u64, price_minor: i64) -> Result<i64, Rejection> {
+        let lots = i128::from(quantity_tonnes / lot_tonnes);
+        let hold = i128::from(quantity_tonnes) * i128::from(price_minor)
+            + lots * self.fee_per_lot_bound(lot_tonnes, price_minor);
+        i64::try_from(hold).map_err(|_| Rejection::AmountOverflow)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Filling any split of an order never charges more than the hold releases, and what
+        /// is left held is exactly the hold for the remainder.
+        #[test]
+        fn hold_covers_every_split_exactly(
+            lot in 1u64..50, lots in 1u64..40, limit in 1i64..100_000,
+            maker in 0u32..200, taker in 0u32..200, min in 0i64..500,
+            cuts in proptest::collection::vec((1u64..10, 0i64..100_000), 1..10),
+        ) {
+            let f = FeeSchedule { maker_bps: maker, taker_bps: taker, min_fee_minor: min };
+            let mut remaining = lot * lots;
+            let mut held = i128::from(f.buy_hold(remaining, lot, limit).unwrap());
+            for (cut_lots, px) in cuts {
+                if remaining == 0 { break; }
+                let q = (cut_lots * lot).min(remaining);
+                let price = px.min(limit).max(1);
+                let charge = i128::from(q) * i128::from(price) + f.fee(i128::from(q) * i128::from(price), maker.max(taker));
+                let after = i128::from(f.buy_hold(remaining - q, lot, limit).unwrap());
+                let release = held - charge - after;
+                prop_assert!(release >= 0, "hold short by {}", -release);
+                remaining -= q;
+                held = after;
+            }
+        }
+    }
+}

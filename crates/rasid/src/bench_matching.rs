@@ -1,0 +1,292 @@
+//! `rasid bench matching`: the matching engine on a synthetic but realistic order stream.
+//!
+//! The stream: `ops` operations after a seed of about 10,000 resting orders; 20% cancel a
+//! resting order, 80% are limit orders of 1–100 t, about two thirds crossing (0–3 ticks through
+//! the touch) and the rest passive (1–200 ticks behind it). It is generated once, untimed, by
+//! running it through Rasid's engine so cancels always name a resting order; every engine then
+//! replays the same list. Buyers and sellers are disjoint members, so self-trade prevention
+//! never fires and every engine sees the same trades.
+//!
+//! Rasid runs the full engine: funds checks, cash and serial reservations, fees, and settlement
+//! of exact serial ranges against cash on every fill. Comparison engines (behind the
+//! `compare-engines` feature) run bare order books on the same stream in the same process.
+
+use crate::output::{Failure, Output};
+use rasid_core::exchange::{
+    FeeSchedule, InstrumentId, InstrumentSpec, OrderId, OrderRequest, OrderType,
+    SelfTradePrevention, Side, TimeInForce, Underlying,
+};
+use rasid_core::model::{Basis, Effect, ProjectInfo, Program, Role};
+use rasid_core::{AccountId, Command, Currency, Envelope, Event, OrgId, ProjectId, State};
+use serde_json::json;
+use std::time::Instant;
+
+/// Resting orders placed before the timed stream.
+pub const SEED_ORDERS: u64 = 10_000;
+const MEMBERS_PER_SIDE: u64 = 50;
+const REFERENCE_PRICE: i64 = 1_000_000;
+
+/// One operation of the stream, engine-neutral.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `id` is the order's position in the stream (1-based), which is also the id Rasid gives
+    /// it, so cancels can name it in any engine.
+    Place { id: u64, side: Side, price: i64, quantity: u64, member: u64 },
+    /// Cancels resting order `id`, placed by `member` on `side`.
+    Cancel { id: u64, side: Side, member: u64 },
+}
+
+/// SplitMix64: a small, well-known generator, so the stream is the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A ledger ready to trade: one instrument, buyers with cash, sellers with credits.
+pub struct Venue {
+    pub state: State,
+    seq: u64,
+    buyers: Vec<(OrgId, AccountId)>,
+    sellers: Vec<(OrgId, AccountId)>,
+}
+
+/// The set-up, as commands. Ids are assigned in sequence after genesis (organizations and
+/// accounts 1–2 are the operator's and registrar's), so member `i` is org `3 + i` with
+/// account `3 + i`: the first half buy, the second half sell.
+pub fn setup_commands() -> Vec<(OrgId, Command)> {
+    let (op, reg) = (OrgId(1), OrgId(2));
+    let mut out = vec![(OrgId(0), Command::Genesis { operator_name: "Operator".into(), registrar_name: "Registry".into() })];
+    for i in 0..2 * MEMBERS_PER_SIDE {
+        out.push((op, Command::CreateOrganization { name: format!("Member {i}"), role: Role::Member }));
+        out.push((op, Command::OpenAccount { org: OrgId(3 + i), name: "Main".into() }));
+    }
+    let info = ProjectInfo {
+        program: Program::Native,
+        external_id: "BENCH-1".into(),
+        name: "Benchmark project".into(),
+        methodology: String::new(),
+        country: String::new(),
+        region: String::new(),
+        scope: String::new(),
+        project_type: String::new(),
+        effect: Effect::Reduction,
+        basis: Basis::Technology,
+        developer: OrgId(3 + MEMBERS_PER_SIDE),
+    };
+    out.push((reg, Command::RegisterProject { info }));
+    for i in 0..MEMBERS_PER_SIDE {
+        let buyer = AccountId(3 + i);
+        let seller = AccountId(3 + MEMBERS_PER_SIDE + i);
+        out.push((reg, Command::Issue { project: ProjectId(1), vintage_year: 2024, quantity_tonnes: 1_000_000_000_000, buffer_tonnes: 0, to_account: seller, first_serial: None, external_ref: None }));
+        out.push((op, Command::DepositCash { account: buyer, currency: Currency::Sar, amount_minor: i64::MAX / 4 }));
+    }
+    out.push((op, Command::ListInstrument {
+        spec: InstrumentSpec {
+            symbol: "BENCH-2024".into(),
+            underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2024 },
+            currency: Currency::Sar,
+            tick_minor: 1,
+            lot_tonnes: 1,
+            band_bps: 10_000,
+            reference_price_minor: REFERENCE_PRICE,
+            fees: FeeSchedule { maker_bps: 5, taker_bps: 10, min_fee_minor: 0 },
+        },
+    }));
+    out
+}
+
+impl Venue {
+    pub fn new() -> Self {
+        let member = |i: u64| (OrgId(3 + i), AccountId(3 + i));
+        let mut v = Venue {
+            state: State::new(),
+            seq: 0,
+            buyers: (0..MEMBERS_PER_SIDE).map(member).collect(),
+            sellers: (MEMBERS_PER_SIDE..2 * MEMBERS_PER_SIDE).map(member).collect(),
+        };
+        for (actor, command) in setup_commands() {
+            v.exec(actor, command);
+        }
+        v
+    }
+
+    fn exec(&mut self, actor: OrgId, command: Command) -> Vec<Event> {
+        self.seq += 1;
+        let env = Envelope { seq: self.seq, time_ms: 1_700_000_000_000, actor, command };
+        self.state.execute(&env).unwrap_or_else(|r| panic!("bench set-up refused: {r}"))
+    }
+
+    /// The command for one stream operation.
+    pub fn command(&self, op: Op) -> (OrgId, Command) {
+        match op {
+            Op::Place { side, price, quantity, member, .. } => {
+                let (org, account) = match side {
+                    Side::Buy => self.buyers[member as usize],
+                    Side::Sell => self.sellers[member as usize],
+                };
+                let order = OrderRequest {
+                    instrument: InstrumentId(1),
+                    account,
+                    side,
+                    order_type: OrderType::Limit { price_minor: price },
+                    quantity_tonnes: quantity,
+                    time_in_force: TimeInForce::Gtc,
+                    post_only: false,
+                    client_order_id: None,
+                    self_trade: SelfTradePrevention::CancelIncoming,
+                    retire: None,
+                };
+                (org, Command::PlaceOrder { order })
+            }
+            Op::Cancel { id, side, member } => {
+                let org = match side {
+                    Side::Buy => self.buyers[member as usize].0,
+                    Side::Sell => self.sellers[member as usize].0,
+                };
+                (org, Command::CancelOrder { order: OrderId(id) })
+            }
+        }
+    }
+
+    /// Executes one operation; every operation of a generated stream is accepted.
+    pub fn apply(&mut self, op: Op) -> Vec<Event> {
+        let (actor, command) = self.command(op);
+        self.exec(actor, command)
+    }
+}
+
+/// Generates the seed and the stream (seed first), running them through a venue to know what
+/// rests. Returns the operations and the number of seed operations at the front.
+pub fn generate(ops: u64, seed: u64) -> (Vec<Op>, usize) {
+    let mut rng = Rng(seed);
+    let mut venue = Venue::new();
+    let mut resting: Vec<u64> = Vec::new();
+    let mut position: std::collections::HashMap<u64, usize> = Default::default();
+    let mut placed: std::collections::HashMap<u64, (Side, u64)> = Default::default();
+    let mut out = Vec::with_capacity(usize::try_from(ops + SEED_ORDERS).unwrap_or(0));
+    let mut next_id = 1;
+    let total = ops + SEED_ORDERS;
+    for n in 0..total {
+        let seeding = n < SEED_ORDERS;
+        let op = if !seeding && !resting.is_empty() && rng.below(5) == 0 {
+            let id = resting[rng.below(resting.len() as u64) as usize];
+            let (side, member) = placed[&id];
+            Op::Cancel { id, side, member }
+        } else {
+            let book = venue.state.book(InstrumentId(1)).expect("listed");
+            let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+            let bid = book.best_price(Side::Buy).unwrap_or(REFERENCE_PRICE - 1);
+            let ask = book.best_price(Side::Sell).unwrap_or(REFERENCE_PRICE + 1);
+            let crossing = !seeding && rng.below(3) < 2;
+            let ticks = if crossing { rng.below(4) as i64 } else { 1 + rng.below(200) as i64 };
+            let price = match (side, crossing) {
+                (Side::Buy, true) => ask + ticks,
+                (Side::Sell, true) => bid - ticks,
+                (Side::Buy, false) => ask - ticks,
+                (Side::Sell, false) => bid + ticks,
+            };
+            let member = rng.below(MEMBERS_PER_SIDE);
+            let op = Op::Place { id: next_id, side, price, quantity: 1 + rng.below(100), member };
+            placed.insert(next_id, (side, member));
+            next_id += 1;
+            op
+        };
+        for e in venue.apply(op) {
+            match e {
+                Event::OrderRested { order, .. } => {
+                    position.insert(order.0, resting.len());
+                    resting.push(order.0);
+                }
+                Event::OrderCancelled { order, .. } => remove(&mut resting, &mut position, order.0),
+                Event::Traded(f) => {
+                    for id in [f.buy_order.0, f.sell_order.0] {
+                        if venue.state.order(OrderId(id)).is_none() {
+                            remove(&mut resting, &mut position, id);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(op);
+    }
+    (out, usize::try_from(SEED_ORDERS).unwrap_or(0))
+}
+
+fn remove(resting: &mut Vec<u64>, position: &mut std::collections::HashMap<u64, usize>, id: u64) {
+    if let Some(i) = position.remove(&id) {
+        resting.swap_remove(i);
+        if let Some(&moved) = resting.get(i) {
+            position.insert(moved, i);
+        }
+    }
+}
+
+pub struct RasidRun {
+    pub ops_per_sec: f64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    pub trades: u64,
+}
+
+/// Runs the stream through a fresh venue; latency sampled per operation.
+pub fn run_rasid(ops: &[Op], seed_ops: usize) -> RasidRun {
+    let mut venue = Venue::new();
+    for op in &ops[..seed_ops] {
+        venue.apply(*op);
+    }
+    let timed = &ops[seed_ops..];
+    let commands: Vec<(OrgId, Command)> = timed.iter().map(|op| venue.command(*op)).collect();
+    let mut latencies = Vec::with_capacity(timed.len());
+    let mut trades = 0u64;
+    let started = Instant::now();
+    for (actor, command) in commands {
+        let t = Instant::now();
+        venue.seq += 1;
+        let env = Envelope { seq: venue.seq, time_ms: 1_700_000_000_000, actor, command };
+        let events = venue.state.execute(&env).expect("the stream was generated to be accepted");
+        latencies.push(t.elapsed().as_nanos() as u64);
+        trades += events.iter().filter(|e| matches!(e, Event::Traded(_))).count() as u64;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
+    venue.state.audit().expect("invariants hold after the benchmark");
+    RasidRun { ops_per_sec: timed.len() as f64 / secs, p50_ns: pct(0.50), p99_ns: pct(0.99), trades }
+}
+
+pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
+    let (stream, seed_ops) = generate(ops, 42);
+    let rasid = run_rasid(&stream, seed_ops);
+    let mut engines = vec![json!({ "name": "rasid", "ops_per_sec": rasid.ops_per_sec as u64 })];
+    for (name, ops_per_sec) in crate::bench_compare::run_all(&stream, seed_ops) {
+        engines.push(json!({ "name": name, "ops_per_sec": ops_per_sec as u64 }));
+    }
+    let durable = crate::bench::durable_orders(&stream, seed_ops, durable_ops)?;
+    let mut text = format!(
+        "{} operations after {} seed orders ({} trades)\n",
+        stream.len() - seed_ops,
+        seed_ops,
+        rasid.trades
+    );
+    for e in &engines {
+        text.push_str(&format!("  {:<18} {:>12} ops/s\n", e["name"].as_str().unwrap_or(""), e["ops_per_sec"]));
+    }
+    text.push_str(&format!("rasid latency p50 {} ns, p99 {} ns\ndurable (SQLite, group commit): {} orders/s", rasid.p50_ns, rasid.p99_ns, durable as u64));
+    Ok(Output::new(text, json!({
+        "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades,
+        "engines": engines, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
+        "durable_orders_per_sec": durable as u64,
+    })))
+}
