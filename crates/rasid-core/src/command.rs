@@ -87,21 +87,42 @@ pub enum Command {
         amount_minor: i64,
     },
     /// Lists an instrument (operator).
-    ListInstrument { spec: InstrumentSpec },
+    ListInstrument {
+        spec: InstrumentSpec,
+    },
     /// Halts, resumes or closes trading (operator). Closing cancels every order and is final.
-    SetInstrumentStatus { instrument: InstrumentId, status: InstrumentStatus },
+    SetInstrumentStatus {
+        instrument: InstrumentId,
+        status: InstrumentStatus,
+    },
     /// Moves the centre of the price band (operator), e.g. to the last settlement price.
-    SetReferencePrice { instrument: InstrumentId, price_minor: i64 },
-    PlaceOrder { order: OrderRequest },
+    SetReferencePrice {
+        instrument: InstrumentId,
+        price_minor: i64,
+    },
+    PlaceOrder {
+        order: OrderRequest,
+    },
     /// Changes an open order's price and/or remaining quantity. Lowering the quantity keeps the
     /// order's place in the queue; a new price or a larger quantity sends it to the back.
-    AmendOrder { order: OrderId, remaining_tonnes: Option<u64>, price_minor: Option<i64> },
-    CancelOrder { order: OrderId },
+    AmendOrder {
+        order: OrderId,
+        remaining_tonnes: Option<u64>,
+        price_minor: Option<i64>,
+    },
+    CancelOrder {
+        order: OrderId,
+    },
     /// Cancels every open order of an account, optionally in one instrument only (the owner,
     /// or the operator).
-    CancelAllOrders { account: AccountId, instrument: Option<InstrumentId> },
+    CancelAllOrders {
+        account: AccountId,
+        instrument: Option<InstrumentId>,
+    },
     /// Ends the trading session (operator): DAY orders expire.
-    CloseSession { instrument: Option<InstrumentId> },
+    CloseSession {
+        instrument: Option<InstrumentId>,
+    },
     /// Expires GTD orders whose time has come. The sequencer submits it when the clock passes
     /// the earliest expiry, so expiry is journaled like everything else.
     ExpireOrders,

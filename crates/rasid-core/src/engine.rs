@@ -526,24 +526,6 @@ impl State {
             self.cash.remove(&(account, currency));
         }
     }
-
-    /// Moves available serials of a holding to reserved. For the exchange (orders, lots,
-    /// deposits); reserved serials cannot be transferred, retired or cancelled until released.
-    pub(crate) fn reserve(
-        &mut self,
-        account: AccountId,
-        issuance: IssuanceId,
-        selection: &Selection,
-    ) -> Result<RangeSet, Rejection> {
-        let serials = self.debit(account, issuance, selection)?;
-        self.holdings
-            .entry((account, issuance))
-            .or_default()
-            .reserved
-            .union_disjoint(&serials)
-            .expect("audit: a serial is in exactly one place");
-        Ok(serials)
-    }
 }
 
 struct IssueSpec<'a> {
@@ -612,74 +594,5 @@ fn check_optional_text(s: &str) -> Result<(), Rejection> {
         Ok(())
     } else {
         Err(Rejection::InvalidText)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::Harness;
-
-    #[test]
-    fn reserved_credits_cannot_be_retired_or_transferred() {
-        let (mut h, g) = Harness::with_genesis();
-        let (org, acc) = h.member(g.operator, "Buyer");
-        let (_, other) = h.member(g.operator, "Other");
-        h.run(g.registrar, register(org)).unwrap();
-        h.run(g.registrar, issue(acc, 100)).unwrap();
-        let reserved = h.state.reserve(acc, IssuanceId(1), &Selection::Quantity(40)).unwrap();
-        assert_eq!(reserved.to_vec(), vec![SerialRange::new(1, 40).unwrap()]);
-        let named = Selection::Ranges(vec![SerialRange::new(30, 50).unwrap()]);
-        let retire = |selection| Command::Retire {
-            account: acc,
-            issuance: IssuanceId(1),
-            selection,
-            details: RetirementDetails {
-                beneficiary: "B".into(),
-                purpose: crate::model::Purpose::Voluntary,
-                using_entity: String::new(),
-                note: String::new(),
-            },
-        };
-        assert_eq!(h.run(org, retire(named.clone())), Err(Rejection::CreditsReserved));
-        assert_eq!(
-            h.run(org, retire(Selection::Quantity(61))),
-            Err(Rejection::InsufficientCredits)
-        );
-        let transfer =
-            Command::Transfer { from: acc, to: other, issuance: IssuanceId(1), selection: named };
-        assert_eq!(h.run(org, transfer), Err(Rejection::CreditsReserved));
-        h.run(org, retire(Selection::Quantity(60))).unwrap();
-        assert_eq!(h.state.holding(acc, IssuanceId(1)).unwrap().reserved.quantity_tonnes(), 40);
-    }
-
-    fn register(developer: OrgId) -> Command {
-        Command::RegisterProject {
-            info: ProjectInfo {
-                program: crate::model::Program::Vcs,
-                external_id: "VCS1".into(),
-                name: "Project".into(),
-                methodology: String::new(),
-                country: String::new(),
-                region: String::new(),
-                scope: String::new(),
-                project_type: String::new(),
-                effect: crate::model::Effect::Reduction,
-                basis: crate::model::Basis::Nature,
-                developer,
-            },
-        }
-    }
-
-    fn issue(to_account: AccountId, quantity_tonnes: u64) -> Command {
-        Command::Issue {
-            project: ProjectId(1),
-            vintage_year: 2020,
-            quantity_tonnes,
-            buffer_tonnes: 0,
-            to_account,
-            first_serial: None,
-            external_ref: None,
-        }
     }
 }

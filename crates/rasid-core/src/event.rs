@@ -63,9 +63,17 @@ pub enum Event {
         currency: Currency,
         amount_minor: i64,
     },
-    InstrumentListed { instrument: InstrumentId },
-    InstrumentStatusChanged { instrument: InstrumentId, status: InstrumentStatus },
-    ReferencePriceSet { instrument: InstrumentId, price_minor: i64 },
+    InstrumentListed {
+        instrument: InstrumentId,
+    },
+    InstrumentStatusChanged {
+        instrument: InstrumentId,
+        status: InstrumentStatus,
+    },
+    ReferencePriceSet {
+        instrument: InstrumentId,
+        price_minor: i64,
+    },
     /// An order passed every check and holds its cash or serials. `price_minor` is the limit
     /// (for a market order, the edge of the band it may trade to).
     OrderAccepted {

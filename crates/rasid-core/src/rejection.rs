@@ -169,7 +169,9 @@ impl Rejection {
             Rejection::TooManyRanges => "too many serial ranges in one command",
             Rejection::UnknownInstrument => "no such instrument",
             Rejection::InstrumentExists => "an instrument with this symbol exists",
-            Rejection::InvalidInstrument => "tick, lot, band, reference price and fees must be positive and consistent",
+            Rejection::InvalidInstrument => {
+                "tick, lot, band, reference price and fees must be positive and consistent"
+            }
             Rejection::InstrumentHalted => "trading in this instrument is halted",
             Rejection::InstrumentClosed => "this instrument is closed",
             Rejection::UnknownOrder => "no such open order",
@@ -177,10 +179,14 @@ impl Rejection {
             Rejection::PriceOffTick => "the price is not a multiple of the tick size",
             Rejection::PriceOutsideBand => "the price is outside the instrument's price band",
             Rejection::QuantityNotLotMultiple => "the quantity is not a multiple of the lot size",
-            Rejection::DuplicateClientOrderId => "the account has an open order with this client order id",
+            Rejection::DuplicateClientOrderId => {
+                "the account has an open order with this client order id"
+            }
             Rejection::PostOnlyWouldCross => "a post-only order would trade on entry",
             Rejection::FokNotFilled => "a fill-or-kill order cannot be filled in full at once",
-            Rejection::InvalidTimeInForce => "market orders are IOC or FOK, and a GTD order must expire in the future",
+            Rejection::InvalidTimeInForce => {
+                "market orders are IOC or FOK, and a GTD order must expire in the future"
+            }
             Rejection::RetireRequiresBuy => "only buy orders can retire what they receive",
             Rejection::NothingToAmend => "the amendment changes neither price nor quantity",
             Rejection::NothingDue => "no order is due to expire",

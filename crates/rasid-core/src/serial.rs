@@ -6,6 +6,7 @@
 //! serials are always equal value-for-value — the state digest relies on that canonical form.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -74,17 +75,117 @@ pub enum RangeSetError {
     Insufficient,
 }
 
-/// A set of serial numbers stored as disjoint, non-adjacent inclusive ranges, keyed by first
-/// serial. A B-tree rather than a vector because real holdings fragment: a buffer pool or a busy
-/// trading account can hold tens of thousands of ranges, and every operation here stays
-/// O(log n) in the number of ranges (plus the ranges it returns).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Above this many ranges a set moves from a sorted inline vector to a B-tree.
+pub const SMALL_RANGES_MAX: usize = 16;
+
+/// A set of serial numbers stored as disjoint, non-adjacent inclusive ranges.
+///
+/// Most sets are one or two ranges (an order's reservation, a fill, a fresh issuance), so small
+/// sets live in a sorted vector with room for two ranges inline — no allocation. Real holdings
+/// also fragment: a buffer pool or a busy trading account can hold tens of thousands of ranges,
+/// so past [`SMALL_RANGES_MAX`] a set becomes a B-tree keyed by first serial, and every
+/// operation stays O(log n) in the number of ranges (plus the ranges it returns). The
+/// representation never shows: equality, hashing and the encoding see only the ranges.
+#[derive(Clone, Debug, Default)]
 pub struct RangeSet {
-    /// first serial → last serial.
-    ranges: BTreeMap<u64, u64>,
+    repr: Repr,
     /// Cached sum of the ranges' quantities; always equal to the recomputed sum (see `is_valid`).
     quantity_tonnes: u64,
 }
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Small(SmallVec<[SerialRange; 2]>),
+    /// first serial → last serial.
+    Large(BTreeMap<u64, u64>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Small(SmallVec::new())
+    }
+}
+
+impl PartialEq for RangeSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.quantity_tonnes == other.quantity_tonnes && self.ranges().eq(other.ranges())
+    }
+}
+
+impl Eq for RangeSet {}
+
+impl std::hash::Hash for RangeSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.quantity_tonnes.hash(state);
+        for r in self.ranges() {
+            r.hash(state);
+        }
+    }
+}
+
+/// How a set is encoded: its ranges in order, whatever the in-memory representation.
+#[derive(Serialize, Deserialize)]
+struct RangeSetWire {
+    ranges: Vec<SerialRange>,
+    quantity_tonnes: u64,
+}
+
+impl Serialize for RangeSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        RangeSetWire { ranges: self.to_vec(), quantity_tonnes: self.quantity_tonnes }
+            .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RangeSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = RangeSetWire::deserialize(deserializer)?;
+        let mut set = RangeSet::new();
+        for r in wire.ranges {
+            set.insert(r)
+                .map_err(|_| serde::de::Error::custom("overlapping ranges in a range set"))?;
+        }
+        if set.quantity_tonnes != wire.quantity_tonnes {
+            return Err(serde::de::Error::custom("range set quantity disagrees with its ranges"));
+        }
+        Ok(set)
+    }
+}
+
+/// The ranges of a set in ascending order.
+#[derive(Debug)]
+pub enum Ranges<'a> {
+    Small(std::slice::Iter<'a, SerialRange>),
+    Large(std::collections::btree_map::Iter<'a, u64, u64>),
+}
+
+impl Iterator for Ranges<'_> {
+    type Item = SerialRange;
+    fn next(&mut self) -> Option<SerialRange> {
+        match self {
+            Ranges::Small(it) => it.next().copied(),
+            Ranges::Large(it) => it.next().map(|(&first, &last)| SerialRange { first, last }),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Ranges::Small(it) => it.size_hint(),
+            Ranges::Large(it) => it.size_hint(),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Ranges<'_> {
+    fn next_back(&mut self) -> Option<SerialRange> {
+        match self {
+            Ranges::Small(it) => it.next_back().copied(),
+            Ranges::Large(it) => it.next_back().map(|(&first, &last)| SerialRange { first, last }),
+        }
+    }
+}
+
+impl ExactSizeIterator for Ranges<'_> {}
 
 impl RangeSet {
     pub fn new() -> Self {
@@ -92,15 +193,17 @@ impl RangeSet {
     }
 
     pub fn from_range(range: SerialRange) -> Self {
-        Self {
-            ranges: BTreeMap::from([(range.first, range.last)]),
-            quantity_tonnes: range.quantity_tonnes(),
-        }
+        let mut v = SmallVec::new();
+        v.push(range);
+        Self { repr: Repr::Small(v), quantity_tonnes: range.quantity_tonnes() }
     }
 
     /// The ranges in ascending order.
-    pub fn ranges(&self) -> impl DoubleEndedIterator<Item = SerialRange> + ExactSizeIterator + '_ {
-        self.ranges.iter().map(|(&first, &last)| SerialRange { first, last })
+    pub fn ranges(&self) -> Ranges<'_> {
+        match &self.repr {
+            Repr::Small(v) => Ranges::Small(v.iter()),
+            Repr::Large(m) => Ranges::Large(m.iter()),
+        }
     }
 
     pub fn to_vec(&self) -> Vec<SerialRange> {
@@ -108,7 +211,10 @@ impl RangeSet {
     }
 
     pub fn range_count(&self) -> usize {
-        self.ranges.len()
+        match &self.repr {
+            Repr::Small(v) => v.len(),
+            Repr::Large(m) => m.len(),
+        }
     }
 
     pub fn quantity_tonnes(&self) -> u64 {
@@ -116,12 +222,20 @@ impl RangeSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
+        self.quantity_tonnes == 0
     }
 
     /// The range that starts at or below `serial` and is nearest to it.
     fn at_or_below(&self, serial: u64) -> Option<SerialRange> {
-        self.ranges.range(..=serial).next_back().map(|(&first, &last)| SerialRange { first, last })
+        match &self.repr {
+            Repr::Small(v) => {
+                let i = v.partition_point(|r| r.first <= serial);
+                i.checked_sub(1).map(|k| v[k])
+            }
+            Repr::Large(m) => {
+                m.range(..=serial).next_back().map(|(&first, &last)| SerialRange { first, last })
+            }
+        }
     }
 
     /// True when every serial of `range` is in the set.
@@ -135,6 +249,37 @@ impl RangeSet {
         self.at_or_below(range.last).is_some_and(|r| r.overlaps(range))
     }
 
+    /// Removes the range starting at `first` (which must exist).
+    fn take_out(&mut self, first: u64) {
+        match &mut self.repr {
+            Repr::Small(v) => {
+                let i = v.partition_point(|r| r.first < first);
+                debug_assert_eq!(v[i].first, first);
+                v.remove(i);
+            }
+            Repr::Large(m) => {
+                m.remove(&first);
+            }
+        }
+    }
+
+    /// Puts in a range known not to touch any other.
+    fn put(&mut self, range: SerialRange) {
+        match &mut self.repr {
+            Repr::Small(v) => {
+                let i = v.partition_point(|r| r.first < range.first);
+                v.insert(i, range);
+                if v.len() > SMALL_RANGES_MAX {
+                    let m = v.iter().map(|r| (r.first, r.last)).collect();
+                    self.repr = Repr::Large(m);
+                }
+            }
+            Repr::Large(m) => {
+                m.insert(range.first, range.last);
+            }
+        }
+    }
+
     /// Adds `range`, merging with adjacent neighbours. Refuses serials already present.
     pub fn insert(&mut self, range: SerialRange) -> Result<(), RangeSetError> {
         if self.intersects(range) {
@@ -143,14 +288,19 @@ impl RangeSet {
         let mut merged = range;
         let left = range.first.checked_sub(1).and_then(|below| self.at_or_below(below));
         if let Some(left) = left.filter(|l| l.last.checked_add(1) == Some(range.first)) {
-            self.ranges.remove(&left.first);
+            self.take_out(left.first);
             merged.first = left.first;
         }
-        let right = range.last.checked_add(1).and_then(|next| self.ranges.remove(&next));
-        if let Some(right_last) = right {
-            merged.last = right_last;
+        let right = range
+            .last
+            .checked_add(1)
+            .and_then(|next| self.at_or_below(next))
+            .filter(|r| Some(r.first) == range.last.checked_add(1));
+        if let Some(right) = right {
+            self.take_out(right.first);
+            merged.last = right.last;
         }
-        self.ranges.insert(merged.first, merged.last);
+        self.put(merged);
         self.quantity_tonnes += range.quantity_tonnes();
         Ok(())
     }
@@ -162,12 +312,12 @@ impl RangeSet {
         let Some(held) = held else {
             return Err(RangeSetError::NotContained);
         };
-        self.ranges.remove(&held.first);
+        self.take_out(held.first);
         if held.first < range.first {
-            self.ranges.insert(held.first, range.first - 1);
+            self.put(SerialRange { first: held.first, last: range.first - 1 });
         }
         if range.last < held.last {
-            self.ranges.insert(range.last + 1, held.last);
+            self.put(SerialRange { first: range.last + 1, last: held.last });
         }
         self.quantity_tonnes -= range.quantity_tonnes();
         Ok(())
@@ -181,15 +331,15 @@ impl RangeSet {
         let mut taken = RangeSet::new();
         let mut remaining = quantity_tonnes;
         while remaining > 0 {
-            let (first, last) = self.ranges.pop_first().expect("quantity checked above");
-            let range = SerialRange { first, last };
-            if range.quantity_tonnes() <= remaining {
-                remaining -= range.quantity_tonnes();
-                taken.ranges.insert(first, last);
+            let lowest = self.ranges().next().expect("quantity checked above");
+            self.take_out(lowest.first);
+            if lowest.quantity_tonnes() <= remaining {
+                remaining -= lowest.quantity_tonnes();
+                taken.put(lowest);
             } else {
-                let split = first + remaining;
-                taken.ranges.insert(first, split - 1);
-                self.ranges.insert(split, last);
+                let split = lowest.first + remaining;
+                taken.put(SerialRange { first: lowest.first, last: split - 1 });
+                self.put(SerialRange { first: split, last: lowest.last });
                 remaining = 0;
             }
         }
@@ -348,6 +498,35 @@ mod tests {
                 prop_assert_eq!(s.to_vec(), model_ranges(&m));
                 prop_assert_eq!(s.quantity_tonnes(), m.len() as u64);
             }
+        }
+
+        /// The same model check on sets large enough to live in the B-tree representation.
+        #[test]
+        fn large_range_sets_match_naive_model(ops in proptest::collection::vec(
+            (0u64..2_000, 0u64..3, any::<bool>()), 0..400)) {
+            let mut s = RangeSet::new();
+            let mut m = BTreeSet::new();
+            for (a, len, add) in ops {
+                let (lo, hi) = (a * 2, a * 2 + len);
+                if add {
+                    let fresh = (lo..=hi).all(|x| !m.contains(&x));
+                    prop_assert_eq!(s.insert(r(lo, hi)).is_ok(), fresh);
+                    if fresh { m.extend(lo..=hi); }
+                } else {
+                    let present = (lo..=hi).all(|x| m.contains(&x));
+                    prop_assert_eq!(s.remove(r(lo, hi)).is_ok(), present);
+                    if present { for x in lo..=hi { m.remove(&x); } }
+                }
+            }
+            prop_assert!(s.is_valid());
+            prop_assert_eq!(s.to_vec(), model_ranges(&m));
+            let half = s.quantity_tonnes() / 2;
+            let taken = s.take_lowest(half).unwrap();
+            let want: BTreeSet<u64> = m.iter().copied().take(half as usize).collect();
+            prop_assert_eq!(taken.to_vec(), model_ranges(&want));
+            // Equality and the encoding ignore the representation.
+            let rebuilt: RangeSet = postcard::from_bytes(&postcard::to_stdvec(&s).unwrap()).unwrap();
+            prop_assert_eq!(&rebuilt, &s);
         }
 
         /// subtract and union_disjoint are inverse on subsets and leave the set alone on refusal.

@@ -1,10 +1,10 @@
 //! The ledger state and its read-only queries. Mutation happens only in `engine.rs`.
 
+use crate::exchange::{ExchangeState, Instrument, InstrumentId, Order, OrderId};
 use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 use crate::model::{
     Account, Balance, Cancellation, Holding, Issuance, Organization, Program, Project, Retirement,
 };
-use crate::exchange::{ExchangeState, Instrument, InstrumentId, Order, OrderId};
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -20,11 +20,20 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
     let bad = || format!("{s:?} is not a UTC time like 2026-11-29T17:00:00Z");
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[b.len() - 1] != b'Z' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[b.len() - 1] != b'Z'
+    {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let num =
+        |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
+    let (y, mo, d, h, mi, sec) =
+        (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
     let millis = match &s[19..s.len() - 1] {
         "" => 0,
         frac if frac.len() == 4 && frac.starts_with('.') => num(20..23)?,
@@ -86,7 +95,13 @@ mod tests {
             assert_eq!(parse_rfc3339(&rfc3339(ms)), Ok(ms));
         }
         assert_eq!(parse_rfc3339("2024-11-11T00:00:00Z"), Ok(1_731_283_200_000));
-        for bad in ["2024-02-30T00:00:00Z", "2024-11-11 00:00:00Z", "2024-11-11T00:00:00+03:00", "", "2024-13-01T00:00:00Z"] {
+        for bad in [
+            "2024-02-30T00:00:00Z",
+            "2024-11-11 00:00:00Z",
+            "2024-11-11T00:00:00+03:00",
+            "",
+            "2024-13-01T00:00:00Z",
+        ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }
     }

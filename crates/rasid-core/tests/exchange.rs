@@ -6,9 +6,11 @@ use rasid_core::exchange::{
     CancelReason, FeeSchedule, Fill, InstrumentId, InstrumentSpec, InstrumentStatus, OrderId,
     OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce, Underlying,
 };
-use rasid_core::model::{Basis, Effect, ProjectInfo, Program, Purpose, RetirementDetails};
+use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Purpose, RetirementDetails};
 use rasid_core::testing::{Genesis, Harness};
-use rasid_core::{AccountId, Command, Currency, Event, IssuanceId, OrgId, ProjectId, Rejection, SerialRange};
+use rasid_core::{
+    AccountId, Command, Currency, Event, IssuanceId, OrgId, ProjectId, Rejection, SerialRange,
+};
 
 const INS: InstrumentId = InstrumentId(1);
 /// SAR 37.50 a tonne.
@@ -38,49 +40,69 @@ fn market() -> Market {
     let s2 = h.member(g.operator, "Seller Two");
     let b1 = h.member(g.operator, "Buyer One");
     let b2 = h.member(g.operator, "Buyer Two");
-    h.run(g.registrar, Command::RegisterProject {
-        info: ProjectInfo {
-            program: Program::Vcs,
-            external_id: "VCS1".into(),
-            name: "Mangroves".into(),
-            methodology: String::new(),
-            country: "Saudi Arabia".into(),
-            region: String::new(),
-            scope: String::new(),
-            project_type: String::new(),
-            effect: Effect::Removal,
-            basis: Basis::Nature,
-            developer: s1.0,
+    h.run(
+        g.registrar,
+        Command::RegisterProject {
+            info: ProjectInfo {
+                program: Program::Vcs,
+                external_id: "VCS1".into(),
+                name: "Mangroves".into(),
+                methodology: String::new(),
+                country: "Saudi Arabia".into(),
+                region: String::new(),
+                scope: String::new(),
+                project_type: String::new(),
+                effect: Effect::Removal,
+                basis: Basis::Nature,
+                developer: s1.0,
+            },
         },
-    })
+    )
     .unwrap();
     for to in [s1.1, s2.1] {
-        h.run(g.registrar, Command::Issue {
-            project: ProjectId(1),
-            vintage_year: 2021,
-            quantity_tonnes: 1_000,
-            buffer_tonnes: 0,
-            to_account: to,
-            first_serial: None,
-            external_ref: None,
-        })
+        h.run(
+            g.registrar,
+            Command::Issue {
+                project: ProjectId(1),
+                vintage_year: 2021,
+                quantity_tonnes: 1_000,
+                buffer_tonnes: 0,
+                to_account: to,
+                first_serial: None,
+                external_ref: None,
+            },
+        )
         .unwrap();
     }
     for to in [b1.1, b2.1] {
-        h.run(g.operator, Command::DepositCash { account: to, currency: Currency::Sar, amount_minor: 100_000_000 }).unwrap();
+        h.run(
+            g.operator,
+            Command::DepositCash {
+                account: to,
+                currency: Currency::Sar,
+                amount_minor: 100_000_000,
+            },
+        )
+        .unwrap();
     }
-    h.run(g.operator, Command::ListInstrument {
-        spec: InstrumentSpec {
-            symbol: "VCS1-2021".into(),
-            underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2021 },
-            currency: Currency::Sar,
-            tick_minor: 5,
-            lot_tonnes: 10,
-            band_bps: 2_000,
-            reference_price_minor: REF,
-            fees: FEES,
+    h.run(
+        g.operator,
+        Command::ListInstrument {
+            spec: InstrumentSpec {
+                symbol: "VCS1-2021".into(),
+                underlying: Underlying::ProjectVintage {
+                    project: ProjectId(1),
+                    vintage_year: 2021,
+                },
+                currency: Currency::Sar,
+                tick_minor: 5,
+                lot_tonnes: 10,
+                band_bps: 2_000,
+                reference_price_minor: REF,
+                fees: FEES,
+            },
         },
-    })
+    )
     .unwrap();
     Market { h, g, s1, s2, b1, b2 }
 }
@@ -105,7 +127,13 @@ impl Market {
         self.h.run(who.0, Command::PlaceOrder { order: r })
     }
 
-    fn limit(&mut self, who: (OrgId, AccountId), side: Side, price: i64, q: u64) -> (OrderId, Vec<Fill>) {
+    fn limit(
+        &mut self,
+        who: (OrgId, AccountId),
+        side: Side,
+        price: i64,
+        q: u64,
+    ) -> (OrderId, Vec<Fill>) {
         let events = self.place(who, req(who.1, side, price, q)).unwrap();
         (accepted(&events), fills(&events))
     }
@@ -132,14 +160,19 @@ fn accepted(events: &[Event]) -> OrderId {
 }
 
 fn fills(events: &[Event]) -> Vec<Fill> {
-    events.iter().filter_map(|e| if let Event::Traded(f) = e { Some((**f).clone()) } else { None }).collect()
+    events
+        .iter()
+        .filter_map(|e| if let Event::Traded(f) = e { Some((**f).clone()) } else { None })
+        .collect()
 }
 
 fn cancels(events: &[Event]) -> Vec<(OrderId, CancelReason, u64)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::OrderCancelled { order, reason, remaining_tonnes, .. } => Some((*order, *reason, *remaining_tonnes)),
+            Event::OrderCancelled { order, reason, remaining_tonnes, .. } => {
+                Some((*order, *reason, *remaining_tonnes))
+            }
             _ => None,
         })
         .collect()
@@ -149,16 +182,27 @@ fn cancels(events: &[Event]) -> Vec<(OrderId, CancelReason, u64)> {
 fn a_crossing_buy_trades_at_the_resting_price_and_settles_serials_cash_and_fees() {
     let mut m = market();
     let (sell, _) = m.limit(m.s1, Side::Sell, 3_700, 100);
-    assert_eq!(m.held(m.s1.1, 1), (vec![range(101, 1_000)], vec![range(1, 100)]), "lowest serials reserved");
+    assert_eq!(
+        m.held(m.s1.1, 1),
+        (vec![range(101, 1_000)], vec![range(1, 100)]),
+        "lowest serials reserved"
+    );
     let (buy, fills) = m.limit(m.b1, Side::Buy, 3_800, 60);
     assert_eq!(fills.len(), 1);
     let f = &fills[0];
-    assert_eq!((f.price_minor, f.quantity_tonnes, f.buy_order, f.sell_order), (3_700, 60, buy, sell));
+    assert_eq!(
+        (f.price_minor, f.quantity_tonnes, f.buy_order, f.sell_order),
+        (3_700, 60, buy, sell)
+    );
     assert_eq!(f.serials, vec![(IssuanceId(1), rasid_core::RangeSet::from_range(range(1, 60)))]);
     // Notional 60 × 37.00 = 2,220.00. Buyer is taker (20 bps = 4.44); seller maker (10 bps =
     // 2.22). Fees above the 1.00 minimum.
     assert_eq!((f.buyer_fee_minor, f.seller_fee_minor), (444, 222));
-    assert_eq!(m.sar(m.b1.1), (100_000_000 - 222_000 - 444, 0), "the buy filled in full: nothing stays held");
+    assert_eq!(
+        m.sar(m.b1.1),
+        (100_000_000 - 222_000 - 444, 0),
+        "the buy filled in full: nothing stays held"
+    );
     assert_eq!(m.sar(m.s1.1), (222_000 - 222, 0));
     assert_eq!(m.sar(m.g.fees), (666, 0));
     assert_eq!(m.held(m.b1.1, 1), (vec![range(1, 60)], vec![]));
@@ -175,11 +219,13 @@ fn price_then_time_priority_and_partial_fills() {
     let (b, _) = m.limit(m.s2, Side::Sell, 3_750, 30);
     let (c, _) = m.limit(m.s2, Side::Sell, 3_740, 20);
     let (_, fills) = m.limit(m.b1, Side::Buy, 3_750, 60);
-    let got: Vec<(OrderId, i64, u64)> = fills.iter().map(|f| (f.sell_order, f.price_minor, f.quantity_tonnes)).collect();
+    let got: Vec<(OrderId, i64, u64)> =
+        fills.iter().map(|f| (f.sell_order, f.price_minor, f.quantity_tonnes)).collect();
     assert_eq!(got, vec![(c, 3_740, 20), (a, 3_750, 30), (b, 3_750, 10)]);
     assert_eq!(m.h.state.order(b).unwrap().remaining_tonnes, 20);
     // Serials: b reserved seller two's lowest (1001-1030) before c (1031-1050); a holds 1-30.
-    let delivered: Vec<SerialRange> = fills.iter().flat_map(|f| f.serials.iter().flat_map(|(_, s)| s.to_vec())).collect();
+    let delivered: Vec<SerialRange> =
+        fills.iter().flat_map(|f| f.serials.iter().flat_map(|(_, s)| s.to_vec())).collect();
     assert_eq!(delivered, vec![range(1_031, 1_050), range(1, 30), range(1_001, 1_010)]);
 }
 
@@ -213,10 +259,16 @@ fn market_orders_trade_within_the_band_only() {
     m.limit(m.s1, Side::Sell, 4_400, 20);
     // Move the band down: 4,400 is now outside [3,000, 4,500 → 3,040..4,560]? Reference 3,800,
     // band ±20% = [3,040, 4,560]; then 3,500 → [2,800, 4,200].
-    m.h.run(m.g.operator, Command::SetReferencePrice { instrument: INS, price_minor: 3_500 }).unwrap();
-    let mkt = OrderRequest { order_type: OrderType::Market, time_in_force: TimeInForce::Ioc, ..req(m.b1.1, Side::Buy, 0, 40) };
+    m.h.run(m.g.operator, Command::SetReferencePrice { instrument: INS, price_minor: 3_500 })
+        .unwrap();
+    let mkt = OrderRequest {
+        order_type: OrderType::Market,
+        time_in_force: TimeInForce::Ioc,
+        ..req(m.b1.1, Side::Buy, 0, 40)
+    };
     let events = m.place(m.b1, mkt.clone()).unwrap();
-    let got: Vec<(i64, u64)> = fills(&events).iter().map(|f| (f.price_minor, f.quantity_tonnes)).collect();
+    let got: Vec<(i64, u64)> =
+        fills(&events).iter().map(|f| (f.price_minor, f.quantity_tonnes)).collect();
     assert_eq!(got, vec![(3_900, 20)], "4,400 is beyond the band edge 4,200");
     assert_eq!(cancels(&events)[0].2, 20);
     let gtc_market = OrderRequest { time_in_force: TimeInForce::Gtc, ..mkt };
@@ -229,7 +281,15 @@ fn self_trade_prevention_in_each_mode() {
     let mut m = market();
     // Seller one also buys through a second account of its own.
     let own_buy_acc = m.h.open_account(m.g.operator, m.s1.0);
-    m.h.run(m.g.operator, Command::DepositCash { account: own_buy_acc, currency: Currency::Sar, amount_minor: 10_000_000 }).unwrap();
+    m.h.run(
+        m.g.operator,
+        Command::DepositCash {
+            account: own_buy_acc,
+            currency: Currency::Sar,
+            amount_minor: 10_000_000,
+        },
+    )
+    .unwrap();
     let me = (m.s1.0, own_buy_acc);
     let (resting, _) = m.limit(m.s1, Side::Sell, 3_750, 20);
     let (other, _) = m.limit(m.s2, Side::Sell, 3_750, 20);
@@ -261,29 +321,59 @@ fn amendments_keep_or_lose_priority_as_documented() {
     let (a, _) = m.limit(m.s1, Side::Sell, 3_750, 50);
     let (b, _) = m.limit(m.s2, Side::Sell, 3_750, 50);
     // a shrinks: keeps its place and releases the top of its serials.
-    m.h.run(m.s1.0, Command::AmendOrder { order: a, remaining_tonnes: Some(30), price_minor: None }).unwrap();
+    m.h.run(
+        m.s1.0,
+        Command::AmendOrder { order: a, remaining_tonnes: Some(30), price_minor: None },
+    )
+    .unwrap();
     assert_eq!(m.held(m.s1.1, 1).1, vec![range(1, 30)]);
     let (_, f) = m.limit(m.b1, Side::Buy, 3_750, 10);
     assert_eq!(f[0].sell_order, a, "a kept time priority");
     // a grows: goes behind b.
-    m.h.run(m.s1.0, Command::AmendOrder { order: a, remaining_tonnes: Some(40), price_minor: None }).unwrap();
+    m.h.run(
+        m.s1.0,
+        Command::AmendOrder { order: a, remaining_tonnes: Some(40), price_minor: None },
+    )
+    .unwrap();
     let (_, f) = m.limit(m.b1, Side::Buy, 3_750, 10);
     assert_eq!(f[0].sell_order, b, "a lost priority by growing");
     // b reprices up, losing priority; then a buy at 3,750 meets a.
-    m.h.run(m.s2.0, Command::AmendOrder { order: b, remaining_tonnes: None, price_minor: Some(3_760) }).unwrap();
+    m.h.run(
+        m.s2.0,
+        Command::AmendOrder { order: b, remaining_tonnes: None, price_minor: Some(3_760) },
+    )
+    .unwrap();
     let (_, f) = m.limit(m.b1, Side::Buy, 3_750, 10);
     assert_eq!(f[0].sell_order, a);
     // An amendment that crosses trades at once.
     let (bid, _) = m.limit(m.b2, Side::Buy, 3_700, 10);
-    let events = m.h.run(m.b2.0, Command::AmendOrder { order: bid, remaining_tonnes: None, price_minor: Some(3_760) }).unwrap();
+    let events =
+        m.h.run(
+            m.b2.0,
+            Command::AmendOrder { order: bid, remaining_tonnes: None, price_minor: Some(3_760) },
+        )
+        .unwrap();
     assert_eq!(fills(&events)[0].price_minor, 3_750, "trades at the resting price");
     // Another member may neither amend nor cancel it; nothing changed may not be amended.
-    assert_eq!(m.h.run(m.s1.0, Command::AmendOrder { order: b, remaining_tonnes: Some(10), price_minor: None }), Err(Rejection::Unauthorized));
+    assert_eq!(
+        m.h.run(
+            m.s1.0,
+            Command::AmendOrder { order: b, remaining_tonnes: Some(10), price_minor: None }
+        ),
+        Err(Rejection::Unauthorized)
+    );
     assert_eq!(m.h.run(m.s1.0, Command::CancelOrder { order: b }), Err(Rejection::Unauthorized));
-    assert_eq!(m.h.run(m.s2.0, Command::AmendOrder { order: b, remaining_tonnes: None, price_minor: Some(3_760) }), Err(Rejection::NothingToAmend));
+    assert_eq!(
+        m.h.run(
+            m.s2.0,
+            Command::AmendOrder { order: b, remaining_tonnes: None, price_minor: Some(3_760) }
+        ),
+        Err(Rejection::NothingToAmend)
+    );
     // A buy amended beyond its cash is refused.
     let (big, _) = m.limit(m.b2, Side::Buy, 3_000, 10);
-    let too_much = Command::AmendOrder { order: big, remaining_tonnes: Some(40_000), price_minor: None };
+    let too_much =
+        Command::AmendOrder { order: big, remaining_tonnes: Some(40_000), price_minor: None };
     assert_eq!(m.h.run(m.b2.0, too_much), Err(Rejection::InsufficientCash));
 }
 
@@ -293,9 +383,13 @@ fn day_orders_end_with_the_session_and_gtd_orders_at_their_time() {
     let day = OrderRequest { time_in_force: TimeInForce::Day, ..req(m.b1.1, Side::Buy, 3_700, 10) };
     let day_id = accepted(&m.place(m.b1, day).unwrap());
     let expires = m.h.time_ms + 5_000;
-    let gtd = OrderRequest { time_in_force: TimeInForce::Gtd { expires_at_ms: expires }, ..req(m.b1.1, Side::Buy, 3_705, 10) };
+    let gtd = OrderRequest {
+        time_in_force: TimeInForce::Gtd { expires_at_ms: expires },
+        ..req(m.b1.1, Side::Buy, 3_705, 10)
+    };
     let gtd_id = accepted(&m.place(m.b1, gtd.clone()).unwrap());
-    let past = OrderRequest { time_in_force: TimeInForce::Gtd { expires_at_ms: m.h.time_ms }, ..gtd };
+    let past =
+        OrderRequest { time_in_force: TimeInForce::Gtd { expires_at_ms: m.h.time_ms }, ..gtd };
     assert_eq!(m.place(m.b1, past), Err(Rejection::InvalidTimeInForce));
     assert_eq!(m.h.state.next_expiry_ms(), Some(expires));
     assert_eq!(m.h.run(m.g.operator, Command::ExpireOrders), Err(Rejection::NothingDue));
@@ -322,7 +416,10 @@ fn buy_and_retire_retires_what_it_receives_in_the_same_step() {
     let fill = &fills(&events)[0];
     assert_eq!(fill.retirements.len(), 1);
     let ret = m.h.state.retirement(fill.retirements[0]).unwrap();
-    assert_eq!((ret.details.beneficiary.as_str(), ret.serials.to_vec()), ("Gulf Aviation Group", vec![range(1, 40)]));
+    assert_eq!(
+        (ret.details.beneficiary.as_str(), ret.serials.to_vec()),
+        ("Gulf Aviation Group", vec![range(1, 40)])
+    );
     assert_eq!(m.held(m.b1.1, 1), (vec![], vec![]), "nothing stays with the buyer");
     let sell_retire = OrderRequest { retire: Some(details), ..req(m.s1.1, Side::Sell, 3_750, 10) };
     assert_eq!(m.place(m.s1, sell_retire), Err(Rejection::RetireRequiresBuy));
@@ -333,7 +430,10 @@ fn halts_closures_and_every_bad_order_have_their_own_code() {
     let mut m = market();
     let (b1, s1) = (m.b1, m.s1);
     let cases: Vec<(OrderRequest, Rejection)> = vec![
-        (OrderRequest { instrument: InstrumentId(9), ..req(b1.1, Side::Buy, 3_750, 10) }, Rejection::UnknownInstrument),
+        (
+            OrderRequest { instrument: InstrumentId(9), ..req(b1.1, Side::Buy, 3_750, 10) },
+            Rejection::UnknownInstrument,
+        ),
         (req(b1.1, Side::Buy, 3_751, 10), Rejection::PriceOffTick),
         (req(b1.1, Side::Buy, 3_750, 15), Rejection::QuantityNotLotMultiple),
         (req(b1.1, Side::Buy, 3_750, 0), Rejection::ZeroQuantity),
@@ -347,19 +447,89 @@ fn halts_closures_and_every_bad_order_have_their_own_code() {
         let who = if r.account == b1.1 { b1 } else { s1 };
         assert_eq!(m.place(who, r.clone()), Err(want), "{r:?}");
     }
-    assert_eq!(m.place(b1, req(s1.1, Side::Sell, 3_750, 10)), Err(Rejection::Unauthorized), "not b1's account");
-    let cid = OrderRequest { client_order_id: Some("A-1".into()), ..req(b1.1, Side::Buy, 3_700, 10) };
+    assert_eq!(
+        m.place(b1, req(s1.1, Side::Sell, 3_750, 10)),
+        Err(Rejection::Unauthorized),
+        "not b1's account"
+    );
+    let cid =
+        OrderRequest { client_order_id: Some("A-1".into()), ..req(b1.1, Side::Buy, 3_700, 10) };
     m.place(b1, cid.clone()).unwrap();
     assert_eq!(m.place(b1, cid), Err(Rejection::DuplicateClientOrderId));
 
     let (resting, _) = m.limit(s1, Side::Sell, 3_800, 10);
-    m.h.run(m.g.operator, Command::SetInstrumentStatus { instrument: INS, status: InstrumentStatus::Halted }).unwrap();
+    m.h.run(
+        m.g.operator,
+        Command::SetInstrumentStatus { instrument: INS, status: InstrumentStatus::Halted },
+    )
+    .unwrap();
     assert_eq!(m.place(b1, req(b1.1, Side::Buy, 3_750, 10)), Err(Rejection::InstrumentHalted));
-    assert_eq!(m.h.run(s1.0, Command::AmendOrder { order: resting, remaining_tonnes: Some(10), price_minor: Some(3_790) }), Err(Rejection::InstrumentHalted));
+    assert_eq!(
+        m.h.run(
+            s1.0,
+            Command::AmendOrder {
+                order: resting,
+                remaining_tonnes: Some(10),
+                price_minor: Some(3_790)
+            }
+        ),
+        Err(Rejection::InstrumentHalted)
+    );
     m.h.run(s1.0, Command::CancelOrder { order: resting }).unwrap();
-    m.h.run(m.g.operator, Command::SetInstrumentStatus { instrument: INS, status: InstrumentStatus::Closed }).unwrap();
+    m.h.run(
+        m.g.operator,
+        Command::SetInstrumentStatus { instrument: INS, status: InstrumentStatus::Closed },
+    )
+    .unwrap();
     assert_eq!(m.place(b1, req(b1.1, Side::Buy, 3_750, 10)), Err(Rejection::InstrumentClosed));
     assert!(m.h.state.orders_of(b1.1).next().is_none(), "closing cancelled the last open order");
     assert_eq!(m.sar(b1.1), (100_000_000, 0));
     m.h.assert_replay_matches();
+}
+
+#[test]
+fn serials_held_by_a_sell_order_cannot_be_retired_transferred_or_cancelled() {
+    let mut m = market();
+    let (order, _) = m.limit(m.s1, Side::Sell, 3_800, 40);
+    assert_eq!(m.held(m.s1.1, 1).1, vec![range(1, 40)]);
+    let named = rasid_core::Selection::Ranges(vec![range(30, 50)]);
+    let details = RetirementDetails {
+        beneficiary: "B".into(),
+        purpose: Purpose::Voluntary,
+        using_entity: String::new(),
+        note: String::new(),
+    };
+    let retire = |selection| Command::Retire {
+        account: m.s1.1,
+        issuance: IssuanceId(1),
+        selection,
+        details: details.clone(),
+    };
+    assert_eq!(m.h.run(m.s1.0, retire(named.clone())), Err(Rejection::CreditsReserved));
+    assert_eq!(
+        m.h.run(m.s1.0, retire(rasid_core::Selection::Quantity(961))),
+        Err(Rejection::InsufficientCredits)
+    );
+    let transfer = Command::Transfer {
+        from: m.s1.1,
+        to: m.s2.1,
+        issuance: IssuanceId(1),
+        selection: named.clone(),
+    };
+    assert_eq!(m.h.run(m.s1.0, transfer), Err(Rejection::CreditsReserved));
+    let cancel = Command::Cancel {
+        account: m.s1.1,
+        issuance: IssuanceId(1),
+        selection: named.clone(),
+        reason: "x".into(),
+    };
+    assert_eq!(m.h.run(m.g.registrar, cancel), Err(Rejection::CreditsReserved));
+    m.h.run(m.s1.0, retire(rasid_core::Selection::Quantity(960))).unwrap();
+    m.h.run(m.s1.0, Command::CancelOrder { order }).unwrap();
+    assert_eq!(
+        m.h.run(m.s1.0, retire(named)),
+        Err(Rejection::AlreadyRetired),
+        "41-50 went with the 960 t"
+    );
+    m.h.run(m.s1.0, retire(rasid_core::Selection::Ranges(vec![range(30, 40)]))).unwrap();
 }

@@ -9,7 +9,7 @@ use rasid_core::exchange::{
     FeeSchedule, InstrumentId, InstrumentSpec, OrderId, OrderRequest, OrderType,
     SelfTradePrevention, Side, TimeInForce, Underlying,
 };
-use rasid_core::model::{Basis, Effect, ProjectInfo, Program};
+use rasid_core::model::{Basis, Effect, Program, ProjectInfo};
 use rasid_core::testing::Harness;
 use rasid_core::{AccountId, Command, Currency, Event, OrgId, ProjectId, Rejection};
 
@@ -89,7 +89,10 @@ impl Reference {
         };
         let mut best: Option<usize> = None;
         for (i, o) in self.resting.iter().enumerate() {
-            if o.side != side && crosses(side, limit, o.price) && best.is_none_or(|b| better(o, &self.resting[b])) {
+            if o.side != side
+                && crosses(side, limit, o.price)
+                && best.is_none_or(|b| better(o, &self.resting[b]))
+            {
                 best = Some(i);
             }
         }
@@ -97,7 +100,11 @@ impl Reference {
     }
 
     fn fillable(&self, o: &RefOrder) -> bool {
-        let mut others: Vec<&RefOrder> = self.resting.iter().filter(|r| r.side != o.side && crosses(o.side, o.price, r.price)).collect();
+        let mut others: Vec<&RefOrder> = self
+            .resting
+            .iter()
+            .filter(|r| r.side != o.side && crosses(o.side, o.price, r.price))
+            .collect();
         others.sort_by_key(|r| (if o.side == Side::Buy { r.price } else { -r.price }, r.priority));
         let mut found = 0;
         for r in others {
@@ -145,9 +152,11 @@ impl Reference {
         false
     }
 
-    fn place(&mut self, member: usize, side: Side, price: i64, q: u64, tif: TimeInForce, post_only: bool, stp: SelfTradePrevention) -> Result<Vec<Trade>, Rejection> {
-        let mut o = RefOrder { id: self.next_id + 1, member, side, price, remaining: q, priority: self.next_priority, post_only, stp };
-        if post_only && self.best_against(side, price).is_some() {
+    /// Places `o` (its id and priority are assigned here).
+    fn place(&mut self, mut o: RefOrder, tif: TimeInForce) -> Result<Vec<Trade>, Rejection> {
+        o.id = self.next_id + 1;
+        o.priority = self.next_priority;
+        if o.post_only && self.best_against(o.side, o.price).is_some() {
             return Err(Rejection::PostOnlyWouldCross);
         }
         if tif == TimeInForce::Fok && !self.fillable(&o) {
@@ -170,7 +179,10 @@ impl Reference {
             return Err(Rejection::NothingToAmend);
         }
         if old.post_only && price != old.price {
-            let others = Reference { resting: self.resting.iter().filter(|o| o.id != id).cloned().collect(), ..Default::default() };
+            let others = Reference {
+                resting: self.resting.iter().filter(|o| o.id != id).cloned().collect(),
+                ..Default::default()
+            };
             if others.best_against(old.side, price).is_some() {
                 return Err(Rejection::PostOnlyWouldCross);
             }
@@ -211,47 +223,85 @@ fn engine_trades(events: &[Event]) -> Vec<Trade> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Traded(f) => Some((f.buy_order.0, f.sell_order.0, f.price_minor, f.quantity_tonnes)),
+            Event::Traded(f) => {
+                Some((f.buy_order.0, f.sell_order.0, f.price_minor, f.quantity_tonnes))
+            }
             _ => None,
         })
         .collect()
 }
 
+fn count_fills(filled: &mut std::collections::BTreeMap<u64, u64>, trades: &[Trade]) {
+    for (buy, sell, _, q) in trades {
+        *filled.entry(*buy).or_default() += q;
+        *filled.entry(*sell).or_default() += q;
+    }
+}
+
 fn setup() -> (Harness, rasid_core::testing::Genesis, Vec<(OrgId, AccountId)>) {
     let (mut h, g) = Harness::with_genesis();
     let members: Vec<_> = (0..3).map(|i| h.member(g.operator, &format!("M{i}"))).collect();
-    h.run(g.registrar, Command::RegisterProject {
-        info: ProjectInfo {
-            program: Program::Native,
-            external_id: "P".into(),
-            name: "P".into(),
-            methodology: String::new(),
-            country: String::new(),
-            region: String::new(),
-            scope: String::new(),
-            project_type: String::new(),
-            effect: Effect::Reduction,
-            basis: Basis::Technology,
-            developer: members[0].0,
+    h.run(
+        g.registrar,
+        Command::RegisterProject {
+            info: ProjectInfo {
+                program: Program::Native,
+                external_id: "P".into(),
+                name: "P".into(),
+                methodology: String::new(),
+                country: String::new(),
+                region: String::new(),
+                scope: String::new(),
+                project_type: String::new(),
+                effect: Effect::Reduction,
+                basis: Basis::Technology,
+                developer: members[0].0,
+            },
         },
-    })
+    )
     .unwrap();
     for &(_, acc) in &members {
-        h.run(g.registrar, Command::Issue { project: ProjectId(1), vintage_year: 2024, quantity_tonnes: 1_000_000, buffer_tonnes: 0, to_account: acc, first_serial: None, external_ref: None }).unwrap();
-        h.run(g.operator, Command::DepositCash { account: acc, currency: Currency::Usd, amount_minor: 1_000_000_000_000 }).unwrap();
+        h.run(
+            g.registrar,
+            Command::Issue {
+                project: ProjectId(1),
+                vintage_year: 2024,
+                quantity_tonnes: 1_000_000,
+                buffer_tonnes: 0,
+                to_account: acc,
+                first_serial: None,
+                external_ref: None,
+            },
+        )
+        .unwrap();
+        h.run(
+            g.operator,
+            Command::DepositCash {
+                account: acc,
+                currency: Currency::Usd,
+                amount_minor: 1_000_000_000_000,
+            },
+        )
+        .unwrap();
     }
-    h.run(g.operator, Command::ListInstrument {
-        spec: InstrumentSpec {
-            symbol: "P-2024".into(),
-            underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2024 },
-            currency: Currency::Usd,
-            tick_minor: TICK,
-            lot_tonnes: LOT,
-            band_bps: 5_000,
-            reference_price_minor: REF,
-            fees: FeeSchedule { maker_bps: 5, taker_bps: 15, min_fee_minor: 3 },
+    h.run(
+        g.operator,
+        Command::ListInstrument {
+            spec: InstrumentSpec {
+                symbol: "P-2024".into(),
+                underlying: Underlying::ProjectVintage {
+                    project: ProjectId(1),
+                    vintage_year: 2024,
+                },
+                currency: Currency::Usd,
+                tick_minor: TICK,
+                lot_tonnes: LOT,
+                band_bps: 5_000,
+                reference_price_minor: REF,
+                fees: FeeSchedule { maker_bps: 5, taker_bps: 15, min_fee_minor: 3 },
+            },
         },
-    })
+    )
     .unwrap();
     (h, g, members)
 }
@@ -263,18 +313,26 @@ proptest! {
         let (mut h, g, members) = setup();
         let mut reference = Reference::default();
         let ins = InstrumentId(1);
+        // Per order: tonnes filled so far and the most it may ever fill.
+        let mut filled: std::collections::BTreeMap<u64, u64> = Default::default();
+        let mut cap: std::collections::BTreeMap<u64, u64> = Default::default();
         for op in ops {
             match op {
                 Op::Place { member, side, ticks, lots, tif, post_only, stp } => {
                     let price = REF + ticks * TICK;
                     let (tif, stp) = (tif_of(tif), stp_of(stp));
-                    let want = reference.place(member, side, price, lots * LOT, tif, post_only, stp);
+                    let o = RefOrder { id: 0, member, side, price, remaining: lots * LOT, priority: 0, post_only, stp };
+                    let want = reference.place(o, tif);
                     let order = OrderRequest {
                         instrument: ins, account: members[member].1, side,
                         order_type: OrderType::Limit { price_minor: price }, quantity_tonnes: lots * LOT,
                         time_in_force: tif, post_only, client_order_id: None, self_trade: stp, retire: None,
                     };
                     let got = h.run(members[member].0, Command::PlaceOrder { order }).map(|e| engine_trades(&e));
+                    if let Ok(trades) = &got {
+                        cap.insert(reference.next_id, lots * LOT);
+                        count_fills(&mut filled, trades);
+                    }
                     prop_assert_eq!(got, want);
                 }
                 Op::Cancel { pick } => {
@@ -291,8 +349,15 @@ proptest! {
                     let want = reference.amend(o.id, remaining, price);
                     let cmd = Command::AmendOrder { order: OrderId(o.id), remaining_tonnes: lots.map(|l| l * LOT), price_minor: ticks.map(|t| REF + t * TICK) };
                     let got = h.run(members[o.member].0, cmd).map(|e| engine_trades(&e));
+                    if let Ok(trades) = &got {
+                        cap.insert(o.id, filled.get(&o.id).copied().unwrap_or(0) + remaining);
+                        count_fills(&mut filled, trades);
+                    }
                     prop_assert_eq!(got, want);
                 }
+            }
+            for (id, f) in &filled {
+                prop_assert!(*f <= cap[id], "order {} filled {} of at most {}", id, f, cap[id]);
             }
             let book = h.state.book(ins).unwrap();
             prop_assert_eq!(book.depth(Side::Buy, 1_000), reference.depth(Side::Buy));

@@ -49,7 +49,10 @@ impl Interval {
 impl std::str::FromStr for Interval {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Interval::ALL.into_iter().find(|i| i.as_str() == s).ok_or_else(|| format!("{s:?}: expected 1m, 1h or 1d"))
+        Interval::ALL
+            .into_iter()
+            .find(|i| i.as_str() == s)
+            .ok_or_else(|| format!("{s:?}: expected 1m, 1h or 1d"))
     }
 }
 
@@ -129,27 +132,43 @@ impl MarketData {
 
     /// The newest trades first.
     pub fn trades(&self, instrument: InstrumentId, limit: usize) -> Vec<Print> {
-        self.instruments.get(&instrument).map_or_else(Vec::new, |d| d.tape.iter().rev().take(limit).copied().collect())
+        self.instruments
+            .get(&instrument)
+            .map_or_else(Vec::new, |d| d.tape.iter().rev().take(limit).copied().collect())
     }
 
     /// The newest candles last.
-    pub fn candles(&self, instrument: InstrumentId, interval: Interval, limit: usize) -> Vec<Candle> {
+    pub fn candles(
+        &self,
+        instrument: InstrumentId,
+        interval: Interval,
+        limit: usize,
+    ) -> Vec<Candle> {
         self.instruments
             .get(&instrument)
             .and_then(|d| d.candles.get(&interval))
-            .map_or_else(Vec::new, |c| c.iter().skip(c.len().saturating_sub(limit)).copied().collect())
+            .map_or_else(Vec::new, |c| {
+                c.iter().skip(c.len().saturating_sub(limit)).copied().collect()
+            })
     }
 
     /// Every day with trades: `(day start ms, day)`, oldest first.
     pub fn days(&self, instrument: InstrumentId) -> Vec<(i64, Day)> {
-        self.instruments.get(&instrument).map_or_else(Vec::new, |d| d.days.iter().map(|(k, v)| (*k, *v)).collect())
+        self.instruments
+            .get(&instrument)
+            .map_or_else(Vec::new, |d| d.days.iter().map(|(k, v)| (*k, *v)).collect())
     }
 
     /// The settlement price in force at `time_ms`: the VWAP of the last day up to and including
     /// that day that had trades.
     pub fn settlement_price_at(&self, instrument: InstrumentId, time_ms: i64) -> Option<i64> {
         let day = time_ms.div_euclid(DAY_MS) * DAY_MS;
-        self.instruments.get(&instrument)?.days.range(..=day).next_back().and_then(|(_, d)| d.vwap_minor())
+        self.instruments
+            .get(&instrument)?
+            .days
+            .range(..=day)
+            .next_back()
+            .and_then(|(_, d)| d.vwap_minor())
     }
 }
 
@@ -227,7 +246,16 @@ mod tests {
         md.apply(t0 + DAY_MS + 1, &[trade(5, 3_900, 10)]);
         let m = md.candles(InstrumentId(1), Interval::Minute, 10);
         assert_eq!(m.len(), 3);
-        assert_eq!((m[0].open_minor, m[0].high_minor, m[0].low_minor, m[0].close_minor, m[0].volume_tonnes), (3_750, 3_800, 3_700, 3_700, 500));
+        assert_eq!(
+            (
+                m[0].open_minor,
+                m[0].high_minor,
+                m[0].low_minor,
+                m[0].close_minor,
+                m[0].volume_tonnes
+            ),
+            (3_750, 3_800, 3_700, 3_700, 500)
+        );
         let d = md.candles(InstrumentId(1), Interval::Day, 10);
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].volume_tonnes, 550);
@@ -235,7 +263,11 @@ mod tests {
         let days = md.days(InstrumentId(1));
         assert_eq!(days[0].1.vwap_minor(), Some(3_769));
         assert_eq!(md.settlement_price_at(InstrumentId(1), t0 + DAY_MS / 2), Some(3_769));
-        assert_eq!(md.settlement_price_at(InstrumentId(1), t0 + 3 * DAY_MS), Some(3_900), "carried forward");
+        assert_eq!(
+            md.settlement_price_at(InstrumentId(1), t0 + 3 * DAY_MS),
+            Some(3_900),
+            "carried forward"
+        );
         assert_eq!(md.settlement_price_at(InstrumentId(1), t0 - 1), None);
         let tape: Vec<u64> = md.trades(InstrumentId(1), 2).iter().map(|p| p.trade.0).collect();
         assert_eq!(tape, vec![5, 4]);

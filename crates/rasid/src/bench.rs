@@ -348,8 +348,15 @@ fn write_load(
 
 /// The matching stream through the durable ledger: SQLite journal, group commit, callers
 /// answered after commit. Returns orders per second over the first `limit` stream operations.
-pub fn durable_orders(stream: &[crate::bench_matching::Op], seed_ops: usize, limit: u64) -> Result<f64, Failure> {
-    let dir = tempfile::Builder::new().prefix(".rasid-bench").tempdir_in(".").map_err(|e| Failure::Internal(e.to_string()))?;
+pub fn durable_orders(
+    stream: &[crate::bench_matching::Op],
+    seed_ops: usize,
+    limit: u64,
+) -> Result<f64, Failure> {
+    let dir = tempfile::Builder::new()
+        .prefix(".rasid-bench")
+        .tempdir_in(".")
+        .map_err(|e| Failure::Internal(e.to_string()))?;
     let db = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
     let ledger = Ledger::open(open_journal(&db)?, Config::default(), system_clock())?;
     // The same set-up as the in-process venue, journaled command by command.

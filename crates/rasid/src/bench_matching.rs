@@ -16,7 +16,7 @@ use rasid_core::exchange::{
     FeeSchedule, InstrumentId, InstrumentSpec, OrderId, OrderRequest, OrderType,
     SelfTradePrevention, Side, TimeInForce, Underlying,
 };
-use rasid_core::model::{Basis, Effect, ProjectInfo, Program, Role};
+use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Role};
 use rasid_core::{AccountId, Command, Currency, Envelope, Event, OrgId, ProjectId, State};
 use serde_json::json;
 use std::time::Instant;
@@ -66,9 +66,15 @@ pub struct Venue {
 /// account `3 + i`: the first half buy, the second half sell.
 pub fn setup_commands() -> Vec<(OrgId, Command)> {
     let (op, reg) = (OrgId(1), OrgId(2));
-    let mut out = vec![(OrgId(0), Command::Genesis { operator_name: "Operator".into(), registrar_name: "Registry".into() })];
+    let mut out = vec![(
+        OrgId(0),
+        Command::Genesis { operator_name: "Operator".into(), registrar_name: "Registry".into() },
+    )];
     for i in 0..2 * MEMBERS_PER_SIDE {
-        out.push((op, Command::CreateOrganization { name: format!("Member {i}"), role: Role::Member }));
+        out.push((
+            op,
+            Command::CreateOrganization { name: format!("Member {i}"), role: Role::Member },
+        ));
         out.push((op, Command::OpenAccount { org: OrgId(3 + i), name: "Main".into() }));
     }
     let info = ProjectInfo {
@@ -88,21 +94,45 @@ pub fn setup_commands() -> Vec<(OrgId, Command)> {
     for i in 0..MEMBERS_PER_SIDE {
         let buyer = AccountId(3 + i);
         let seller = AccountId(3 + MEMBERS_PER_SIDE + i);
-        out.push((reg, Command::Issue { project: ProjectId(1), vintage_year: 2024, quantity_tonnes: 1_000_000_000_000, buffer_tonnes: 0, to_account: seller, first_serial: None, external_ref: None }));
-        out.push((op, Command::DepositCash { account: buyer, currency: Currency::Sar, amount_minor: i64::MAX / 4 }));
+        out.push((
+            reg,
+            Command::Issue {
+                project: ProjectId(1),
+                vintage_year: 2024,
+                quantity_tonnes: 1_000_000_000_000,
+                buffer_tonnes: 0,
+                to_account: seller,
+                first_serial: None,
+                external_ref: None,
+            },
+        ));
+        out.push((
+            op,
+            Command::DepositCash {
+                account: buyer,
+                currency: Currency::Sar,
+                amount_minor: i64::MAX / 4,
+            },
+        ));
     }
-    out.push((op, Command::ListInstrument {
-        spec: InstrumentSpec {
-            symbol: "BENCH-2024".into(),
-            underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2024 },
-            currency: Currency::Sar,
-            tick_minor: 1,
-            lot_tonnes: 1,
-            band_bps: 10_000,
-            reference_price_minor: REFERENCE_PRICE,
-            fees: FeeSchedule { maker_bps: 5, taker_bps: 10, min_fee_minor: 0 },
+    out.push((
+        op,
+        Command::ListInstrument {
+            spec: InstrumentSpec {
+                symbol: "BENCH-2024".into(),
+                underlying: Underlying::ProjectVintage {
+                    project: ProjectId(1),
+                    vintage_year: 2024,
+                },
+                currency: Currency::Sar,
+                tick_minor: 1,
+                lot_tonnes: 1,
+                band_bps: 10_000,
+                reference_price_minor: REFERENCE_PRICE,
+                fees: FeeSchedule { maker_bps: 5, taker_bps: 10, min_fee_minor: 0 },
+            },
         },
-    }));
+    ));
     out
 }
 
@@ -261,9 +291,15 @@ pub fn run_rasid(ops: &[Op], seed_ops: usize) -> RasidRun {
     }
     let secs = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
+    let pct =
+        |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
     venue.state.audit().expect("invariants hold after the benchmark");
-    RasidRun { ops_per_sec: timed.len() as f64 / secs, p50_ns: pct(0.50), p99_ns: pct(0.99), trades }
+    RasidRun {
+        ops_per_sec: timed.len() as f64 / secs,
+        p50_ns: pct(0.50),
+        p99_ns: pct(0.99),
+        trades,
+    }
 }
 
 pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
@@ -281,12 +317,22 @@ pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
         rasid.trades
     );
     for e in &engines {
-        text.push_str(&format!("  {:<18} {:>12} ops/s\n", e["name"].as_str().unwrap_or(""), e["ops_per_sec"]));
+        text.push_str(&format!(
+            "  {:<18} {:>12} ops/s\n",
+            e["name"].as_str().unwrap_or(""),
+            e["ops_per_sec"]
+        ));
     }
-    text.push_str(&format!("rasid latency p50 {} ns, p99 {} ns\ndurable (SQLite, group commit): {} orders/s", rasid.p50_ns, rasid.p99_ns, durable as u64));
-    Ok(Output::new(text, json!({
-        "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades,
-        "engines": engines, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
-        "durable_orders_per_sec": durable as u64,
-    })))
+    text.push_str(&format!(
+        "rasid latency p50 {} ns, p99 {} ns\ndurable (SQLite, group commit): {} orders/s",
+        rasid.p50_ns, rasid.p99_ns, durable as u64
+    ));
+    Ok(Output::new(
+        text,
+        json!({
+            "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades,
+            "engines": engines, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
+            "durable_orders_per_sec": durable as u64,
+        }),
+    ))
 }

@@ -2,8 +2,8 @@
 //! validate"), so handlers never see a malformed id, range, currency or amount.
 
 use clap::{Args, Parser, Subcommand};
-use rasid_core::model::{CaStatus, CorsiaPhase, Program, Purpose, Role};
 use rasid_core::exchange::{OrderId, Side};
+use rasid_core::model::{CaStatus, CorsiaPhase, Program, Purpose, Role};
 use rasid_core::{AccountId, Currency, IssuanceId, OrgId, ProjectId, RetirementId, SerialRange};
 use rasid_store::DatabaseUrl;
 use std::path::PathBuf;
@@ -318,12 +318,21 @@ pub enum InstrumentCmd {
     List,
     /// List a project-vintage instrument (operator).
     Add(InstrumentArgs),
-    Halt { instrument: String },
-    Resume { instrument: String },
+    Halt {
+        instrument: String,
+    },
+    Resume {
+        instrument: String,
+    },
     /// Delist: cancels every order; final.
-    Close { instrument: String },
+    Close {
+        instrument: String,
+    },
     /// Move the centre of the price band.
-    Reference { instrument: String, price: String },
+    Reference {
+        instrument: String,
+        price: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -368,7 +377,9 @@ pub enum OrderCmd {
         #[arg(long)]
         price: Option<String>,
     },
-    Cancel { order: OrderId },
+    Cancel {
+        order: OrderId,
+    },
     CancelAll {
         #[arg(long)]
         account: AccountId,

@@ -7,7 +7,11 @@ use rasid_core::model::{
     Article6, Basis, CaStatus, CorsiaPhase, Effect, Labels, Program, ProjectInfo, Purpose,
     RetirementDetails, Role,
 };
-use rasid_core::{AccountId, Command, Currency, Event, OrgId, Selection, State};
+use rasid_core::exchange::{
+    FeeSchedule, InstrumentId, InstrumentSpec, OrderRequest, OrderType, SelfTradePrevention, Side,
+    TimeInForce, Underlying,
+};
+use rasid_core::{AccountId, Command, Currency, Event, OrgId, ProjectId, Selection, State};
 use rasid_store::DatabaseUrl;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -53,7 +57,7 @@ pub fn run(database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Fai
     );
     let _ = write!(
         text,
-        "\nTry:\n  rasid retirement show {retirement}\n  rasid holdings --account {}\n  rasid serial 1\n  rasid project list --country Kazakhstan\n  rasid verify --json\n",
+        "\nTry:\n  rasid retirement show {retirement}\n  rasid holdings --account {}\n  rasid market book RSD-KZ-0001-2023\n  rasid market trades RSD-KZ-0001-2023\n  rasid serial 1\n  rasid project list --country Kazakhstan\n  rasid verify --json\n",
         scene.buyer_account
     );
     Ok(Output::new(
@@ -73,7 +77,8 @@ struct Scene {
 }
 
 /// A Kazakh reforestation project issues 500,000 t (CORSIA first phase, CCP, Article 6
-/// authorised); a Gulf airline buys 120,000 t at SAR 37.50 and retires 25,000 t for CORSIA.
+/// authorised) and is listed on the exchange; a Gulf airline buys 120,000 t at SAR 37.50 and
+/// retires 25,000 t for CORSIA. Orders are left resting so the book has depth.
 fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
     let existing = ctx.read(|s: &State| {
         let buyer = s.organization_by_name(BUYER)?.id;
@@ -156,26 +161,27 @@ fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
             amount_minor: 1_000_000_000,
         },
     )?;
-    // 120,000 t at SAR 37.50: the exchange will settle this as one DvP trade; here it is the
-    // registry transfer and the payment done by hand.
-    ctx.submit(
-        dev,
-        Command::Transfer {
-            from: dev_acc,
-            to: buyer_acc,
-            issuance,
-            selection: Selection::Quantity(120_000),
+    // The developer offers on the exchange; the airline buys 120,000 t, settled delivery
+    // versus payment in the step that matches: serials to the airline, SAR to the developer.
+    let instrument = list_instrument(ctx, operator, project)?;
+    let order = |account, side, price_minor, quantity_tonnes| Command::PlaceOrder {
+        order: OrderRequest {
+            instrument,
+            account,
+            side,
+            order_type: OrderType::Limit { price_minor },
+            quantity_tonnes,
+            time_in_force: TimeInForce::Gtc,
+            post_only: false,
+            client_order_id: None,
+            self_trade: SelfTradePrevention::CancelIncoming,
+            retire: None,
         },
-    )?;
-    ctx.submit(
-        buyer,
-        Command::TransferCash {
-            from: buyer_acc,
-            to: dev_acc,
-            currency: Currency::Sar,
-            amount_minor: 120_000 * 3_750,
-        },
-    )?;
+    };
+    ctx.submit(dev, order(dev_acc, Side::Sell, 3_750, 200_000))?;
+    ctx.submit(dev, order(dev_acc, Side::Sell, 3_800, 50_000))?;
+    ctx.submit(buyer, order(buyer_acc, Side::Buy, 3_750, 120_000))?;
+    ctx.submit(buyer, order(buyer_acc, Side::Buy, 3_700, 10_000))?;
     let retired = ctx.submit(
         buyer,
         Command::Retire {
@@ -195,6 +201,23 @@ fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
         _ => unreachable!("Retire emits Retired"),
     };
     Ok(Scene { retirement, buyer_account: buyer_acc })
+}
+
+fn list_instrument(ctx: &Ctx, operator: OrgId, project: ProjectId) -> Result<InstrumentId, Failure> {
+    let spec = InstrumentSpec {
+        symbol: "RSD-KZ-0001-2023".into(),
+        underlying: Underlying::ProjectVintage { project, vintage_year: 2023 },
+        currency: Currency::Sar,
+        tick_minor: 5,
+        lot_tonnes: 100,
+        band_bps: 2_000,
+        reference_price_minor: 3_750,
+        fees: FeeSchedule { maker_bps: 10, taker_bps: 20, min_fee_minor: 100 },
+    };
+    match ctx.submit(operator, Command::ListInstrument { spec })?.events[..] {
+        [Event::InstrumentListed { instrument }] => Ok(instrument),
+        _ => unreachable!("ListInstrument emits InstrumentListed"),
+    }
 }
 
 fn org(events: Vec<Event>) -> OrgId {

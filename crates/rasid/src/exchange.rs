@@ -37,7 +37,10 @@ pub fn instrument(ctx: &Ctx, cmd: InstrumentCmd) -> Result<Output, Failure> {
     let operator = ctx.operator()?;
     let status = |ctx: &Ctx, r: &str, status| -> Result<Output, Failure> {
         let inst = resolve(ctx, r)?;
-        accepted(ctx, ctx.submit(operator, Command::SetInstrumentStatus { instrument: inst.id, status })?)
+        accepted(
+            ctx,
+            ctx.submit(operator, Command::SetInstrumentStatus { instrument: inst.id, status })?,
+        )
     };
     match cmd {
         InstrumentCmd::List => ctx.read(|s| {
@@ -46,20 +49,37 @@ pub fn instrument(ctx: &Ctx, cmd: InstrumentCmd) -> Result<Output, Failure> {
                 .instruments()
                 .map(|i| {
                     let c = i.spec.currency;
-                    format!("{:<6} {:<16} {:<7} {} {} lot {} t  ref {}", i.id.to_string(), i.spec.symbol, i.status.as_str(), c, money(i.spec.tick_minor, c), i.spec.lot_tonnes, money(i.spec.reference_price_minor, c))
+                    format!(
+                        "{:<6} {:<16} {:<7} {} {} lot {} t  ref {}",
+                        i.id.to_string(),
+                        i.spec.symbol,
+                        i.status.as_str(),
+                        c,
+                        money(i.spec.tick_minor, c),
+                        i.spec.lot_tonnes,
+                        money(i.spec.reference_price_minor, c)
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
             Output::new(text, json!({ "instruments": rows }))
         }),
-        InstrumentCmd::Add(a) => accepted(ctx, ctx.submit(operator, Command::ListInstrument { spec: spec(a)? })?),
+        InstrumentCmd::Add(a) => {
+            accepted(ctx, ctx.submit(operator, Command::ListInstrument { spec: spec(a)? })?)
+        }
         InstrumentCmd::Halt { instrument } => status(ctx, &instrument, InstrumentStatus::Halted),
         InstrumentCmd::Resume { instrument } => status(ctx, &instrument, InstrumentStatus::Open),
         InstrumentCmd::Close { instrument } => status(ctx, &instrument, InstrumentStatus::Closed),
         InstrumentCmd::Reference { instrument, price: p } => {
             let inst = resolve(ctx, &instrument)?;
             let price_minor = price(&p, inst.spec.currency)?;
-            accepted(ctx, ctx.submit(operator, Command::SetReferencePrice { instrument: inst.id, price_minor })?)
+            accepted(
+                ctx,
+                ctx.submit(
+                    operator,
+                    Command::SetReferencePrice { instrument: inst.id, price_minor },
+                )?,
+            )
         }
     }
 }
@@ -74,7 +94,11 @@ fn spec(a: InstrumentArgs) -> Result<InstrumentSpec, Failure> {
         lot_tonnes: a.lot,
         band_bps: a.band_bps,
         reference_price_minor: price(&a.reference, c)?,
-        fees: FeeSchedule { maker_bps: a.maker_bps, taker_bps: a.taker_bps, min_fee_minor: price(&a.min_fee, c)? },
+        fees: FeeSchedule {
+            maker_bps: a.maker_bps,
+            taker_bps: a.taker_bps,
+            min_fee_minor: price(&a.min_fee, c)?,
+        },
     })
 }
 
@@ -103,19 +127,34 @@ fn time_in_force(a: &PlaceArgs) -> Result<TimeInForce, Failure> {
         "ioc" => Ok(TimeInForce::Ioc),
         "fok" => Ok(TimeInForce::Fok),
         "gtd" => {
-            let when = a.expires.as_deref().ok_or_else(|| Failure::invalid("invalid_time_in_force", "--tif gtd needs --expires"))?;
-            let expires_at_ms = parse_rfc3339(when).map_err(|m| Failure::invalid("invalid_time", m))?;
+            let when = a.expires.as_deref().ok_or_else(|| {
+                Failure::invalid("invalid_time_in_force", "--tif gtd needs --expires")
+            })?;
+            let expires_at_ms =
+                parse_rfc3339(when).map_err(|m| Failure::invalid("invalid_time", m))?;
             Ok(TimeInForce::Gtd { expires_at_ms })
         }
-        other => Err(Failure::invalid("invalid_time_in_force", format!("{other:?}: expected gtc, day, gtd, ioc or fok"))),
+        other => Err(Failure::invalid(
+            "invalid_time_in_force",
+            format!("{other:?}: expected gtc, day, gtd, ioc or fok"),
+        )),
     }
 }
 
 fn self_trade(s: &str) -> Result<SelfTradePrevention, Failure> {
-    [SelfTradePrevention::CancelResting, SelfTradePrevention::CancelIncoming, SelfTradePrevention::CancelBoth]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-        .ok_or_else(|| Failure::invalid("invalid_self_trade", format!("{s:?}: expected cancel_resting, cancel_incoming or cancel_both")))
+    [
+        SelfTradePrevention::CancelResting,
+        SelfTradePrevention::CancelIncoming,
+        SelfTradePrevention::CancelBoth,
+    ]
+    .into_iter()
+    .find(|m| m.as_str() == s)
+    .ok_or_else(|| {
+        Failure::invalid(
+            "invalid_self_trade",
+            format!("{s:?}: expected cancel_resting, cancel_incoming or cancel_both"),
+        )
+    })
 }
 
 pub fn order(ctx: &Ctx, cmd: OrderCmd) -> Result<Output, Failure> {
@@ -123,7 +162,9 @@ pub fn order(ctx: &Ctx, cmd: OrderCmd) -> Result<Output, Failure> {
         OrderCmd::Place(a) => {
             let inst = resolve(ctx, &a.instrument)?;
             let order_type = match &a.price {
-                Some(p) if !a.market => OrderType::Limit { price_minor: price(p, inst.spec.currency)? },
+                Some(p) if !a.market => {
+                    OrderType::Limit { price_minor: price(p, inst.spec.currency)? }
+                }
                 _ => OrderType::Market,
             };
             let request = OrderRequest {
@@ -143,28 +184,48 @@ pub fn order(ctx: &Ctx, cmd: OrderCmd) -> Result<Output, Failure> {
                     note: String::new(),
                 }),
             };
-            accepted(ctx, ctx.submit(ctx.owner(a.account)?, Command::PlaceOrder { order: request })?)
+            accepted(
+                ctx,
+                ctx.submit(ctx.owner(a.account)?, Command::PlaceOrder { order: request })?,
+            )
         }
         OrderCmd::Amend { order, quantity, price: p } => {
-            let found = ctx.read(move |s| s.order(order).map(|o| (o.org, s.instrument(o.instrument).map(|i| i.spec.currency))))?;
+            let found = ctx.read(move |s| {
+                s.order(order).map(|o| (o.org, s.instrument(o.instrument).map(|i| i.spec.currency)))
+            })?;
             let (owner, currency) = found.ok_or(Failure::Rejected(Rejection::UnknownOrder))?;
-            let price_minor = p.map(|p| price(&p, currency.unwrap_or(Currency::Sar))).transpose()?;
+            let price_minor =
+                p.map(|p| price(&p, currency.unwrap_or(Currency::Sar))).transpose()?;
             let actor = ctx.actor_or(owner);
-            accepted(ctx, ctx.submit(actor, Command::AmendOrder { order, remaining_tonnes: quantity, price_minor })?)
+            accepted(
+                ctx,
+                ctx.submit(
+                    actor,
+                    Command::AmendOrder { order, remaining_tonnes: quantity, price_minor },
+                )?,
+            )
         }
         OrderCmd::Cancel { order } => {
-            let owner = ctx.read(move |s| s.order(order).map(|o| o.org))?.ok_or(Failure::Rejected(Rejection::UnknownOrder))?;
+            let owner = ctx
+                .read(move |s| s.order(order).map(|o| o.org))?
+                .ok_or(Failure::Rejected(Rejection::UnknownOrder))?;
             accepted(ctx, ctx.submit(ctx.actor_or(owner), Command::CancelOrder { order })?)
         }
         OrderCmd::CancelAll { account, instrument } => {
             let instrument = instrument.map(|i| resolve(ctx, &i).map(|i| i.id)).transpose()?;
-            accepted(ctx, ctx.submit(ctx.owner(account)?, Command::CancelAllOrders { account, instrument })?)
+            accepted(
+                ctx,
+                ctx.submit(ctx.owner(account)?, Command::CancelAllOrders { account, instrument })?,
+            )
         }
         OrderCmd::List { account } => ctx.read(move |s| {
             let orders: Vec<&Order> = s.orders_of(account).collect();
             let rows: Vec<Value> = orders.iter().map(|o| order_json(s, o)).collect();
             let text = orders.iter().map(|o| order_text(s, o)).collect::<Vec<_>>().join("\n");
-            Output::new(if text.is_empty() { "no open orders".into() } else { text }, json!({ "orders": rows }))
+            Output::new(
+                if text.is_empty() { "no open orders".into() } else { text },
+                json!({ "orders": rows }),
+            )
         }),
     }
 }
@@ -191,8 +252,15 @@ fn order_text(s: &State, o: &Order) -> String {
     let c = currency_of(s, o);
     format!(
         "{:<8} {} {:>4} {} t of {} @ {} {} ({} left, {})",
-        o.id.to_string(), o.instrument, o.side.as_str(), o.quantity_tonnes, o.instrument, c, money(o.price_minor, c),
-        o.remaining_tonnes, o.time_in_force.as_str()
+        o.id.to_string(),
+        o.instrument,
+        o.side.as_str(),
+        o.quantity_tonnes,
+        o.instrument,
+        c,
+        money(o.price_minor, c),
+        o.remaining_tonnes,
+        o.time_in_force.as_str()
     )
 }
 
@@ -216,7 +284,8 @@ pub fn market(ctx: &Ctx, cmd: MarketCmd) -> Result<Output, Failure> {
                         let last = md.trades(i.id, 1).first().map(|p| p.price_minor);
                         let days = md.days(i.id);
                         let today = days.last().map(|(_, d)| *d).unwrap_or_default();
-                        let previous = days.len().checked_sub(2).and_then(|k| days[k].1.vwap_minor());
+                        let previous =
+                            days.len().checked_sub(2).and_then(|k| days[k].1.vwap_minor());
                         let c = i.spec.currency;
                         doc["last_price"] = json!(last.map(|p| money(p, c)));
                         doc["change"] = json!(last.zip(previous).map(|(l, p)| money(l - p, c)));
@@ -259,11 +328,28 @@ pub fn market(ctx: &Ctx, cmd: MarketCmd) -> Result<Output, Failure> {
             let c = inst.spec.currency;
             let prints = md.trades(inst.id, limit);
             let rows: Vec<Value> = prints.iter().map(|p| json!({ "trade": p.trade.0, "time": rfc3339(p.time_ms), "price": money(p.price_minor, c), "quantity": p.quantity_tonnes, "aggressor": p.aggressor.as_str() })).collect();
-            let text = prints.iter().map(|p| format!("{} {} {:>10} {:>8} t {}", p.trade, rfc3339(p.time_ms), money(p.price_minor, c), p.quantity_tonnes, p.aggressor.as_str())).collect::<Vec<_>>().join("\n");
-            Ok(Output::new(text, json!({ "instrument": inst.id.0, "currency": c.code(), "trades": rows })))
+            let text = prints
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {} {:>10} {:>8} t {}",
+                        p.trade,
+                        rfc3339(p.time_ms),
+                        money(p.price_minor, c),
+                        p.quantity_tonnes,
+                        p.aggressor.as_str()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(Output::new(
+                text,
+                json!({ "instrument": inst.id.0, "currency": c.code(), "trades": rows }),
+            ))
         }
         MarketCmd::Candles { instrument, interval, limit } => {
-            let interval: Interval = interval.parse().map_err(|m: String| Failure::invalid("invalid_interval", m))?;
+            let interval: Interval =
+                interval.parse().map_err(|m: String| Failure::invalid("invalid_interval", m))?;
             let inst = resolve(ctx, &instrument)?;
             let md = market_data(ctx)?;
             let c = inst.spec.currency;
@@ -272,8 +358,25 @@ pub fn market(ctx: &Ctx, cmd: MarketCmd) -> Result<Output, Failure> {
                 "start": rfc3339(k.start_ms), "open": money(k.open_minor, c), "high": money(k.high_minor, c),
                 "low": money(k.low_minor, c), "close": money(k.close_minor, c), "volume": k.volume_tonnes, "trades": k.trades,
             })).collect();
-            let text = candles.iter().map(|k| format!("{} O {} H {} L {} C {} V {} t", rfc3339(k.start_ms), money(k.open_minor, c), money(k.high_minor, c), money(k.low_minor, c), money(k.close_minor, c), k.volume_tonnes)).collect::<Vec<_>>().join("\n");
-            Ok(Output::new(text, json!({ "instrument": inst.id.0, "interval": interval.as_str(), "candles": rows })))
+            let text = candles
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{} O {} H {} L {} C {} V {} t",
+                        rfc3339(k.start_ms),
+                        money(k.open_minor, c),
+                        money(k.high_minor, c),
+                        money(k.low_minor, c),
+                        money(k.close_minor, c),
+                        k.volume_tonnes
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(Output::new(
+                text,
+                json!({ "instrument": inst.id.0, "interval": interval.as_str(), "candles": rows }),
+            ))
         }
         MarketCmd::Daily { instrument } => {
             let inst = resolve(ctx, &instrument)?;
@@ -284,7 +387,18 @@ pub fn market(ctx: &Ctx, cmd: MarketCmd) -> Result<Output, Failure> {
                 "day": &rfc3339(*start)[..10], "volume": d.volume_tonnes, "trades": d.trades,
                 "vwap": d.vwap_minor().map(|p| money(p, c)), "settlement_price": d.vwap_minor().map(|p| money(p, c)),
             })).collect();
-            let text = days.iter().map(|(start, d)| format!("{} volume {} t  VWAP {}", &rfc3339(*start)[..10], d.volume_tonnes, d.vwap_minor().map_or("-".into(), |p| money(p, c)))).collect::<Vec<_>>().join("\n");
+            let text = days
+                .iter()
+                .map(|(start, d)| {
+                    format!(
+                        "{} volume {} t  VWAP {}",
+                        &rfc3339(*start)[..10],
+                        d.volume_tonnes,
+                        d.vwap_minor().map_or("-".into(), |p| money(p, c))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
             Ok(Output::new(text, json!({ "instrument": inst.id.0, "days": rows })))
         }
     }
@@ -296,8 +410,9 @@ fn market_data(ctx: &Ctx) -> Result<MarketData, Failure> {
     let mut state = State::new();
     let mut md = MarketData::new();
     journal.scan(1, &mut |record| {
-        let envelope = rasid_core::codec::decode_envelope(&record.body)
-            .map_err(|e| rasid_store::StoreError::Corrupt { seq: record.seq, reason: e.to_string() })?;
+        let envelope = rasid_core::codec::decode_envelope(&record.body).map_err(|e| {
+            rasid_store::StoreError::Corrupt { seq: record.seq, reason: e.to_string() }
+        })?;
         let events = state.execute(&envelope).map_err(|r| rasid_store::StoreError::Corrupt {
             seq: record.seq,
             reason: format!("rejected on replay ({})", r.code()),

@@ -6,10 +6,10 @@ use crate::cli::{
 };
 use crate::output::{Failure, Output, ranges_json, ranges_text, thousands};
 use rasid_core::codec::hex;
+use rasid_core::exchange::InstrumentId;
 use rasid_core::model::{Article6, Labels, ProjectInfo, RetirementDetails};
 use rasid_core::money::{format_minor, parse_minor};
 use rasid_core::time::rfc3339;
-use rasid_core::exchange::InstrumentId;
 use rasid_core::{AccountId, Command, Currency, Event, OrgId, Selection, SerialLocation, State};
 use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
 use serde_json::{Value, json};
@@ -277,23 +277,48 @@ pub fn event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> Val
 fn exchange_event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> Value {
     let px = |i: &InstrumentId, p: &i64| format_minor(i128::from(*p), currency(*i));
     match e {
-        Event::InstrumentListed { instrument } => json!({ "type": "instrument_listed", "instrument": instrument.0 }),
-        Event::InstrumentStatusChanged { instrument, status } => json!({ "type": "instrument_status_changed", "instrument": instrument.0, "status": status.as_str() }),
-        Event::ReferencePriceSet { instrument, price_minor } => json!({ "type": "reference_price_set", "instrument": instrument.0, "price": px(instrument, price_minor) }),
-        Event::OrderAccepted { order, instrument, account, side, price_minor, quantity_tonnes } => json!({
-            "type": "order_accepted", "order": order.0, "instrument": instrument.0, "account": account.0,
-            "side": side.as_str(), "price": px(instrument, price_minor), "quantity": quantity_tonnes,
-        }),
+        Event::InstrumentListed { instrument } => {
+            json!({ "type": "instrument_listed", "instrument": instrument.0 })
+        }
+        Event::InstrumentStatusChanged { instrument, status } => {
+            json!({ "type": "instrument_status_changed", "instrument": instrument.0, "status": status.as_str() })
+        }
+        Event::ReferencePriceSet { instrument, price_minor } => {
+            json!({ "type": "reference_price_set", "instrument": instrument.0, "price": px(instrument, price_minor) })
+        }
+        Event::OrderAccepted { order, instrument, account, side, price_minor, quantity_tonnes } => {
+            json!({
+                "type": "order_accepted", "order": order.0, "instrument": instrument.0, "account": account.0,
+                "side": side.as_str(), "price": px(instrument, price_minor), "quantity": quantity_tonnes,
+            })
+        }
         Event::OrderRested { order, instrument, side, price_minor, remaining_tonnes } => json!({
             "type": "order_rested", "order": order.0, "instrument": instrument.0, "side": side.as_str(),
             "price": px(instrument, price_minor), "remaining": remaining_tonnes,
         }),
-        Event::OrderAmended { order, instrument, side, old_price_minor, old_remaining_tonnes, price_minor, remaining_tonnes, priority_kept } => json!({
+        Event::OrderAmended {
+            order,
+            instrument,
+            side,
+            old_price_minor,
+            old_remaining_tonnes,
+            price_minor,
+            remaining_tonnes,
+            priority_kept,
+        } => json!({
             "type": "order_amended", "order": order.0, "instrument": instrument.0, "side": side.as_str(),
             "old_price": px(instrument, old_price_minor), "old_remaining": old_remaining_tonnes,
             "price": px(instrument, price_minor), "remaining": remaining_tonnes, "priority_kept": priority_kept,
         }),
-        Event::OrderCancelled { order, instrument, side, price_minor, remaining_tonnes, reason, rested } => json!({
+        Event::OrderCancelled {
+            order,
+            instrument,
+            side,
+            price_minor,
+            remaining_tonnes,
+            reason,
+            rested,
+        } => json!({
             "type": "order_cancelled", "order": order.0, "instrument": instrument.0, "side": side.as_str(),
             "price": px(instrument, price_minor), "remaining": remaining_tonnes, "reason": reason.as_str(), "rested": rested,
         }),
@@ -361,18 +386,35 @@ fn event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> String 
 }
 
 fn exchange_event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> String {
-    let px = |i: &InstrumentId, p: &i64| format!("{} {}", currency(*i), format_minor(i128::from(*p), currency(*i)));
+    let px = |i: &InstrumentId, p: &i64| {
+        format!("{} {}", currency(*i), format_minor(i128::from(*p), currency(*i)))
+    };
     match e {
         Event::InstrumentListed { instrument } => format!("instrument {instrument} listed"),
-        Event::InstrumentStatusChanged { instrument, status } => format!("instrument {instrument} is {}", status.as_str()),
-        Event::ReferencePriceSet { instrument, price_minor } => format!("{instrument} reference price {}", px(instrument, price_minor)),
+        Event::InstrumentStatusChanged { instrument, status } => {
+            format!("instrument {instrument} is {}", status.as_str())
+        }
+        Event::ReferencePriceSet { instrument, price_minor } => {
+            format!("{instrument} reference price {}", px(instrument, price_minor))
+        }
         Event::OrderAccepted { order, instrument, side, price_minor, quantity_tonnes, .. } => {
-            format!("order {order} accepted: {} {quantity_tonnes} t of {instrument} at {}", side.as_str(), px(instrument, price_minor))
+            format!(
+                "order {order} accepted: {} {quantity_tonnes} t of {instrument} at {}",
+                side.as_str(),
+                px(instrument, price_minor)
+            )
         }
         Event::OrderRested { order, instrument, price_minor, remaining_tonnes, .. } => {
             format!("order {order} rests: {remaining_tonnes} t at {}", px(instrument, price_minor))
         }
-        Event::OrderAmended { order, instrument, price_minor, remaining_tonnes, priority_kept, .. } => format!(
+        Event::OrderAmended {
+            order,
+            instrument,
+            price_minor,
+            remaining_tonnes,
+            priority_kept,
+            ..
+        } => format!(
             "order {order} amended to {remaining_tonnes} t at {}{}",
             px(instrument, price_minor),
             if *priority_kept { " (keeps its place)" } else { "" }
@@ -387,7 +429,11 @@ fn exchange_event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -
             px(&f.instrument, &f.price_minor),
             f.seller,
             f.buyer,
-            f.serials.iter().map(|(i, s)| format!("{i} {}", ranges_text(s.ranges()))).collect::<Vec<_>>().join("; ")
+            f.serials
+                .iter()
+                .map(|(i, s)| format!("{i} {}", ranges_text(s.ranges())))
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         _ => unreachable!("registry events are rendered by event_text"),
     }

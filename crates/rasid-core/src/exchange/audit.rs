@@ -33,10 +33,11 @@ impl State {
         let ex = &self.exchange;
         let mut linked = 0usize;
         for (id, book) in &ex.books {
-            if let (Some(bid), Some(ask)) = (book.best_price(Side::Buy), book.best_price(Side::Sell)) {
-                if bid >= ask {
-                    return fail(format!("{id}: book crossed, bid {bid} ≥ ask {ask}"));
-                }
+            let touch = (book.best_price(Side::Buy), book.best_price(Side::Sell));
+            if let (Some(bid), Some(ask)) = touch
+                && bid >= ask
+            {
+                return fail(format!("{id}: book crossed, bid {bid} ≥ ask {ask}"));
             }
             for side in [Side::Buy, Side::Sell] {
                 for (price, level) in book.levels_of(side) {
@@ -47,7 +48,11 @@ impl State {
                         let Some(o) = ex.orders.get(&oid) else {
                             return fail(format!("{id}: level {price} links unknown {oid}"));
                         };
-                        if o.instrument != *id || o.side != side || o.price_minor != *price || o.prev != prev {
+                        if o.instrument != *id
+                            || o.side != side
+                            || o.price_minor != *price
+                            || o.prev != prev
+                        {
                             return fail(format!("{id}: {oid} is misplaced in level {price}"));
                         }
                         if o.remaining_tonnes == 0 {
@@ -58,7 +63,10 @@ impl State {
                         prev = Some(oid);
                         next = o.next;
                     }
-                    if prev != Some(level.tail) || count != level.orders || tonnes != level.quantity_tonnes {
+                    if prev != Some(level.tail)
+                        || count != level.orders
+                        || tonnes != level.quantity_tonnes
+                    {
                         return fail(format!("{id}: level {price} totals disagree with its queue"));
                     }
                     linked += count as usize;
@@ -81,9 +89,13 @@ impl State {
             let spec = &inst.spec;
             match o.side {
                 Side::Buy => {
-                    let want = spec.fees.buy_hold(o.remaining_tonnes, spec.lot_tonnes, o.price_minor);
+                    let want =
+                        spec.fees.buy_hold(o.remaining_tonnes, spec.lot_tonnes, o.price_minor);
                     if want != Ok(o.reserved_cash_minor) || !o.reserved_serials.is_empty() {
-                        return fail(format!("{} holds {} minor units, needs {want:?}", o.id, o.reserved_cash_minor));
+                        return fail(format!(
+                            "{} holds {} minor units, needs {want:?}",
+                            o.id, o.reserved_cash_minor
+                        ));
                     }
                     *cash.entry((o.account, spec.currency)).or_default() += o.reserved_cash_minor;
                 }
@@ -96,19 +108,29 @@ impl State {
                             return fail(format!("{} holds serials outside its instrument", o.id));
                         }
                         total += set.quantity_tonnes();
-                        if serials.entry((o.account, *issuance)).or_default().union_disjoint(set).is_err() {
+                        if serials
+                            .entry((o.account, *issuance))
+                            .or_default()
+                            .union_disjoint(set)
+                            .is_err()
+                        {
                             return fail(format!("{} holds serials another order holds", o.id));
                         }
                     }
                     if total != o.remaining_tonnes || o.reserved_cash_minor != 0 {
-                        return fail(format!("{} holds {total} t for {} t remaining", o.id, o.remaining_tonnes));
+                        return fail(format!(
+                            "{} holds {total} t for {} t remaining",
+                            o.id, o.remaining_tonnes
+                        ));
                     }
                 }
             }
         }
         for ((account, currency), b) in &self.cash {
             if cash.remove(&(*account, *currency)).unwrap_or(0) != b.reserved_minor {
-                return fail(format!("{account} {currency}: reserved cash is not its orders' holds"));
+                return fail(format!(
+                    "{account} {currency}: reserved cash is not its orders' holds"
+                ));
             }
         }
         if let Some(((account, currency), _)) = cash.iter().find(|(_, v)| **v != 0) {
@@ -143,9 +165,17 @@ impl State {
             })
             .collect();
         let symbols_ok = ex.symbols.len() == ex.instruments.len()
-            && ex.symbols.iter().all(|(s, id)| ex.instruments.get(id).is_some_and(|i| &i.spec.symbol == s));
+            && ex
+                .symbols
+                .iter()
+                .all(|(s, id)| ex.instruments.get(id).is_some_and(|i| &i.spec.symbol == s));
         let books_ok = ex.books.keys().eq(ex.instruments.keys());
-        if by_account != ex.by_account || client_ids != ex.client_ids || expiries != ex.expiries || !symbols_ok || !books_ok {
+        if by_account != ex.by_account
+            || client_ids != ex.client_ids
+            || expiries != ex.expiries
+            || !symbols_ok
+            || !books_ok
+        {
             return fail("an exchange index disagrees with the open orders or instruments".into());
         }
         Ok(())

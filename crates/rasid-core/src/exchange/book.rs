@@ -72,7 +72,10 @@ impl Book {
         let levels = self.levels(side);
         match levels.get_mut(&price) {
             None => {
-                levels.insert(price, Level { head: id, tail: id, quantity_tonnes: remaining, orders: 1 });
+                levels.insert(
+                    price,
+                    Level { head: id, tail: id, quantity_tonnes: remaining, orders: 1 },
+                );
                 let o = orders.get_mut(&id).expect("order is stored");
                 o.prev = None;
                 o.next = None;

@@ -3,8 +3,8 @@
 //! because the order already holds every tonne and minor unit it can need.
 
 use super::{
-    CancelReason, Fill, Instrument, InstrumentId, InstrumentSpec, InstrumentStatus, Order,
-    OrderId, OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce, TradeId, Underlying,
+    CancelReason, Fill, Instrument, InstrumentId, InstrumentSpec, InstrumentStatus, Order, OrderId,
+    OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce, TradeId, Underlying,
 };
 use crate::command::Envelope;
 use crate::event::Event;
@@ -14,6 +14,10 @@ use crate::money::Currency;
 use crate::rejection::Rejection;
 use crate::serial::RangeSet;
 use crate::state::State;
+use smallvec::SmallVec;
+
+/// Classes with at most this many issuances are searched issuance by issuance.
+const CLASS_LOOKUP_MAX: usize = 8;
 
 type Outcome = Result<Vec<Event>, Rejection>;
 
@@ -27,7 +31,9 @@ impl State {
         if !self.projects.contains_key(&project) {
             return Err(Rejection::UnknownProject);
         }
-        if !(crate::engine::VINTAGE_YEAR_MIN..=crate::engine::VINTAGE_YEAR_MAX).contains(&vintage_year) {
+        if !(crate::engine::VINTAGE_YEAR_MIN..=crate::engine::VINTAGE_YEAR_MAX)
+            .contains(&vintage_year)
+        {
             return Err(Rejection::InvalidVintage);
         }
         let valid = spec.tick_minor > 0
@@ -51,8 +57,13 @@ impl State {
         Ok(vec![Event::InstrumentListed { instrument: id }])
     }
 
-    pub(crate) fn set_instrument_status(&mut self, id: InstrumentId, status: InstrumentStatus) -> Outcome {
-        let current = self.exchange.instruments.get(&id).ok_or(Rejection::UnknownInstrument)?.status;
+    pub(crate) fn set_instrument_status(
+        &mut self,
+        id: InstrumentId,
+        status: InstrumentStatus,
+    ) -> Outcome {
+        let current =
+            self.exchange.instruments.get(&id).ok_or(Rejection::UnknownInstrument)?.status;
         if current == InstrumentStatus::Closed {
             return Err(Rejection::InstrumentClosed);
         }
@@ -61,8 +72,13 @@ impl State {
         }
         let mut events = Vec::new();
         if status == InstrumentStatus::Closed {
-            let ids: Vec<OrderId> =
-                self.exchange.orders.values().filter(|o| o.instrument == id).map(|o| o.id).collect();
+            let ids: Vec<OrderId> = self
+                .exchange
+                .orders
+                .values()
+                .filter(|o| o.instrument == id)
+                .map(|o| o.id)
+                .collect();
             for order in ids {
                 self.cancel_resting(order, CancelReason::InstrumentClosed, &mut events);
             }
@@ -83,7 +99,8 @@ impl State {
         if price_minor % inst.spec.tick_minor != 0 {
             return Err(Rejection::PriceOffTick);
         }
-        self.exchange.instruments.get_mut(&id).expect("checked").spec.reference_price_minor = price_minor;
+        self.exchange.instruments.get_mut(&id).expect("checked").spec.reference_price_minor =
+            price_minor;
         Ok(vec![Event::ReferencePriceSet { instrument: id, price_minor }])
     }
 
@@ -97,16 +114,21 @@ impl State {
         }
     }
 
-    pub(crate) fn place_order(&mut self, actor: OrgId, req: &OrderRequest, env: &Envelope) -> Outcome {
+    pub(crate) fn place_order(
+        &mut self,
+        actor: OrgId,
+        req: &OrderRequest,
+        env: &Envelope,
+    ) -> Outcome {
         let inst = self.tradable(req.instrument)?;
         let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
         let Underlying::ProjectVintage { project, vintage_year } = inst.spec.underlying;
         let limit = order_limit(inst, req)?;
         check_quantity(req.quantity_tonnes, lot)?;
-        if let TimeInForce::Gtd { expires_at_ms } = req.time_in_force {
-            if expires_at_ms <= env.time_ms {
-                return Err(Rejection::InvalidTimeInForce);
-            }
+        if let TimeInForce::Gtd { expires_at_ms } = req.time_in_force
+            && expires_at_ms <= env.time_ms
+        {
+            return Err(Rejection::InvalidTimeInForce);
         }
         if let Some(details) = &req.retire {
             if req.side != Side::Buy {
@@ -125,7 +147,9 @@ impl State {
             }
         }
         let book = &self.exchange.books[&req.instrument];
-        if req.post_only && book.best_price(req.side.opposite()).is_some_and(|p| crosses(req.side, limit, p)) {
+        if req.post_only
+            && book.best_price(req.side.opposite()).is_some_and(|p| crosses(req.side, limit, p))
+        {
             return Err(Rejection::PostOnlyWouldCross);
         }
         let hold = match req.side {
@@ -144,7 +168,14 @@ impl State {
             }
         };
         if req.time_in_force == TimeInForce::Fok
-            && !self.fillable(req.instrument, req.side, limit, owner, req.self_trade, req.quantity_tonnes)
+            && !self.fillable(
+                req.instrument,
+                req.side,
+                limit,
+                owner,
+                req.self_trade,
+                req.quantity_tonnes,
+            )
         {
             return Err(Rejection::FokNotFilled);
         }
@@ -157,7 +188,9 @@ impl State {
                 self.hold_cash(req.account, currency, hold);
                 Vec::new()
             }
-            Side::Sell => self.reserve_class(req.account, project, vintage_year, req.quantity_tonnes),
+            Side::Sell => {
+                self.reserve_class(req.account, project, vintage_year, req.quantity_tonnes)
+            }
         };
         let mut order = Order {
             id,
@@ -193,7 +226,12 @@ impl State {
     }
 
     /// Rests what is left of an incoming order, or cancels it and releases what it holds.
-    fn finish_incoming(&mut self, order: Order, stopped_by_self_trade: bool, events: &mut Vec<Event>) {
+    fn finish_incoming(
+        &mut self,
+        order: Order,
+        stopped_by_self_trade: bool,
+        events: &mut Vec<Event>,
+    ) {
         if order.remaining_tonnes == 0 {
             debug_assert!(order.reserved_cash_minor == 0 && order.reserved_serials.is_empty());
             return;
@@ -208,7 +246,11 @@ impl State {
             });
             self.rest(order);
         } else {
-            let reason = if stopped_by_self_trade { CancelReason::SelfTrade } else { CancelReason::Unfilled };
+            let reason = if stopped_by_self_trade {
+                CancelReason::SelfTrade
+            } else {
+                CancelReason::Unfilled
+            };
             events.push(cancelled_event(&order, reason, false));
             self.release_order(order);
         }
@@ -246,7 +288,12 @@ impl State {
     }
 
     /// Cancels a resting order and releases everything it holds.
-    pub(crate) fn cancel_resting(&mut self, id: OrderId, reason: CancelReason, events: &mut Vec<Event>) {
+    pub(crate) fn cancel_resting(
+        &mut self,
+        id: OrderId,
+        reason: CancelReason,
+        events: &mut Vec<Event>,
+    ) {
         let order = self.unrest(id);
         events.push(cancelled_event(&order, reason, true));
         self.release_order(order);
@@ -262,11 +309,19 @@ impl State {
 
     /// Trades an incoming order against the opposite side while prices cross. Returns whether
     /// self-trade prevention stopped it.
-    fn match_incoming(&mut self, incoming: &mut Order, env: &Envelope, events: &mut Vec<Event>) -> bool {
+    fn match_incoming(
+        &mut self,
+        incoming: &mut Order,
+        env: &Envelope,
+        events: &mut Vec<Event>,
+    ) -> bool {
         let opposite = incoming.side.opposite();
         while incoming.remaining_tonnes > 0 {
-            let best = self.exchange.books[&incoming.instrument].best(opposite).map(|(p, l)| (p, l.head));
-            let Some((price, resting_id)) = best.filter(|(p, _)| crosses(incoming.side, incoming.price_minor, *p)) else {
+            let best =
+                self.exchange.books[&incoming.instrument].best(opposite).map(|(p, l)| (p, l.head));
+            let Some((price, resting_id)) =
+                best.filter(|(p, _)| crosses(incoming.side, incoming.price_minor, *p))
+            else {
                 return false;
             };
             if self.exchange.orders[&resting_id].org == incoming.org {
@@ -289,7 +344,14 @@ impl State {
 
     /// One fill between the incoming order and the order at the head of the best level,
     /// settled in full: serials, cash and fees move together.
-    fn fill(&mut self, incoming: &mut Order, resting_id: OrderId, price: i64, env: &Envelope, events: &mut Vec<Event>) {
+    fn fill(
+        &mut self,
+        incoming: &mut Order,
+        resting_id: OrderId,
+        price: i64,
+        env: &Envelope,
+        events: &mut Vec<Event>,
+    ) {
         let (lot, fees, currency) = {
             let s = &self.exchange.instruments[&incoming.instrument].spec;
             (s.lot_tonnes, s.fees, s.currency)
@@ -308,7 +370,9 @@ impl State {
         };
         let buyer_fee = fees.fee(notional, buy_bps);
         let seller_fee = fees.fee(notional, sell_bps).min(notional);
-        let hold = i128::from(fees.buy_hold(q, lot, buy.price_minor).expect("smaller than the accepted hold"));
+        let hold = i128::from(
+            fees.buy_hold(q, lot, buy.price_minor).expect("smaller than the accepted hold"),
+        );
         let change = hold - notional - buyer_fee;
         assert!(change >= 0, "a buy order's hold covers every fill (see fees.rs)");
         buy.reserved_cash_minor -= to_i64(hold);
@@ -319,7 +383,11 @@ impl State {
         let resting_side = incoming_side_opposite(buy_id == resting_id);
         let resting_done = self.exchange.orders[&resting_id].remaining_tonnes == 0;
 
-        self.exchange.books.get_mut(&incoming.instrument).expect("listed").reduce(resting_side, price, q);
+        self.exchange.books.get_mut(&incoming.instrument).expect("listed").reduce(
+            resting_side,
+            price,
+            q,
+        );
         if resting_done {
             let done = self.unrest(resting_id);
             debug_assert!(done.reserved_cash_minor == 0 && done.reserved_serials.is_empty());
@@ -329,7 +397,8 @@ impl State {
             self.unreserve(seller, *issuance, serials);
             match &retire {
                 None => self.credit_serials(buyer, *issuance, serials),
-                Some(details) => retirements.push(self.retire_delivered(buyer, *issuance, serials, details, env, events)),
+                Some(details) => retirements
+                    .push(self.retire_delivered(buyer, *issuance, serials, details, env, events)),
             }
         }
         // Cash: the buyer's hold for these tonnes is spent on price and fee, the change freed.
@@ -371,21 +440,32 @@ impl State {
         iss.retired.union_disjoint(serials).expect("audit: traded serials are not retired");
         let id = RetirementId(self.next.retirement);
         self.next.retirement += 1;
-        self.retirements.insert(id, Retirement {
+        self.retirements.insert(
             id,
-            account,
-            issuance,
-            serials: serials.clone(),
-            details: details.clone(),
-            retired_at_ms: env.time_ms,
-            seq: env.seq,
-        });
+            Retirement {
+                id,
+                account,
+                issuance,
+                serials: serials.clone(),
+                details: details.clone(),
+                retired_at_ms: env.time_ms,
+                seq: env.seq,
+            },
+        );
         events.push(Event::Retired { retirement: id, account, issuance, serials: serials.clone() });
         id
     }
 
     /// Whether an order could trade `quantity` in full right now (fill-or-kill).
-    fn fillable(&self, instrument: InstrumentId, side: Side, limit: i64, org: OrgId, stp: SelfTradePrevention, quantity: u64) -> bool {
+    fn fillable(
+        &self,
+        instrument: InstrumentId,
+        side: Side,
+        limit: i64,
+        org: OrgId,
+        stp: SelfTradePrevention,
+        quantity: u64,
+    ) -> bool {
         let book = &self.exchange.books[&instrument];
         let levels = book.levels_of(side.opposite());
         let prices: Box<dyn Iterator<Item = (&i64, &super::book::Level)>> = match side {
@@ -443,7 +523,8 @@ impl State {
         let new_hold = match o.side {
             Side::Buy => {
                 let hold = fees.buy_hold(new_remaining, lot, new_price)?;
-                if hold - o.reserved_cash_minor > self.balance(o.account, currency).available_minor {
+                if hold - o.reserved_cash_minor > self.balance(o.account, currency).available_minor
+                {
                     return Err(Rejection::InsufficientCash);
                 }
                 hold
@@ -457,7 +538,8 @@ impl State {
             }
         };
         let book = &self.exchange.books[&o.instrument];
-        let crossing = book.best_price(o.side.opposite()).is_some_and(|p| crosses(o.side, new_price, p));
+        let crossing =
+            book.best_price(o.side.opposite()).is_some_and(|p| crosses(o.side, new_price, p));
         if o.post_only && new_price != o.price_minor && crossing {
             return Err(Rejection::PostOnlyWouldCross);
         }
@@ -511,7 +593,12 @@ impl State {
                 order.reserved_cash_minor = new_hold;
             }
             Side::Sell if new_remaining > old_remaining => {
-                let more = self.reserve_class(account, project, vintage_year, new_remaining - old_remaining);
+                let more = self.reserve_class(
+                    account,
+                    project,
+                    vintage_year,
+                    new_remaining - old_remaining,
+                );
                 merge_serials(&mut order.reserved_serials, more, &self.issuances);
             }
             Side::Sell => {
@@ -548,10 +635,8 @@ impl State {
         if owner != actor.0 && actor.1 != Role::Operator {
             return Err(Rejection::Unauthorized);
         }
-        if let Some(i) = instrument {
-            if !self.exchange.instruments.contains_key(&i) {
-                return Err(Rejection::UnknownInstrument);
-            }
+        if instrument.is_some_and(|i| !self.exchange.instruments.contains_key(&i)) {
+            return Err(Rejection::UnknownInstrument);
         }
         let ids: Vec<OrderId> = self
             .orders_of(account)
@@ -566,16 +651,16 @@ impl State {
     }
 
     pub(crate) fn close_session(&mut self, instrument: Option<InstrumentId>) -> Outcome {
-        if let Some(i) = instrument {
-            if !self.exchange.instruments.contains_key(&i) {
-                return Err(Rejection::UnknownInstrument);
-            }
+        if instrument.is_some_and(|i| !self.exchange.instruments.contains_key(&i)) {
+            return Err(Rejection::UnknownInstrument);
         }
         let ids: Vec<OrderId> = self
             .exchange
             .orders
             .values()
-            .filter(|o| o.time_in_force == TimeInForce::Day && instrument.is_none_or(|i| o.instrument == i))
+            .filter(|o| {
+                o.time_in_force == TimeInForce::Day && instrument.is_none_or(|i| o.instrument == i)
+            })
             .map(|o| o.id)
             .collect();
         let mut events = Vec::new();
@@ -603,31 +688,72 @@ impl State {
         Ok(events)
     }
 
+    /// The issuances of one project and vintage that an account holds, in ascending serial
+    /// order. A class with few issuances is looked up directly; a large one (a project with
+    /// many batches of a vintage) is found by scanning the account's holdings instead, since an
+    /// account holds few issuances of any one class.
+    fn class_holdings(
+        &self,
+        account: AccountId,
+        project: crate::ids::ProjectId,
+        vintage_year: u16,
+    ) -> SmallVec<[IssuanceId; 4]> {
+        let class = self.class_issuances(project, vintage_year);
+        let mut held: SmallVec<[IssuanceId; 4]> = if class.len() <= CLASS_LOOKUP_MAX {
+            class.iter().copied().filter(|i| self.holdings.contains_key(&(account, *i))).collect()
+        } else {
+            self.holdings_of(account)
+                .map(|(i, _)| i)
+                .filter(|i| {
+                    let iss = &self.issuances[i];
+                    iss.project == project && iss.vintage_year == vintage_year
+                })
+                .collect()
+        };
+        if held.len() > 1 {
+            held.sort_by_key(|i| self.issuances[i].block.first());
+        }
+        held
+    }
+
     /// Available tonnes an account holds across the issuances of one project and vintage.
-    pub(crate) fn class_available(&self, account: AccountId, project: crate::ids::ProjectId, vintage_year: u16) -> u64 {
-        self.class_issuances(project, vintage_year)
+    pub(crate) fn class_available(
+        &self,
+        account: AccountId,
+        project: crate::ids::ProjectId,
+        vintage_year: u16,
+    ) -> u64 {
+        self.class_holdings(account, project, vintage_year)
             .iter()
-            .filter_map(|i| self.holdings.get(&(account, *i)))
-            .map(|h| h.available.quantity_tonnes())
+            .map(|i| self.holdings[&(account, *i)].available.quantity_tonnes())
             .sum()
     }
 
     /// Reserves the lowest `quantity` available serials across a class's issuances. The caller
     /// has checked that the account holds enough.
-    fn reserve_class(&mut self, account: AccountId, project: crate::ids::ProjectId, vintage_year: u16, quantity: u64) -> Serials {
+    fn reserve_class(
+        &mut self,
+        account: AccountId,
+        project: crate::ids::ProjectId,
+        vintage_year: u16,
+        quantity: u64,
+    ) -> Serials {
         let mut need = quantity;
         let mut out = Vec::new();
-        let class = self.class_issuances(project, vintage_year).to_vec();
-        for issuance in class {
+        for issuance in self.class_holdings(account, project, vintage_year) {
             if need == 0 {
                 break;
             }
-            let have = self.holdings.get(&(account, issuance)).map_or(0, |h| h.available.quantity_tonnes());
-            let take = have.min(need);
+            let holding =
+                self.holdings.get_mut(&(account, issuance)).expect("class_holdings found it");
+            let take = holding.available.quantity_tonnes().min(need);
             if take > 0 {
-                let serials = self
-                    .reserve(account, issuance, &crate::command::Selection::Quantity(take))
-                    .expect("checked: enough available");
+                let serials =
+                    holding.available.take_lowest(take).expect("bounded by what is available");
+                holding
+                    .reserved
+                    .union_disjoint(&serials)
+                    .expect("audit: a serial is in exactly one place");
                 out.push((issuance, serials));
                 need -= take;
             }
@@ -693,7 +819,8 @@ impl State {
             return;
         }
         let b = self.cash.entry((account, currency)).or_default();
-        b.available_minor = b.available_minor.checked_add(amount).expect("balances stay below 2^63 minor units");
+        b.available_minor =
+            b.available_minor.checked_add(amount).expect("balances stay below 2^63 minor units");
     }
 }
 
@@ -716,7 +843,7 @@ fn check_quantity(quantity: u64, lot: u64) -> Result<(), Rejection> {
     if quantity == 0 {
         return Err(Rejection::ZeroQuantity);
     }
-    if quantity % lot != 0 {
+    if !quantity.is_multiple_of(lot) {
         return Err(Rejection::QuantityNotLotMultiple);
     }
     Ok(())
@@ -773,7 +900,8 @@ fn take_front(serials: &mut Serials, quantity: u64) -> Serials {
     let mut need = quantity;
     let mut out = Vec::new();
     while need > 0 {
-        let (issuance, set) = serials.first_mut().expect("an order holds serials for its remaining tonnes");
+        let (issuance, set) =
+            serials.first_mut().expect("an order holds serials for its remaining tonnes");
         let take = set.quantity_tonnes().min(need);
         out.push((*issuance, set.take_lowest(take).expect("bounded by the set's size")));
         need -= take;

@@ -42,11 +42,17 @@ impl FeeSchedule {
     /// The most fee one lot at `price` can cost either side.
     pub fn fee_per_lot_bound(&self, lot_tonnes: u64, price_minor: i64) -> i128 {
         let lot_notional = i128::from(lot_tonnes) * i128::from(price_minor);
-        (lot_notional * i128::from(self.max_bps()) + 9_999) / 10_000 + i128::from(self.min_fee_minor)
+        (lot_notional * i128::from(self.max_bps()) + 9_999) / 10_000
+            + i128::from(self.min_fee_minor)
     }
 
     /// Cash a buy order of `quantity` tonnes at `price` holds.
-    pub fn buy_hold(&self, quantity_tonnes: u64, lot_tonnes: u64, price_minor: i64) -> Result<i64, Rejection> {
+    pub fn buy_hold(
+        &self,
+        quantity_tonnes: u64,
+        lot_tonnes: u64,
+        price_minor: i64,
+    ) -> Result<i64, Rejection> {
         let lots = i128::from(quantity_tonnes / lot_tonnes);
         let hold = i128::from(quantity_tonnes) * i128::from(price_minor)
             + lots * self.fee_per_lot_bound(lot_tonnes, price_minor);

@@ -159,7 +159,9 @@ impl Instrument {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderType {
-    Limit { price_minor: i64 },
+    Limit {
+        price_minor: i64,
+    },
     /// Trades at any price within the band, then the rest is cancelled (IOC) or nothing
     /// trades (FOK).
     Market,
