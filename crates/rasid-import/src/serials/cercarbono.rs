@@ -9,7 +9,8 @@
 //!   the sector ids in the projects export);
 //! - in newer serials, two further tokens (`R1_XX`, `R6_XX`, `XX_XX`), then the country (`CO`)
 //!   and a number that is 1 or 2 in the export (written before the verification);
-//! - the verification number (the export's `verification` column);
+//! - the verification number (the export's `verification` column in 96 of its 100 rows; the
+//!   other four list units of a verification-3 serial under verification 4);
 //! - optionally a buffer mark (`BF`, `BFC`, `BFI`) and the vintage year, in either order.
 //!
 //! The retirements export gives the range in separate `from` and `to` columns;
@@ -58,6 +59,8 @@ pub struct CercarbonoSerial {
     /// The country and the number written after it, in newer serials.
     pub country: Option<Code>,
     pub country_number: Option<Digits>,
+    /// The verification the units were issued under (see the module documentation for the four
+    /// rows of the export that say otherwise).
     pub verification: Digits,
     pub buffer: Option<BufferMark>,
     pub year: Option<u16>,

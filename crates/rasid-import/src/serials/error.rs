@@ -57,7 +57,7 @@ impl fmt::Display for SerialError {
             SerialError::Empty => write!(f, "the serial is empty"),
             SerialError::TooLong { len } => write!(
                 f,
-                "the serial is {len} bytes long; no registry's serials exceed {}",
+                "the serial is {len} bytes long; serials are at most {} bytes",
                 super::SERIAL_LEN_MAX
             ),
             SerialError::InvalidCharacter { position, character } => write!(

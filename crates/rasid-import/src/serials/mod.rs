@@ -37,8 +37,9 @@ pub use fields::{Block, Code, Date, Digits, Period};
 
 use std::fmt;
 
-/// No registry's serial is longer; the limit bounds the work any input can cause.
-pub const SERIAL_LEN_MAX: usize = 200;
+/// The longest real serials are under 80 bytes; the limit leaves room for every field at its
+/// widest plausible value and bounds the work any input can cause.
+pub const SERIAL_LEN_MAX: usize = 256;
 
 /// A parsed serial of any supported format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
