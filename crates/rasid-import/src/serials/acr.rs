@@ -5,7 +5,7 @@
 //! vintage year, batch, first unit, ` to `, last unit. Some older ACR serials join the last unit
 //! with `-` instead (`ACR-US-192-2010-203-1-5000`); the separator is kept.
 
-use super::fields::{parse_year, split_exact};
+use super::fields::{parse_year, split_exact, split_to};
 use super::{Block, Code, Digits, Family, Registry, SerialError};
 use std::fmt;
 
@@ -42,7 +42,7 @@ impl AcrSerial {
 
 pub fn parse(text: &str) -> Result<AcrSerial, SerialError> {
     let malformed = |detail| SerialError::Malformed { family: FAMILY, detail };
-    let (f, last, separator) = match text.split_once(" to ") {
+    let (f, last, separator) = match split_to(text) {
         Some((head, last)) => {
             let f = split_exact::<6>(head, '-')
                 .ok_or(malformed("expected 6 fields separated by '-' before ' to '"))?;

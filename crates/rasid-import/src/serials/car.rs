@@ -6,7 +6,7 @@
 //! export), a further code, state or province, vintage year, batch, first unit, ` to `, last
 //! unit.
 
-use super::fields::{parse_year, split_exact};
+use super::fields::{parse_year, split_exact, split_to};
 use super::{Block, Code, Digits, Family, SerialError};
 use std::fmt;
 
@@ -33,8 +33,7 @@ pub struct CarSerial {
 
 pub fn parse(text: &str) -> Result<CarSerial, SerialError> {
     let malformed = |detail| SerialError::Malformed { family: FAMILY, detail };
-    let (head, last) =
-        text.split_once(" to ").ok_or(malformed("expected '… FIRST to LAST' at the end"))?;
+    let (head, last) = split_to(text).ok_or(malformed("expected '… FIRST to LAST' at the end"))?;
     let f = split_exact::<10>(head, '-')
         .ok_or(malformed("expected 10 fields separated by '-' before ' to '"))?;
     if f[0] != "CAR" {

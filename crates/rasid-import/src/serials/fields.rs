@@ -121,7 +121,7 @@ impl Code {
 
     /// Like [`Code::new`] but letters only, as for country and state codes.
     pub fn letters(text: &str) -> Option<Self> {
-        Self::new(text).filter(|c| c.as_str().bytes().all(|b| b.is_ascii_alphabetic()))
+        if text.bytes().all(|b| b.is_ascii_alphabetic()) { Self::new(text) } else { None }
     }
 
     pub fn as_str(&self) -> &str {
@@ -319,4 +319,11 @@ pub(crate) fn split_upto<const N: usize>(text: &str, sep: char) -> Option<([&str
         count += 1;
     }
     Some((out, count))
+}
+
+/// Splits `… FIRST to LAST` into the text before ` to ` and `LAST`. The last field never holds a
+/// space, so this looks only at the last space: cheaper than a substring search.
+pub(crate) fn split_to(text: &str) -> Option<(&str, &str)> {
+    let space = text.rfind(' ')?;
+    Some((text[..space].strip_suffix(" to")?, &text[space + 1..]))
 }

@@ -1,7 +1,7 @@
 //! Tests of the field primitives. The formats themselves are tested through the public API in
 //! `tests/serials_*.rs`.
 
-use super::fields::{split_exact, split_upto};
+use super::fields::{split_exact, split_to, split_upto};
 use super::*;
 
 #[test]
@@ -67,6 +67,10 @@ fn splitting_counts_fields_exactly() {
     assert_eq!(split_exact::<3>("a-b-c-d", '-'), None);
     assert_eq!(split_upto::<3>("a-b", '-'), Some((["a", "b", ""], 2)));
     assert_eq!(split_upto::<3>("a-b-c-d", '-'), None);
+    assert_eq!(split_to("A-1 to 5"), Some(("A-1", "5")));
+    assert_eq!(split_to("A-1 to 5 to 6"), Some(("A-1 to 5", "6")));
+    assert_eq!(split_to("A-1 to"), None);
+    assert_eq!(split_to("A-1 5"), None);
 }
 
 #[test]
