@@ -13,6 +13,7 @@ mod demo;
 mod import;
 mod output;
 mod registry;
+mod serials;
 
 use std::process::ExitCode;
 
