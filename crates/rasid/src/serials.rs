@@ -134,8 +134,9 @@ pub fn bench(count: usize, rounds: u32) -> Result<Output, Failure> {
     }
     let (parse, split) = (m.parse_per_sec(), m.split_per_sec());
     let text = format!(
-        "serials: {} parsed ({count} distinct × {rounds})\n  parse  {:>12}/s  ({:.0} ns each)\n  split  {:>12}/s  (baseline: fields only)\n  parse takes {:.1}× the baseline's time",
+        "serials: {} parsed ({} distinct × {rounds})\n  parse  {:>12}/s  ({:.0} ns each)\n  split  {:>12}/s  (baseline: fields only)\n  parse takes {:.1}× the baseline's time",
         thousands(m.serials),
+        thousands(count as u64),
         thousands(parse as u64),
         1e9 / parse,
         thousands(split as u64),

@@ -261,3 +261,13 @@ fn serial_parse_reads_other_registries_serials_without_a_ledger() {
     assert!(String::from_utf8_lossy(&text.stdout).contains("1 to 5000 (5,000 units)"));
     assert!(!r.db_path().exists(), "parsing a serial opens no ledger");
 }
+
+#[test]
+fn bench_serials_reports_parse_and_baseline_rates() {
+    let r = Rasid::new();
+    let doc = r.ok(&["bench", "serials", "--count", "200", "--rounds", "2"]);
+    assert_eq!(doc["serials"], 400);
+    assert!(doc["parse_per_sec"].as_u64().unwrap() > 0);
+    assert!(doc["split_per_sec"].as_u64().unwrap() > 0);
+    assert_eq!(r.fails(&["bench", "serials", "--count", "0"]), (2, "invalid_argument".into()));
+}
