@@ -18,6 +18,8 @@ pub enum SerialError {
     UnknownFormat,
     /// The string starts like a serial of `family` but does not follow that format.
     Malformed { family: Family, detail: &'static str },
+    /// A field of a `family` serial that must be digits is not (same code as `Malformed`).
+    NotDigits { family: Family, field: &'static str },
     /// A number does not fit in 64 bits (or has more than twenty digits).
     NumberOutOfRange { field: &'static str },
     /// A date field is not a calendar date.
@@ -40,7 +42,7 @@ impl SerialError {
             SerialError::TooLong { .. } => "serial_too_long",
             SerialError::InvalidCharacter { .. } => "invalid_character",
             SerialError::UnknownFormat => "unknown_format",
-            SerialError::Malformed { .. } => "malformed_serial",
+            SerialError::Malformed { .. } | SerialError::NotDigits { .. } => "malformed_serial",
             SerialError::NumberOutOfRange { .. } => "number_out_of_range",
             SerialError::InvalidDate { .. } => "invalid_date",
             SerialError::VintageEndBeforeStart => "vintage_end_before_start",
@@ -70,6 +72,9 @@ impl fmt::Display for SerialError {
             ),
             SerialError::Malformed { family, detail } => {
                 write!(f, "not a valid {} serial: {detail}", family.name())
+            }
+            SerialError::NotDigits { family, field } => {
+                write!(f, "not a valid {} serial: the {field} is not a number", family.name())
             }
             SerialError::NumberOutOfRange { field } => {
                 write!(f, "the {field} does not fit in 64 bits")

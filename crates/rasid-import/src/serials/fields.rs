@@ -45,7 +45,7 @@ impl Digits {
     ) -> Result<Self, SerialError> {
         let bytes = text.as_bytes();
         if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
-            return Err(SerialError::Malformed { family, detail: digits_detail(field) });
+            return Err(SerialError::NotDigits { family, field });
         }
         let width = u8::try_from(bytes.len())
             .ok()
@@ -59,19 +59,6 @@ impl Digits {
                 .ok_or(SerialError::NumberOutOfRange { field })?;
         }
         Ok(Self { value, width })
-    }
-}
-
-/// The error detail for a field that should be digits. Spelled out per field so the message
-/// names the field without allocating.
-fn digits_detail(field: &'static str) -> &'static str {
-    match field {
-        "batch" => "the batch is not a number",
-        "first serial" => "the first serial is not a number",
-        "last serial" => "the last serial is not a number",
-        "project" => "the project id is not a number",
-        "vintage" => "the vintage is not a number",
-        _ => "a numeric field holds something other than digits",
     }
 }
 
