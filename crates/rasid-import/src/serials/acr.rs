@@ -44,12 +44,12 @@ pub fn parse(text: &str) -> Result<AcrSerial, SerialError> {
     let malformed = |detail| SerialError::Malformed { family: FAMILY, detail };
     let (f, last, separator) = match split_to(text) {
         Some((head, last)) => {
-            let f = split_exact::<6>(head, '-')
+            let f = split_exact::<6>(head, b'-')
                 .ok_or(malformed("expected 6 fields separated by '-' before ' to '"))?;
             (f, last, RangeSeparator::To)
         }
         None => {
-            let f = split_exact::<7>(text, '-')
+            let f = split_exact::<7>(text, b'-')
                 .ok_or(malformed("expected 'PROGRAM-CC-PROJECT-YEAR-BATCH-FIRST to LAST'"))?;
             ([f[0], f[1], f[2], f[3], f[4], f[5]], f[6], RangeSeparator::Dash)
         }

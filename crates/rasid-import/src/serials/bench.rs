@@ -100,7 +100,8 @@ pub fn measure(corpus: &[String], rounds: u32) -> Measurement {
     Measurement { serials: corpus.len() as u64 * u64::from(rounds), parse, split, failures }
 }
 
-/// The baseline: splits on every separator any format uses and sums the field lengths.
+/// The baseline: splits on `-` with the standard library and sums the field lengths, the least
+/// a parser of these formats has to do.
 fn split_baseline(s: &str) -> usize {
-    s.split(['-', '_', ' ']).map(str::len).sum()
+    s.split('-').map(str::len).sum()
 }

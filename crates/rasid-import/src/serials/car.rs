@@ -34,7 +34,7 @@ pub struct CarSerial {
 pub fn parse(text: &str) -> Result<CarSerial, SerialError> {
     let malformed = |detail| SerialError::Malformed { family: FAMILY, detail };
     let (head, last) = split_to(text).ok_or(malformed("expected '… FIRST to LAST' at the end"))?;
-    let f = split_exact::<10>(head, '-')
+    let f = split_exact::<10>(head, b'-')
         .ok_or(malformed("expected 10 fields separated by '-' before ' to '"))?;
     if f[0] != "CAR" {
         return Err(malformed("the serial does not start with CAR"));

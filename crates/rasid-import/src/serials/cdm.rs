@@ -82,7 +82,7 @@ pub fn parse(text: &str) -> Result<CdmSerial, SerialError> {
 }
 
 fn half(text: &str, unit_field: &'static str) -> Result<Half, SerialError> {
-    let f = split_exact::<7>(text, '-').ok_or(SerialError::Malformed {
+    let f = split_exact::<7>(text, b'-').ok_or(SerialError::Malformed {
         family: FAMILY,
         detail: "each serial of the pair needs 7 fields separated by '-'",
     })?;

@@ -78,7 +78,7 @@ impl CercarbonoSerial {
 /// Parses the serial column alone.
 pub fn parse(text: &str) -> Result<CercarbonoSerial, SerialError> {
     let malformed = |detail| SerialError::Malformed { family: FAMILY, detail };
-    let (f, n) = split_upto::<FIELDS_MAX>(text, '_').ok_or(malformed("too many fields"))?;
+    let (f, n) = split_upto::<FIELDS_MAX>(text, b'_').ok_or(malformed("too many fields"))?;
     let fields = &f[..n];
     let prefix = Code::parse_letters(fields[0], FAMILY, "the prefix is not letters")?;
     let marker = Code::letters(fields.get(1).copied().unwrap_or(""));

@@ -32,7 +32,7 @@ pub struct GoldStandardSerial {
 
 pub fn parse(text: &str) -> Result<GoldStandardSerial, SerialError> {
     let malformed = |detail| SerialError::Malformed { family: FAMILY, detail };
-    let (f, n) = split_upto::<9>(text, '-')
+    let (f, n) = split_upto::<9>(text, b'-')
         .filter(|(_, n)| *n == 7 || *n == 9)
         .ok_or(malformed("expected 7 or 9 fields separated by '-'"))?;
     let prefix = Code::new(f[0])

@@ -177,7 +177,7 @@ fn check_characters(text: &str) -> Result<(), SerialError> {
 
 /// Picks the format from the serial's first field (the text up to the first `-`, `_` or space).
 fn detect(text: &str) -> Result<Family, SerialError> {
-    let end = text.find(['-', '_', ' ']).unwrap_or(text.len());
+    let end = text.bytes().position(|b| matches!(b, b'-' | b'_' | b' ')).unwrap_or(text.len());
     let head = &text[..end];
     let separator = text.as_bytes().get(end).copied();
     let all = |s: &str, f: fn(&u8) -> bool| !s.is_empty() && s.bytes().all(|b| f(&b));

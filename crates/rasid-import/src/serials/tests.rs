@@ -62,11 +62,11 @@ fn blocks_check_order_and_count() {
 
 #[test]
 fn splitting_counts_fields_exactly() {
-    assert_eq!(split_exact::<3>("a-b-c", '-'), Some(["a", "b", "c"]));
-    assert_eq!(split_exact::<3>("a-b", '-'), None);
-    assert_eq!(split_exact::<3>("a-b-c-d", '-'), None);
-    assert_eq!(split_upto::<3>("a-b", '-'), Some((["a", "b", ""], 2)));
-    assert_eq!(split_upto::<3>("a-b-c-d", '-'), None);
+    assert_eq!(split_exact::<3>("a-b-c", b'-'), Some(["a", "b", "c"]));
+    assert_eq!(split_exact::<3>("a-b", b'-'), None);
+    assert_eq!(split_exact::<3>("a-b-c-d", b'-'), None);
+    assert_eq!(split_upto::<3>("a-b", b'-'), Some((["a", "b", ""], 2)));
+    assert_eq!(split_upto::<3>("a-b-c-d", b'-'), None);
     assert_eq!(split_to("A-1 to 5"), Some(("A-1", "5")));
     assert_eq!(split_to("A-1 to 5 to 6"), Some(("A-1 to 5", "6")));
     assert_eq!(split_to("A-1 to"), None);

@@ -44,7 +44,7 @@ pub struct VerraSerial {
 /// Parses either form; see the module documentation.
 pub fn parse(text: &str) -> Result<VerraSerial, SerialError> {
     let malformed = |detail| SerialError::Malformed { family: FAMILY, detail };
-    let (f, n) = split_upto::<13>(text, '-')
+    let (f, n) = split_upto::<13>(text, b'-')
         .filter(|(_, n)| *n >= 12)
         .ok_or(malformed("expected 12 or 13 fields separated by '-'"))?;
     // The older form lacks the program; shift its fields so both forms index alike.
