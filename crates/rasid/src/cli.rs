@@ -317,7 +317,7 @@ pub enum BenchCmd {
         commands: u64,
     },
     /// Registry serial parsing speed (Verra, Gold Standard, CDM, ACR, CAR, Cercarbono) against
-    /// splitting the same strings into fields.
+    /// splitting the same strings on '-'.
     Serials {
         /// Distinct serials in the corpus; each is parsed `--rounds` times.
         #[arg(long, default_value_t = 100_000)]
