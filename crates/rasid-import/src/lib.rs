@@ -5,4 +5,5 @@
 //! same file twice plans nothing the second time. This crate does no I/O beyond reading the
 //! bytes it is handed and never touches storage.
 
+pub mod serials;
 pub mod vrod;

@@ -3,6 +3,7 @@
 //! of rows the size of journal records).
 //!
 //! Also the hidden `rasid debug write-load`, the victim of the crash-recovery test.
+//! `rasid bench serials` lives beside `rasid serial parse` in `serials.rs`.
 
 use crate::cli::{BenchCmd, DebugCmd};
 use crate::output::{Failure, Output};
@@ -23,6 +24,7 @@ pub fn run(cmd: BenchCmd, _database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
         BenchCmd::Registry { commands } => registry(commands),
         BenchCmd::Matching { ops, durable_ops } => crate::bench_matching::run(ops, durable_ops),
+        BenchCmd::Serials { count, rounds } => crate::serials::bench(count, rounds),
     }
 }
 

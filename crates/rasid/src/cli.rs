@@ -75,8 +75,9 @@ pub enum Cmd {
     },
     #[command(subcommand)]
     Retirement(RetirementCmd),
-    /// Where a serial number is and what happened to it.
-    Serial { serial: u64 },
+    /// Serial numbers: locate a Rasid serial, or parse another registry's.
+    #[command(subcommand)]
+    Serial(SerialCmd),
     #[command(subcommand)]
     Cash(CashCmd),
     /// Instruments: list, halt, resume, close, move the reference price (operator).
@@ -283,6 +284,15 @@ pub enum RetirementCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SerialCmd {
+    /// Where a Rasid serial number is and what happened to it.
+    Locate { serial: u64 },
+    /// Parse a serial of Verra, Gold Standard, CDM, ACR, ART TREES, CAR or Cercarbono into its
+    /// fields (reads no ledger).
+    Parse { serial: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum CashCmd {
     /// Credit cash to an account (operator), e.g. after a bank transfer arrives.
     Deposit(CashArgs),
@@ -473,6 +483,15 @@ pub enum BenchCmd {
         /// Orders sent through the durable ledger (SQLite, group commit).
         #[arg(long, default_value_t = 500_000)]
         durable_ops: u64,
+    },
+    /// Registry serial parsing speed (Verra, Gold Standard, CDM, ACR, CAR, Cercarbono) against
+    /// splitting the same strings on '-'.
+    Serials {
+        /// Distinct serials in the corpus; each is parsed `--rounds` times.
+        #[arg(long, default_value_t = 100_000)]
+        count: usize,
+        #[arg(long, default_value_t = 20)]
+        rounds: u32,
     },
 }
 

@@ -3,13 +3,13 @@
 
 use crate::output::{Failure, Output, thousands};
 use crate::registry::{Ctx, status};
-use rasid_core::model::{
-    Article6, Basis, CaStatus, CorsiaPhase, Effect, Labels, Program, ProjectInfo, Purpose,
-    RetirementDetails, Role,
-};
 use rasid_core::exchange::{
     FeeSchedule, InstrumentId, InstrumentSpec, OrderRequest, OrderType, SelfTradePrevention, Side,
     TimeInForce, Underlying,
+};
+use rasid_core::model::{
+    Article6, Basis, CaStatus, CorsiaPhase, Effect, Labels, Program, ProjectInfo, Purpose,
+    RetirementDetails, Role,
 };
 use rasid_core::{AccountId, Command, Currency, Event, OrgId, ProjectId, Selection, State};
 use rasid_store::DatabaseUrl;
@@ -203,7 +203,11 @@ fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
     Ok(Scene { retirement, buyer_account: buyer_acc })
 }
 
-fn list_instrument(ctx: &Ctx, operator: OrgId, project: ProjectId) -> Result<InstrumentId, Failure> {
+fn list_instrument(
+    ctx: &Ctx,
+    operator: OrgId,
+    project: ProjectId,
+) -> Result<InstrumentId, Failure> {
     let spec = InstrumentSpec {
         symbol: "RSD-KZ-0001-2023".into(),
         underlying: Underlying::ProjectVintage { project, vintage_year: 2023 },

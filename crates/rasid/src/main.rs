@@ -16,6 +16,7 @@ mod exchange;
 mod import;
 mod output;
 mod registry;
+mod serials;
 
 use std::process::ExitCode;
 

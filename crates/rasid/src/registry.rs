@@ -3,6 +3,7 @@
 
 use crate::cli::{
     AccountCmd, CashCmd, Cli, Cmd, OrgCmd, ProjectCmd, RegisterArgs, RetirementCmd, SelectionArgs,
+    SerialCmd,
 };
 use crate::output::{Failure, Output, ranges_json, ranges_text, thousands};
 use rasid_core::codec::hex;
@@ -21,6 +22,7 @@ pub fn run(args: Cli) -> Result<Output, Failure> {
         Cmd::Bench(cmd) => crate::bench::run(cmd, &args.database),
         Cmd::Demo => crate::demo::run(&args.database, args.snapshot_interval),
         Cmd::Debug(cmd) => crate::bench::debug(cmd, &args.database, args.snapshot_interval),
+        Cmd::Serial(SerialCmd::Parse { serial }) => crate::serials::parse(&serial),
         command => {
             let init_names = match &command {
                 Cmd::Init { operator_name, registrar_name } => {
@@ -196,13 +198,17 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
             Ok(Output::new(retirement_text(&doc), doc))
         }
         Cmd::Retirement(RetirementCmd::List { limit }) => ctx.read(move |s| retirements(s, limit)),
-        Cmd::Serial { serial } => ctx.read(move |s| locate(s, serial)),
+        Cmd::Serial(SerialCmd::Locate { serial }) => ctx.read(move |s| locate(s, serial)),
         Cmd::Cash(c) => cash(ctx, c),
         Cmd::Instrument(c) => crate::exchange::instrument(ctx, c),
         Cmd::Order(c) => crate::exchange::order(ctx, c),
         Cmd::Market(c) => crate::exchange::market(ctx, c),
         Cmd::CloseSession { instrument } => crate::exchange::close_session(ctx, instrument),
-        Cmd::Verify | Cmd::Bench(_) | Cmd::Demo | Cmd::Debug(_) => {
+        Cmd::Verify
+        | Cmd::Bench(_)
+        | Cmd::Demo
+        | Cmd::Debug(_)
+        | Cmd::Serial(SerialCmd::Parse { .. }) => {
             unreachable!("dispatched in run")
         }
     }

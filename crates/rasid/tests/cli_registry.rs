@@ -92,10 +92,14 @@ fn a_project_is_issued_traded_retired_and_located_by_serial() {
     assert_eq!(show["seq"], ret["seq"]);
     assert_eq!(show["record_hash"].as_str().map(str::len), Some(64));
 
-    assert_eq!(r.ok(&["serial", "120"])["status"], "retired");
-    assert_eq!(r.ok(&["serial", "360"])["account"], buyer_acc);
-    assert_eq!(r.ok(&["serial", "9999"])["account"].as_u64(), Some(2), "buffer pool account");
-    assert_eq!(r.ok(&["serial", "10001"])["status"], "not_issued");
+    assert_eq!(r.ok(&["serial", "locate", "120"])["status"], "retired");
+    assert_eq!(r.ok(&["serial", "locate", "360"])["account"], buyer_acc);
+    assert_eq!(
+        r.ok(&["serial", "locate", "9999"])["account"].as_u64(),
+        Some(2),
+        "buffer pool account"
+    );
+    assert_eq!(r.ok(&["serial", "locate", "10001"])["status"], "not_issued");
 
     let v = r.ok(&["verify"]);
     assert_eq!(v["ok"], true);
@@ -214,4 +218,56 @@ fn cash_and_labels_round_trip() {
     assert_eq!(labels["corsia"], "first");
     assert_eq!(labels["ccp"], true);
     assert_eq!(labels["article6"]["ca_status"], "committed");
+}
+
+#[test]
+fn serial_parse_reads_other_registries_serials_without_a_ledger() {
+    let r = Rasid::new();
+    let acr = r.ok(&["serial", "parse", "ACR-US-1185-2025-3078-1 to 85847"]);
+    assert_eq!(acr["registry"], "acr");
+    assert_eq!(acr["project"], "1185");
+    assert_eq!(acr["vintage"]["year"], 2025);
+    assert_eq!((acr["first"].as_u64(), acr["last"].as_u64()), (Some(1), Some(85847)));
+    assert_eq!(acr["quantity"], 85847);
+    assert_eq!(acr["serial"], "ACR-US-1185-2025-3078-1 to 85847");
+
+    let verra = r.ok(&[
+        "serial",
+        "parse",
+        "19309-936487628-936491271-VCS-VCU-1491-VER-RW-3-4150-01102024-31122024-1",
+    ]);
+    assert_eq!(verra["registry"], "verra");
+    assert_eq!(verra["vintage"]["start"], "2024-10-01");
+    assert_eq!(verra["vintage"]["end"], "2024-12-31");
+    assert!(verra["vintage"]["year"].is_null());
+    assert_eq!(verra["quantity"], 3644);
+    assert_eq!(verra["fields"]["operator"], "VER");
+
+    let unranged = r.ok(&["serial", "parse", "GS1-1-KE-GS11603-16-2025-30256"]);
+    assert_eq!(unranged["project"], "GS11603");
+    for key in ["first", "last", "quantity"] {
+        assert!(unranged[key].is_null(), "{key}");
+    }
+    let cdm = r.ok(&["serial", "parse", "RW-5-1463953-2-2-0-7014 - RW-5-1467609-2-2-0-7014"]);
+    assert_eq!((cdm["registry"].as_str(), cdm["unit_type"].as_str()), (Some("cdm"), Some("CER")));
+    assert!(cdm["vintage"].is_null());
+
+    assert_eq!(
+        r.fails(&["serial", "parse", "ACR-US-1185-2025-3078-100 to 1"]),
+        (2, "last_before_first".into())
+    );
+    assert_eq!(r.fails(&["serial", "parse", "not a serial"]), (2, "unknown_format".into()));
+    let text = r.run(&["serial", "parse", "CAR-1-US-1335-31-983-KS-2025-9205-1 to 5000"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("1 to 5000 (5,000 units)"));
+    assert!(!r.db_path().exists(), "parsing a serial opens no ledger");
+}
+
+#[test]
+fn bench_serials_reports_parse_and_baseline_rates() {
+    let r = Rasid::new();
+    let doc = r.ok(&["bench", "serials", "--count", "200", "--rounds", "2"]);
+    assert_eq!(doc["serials"], 400);
+    assert!(doc["parse_per_sec"].as_u64().unwrap() > 0);
+    assert!(doc["split_per_sec"].as_u64().unwrap() > 0);
+    assert_eq!(r.fails(&["bench", "serials", "--count", "0"]), (2, "invalid_argument".into()));
 }
