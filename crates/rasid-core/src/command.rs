@@ -1,6 +1,7 @@
 //! Commands: the only way state changes. Each is journaled with its envelope before it is
 //! acknowledged, and replaying the journal re-executes exactly these values.
 
+use crate::exchange::auction::{AuctionId, AuctionSpec, BidId};
 use crate::exchange::{InstrumentId, InstrumentSpec, InstrumentStatus, OrderId, OrderRequest};
 use crate::ids::{AccountId, IssuanceId, OrgId, ProjectId};
 use crate::model::{Labels, ProjectInfo, RetirementDetails, Role};
@@ -126,6 +127,29 @@ pub enum Command {
     /// Expires GTD orders whose time has come. The sequencer submits it when the clock passes
     /// the earliest expiry, so expiry is journaled like everything else.
     ExpireOrders,
+    /// Creates a sealed-bid auction and holds each lot's serials (operator).
+    CreateAuction {
+        spec: AuctionSpec,
+    },
+    PlaceBid {
+        auction: AuctionId,
+        lot: u32,
+        account: AccountId,
+        price_minor: i64,
+        quantity_tonnes: u64,
+    },
+    ChangeBid {
+        bid: BidId,
+        price_minor: Option<i64>,
+        quantity_tonnes: Option<u64>,
+    },
+    WithdrawBid {
+        bid: BidId,
+    },
+    /// Clears and settles every lot (operator), at or after the end of the bid window.
+    CloseAuction {
+        auction: AuctionId,
+    },
 }
 
 impl Command {
@@ -153,6 +177,11 @@ impl Command {
             Command::CancelAllOrders { .. } => "cancel_all_orders",
             Command::CloseSession { .. } => "close_session",
             Command::ExpireOrders => "expire_orders",
+            Command::CreateAuction { .. } => "create_auction",
+            Command::PlaceBid { .. } => "place_bid",
+            Command::ChangeBid { .. } => "change_bid",
+            Command::WithdrawBid { .. } => "withdraw_bid",
+            Command::CloseAuction { .. } => "close_auction",
         }
     }
 }

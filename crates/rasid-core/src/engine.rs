@@ -143,6 +143,28 @@ impl State {
                 self.close_session(*instrument)
             }
             Command::ExpireOrders => self.expire_orders(env.time_ms),
+            Command::CreateAuction { spec } => {
+                self.require_role(actor, Role::Operator)?;
+                self.create_auction(spec, env)
+            }
+            Command::PlaceBid { auction, lot, account, price_minor, quantity_tonnes } => {
+                let terms = crate::exchange::auction::BidTerms {
+                    auction: *auction,
+                    lot: *lot,
+                    account: *account,
+                    price_minor: *price_minor,
+                    quantity_tonnes: *quantity_tonnes,
+                };
+                self.place_bid(actor.0, &terms, env)
+            }
+            Command::ChangeBid { bid, price_minor, quantity_tonnes } => {
+                self.change_bid(actor.0, *bid, *price_minor, *quantity_tonnes, env)
+            }
+            Command::WithdrawBid { bid } => self.withdraw_bid(actor.0, *bid, env),
+            Command::CloseAuction { auction } => {
+                self.require_role(actor, Role::Operator)?;
+                self.close_auction(*auction, env)
+            }
         }
     }
 

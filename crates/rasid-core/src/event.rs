@@ -1,5 +1,6 @@
 //! Events: what an accepted command did, for replies, read models and market data.
 
+use crate::exchange::auction::{AuctionId, BidId};
 use crate::exchange::{CancelReason, Fill, InstrumentId, InstrumentStatus, OrderId, Side};
 use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 use crate::money::Currency;
@@ -115,4 +116,32 @@ pub enum Event {
     },
     /// A fill, settled in full: serials to the buyer (or retired), cash to the seller, fees.
     Traded(Box<Fill>),
+    AuctionCreated {
+        auction: AuctionId,
+    },
+    BidPlaced {
+        bid: BidId,
+        auction: AuctionId,
+        lot: u32,
+    },
+    BidChanged {
+        bid: BidId,
+        auction: AuctionId,
+        lot: u32,
+    },
+    BidWithdrawn {
+        bid: BidId,
+        auction: AuctionId,
+        lot: u32,
+    },
+    /// One lot cleared and settled; the full result is in the auction's state.
+    LotCleared {
+        auction: AuctionId,
+        lot: u32,
+        clearing_price_minor: Option<i64>,
+        sold_tonnes: u64,
+    },
+    AuctionClosed {
+        auction: AuctionId,
+    },
 }

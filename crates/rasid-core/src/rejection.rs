@@ -76,6 +76,18 @@ pub enum Rejection {
     NothingToAmend,
     /// `ExpireOrders` when no order is due.
     NothingDue,
+    InvalidAuction,
+    UnknownAuction,
+    UnknownLot,
+    UnknownBid,
+    BiddingNotOpen,
+    BiddingClosed,
+    NotApprovedBidder,
+    BelowReserve,
+    BelowMinimumBid,
+    OffIncrement,
+    AuctionClosed,
+    AuctionNotEnded,
 }
 
 impl Rejection {
@@ -127,6 +139,18 @@ impl Rejection {
             Rejection::RetireRequiresBuy => "retire_requires_buy",
             Rejection::NothingToAmend => "nothing_to_amend",
             Rejection::NothingDue => "nothing_due",
+            Rejection::InvalidAuction => "invalid_auction",
+            Rejection::UnknownAuction => "unknown_auction",
+            Rejection::UnknownLot => "unknown_lot",
+            Rejection::UnknownBid => "unknown_bid",
+            Rejection::BiddingNotOpen => "bidding_not_open",
+            Rejection::BiddingClosed => "bidding_closed",
+            Rejection::NotApprovedBidder => "not_approved_bidder",
+            Rejection::BelowReserve => "below_reserve",
+            Rejection::BelowMinimumBid => "below_minimum_bid",
+            Rejection::OffIncrement => "off_increment",
+            Rejection::AuctionClosed => "auction_closed",
+            Rejection::AuctionNotEnded => "auction_not_ended",
         }
     }
 
@@ -190,6 +214,24 @@ impl Rejection {
             Rejection::RetireRequiresBuy => "only buy orders can retire what they receive",
             Rejection::NothingToAmend => "the amendment changes neither price nor quantity",
             Rejection::NothingDue => "no order is due to expire",
+            Rejection::InvalidAuction => {
+                "the auction's window, lots, quantities, increments or guarantees are inconsistent"
+            }
+            Rejection::UnknownAuction => "no such auction",
+            Rejection::UnknownLot => "no such lot in this auction",
+            Rejection::UnknownBid => "no such open bid",
+            Rejection::BiddingNotOpen => "the bid window has not opened yet",
+            Rejection::BiddingClosed => "the bid window has closed",
+            Rejection::NotApprovedBidder => {
+                "the organization is not an approved bidder in this auction"
+            }
+            Rejection::BelowReserve => "the bid price is below the lot's reserve price",
+            Rejection::BelowMinimumBid => "the bid quantity is below the lot's minimum bid",
+            Rejection::OffIncrement => {
+                "the bid quantity is not a multiple of the lot's bid increment"
+            }
+            Rejection::AuctionClosed => "the auction is already closed",
+            Rejection::AuctionNotEnded => "the bid window has not ended yet",
         }
     }
 }

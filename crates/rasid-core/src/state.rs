@@ -57,6 +57,7 @@ pub struct State {
     /// project-vintage instrument delivers.
     pub(crate) classes: BTreeMap<(ProjectId, u16), Vec<IssuanceId>>,
     pub(crate) exchange: ExchangeState,
+    pub(crate) auctions: crate::exchange::auction::AuctionState,
 }
 
 /// Where one serial number is now.

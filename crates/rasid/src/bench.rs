@@ -24,6 +24,7 @@ pub fn run(cmd: BenchCmd, _database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
         BenchCmd::Registry { commands } => registry(commands),
         BenchCmd::Matching { ops, durable_ops } => crate::bench_matching::run(ops, durable_ops),
+        BenchCmd::Auction { bids, tonnes } => crate::bench_matching::auction(bids, tonnes),
         BenchCmd::Serials { count, rounds } => crate::serials::bench(count, rounds),
     }
 }

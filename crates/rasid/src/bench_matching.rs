@@ -25,6 +25,7 @@ use std::time::Instant;
 pub const SEED_ORDERS: u64 = 10_000;
 const MEMBERS_PER_SIDE: u64 = 50;
 const REFERENCE_PRICE: i64 = 1_000_000;
+const BENCH_TIME_MS: i64 = 1_700_000_000_000;
 
 /// One operation of the stream, engine-neutral.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,8 +153,12 @@ impl Venue {
     }
 
     fn exec(&mut self, actor: OrgId, command: Command) -> Vec<Event> {
+        self.exec_at(BENCH_TIME_MS, actor, command)
+    }
+
+    fn exec_at(&mut self, time_ms: i64, actor: OrgId, command: Command) -> Vec<Event> {
         self.seq += 1;
-        let env = Envelope { seq: self.seq, time_ms: 1_700_000_000_000, actor, command };
+        let env = Envelope { seq: self.seq, time_ms, actor, command };
         self.state.execute(&env).unwrap_or_else(|r| panic!("bench set-up refused: {r}"))
     }
 
@@ -284,7 +289,7 @@ pub fn run_rasid(ops: &[Op], seed_ops: usize) -> RasidRun {
     for (actor, command) in commands {
         let t = Instant::now();
         venue.seq += 1;
-        let env = Envelope { seq: venue.seq, time_ms: 1_700_000_000_000, actor, command };
+        let env = Envelope { seq: venue.seq, time_ms: BENCH_TIME_MS, actor, command };
         let events = venue.state.execute(&env).expect("the stream was generated to be accepted");
         latencies.push(t.elapsed().as_nanos() as u64);
         trades += events.iter().filter(|e| matches!(e, Event::Traded(_))).count() as u64;
@@ -333,6 +338,70 @@ pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
             "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades,
             "engines": engines, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
             "durable_orders_per_sec": durable as u64,
+        }),
+    ))
+}
+
+/// `rasid bench auction`: one lot of `tonnes` and `bids` sealed bids from the venue's buyers,
+/// five of them with guaranteed allocations; times the close (clearing and settling every
+/// allocation and refund) in process.
+pub fn auction(bids: u64, tonnes: u64) -> Result<Output, Failure> {
+    use rasid_core::exchange::auction::{AuctionRule, AuctionSpec, LotSpec};
+    let mut venue = Venue::new();
+    let mut rng = Rng(7);
+    let (operator, seller) = (OrgId(1), venue.sellers[0]);
+    let increment = 10;
+    let tonnes = tonnes.div_ceil(increment) * increment;
+    let guaranteed = venue.buyers.iter().take(5).map(|(org, _)| (*org, 10_000)).collect();
+    let lot = LotSpec {
+        instrument: InstrumentId(1),
+        seller: seller.1,
+        quantity_tonnes: tonnes,
+        reserve_price_minor: REFERENCE_PRICE,
+        min_bid_tonnes: increment,
+        increment_tonnes: increment,
+        guaranteed,
+    };
+    let spec = AuctionSpec {
+        name: "Benchmark auction".into(),
+        rule: AuctionRule::UniformPrice,
+        opens_at_ms: BENCH_TIME_MS,
+        closes_at_ms: BENCH_TIME_MS + 1,
+        approved_bidders: Vec::new(),
+        lots: vec![lot],
+    };
+    venue.exec(operator, Command::CreateAuction { spec });
+    let auction = rasid_core::exchange::auction::AuctionId(1);
+    for _ in 0..bids {
+        let (org, account) = venue.buyers[rng.below(MEMBERS_PER_SIDE) as usize];
+        let price_minor = REFERENCE_PRICE + rng.below(200) as i64;
+        let quantity_tonnes = increment * (1 + rng.below(100));
+        venue.exec(
+            org,
+            Command::PlaceBid { auction, lot: 0, account, price_minor, quantity_tonnes },
+        );
+    }
+    let started = Instant::now();
+    let events = venue.exec_at(BENCH_TIME_MS + 1, operator, Command::CloseAuction { auction });
+    let clear_ms = started.elapsed().as_secs_f64() * 1_000.0;
+    venue.state.audit().map_err(|e| Failure::Internal(e.to_string()))?;
+    let result = venue
+        .state
+        .auction(auction)
+        .and_then(|a| a.lots[0].result.clone())
+        .ok_or_else(|| Failure::Internal("no result".into()))?;
+    let _ = events;
+    Ok(Output::new(
+        format!(
+            "{bids} bids for {tonnes} t: cleared and settled in {clear_ms:.1} ms; {} allocations, {} t sold at {} minor units",
+            result.allocations.len(),
+            result.sold_tonnes,
+            result.clearing_price_minor.unwrap_or(0)
+        ),
+        json!({
+            "bench": "auction", "bids": bids, "tonnes": tonnes, "clear_ms": clear_ms,
+            "allocations": result.allocations.len(), "sold_tonnes": result.sold_tonnes,
+            "clearing_price_minor": result.clearing_price_minor,
         }),
     ))
 }

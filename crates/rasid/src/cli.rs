@@ -2,6 +2,7 @@
 //! validate"), so handlers never see a malformed id, range, currency or amount.
 
 use clap::{Args, Parser, Subcommand};
+use rasid_core::exchange::auction::{AuctionId, BidId};
 use rasid_core::exchange::{OrderId, Side};
 use rasid_core::model::{CaStatus, CorsiaPhase, Program, Purpose, Role};
 use rasid_core::{AccountId, Currency, IssuanceId, OrgId, ProjectId, RetirementId, SerialRange};
@@ -89,6 +90,9 @@ pub enum Cmd {
     /// Market data: book depth, trades, candles, daily VWAP and settlement prices.
     #[command(subcommand)]
     Market(MarketCmd),
+    /// Sealed-bid auctions: create (operator), bid, change, withdraw, close, results.
+    #[command(subcommand)]
+    Auction(AuctionCmd),
     /// End the trading session: DAY orders expire (operator).
     CloseSession {
         #[arg(long)]
@@ -468,6 +472,63 @@ pub enum MarketCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuctionCmd {
+    /// Create an auction and hold each lot's serials (operator).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// uniform or pay-as-bid.
+        #[arg(long, default_value = "uniform")]
+        rule: String,
+        /// When bidding opens, e.g. 2026-11-29T09:00:00Z (default: now).
+        #[arg(long)]
+        opens: Option<String>,
+        /// When bidding closes, e.g. 2026-11-29T17:00:00Z.
+        #[arg(long)]
+        closes: String,
+        /// Approved bidders (organizations, comma-separated); all members when absent.
+        #[arg(long, value_delimiter = ',')]
+        approved: Vec<OrgId>,
+        /// A lot: instrument=SYMBOL,seller=ACC,quantity=T,reserve=PRICE,min=T,increment=T
+        /// and any number of guarantee=ORG:T. Repeat for more lots.
+        #[arg(long = "lot", required = true)]
+        lots: Vec<String>,
+    },
+    List,
+    /// Public results; with --as ORG also that organization's own bids and allocations.
+    Show {
+        auction: AuctionId,
+    },
+    Bid {
+        #[arg(long)]
+        auction: AuctionId,
+        /// Lot number, from 0.
+        #[arg(long, default_value_t = 0)]
+        lot: u32,
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        price: String,
+        #[arg(long)]
+        quantity: u64,
+    },
+    ChangeBid {
+        bid: BidId,
+        #[arg(long)]
+        price: Option<String>,
+        #[arg(long)]
+        quantity: Option<u64>,
+    },
+    WithdrawBid {
+        bid: BidId,
+    },
+    /// Clear and settle every lot (operator), at or after the close of bidding.
+    Close {
+        auction: AuctionId,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// Durable transfer/retire throughput through the sequencer and journal, replay and verify
     /// speed, against raw SQLite and fsync baselines measured in the same run.
@@ -477,6 +538,13 @@ pub enum BenchCmd {
     },
     /// The matching engine in process (no journal) on a synthetic order stream, with
     /// reservations and serial settlement; and the same stream durably through the journal.
+    /// Clearing and settling one auction lot of `--bids` sealed bids.
+    Auction {
+        #[arg(long, default_value_t = 100_000)]
+        bids: u64,
+        #[arg(long, default_value_t = 2_500_000)]
+        tonnes: u64,
+    },
     Matching {
         #[arg(long, default_value_t = 2_000_000)]
         ops: u64,

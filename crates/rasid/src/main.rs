@@ -7,6 +7,7 @@
 //! set-up, the registrar for registry records, the owner of the source account for movements);
 //! the engine still checks that organization's role.
 
+mod auction;
 mod bench;
 mod bench_compare;
 mod bench_matching;

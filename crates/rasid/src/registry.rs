@@ -82,6 +82,11 @@ impl Ctx {
         Ok(self.ledger.query(f)?)
     }
 
+    /// The organization `--as` names, whose private data views may show.
+    pub fn viewer(&self) -> Option<OrgId> {
+        self.actor
+    }
+
     /// The organization `--as` names, or else `natural`.
     pub fn actor_or(&self, natural: OrgId) -> OrgId {
         self.actor.unwrap_or(natural)
@@ -203,6 +208,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
         Cmd::Instrument(c) => crate::exchange::instrument(ctx, c),
         Cmd::Order(c) => crate::exchange::order(ctx, c),
         Cmd::Market(c) => crate::exchange::market(ctx, c),
+        Cmd::Auction(c) => crate::auction::run(ctx, c),
         Cmd::CloseSession { instrument } => crate::exchange::close_session(ctx, instrument),
         Cmd::Verify
         | Cmd::Bench(_)
@@ -339,6 +345,26 @@ fn exchange_event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -
                 "retirements": f.retirements.iter().map(|r| r.0).collect::<Vec<_>>(),
             })
         }
+        Event::AuctionCreated { auction } => {
+            json!({ "type": "auction_created", "auction": auction.0 })
+        }
+        Event::BidPlaced { bid, auction, lot } => {
+            json!({ "type": "bid_placed", "bid": bid.0, "auction": auction.0, "lot": lot })
+        }
+        Event::BidChanged { bid, auction, lot } => {
+            json!({ "type": "bid_changed", "bid": bid.0, "auction": auction.0, "lot": lot })
+        }
+        Event::BidWithdrawn { bid, auction, lot } => {
+            json!({ "type": "bid_withdrawn", "bid": bid.0, "auction": auction.0, "lot": lot })
+        }
+        // Lot results carry no instrument here; prices in minor units, the currency is the lot's.
+        Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes } => json!({
+            "type": "lot_cleared", "auction": auction.0, "lot": lot,
+            "clearing_price_minor": clearing_price_minor, "sold_tonnes": sold_tonnes,
+        }),
+        Event::AuctionClosed { auction } => {
+            json!({ "type": "auction_closed", "auction": auction.0 })
+        }
         _ => unreachable!("registry events are rendered by event_json"),
     }
 }
@@ -441,6 +467,17 @@ fn exchange_event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -
                 .collect::<Vec<_>>()
                 .join("; ")
         ),
+        Event::AuctionCreated { auction } => format!("auction {auction} created"),
+        Event::BidPlaced { bid, auction, lot } => {
+            format!("bid {bid} placed in {auction} lot {lot}")
+        }
+        Event::BidChanged { bid, .. } => format!("bid {bid} changed"),
+        Event::BidWithdrawn { bid, .. } => format!("bid {bid} withdrawn"),
+        Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes } => format!(
+            "{auction} lot {lot} cleared: {sold_tonnes} t sold{}",
+            clearing_price_minor.map(|p| format!(" at {} minor units", p)).unwrap_or_default()
+        ),
+        Event::AuctionClosed { auction } => format!("auction {auction} closed"),
         _ => unreachable!("registry events are rendered by event_text"),
     }
 }

@@ -126,6 +126,37 @@ impl State {
                 }
             }
         }
+        for b in self.auctions.bids.values() {
+            let lot = &self.auctions.auctions[&b.auction].lots[b.lot as usize].spec;
+            let inst = &self.exchange.instruments[&lot.instrument].spec;
+            let want = inst.fees.buy_hold(b.quantity_tonnes, lot.increment_tonnes, b.price_minor);
+            if want != Ok(b.reserved_cash_minor) {
+                return fail(format!(
+                    "{} holds {} minor units, needs {want:?}",
+                    b.id, b.reserved_cash_minor
+                ));
+            }
+            *cash.entry((b.account, inst.currency)).or_default() += b.reserved_cash_minor;
+        }
+        for a in self.auctions.auctions.values() {
+            for lot in &a.lots {
+                let held: u64 = lot.reserved_serials.iter().map(|(_, s)| s.quantity_tonnes()).sum();
+                let open = a.status == super::auction::AuctionStatus::Open;
+                if held != if open { lot.spec.quantity_tonnes } else { 0 } {
+                    return fail(format!("{}: a lot holds {held} t", a.id));
+                }
+                for (issuance, set) in &lot.reserved_serials {
+                    if serials
+                        .entry((lot.spec.seller, *issuance))
+                        .or_default()
+                        .union_disjoint(set)
+                        .is_err()
+                    {
+                        return fail(format!("{}: a lot holds serials an order holds", a.id));
+                    }
+                }
+            }
+        }
         for ((account, currency), b) in &self.cash {
             if cash.remove(&(*account, *currency)).unwrap_or(0) != b.reserved_minor {
                 return fail(format!(

@@ -22,7 +22,7 @@ const CLASS_LOOKUP_MAX: usize = 8;
 type Outcome = Result<Vec<Event>, Rejection>;
 
 /// Serials an order holds, by issuance in ascending serial order.
-type Serials = Vec<(IssuanceId, RangeSet)>;
+pub(crate) type Serials = Vec<(IssuanceId, RangeSet)>;
 
 impl State {
     pub(crate) fn list_instrument(&mut self, spec: &InstrumentSpec) -> Outcome {
@@ -731,7 +731,7 @@ impl State {
 
     /// Reserves the lowest `quantity` available serials across a class's issuances. The caller
     /// has checked that the account holds enough.
-    fn reserve_class(
+    pub(crate) fn reserve_class(
         &mut self,
         account: AccountId,
         project: crate::ids::ProjectId,
@@ -763,7 +763,7 @@ impl State {
     }
 
     /// Returns reserved serials to available.
-    fn release_serials(&mut self, account: AccountId, serials: Serials) {
+    pub(crate) fn release_serials(&mut self, account: AccountId, serials: Serials) {
         for (issuance, set) in serials {
             let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
             h.reserved.subtract(&set).expect("audit: an order's serials are reserved");
@@ -772,7 +772,12 @@ impl State {
     }
 
     /// Removes delivered serials from the seller's reserved set.
-    fn unreserve(&mut self, account: AccountId, issuance: IssuanceId, serials: &RangeSet) {
+    pub(crate) fn unreserve(
+        &mut self,
+        account: AccountId,
+        issuance: IssuanceId,
+        serials: &RangeSet,
+    ) {
         let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
         h.reserved.subtract(serials).expect("audit: an order's serials are reserved");
         if h.is_empty() {
@@ -780,7 +785,12 @@ impl State {
         }
     }
 
-    fn credit_serials(&mut self, account: AccountId, issuance: IssuanceId, serials: &RangeSet) {
+    pub(crate) fn credit_serials(
+        &mut self,
+        account: AccountId,
+        issuance: IssuanceId,
+        serials: &RangeSet,
+    ) {
         self.holdings
             .entry((account, issuance))
             .or_default()
@@ -789,14 +799,14 @@ impl State {
             .expect("audit: a serial is in exactly one place");
     }
 
-    fn hold_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
+    pub(crate) fn hold_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
         let b = self.cash.entry((account, currency)).or_default();
         b.available_minor -= amount;
         b.reserved_minor += amount;
         assert!(b.available_minor >= 0, "holds are checked against available cash");
     }
 
-    fn release_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
+    pub(crate) fn release_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
         let b = self.cash.get_mut(&(account, currency)).expect("held cash has a balance");
         b.reserved_minor -= amount;
         b.available_minor += amount;
@@ -804,7 +814,13 @@ impl State {
     }
 
     /// Spends `held` of an account's reserved cash, of which `change` returns to available.
-    fn spend_held_cash(&mut self, account: AccountId, currency: Currency, held: i64, change: i64) {
+    pub(crate) fn spend_held_cash(
+        &mut self,
+        account: AccountId,
+        currency: Currency,
+        held: i64,
+        change: i64,
+    ) {
         let b = self.cash.get_mut(&(account, currency)).expect("held cash has a balance");
         b.reserved_minor -= held;
         b.available_minor += change;
@@ -814,7 +830,7 @@ impl State {
         }
     }
 
-    fn credit_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
+    pub(crate) fn credit_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
         if amount == 0 {
             return;
         }
@@ -896,7 +912,7 @@ fn cancelled_event(order: &Order, reason: CancelReason, rested: bool) -> Event {
 }
 
 /// Takes the lowest `quantity` serials an order holds.
-fn take_front(serials: &mut Serials, quantity: u64) -> Serials {
+pub(crate) fn take_front(serials: &mut Serials, quantity: u64) -> Serials {
     let mut need = quantity;
     let mut out = Vec::new();
     while need > 0 {

@@ -4,6 +4,7 @@
 //! Everything here is part of the pure engine: handlers are `impl State` blocks in `engine.rs`,
 //! invariants in `audit.rs`. The book itself (`book.rs`) knows nothing of cash or serials.
 
+pub mod auction;
 pub mod audit;
 pub mod book;
 pub mod engine;
