@@ -243,7 +243,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
 /// Encodes records in PostgreSQL's binary COPY format: a signature and two zero words, then per
 /// row a field count and length-prefixed big-endian fields, then -1. Building the whole batch
 /// here and sending it in one piece avoids a call into the client per row.
-fn encode_copy(records: &[Record], out: &mut Vec<u8>) -> Result<(), StoreError> {
+pub fn encode_copy(records: &[Record], out: &mut Vec<u8>) -> Result<(), StoreError> {
     fn field(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), StoreError> {
         let len = i32::try_from(bytes.len())
             .map_err(|_| StoreError::Unsupported("a journal field exceeds 2 GiB".into()))?;
