@@ -14,6 +14,7 @@
 
 use crate::journal::{Hash, Journal, Record, Snapshot, StoreError};
 use crate::sqlite::SNAPSHOTS_RETAINED;
+use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
 use std::io::Write as _;
 
@@ -71,6 +72,8 @@ const SELECT_RECORDS_FROM: &str =
 pub struct PostgresJournal {
     client: Client,
     copy_records: Statement,
+    /// The encoded batch, kept between appends so its allocation is reused.
+    copy_buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for PostgresJournal {
@@ -180,7 +183,7 @@ impl PostgresJournal {
         let copy_records = client.prepare(
             "COPY journal (seq, time_ms, actor, kind, body, hash) FROM STDIN (FORMAT binary)",
         )?;
-        Ok(Self { client, copy_records })
+        Ok(Self { client, copy_records, copy_buf: Vec::new() })
     }
 }
 
@@ -300,12 +303,11 @@ impl Journal for PostgresJournal {
         records: &[Record],
         snapshot: Option<&Snapshot>,
     ) -> Result<(), StoreError> {
-        let mut buf = Vec::new();
-        encode_copy(records, &mut buf)?;
+        encode_copy(records, &mut self.copy_buf)?;
         let mut tx = self.client.transaction()?;
         if !records.is_empty() {
             let mut writer = tx.copy_in(&self.copy_records)?;
-            writer.write_all(&buf).map_err(|e| StoreError::Database(e.to_string()))?;
+            writer.write_all(&self.copy_buf).map_err(|e| StoreError::Database(e.to_string()))?;
             let copied = writer.finish()?;
             if copied != records.len() as u64 {
                 return Err(StoreError::Database(format!(
@@ -336,12 +338,15 @@ impl Journal for PostgresJournal {
             .start()?;
         let portal = tx.bind(SELECT_RECORDS_FROM, &[&to_i64(from, "sequence number")?])?;
         loop {
-            let rows = tx.query_portal(&portal, SCAN_PAGE_ROWS)?;
-            let complete = rows.len() < SCAN_PAGE_ROWS as usize;
-            for row in &rows {
-                visit(record_from(row)?)?;
+            // Rows are visited as they arrive rather than after the whole page, so decoding
+            // overlaps with the server producing the rest of the page.
+            let mut rows = tx.query_portal_raw(&portal, SCAN_PAGE_ROWS)?;
+            let mut count = 0;
+            while let Some(row) = rows.next()? {
+                count += 1;
+                visit(record_from(&row)?)?;
             }
-            if complete {
+            if count < SCAN_PAGE_ROWS {
                 break;
             }
         }

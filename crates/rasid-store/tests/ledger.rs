@@ -414,6 +414,10 @@ fn scan_streams_every_record_in_order_across_pages(backend: Backend) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { seq: 15_000, .. }), "{err}");
     assert_eq!(visited, 15_000);
+    // The connection is usable after a scan abandoned in the middle of a page.
+    assert_eq!(journal.head().unwrap(), Some((last.seq, last.hash)));
+    journal.append(&chained_records(25_002, 1, last.hash), None).unwrap();
+    assert_eq!(journal.record(25_002).unwrap().map(|r| r.seq), Some(25_002));
 }
 
 /// A batch that cannot be stored whole is not stored at all: the transaction is the batch.
