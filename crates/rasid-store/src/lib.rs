@@ -51,3 +51,20 @@ pub fn open_journal(url: &DatabaseUrl) -> Result<Box<dyn Journal>, StoreError> {
         DatabaseUrl::Postgres(url) => Ok(Box::new(PostgresJournal::open(url)?)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn database_urls_name_their_backend() {
+        let pg = "postgres://rasid@127.0.0.1:5432/ledger?options=-csearch_path%3Dx";
+        assert_eq!(pg.parse(), Ok(DatabaseUrl::Postgres(pg.to_owned())));
+        let pg = "postgresql://db.example/ledger";
+        assert_eq!(pg.parse(), Ok(DatabaseUrl::Postgres(pg.to_owned())));
+        assert_eq!("sqlite://a/b.db".parse(), Ok(DatabaseUrl::Sqlite("a/b.db".into())));
+        assert_eq!("b.db".parse(), Ok(DatabaseUrl::Sqlite("b.db".into())));
+        assert!("mysql://x/y".parse::<DatabaseUrl>().is_err());
+        assert!("sqlite://".parse::<DatabaseUrl>().is_err());
+    }
+}

@@ -19,7 +19,11 @@ pub fn postgres_test_url(test: &str) -> Result<Option<String>, String> {
              (scripts/test starts a server and sets it)"
         )),
         _ => {
-            eprintln!(
+            // Written to stderr directly rather than with `eprintln!`, which the test harness
+            // captures and hides for passing tests: a skip should be seen.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "notice: skipping {test} on PostgreSQL: {TEST_POSTGRES_URL_VAR} is unset \
                  (scripts/test starts a server and sets it)"
             );
