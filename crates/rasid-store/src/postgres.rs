@@ -185,6 +185,15 @@ impl PostgresJournal {
         )?;
         Ok(Self { client, copy_records, copy_buf: Vec::new() })
     }
+
+    /// Whether the schema `url` selects holds a Rasid ledger, without creating one: for
+    /// read-only commands such as `verify`, which should not set up an empty ledger in a
+    /// mistyped database.
+    pub fn exists(url: &str) -> Result<bool, StoreError> {
+        let row =
+            connect(url)?.query_one("SELECT to_regclass('rasid_migrations') IS NOT NULL", &[])?;
+        Ok(row.try_get(0)?)
+    }
 }
 
 /// Applies the migrations this database lacks and checks the format version, all in one

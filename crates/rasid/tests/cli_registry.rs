@@ -8,7 +8,15 @@ on_both_backends!(
     a_project_is_issued_traded_retired_and_located_by_serial,
     rejections_have_codes_exit_non_zero_and_change_nothing,
     cash_and_labels_round_trip,
+    verify_refuses_a_database_without_a_ledger,
 );
+
+/// `verify` reads; it must not create an empty ledger where none was, and says so.
+fn verify_refuses_a_database_without_a_ledger(r: Rasid) {
+    assert_eq!(r.fails(&["verify"]), (2, "no_database".to_owned()));
+    r.ok(&["init"]);
+    assert_eq!(r.ok(&["verify"])["commands"], 1);
+}
 
 fn a_project_is_issued_traded_retired_and_located_by_serial(r: Rasid) {
     let dev = r.ok(&["org", "create", "Tashkent Solar LLC"]);
