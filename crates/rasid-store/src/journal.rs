@@ -58,7 +58,7 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Storage for the journal and snapshots. Implementations: SQLite (embedded default) and, later,
+/// Storage for the journal and snapshots. Implementations: SQLite (embedded default) and
 /// PostgreSQL. Every method is one transaction; `append` is durable when it returns.
 pub trait Journal: Send {
     /// The last record's sequence number and hash, or `None` for an empty journal.

@@ -1,17 +1,20 @@
 //! Rasid's storage: the hash-chained journal with group commit, snapshots, recovery and
-//! verification, behind the [`Journal`] interface (SQLite embedded; PostgreSQL to follow).
+//! verification, behind the [`Journal`] interface (SQLite embedded, or a PostgreSQL server).
 //!
 //! [`Ledger`] is the single writer: it sequences commands into the engine, makes each batch
 //! durable with one commit and answers callers only afterwards.
 
 pub mod journal;
 pub mod ledger;
+pub mod postgres;
 pub mod replay;
 pub mod sqlite;
+pub mod testing;
 pub mod verify;
 
 pub use journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError};
 pub use ledger::{Clock, Committed, Config, Ledger, SubmitError, Ticket, system_clock};
+pub use postgres::{PostgresJournal, ScratchSchema};
 pub use replay::{Recovery, recover, replay_from_genesis};
 pub use sqlite::SqliteJournal;
 pub use verify::{VerifyReport, verify};
@@ -45,8 +48,23 @@ impl std::str::FromStr for DatabaseUrl {
 pub fn open_journal(url: &DatabaseUrl) -> Result<Box<dyn Journal>, StoreError> {
     match url {
         DatabaseUrl::Sqlite(path) => Ok(Box::new(SqliteJournal::open(path)?)),
-        DatabaseUrl::Postgres(_) => Err(StoreError::Unsupported(
-            "the PostgreSQL backend is not built yet; use sqlite://PATH".into(),
-        )),
+        DatabaseUrl::Postgres(url) => Ok(Box::new(PostgresJournal::open(url)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatabaseUrl;
+
+    #[test]
+    fn database_urls_name_their_backend() {
+        let pg = "postgres://rasid@127.0.0.1:5432/ledger?options=-csearch_path%3Dx";
+        assert_eq!(pg.parse(), Ok(DatabaseUrl::Postgres(pg.to_owned())));
+        let pg = "postgresql://db.example/ledger";
+        assert_eq!(pg.parse(), Ok(DatabaseUrl::Postgres(pg.to_owned())));
+        assert_eq!("sqlite://a/b.db".parse(), Ok(DatabaseUrl::Sqlite("a/b.db".into())));
+        assert_eq!("b.db".parse(), Ok(DatabaseUrl::Sqlite("b.db".into())));
+        assert!("mysql://x/y".parse::<DatabaseUrl>().is_err());
+        assert!("sqlite://".parse::<DatabaseUrl>().is_err());
     }
 }

@@ -1,20 +1,160 @@
-//! The durable ledger over a real SQLite file: recovery, snapshots, group commit, verification
-//! and tamper detection.
+//! The durable ledger over each real backend — an SQLite file and a PostgreSQL schema —
+//! recovery, snapshots, group commit, verification and tamper detection. Every test runs once per
+//! backend (`name::sqlite`, `name::postgres`); only the tampering SQL differs between them.
 
 use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Role};
 use rasid_core::{AccountId, Command, IssuanceId, OrgId, ProjectId, Rejection, Selection};
-use rasid_store::{Config, Ledger, SqliteJournal, StoreError, SubmitError, verify};
-use std::path::Path;
+use rasid_store::journal::chain_hash;
+use rasid_store::testing::postgres_test_url;
+use rasid_store::{
+    Config, GENESIS_HASH, Journal, Ledger, PostgresJournal, Record, ScratchSchema, SqliteJournal,
+    StoreError, SubmitError, verify,
+};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Whether this backend's variant of `test` runs here. A missing PostgreSQL server skips
+    /// with a notice on a developer's machine and fails in CI.
+    fn available(self, test: &str) -> bool {
+        match self {
+            Backend::Sqlite => true,
+            Backend::Postgres => {
+                postgres_test_url(test).unwrap_or_else(|e| panic!("{e}")).is_some()
+            }
+        }
+    }
+}
+
+/// Runs each named test function once per backend, as `name::sqlite` and `name::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::Backend;
+            #[test]
+            fn sqlite() {
+                super::$name(Backend::Sqlite);
+            }
+            #[test]
+            fn postgres() {
+                if Backend::Postgres.available(stringify!($name)) {
+                    super::$name(Backend::Postgres);
+                }
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    commands_survive_reopen_and_rejections_are_not_journaled,
+    recovery_from_snapshot_plus_tail_equals_replay_from_genesis,
+    concurrent_submitters_are_group_committed_in_one_dense_sequence,
+    one_altered_byte_in_a_record_body_is_named_by_verify,
+    altered_hash_time_or_missing_record_is_named_by_verify,
+    a_corrupt_snapshot_is_refused_at_recovery,
+    scan_streams_every_record_in_order_across_pages,
+    a_failed_append_stores_nothing_of_its_batch,
+    another_format_version_is_refused,
+);
+
+/// A fresh place for one journal: a file in its own directory, or a schema of its own in the
+/// test server's database, so tests run in parallel without seeing each other.
+enum Place {
+    Sqlite { _dir: tempfile::TempDir, path: PathBuf },
+    Postgres(ScratchSchema),
+}
+
+impl Place {
+    fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("l.db");
+                Place::Sqlite { _dir: dir, path }
+            }
+            Backend::Postgres => {
+                let base = postgres_test_url("store test").unwrap().expect("checked by available");
+                Place::Postgres(ScratchSchema::create(&base, "rasid_store_test").unwrap())
+            }
+        }
+    }
+
+    fn journal(&self) -> Box<dyn Journal> {
+        self.try_journal().unwrap()
+    }
+
+    fn try_journal(&self) -> Result<Box<dyn Journal>, StoreError> {
+        Ok(match self {
+            Place::Sqlite { path, .. } => Box::new(SqliteJournal::open(path)?),
+            Place::Postgres(schema) => Box::new(PostgresJournal::open(schema.url())?),
+        })
+    }
+
+    /// Runs tampering SQL straight against the database, behind the journal's back.
+    fn tamper(&self, sqlite: &str, postgres: &str) {
+        match self {
+            Place::Sqlite { path, .. } => {
+                rusqlite::Connection::open(path).unwrap().execute_batch(sqlite).unwrap();
+            }
+            Place::Postgres(schema) => {
+                postgres::Client::connect(schema.url(), postgres::NoTls)
+                    .unwrap()
+                    .batch_execute(postgres)
+                    .unwrap();
+            }
+        }
+    }
+
+    fn body(&self, seq: i64) -> Vec<u8> {
+        let sql = "SELECT body FROM journal WHERE seq = ";
+        match self {
+            Place::Sqlite { path, .. } => rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(&format!("{sql}?1"), [seq], |r| r.get(0))
+                .unwrap(),
+            Place::Postgres(schema) => postgres::Client::connect(schema.url(), postgres::NoTls)
+                .unwrap()
+                .query_one(&format!("{sql}$1"), &[&seq])
+                .unwrap()
+                .get(0),
+        }
+    }
+
+    fn set_body(&self, seq: i64, body: &[u8]) {
+        let sql = "UPDATE journal SET body = ";
+        match self {
+            Place::Sqlite { path, .. } => {
+                let n = rusqlite::Connection::open(path)
+                    .unwrap()
+                    .execute(&format!("{sql}?1 WHERE seq = ?2"), rusqlite::params![body, seq])
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+            Place::Postgres(schema) => {
+                let n = postgres::Client::connect(schema.url(), postgres::NoTls)
+                    .unwrap()
+                    .execute(&format!("{sql}$1 WHERE seq = $2"), &[&body, &seq])
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+        }
+    }
+}
 
 fn clock() -> rasid_store::Clock {
     let t = Arc::new(AtomicI64::new(1_700_000_000_000));
     Box::new(move || t.fetch_add(1, Ordering::Relaxed))
 }
 
-fn open(path: &Path, config: Config) -> Ledger {
-    Ledger::open(Box::new(SqliteJournal::open(path).unwrap()), config, clock()).unwrap()
+fn open(place: &Place, config: Config) -> Ledger {
+    Ledger::open(place.journal(), config, clock()).unwrap()
 }
 
 const OPERATOR: OrgId = OrgId(1);
@@ -70,11 +210,9 @@ fn transfer(from: AccountId, to: AccountId, q: u64) -> Command {
     Command::Transfer { from, to, issuance: IssuanceId(1), selection: Selection::Quantity(q) }
 }
 
-#[test]
-fn commands_survive_reopen_and_rejections_are_not_journaled() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l.db");
-    let ledger = open(&path, Config::default());
+fn commands_survive_reopen_and_rejections_are_not_journaled(backend: Backend) {
+    let place = Place::new(backend);
+    let ledger = open(&place, Config::default());
     seed(&ledger);
     let c = ledger.submit(MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 10)).unwrap();
     assert_eq!(c.seq, 7);
@@ -88,7 +226,7 @@ fn commands_survive_reopen_and_rejections_are_not_journaled() {
     assert_eq!(head_seq, 7);
     drop(ledger.close().unwrap());
 
-    let ledger = open(&path, Config::default());
+    let ledger = open(&place, Config::default());
     assert_eq!(ledger.head(), (7, head_hash));
     let held = ledger
         .query(|s| s.holding(OTHER_ACC, IssuanceId(1)).map(|h| h.available.quantity_tonnes()))
@@ -100,12 +238,10 @@ fn commands_survive_reopen_and_rejections_are_not_journaled() {
     assert_eq!(report.totals.issued_tonnes, 1_000_000);
 }
 
-#[test]
-fn recovery_from_snapshot_plus_tail_equals_replay_from_genesis() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l.db");
+fn recovery_from_snapshot_plus_tail_equals_replay_from_genesis(backend: Backend) {
+    let place = Place::new(backend);
     let config = Config { snapshot_interval: 7, snapshot_on_close_min: 1 };
-    let ledger = open(&path, config);
+    let ledger = open(&place, config);
     seed(&ledger);
     for i in 0..40 {
         let (from, to) = if i % 3 == 2 { (OTHER_ACC, MEMBER_ACC) } else { (MEMBER_ACC, OTHER_ACC) };
@@ -122,7 +258,7 @@ fn recovery_from_snapshot_plus_tail_equals_replay_from_genesis() {
     assert_eq!(report.snapshots_checked, 3);
     drop(journal);
 
-    let ledger = open(&path, config);
+    let ledger = open(&place, config);
     assert_eq!(ledger.recovery().snapshot_seq, 46);
     assert_eq!(ledger.recovery().replayed, 0);
     let tonnes = ledger
@@ -131,10 +267,9 @@ fn recovery_from_snapshot_plus_tail_equals_replay_from_genesis() {
     assert_eq!(tonnes, 27 * 5 - 13 * 5);
 }
 
-#[test]
-fn concurrent_submitters_are_group_committed_in_one_dense_sequence() {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(open(&dir.path().join("l.db"), Config::default()));
+fn concurrent_submitters_are_group_committed_in_one_dense_sequence(backend: Backend) {
+    let place = Place::new(backend);
+    let ledger = Arc::new(open(&place, Config::default()));
     seed(&ledger);
     let threads: Vec<_> = (0..8)
         .map(|_| {
@@ -156,99 +291,243 @@ fn concurrent_submitters_are_group_committed_in_one_dense_sequence() {
     assert_eq!(report.totals.held_tonnes, 1_000_000);
 }
 
-/// Builds a small verified journal and returns its path.
-fn small_journal(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("l.db");
-    let ledger = open(&path, Config { snapshot_interval: 0, snapshot_on_close_min: u64::MAX });
+/// Builds a small verified journal (16 records) in a fresh place.
+fn small_journal(backend: Backend) -> Place {
+    let place = Place::new(backend);
+    let ledger = open(&place, Config { snapshot_interval: 0, snapshot_on_close_min: u64::MAX });
     seed(&ledger);
     for _ in 0..10 {
         ledger.submit(MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 3)).unwrap();
     }
     drop(ledger.close().unwrap());
-    path
+    verify(place.journal().as_mut()).unwrap();
+    place
 }
 
-fn corrupt_seq(path: &Path) -> u64 {
-    let mut j = SqliteJournal::open(path).unwrap();
-    match verify(&mut j) {
+fn corrupt_seq(place: &Place) -> u64 {
+    match verify(place.journal().as_mut()) {
         Err(StoreError::Corrupt { seq, .. }) => seq,
         other => panic!("verify should fail, got {other:?}"),
     }
 }
 
-#[test]
-fn one_altered_byte_in_a_record_body_is_named_by_verify() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = small_journal(dir.path());
+fn one_altered_byte_in_a_record_body_is_named_by_verify(backend: Backend) {
+    let place = small_journal(backend);
     for seq in [1_i64, 9, 16] {
-        let j = SqliteJournal::open(&path).unwrap();
-        let body: Vec<u8> = j
-            .connection()
-            .query_row("SELECT body FROM journal WHERE seq = ?1", [seq], |r| r.get(0))
-            .unwrap();
+        let body = place.body(seq);
         let mut altered = body.clone();
         let last = altered.len() - 1;
         altered[last] ^= 0x01;
-        j.connection()
-            .execute("UPDATE journal SET body = ?1 WHERE seq = ?2", rusqlite::params![altered, seq])
-            .unwrap();
-        drop(j);
-        assert_eq!(corrupt_seq(&path), seq as u64);
-        let j = SqliteJournal::open(&path).unwrap();
-        j.connection()
-            .execute("UPDATE journal SET body = ?1 WHERE seq = ?2", rusqlite::params![body, seq])
-            .unwrap();
+        place.set_body(seq, &altered);
+        assert_eq!(corrupt_seq(&place), seq as u64);
+        place.set_body(seq, &body);
     }
-    verify(&mut SqliteJournal::open(&path).unwrap()).unwrap();
+    verify(place.journal().as_mut()).unwrap();
 }
 
-#[test]
-fn altered_hash_time_or_missing_record_is_named_by_verify() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = small_journal(dir.path());
-    let j = SqliteJournal::open(&path).unwrap();
-    j.connection().execute("UPDATE journal SET hash = zeroblob(32) WHERE seq = 12", []).unwrap();
-    drop(j);
-    assert_eq!(corrupt_seq(&path), 12);
+fn altered_hash_time_or_missing_record_is_named_by_verify(backend: Backend) {
+    let place = small_journal(backend);
+    place.tamper(
+        "UPDATE journal SET hash = zeroblob(32) WHERE seq = 12",
+        "UPDATE journal SET hash = decode(repeat('00', 32), 'hex') WHERE seq = 12",
+    );
+    assert_eq!(corrupt_seq(&place), 12);
 
-    let path = small_journal(&dir.path().join("b").tap_mkdir());
-    let j = SqliteJournal::open(&path).unwrap();
-    j.connection().execute("UPDATE journal SET time_ms = time_ms + 1 WHERE seq = 5", []).unwrap();
-    drop(j);
-    assert_eq!(corrupt_seq(&path), 5);
+    let place = small_journal(backend);
+    let sql = "UPDATE journal SET time_ms = time_ms + 1 WHERE seq = 5";
+    place.tamper(sql, sql);
+    assert_eq!(corrupt_seq(&place), 5);
 
-    let path = small_journal(&dir.path().join("c").tap_mkdir());
-    let j = SqliteJournal::open(&path).unwrap();
-    j.connection().execute("DELETE FROM journal WHERE seq = 8", []).unwrap();
-    drop(j);
-    assert_eq!(corrupt_seq(&path), 9);
+    let place = small_journal(backend);
+    let sql = "DELETE FROM journal WHERE seq = 8";
+    place.tamper(sql, sql);
+    assert_eq!(corrupt_seq(&place), 9);
 }
 
-#[test]
-fn a_corrupt_snapshot_is_refused_at_recovery() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l.db");
-    let ledger = open(&path, Config { snapshot_interval: 0, snapshot_on_close_min: 1 });
+fn a_corrupt_snapshot_is_refused_at_recovery(backend: Backend) {
+    let place = Place::new(backend);
+    let ledger = open(&place, Config { snapshot_interval: 0, snapshot_on_close_min: 1 });
     seed(&ledger);
     drop(ledger.close().unwrap());
-    let j = SqliteJournal::open(&path).unwrap();
-    j.connection()
-        .execute("UPDATE snapshots SET state = CAST(state || x'00' AS BLOB)", [])
-        .unwrap();
-    drop(j);
-    let err =
-        Ledger::open(Box::new(SqliteJournal::open(&path).unwrap()), Config::default(), clock())
-            .unwrap_err();
+    place.tamper(
+        "UPDATE snapshots SET state = CAST(state || x'00' AS BLOB)",
+        r"UPDATE snapshots SET state = state || '\x00'::bytea",
+    );
+    let err = Ledger::open(place.journal(), Config::default(), clock()).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { seq: 6, .. }), "{err}");
 }
 
-trait TapMkdir {
-    fn tap_mkdir(self) -> Self;
+/// `n` chained records with bodies that differ in length and content, starting at `first`.
+fn chained_records(first: u64, n: u64, mut previous: [u8; 32]) -> Vec<Record> {
+    (first..first + n)
+        .map(|seq| {
+            let body: Vec<u8> = (0..seq % 97).map(|i| (seq + i) as u8).collect();
+            previous = chain_hash(&previous, &body);
+            Record {
+                seq,
+                time_ms: 1_700_000_000_000 + seq as i64,
+                actor: seq % 7,
+                kind: format!("kind{}", seq % 5),
+                body,
+                hash: previous,
+            }
+        })
+        .collect()
 }
 
-impl TapMkdir for std::path::PathBuf {
-    fn tap_mkdir(self) -> Self {
-        std::fs::create_dir_all(&self).unwrap();
-        self
+/// More records than one scan page (10,000 on PostgreSQL) come back complete and in order,
+/// from the start and from the middle, and single look-ups agree with the scan.
+fn scan_streams_every_record_in_order_across_pages(backend: Backend) {
+    let place = Place::new(backend);
+    let mut journal = place.journal();
+    assert_eq!(journal.head().unwrap(), None);
+    let records = chained_records(1, 25_001, GENESIS_HASH);
+    for batch in records.chunks(4_096) {
+        journal.append(batch, None).unwrap();
+    }
+    let last = records.last().unwrap();
+    assert_eq!(journal.head().unwrap(), Some((last.seq, last.hash)));
+    for from in [1_u64, 12_345, 25_001, 25_002] {
+        let mut seen = Vec::new();
+        journal
+            .scan(from, &mut |r| {
+                seen.push(r);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, records[(from - 1) as usize..], "scan from {from}");
+    }
+    assert_eq!(journal.record(10_001).unwrap().as_ref(), Some(&records[10_000]));
+    assert_eq!(journal.record(30_000).unwrap(), None);
+
+    // A visitor's error stops the scan at once and comes back unchanged.
+    let mut visited = 0;
+    let err = journal
+        .scan(1, &mut |r| {
+            visited += 1;
+            if r.seq == 15_000 {
+                Err(StoreError::Corrupt { seq: r.seq, reason: "stop".into() })
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { seq: 15_000, .. }), "{err}");
+    assert_eq!(visited, 15_000);
+    // The connection is usable after a scan abandoned in the middle of a page.
+    assert_eq!(journal.head().unwrap(), Some((last.seq, last.hash)));
+    journal.append(&chained_records(25_002, 1, last.hash), None).unwrap();
+    assert_eq!(journal.record(25_002).unwrap().map(|r| r.seq), Some(25_002));
+}
+
+/// A batch that cannot be stored whole is not stored at all: the transaction is the batch.
+fn a_failed_append_stores_nothing_of_its_batch(backend: Backend) {
+    let place = Place::new(backend);
+    let mut journal = place.journal();
+    let records = chained_records(1, 10, GENESIS_HASH);
+    journal.append(&records[..5], None).unwrap();
+    // Records 6..=10 followed by a second copy of record 3, which the primary key refuses.
+    let mut bad = records[5..].to_vec();
+    bad.push(records[2].clone());
+    let err = journal.append(&bad, None).unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err}");
+    assert_eq!(journal.head().unwrap(), Some((5, records[4].hash)));
+    // The connection is usable again after the failed transaction.
+    journal.append(&records[5..], None).unwrap();
+    assert_eq!(journal.head().unwrap(), Some((10, records[9].hash)));
+}
+
+fn another_format_version_is_refused(backend: Backend) {
+    let place = Place::new(backend);
+    drop(place.journal());
+    let sql = "UPDATE rasid_meta SET value = '999' WHERE key = 'format_version'";
+    place.tamper(sql, sql);
+    let err = place.try_journal().unwrap_err();
+    assert!(
+        matches!(err, StoreError::Unsupported(ref m) if m.contains("format version 999")),
+        "{err}"
+    );
+}
+
+/// What only the PostgreSQL backend has: versioned migrations and a network connection.
+mod postgres_only {
+    use super::*;
+
+    fn schema(test: &str) -> Option<ScratchSchema> {
+        let base = postgres_test_url(test).unwrap_or_else(|e| panic!("{e}"))?;
+        Some(ScratchSchema::create(&base, "rasid_store_test").unwrap())
+    }
+
+    fn migrations(schema: &ScratchSchema) -> Vec<(i32, String)> {
+        postgres::Client::connect(schema.url(), postgres::NoTls)
+            .unwrap()
+            .query("SELECT version, description FROM rasid_migrations ORDER BY version", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    }
+
+    #[test]
+    fn migrations_are_recorded_once_and_a_newer_schema_is_refused() {
+        let Some(schema) = schema("migrations_are_recorded_once_and_a_newer_schema_is_refused")
+        else {
+            return;
+        };
+        drop(PostgresJournal::open(schema.url()).unwrap());
+        let applied = migrations(&schema);
+        assert_eq!(applied.len(), 1);
+        assert_eq!(applied[0].0, rasid_store::postgres::schema_version());
+        drop(PostgresJournal::open(schema.url()).unwrap());
+        assert_eq!(migrations(&schema), applied, "reopening applies nothing again");
+
+        postgres::Client::connect(schema.url(), postgres::NoTls)
+            .unwrap()
+            .execute(
+                "INSERT INTO rasid_migrations (version, description) VALUES (99, 'future')",
+                &[],
+            )
+            .unwrap();
+        let err = PostgresJournal::open(schema.url()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Unsupported(ref m) if m.contains("schema version 99")),
+            "{err}"
+        );
+    }
+
+    /// Several processes starting against one empty database at once must not race each other
+    /// into duplicate-table errors: the migration takes an advisory lock.
+    #[test]
+    fn concurrent_first_opens_all_succeed() {
+        let Some(schema) = schema("concurrent_first_opens_all_succeed") else {
+            return;
+        };
+        let url = schema.url().to_owned();
+        let opens: Vec<_> = (0..6)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || PostgresJournal::open(&url).map(drop))
+            })
+            .collect();
+        for open in opens {
+            open.join().unwrap().unwrap();
+        }
+        assert_eq!(migrations(&schema).len(), 1);
+    }
+
+    /// No server is needed to check that a refused connection is an error naming the server,
+    /// not a panic and not the password.
+    #[test]
+    fn an_unreachable_server_is_a_clear_error() {
+        let err = PostgresJournal::open("postgres://rasid:s3cret@127.0.0.1:1/ledger").unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, StoreError::Database(_)), "{message}");
+        assert!(
+            message.contains("cannot connect to PostgreSQL at 127.0.0.1:1/ledger"),
+            "{message}"
+        );
+        assert!(!message.contains("s3cret"), "{message}");
+        let err = PostgresJournal::open("postgres://127.0.0.1:notaport/x").unwrap_err();
+        assert!(err.to_string().contains("invalid PostgreSQL URL"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! `rasid bench registry`: durable registry throughput, replay and verify speed, each quoted
 //! against baselines measured in the same run on the same disk (raw fsyncs, raw SQLite inserts
-//! of rows the size of journal records).
+//! of rows the size of journal records; with PostgreSQL, raw multi-row INSERTs and binary COPY
+//! of the same rows, and the SQLite ledger for comparison).
 //!
 //! Also the hidden `rasid debug write-load`, the victim of the crash-recovery test.
 //! `rasid bench serials` lives beside `rasid serial parse` in `serials.rs`.
@@ -19,10 +20,13 @@ const BENCH_REQUESTS_IN_FLIGHT: usize = 16;
 const BENCH_REQUEST_COMMANDS: usize = 1_000;
 /// Single-command requests in flight at once: stands in for that many concurrent clients.
 const BENCH_SINGLE_IN_FLIGHT: usize = 4_096;
+/// Rows per transaction in the raw PostgreSQL baselines, and per multi-row INSERT statement.
+const BASELINE_PG_TX_ROWS: u64 = 10_000;
+const BASELINE_PG_STATEMENT_ROWS: usize = 1_000;
 
-pub fn run(cmd: BenchCmd, _database: &DatabaseUrl) -> Result<Output, Failure> {
+pub fn run(cmd: BenchCmd, database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
-        BenchCmd::Registry { commands } => registry(commands),
+        BenchCmd::Registry { commands } => registry(commands, database),
         BenchCmd::Matching { ops, durable_ops } => crate::bench_matching::run(ops, durable_ops),
         BenchCmd::Auction { bids, tonnes } => crate::bench_matching::auction(bids, tonnes),
         BenchCmd::Serials { count, rounds } => crate::serials::bench(count, rounds),
@@ -157,19 +161,21 @@ fn per_sec(n: u64, secs: f64) -> u64 {
     (n as f64 / secs.max(1e-9)) as u64
 }
 
-fn registry(commands: u64) -> Result<Output, Failure> {
-    // The bench writes next to the working directory, not /tmp, which may be a RAM disk where
-    // fsync costs nothing and the numbers would flatter.
-    let dir = tempfile::Builder::new()
-        .prefix(".rasid-bench")
-        .tempdir_in(".")
-        .map_err(|e| Failure::Internal(e.to_string()))?;
-    let fsyncs = baseline_fsyncs(&dir.path().join("fsync"))?;
-    let sqlite_rows = baseline_sqlite(&dir.path().join("raw.db"), commands)?;
+/// What one ledger run measured.
+struct LedgerRun {
+    batched_per_sec: u64,
+    single_per_sec: u64,
+    commits: u64,
+    records: u64,
+    replay_per_sec: u64,
+    verify_per_sec: u64,
+}
 
-    let db = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
-    let config = Config::default();
-    let ledger = Ledger::open(open_journal(&db)?, config, system_clock())?;
+/// Runs the load through a ledger on `db`: `commands` in 1,000-command requests, then a fifth
+/// as many single-command requests, then replay and verify from genesis. With `full` false,
+/// only the batched part runs (a comparison point).
+fn ledger_run(db: &DatabaseUrl, commands: u64, full: bool) -> Result<LedgerRun, Failure> {
+    let ledger = Ledger::open(open_journal(db)?, Config::default(), system_clock())?;
     let seed = seed_load(&ledger)?;
     let started = Instant::now();
     let mut tickets: std::collections::VecDeque<Ticket<_>> = Default::default();
@@ -188,6 +194,18 @@ fn registry(commands: u64) -> Result<Output, Failure> {
     }
     let batched_secs = started.elapsed().as_secs_f64();
     let (commits, records) = ledger.stats();
+    let mut run = LedgerRun {
+        batched_per_sec: per_sec(commands, batched_secs),
+        single_per_sec: 0,
+        commits,
+        records,
+        replay_per_sec: 0,
+        verify_per_sec: 0,
+    };
+    if !full {
+        ledger.close()?;
+        return Ok(run);
+    }
 
     let single = (commands / 5).max(1);
     let started = Instant::now();
@@ -201,44 +219,116 @@ fn registry(commands: u64) -> Result<Output, Failure> {
     for t in pending {
         t.wait()?;
     }
-    let single_secs = started.elapsed().as_secs_f64();
+    run.single_per_sec = per_sec(single, started.elapsed().as_secs_f64());
     let mut journal = ledger.close()?;
 
     let started = Instant::now();
     let (_, replayed) = rasid_store::replay_from_genesis(journal.as_mut())?;
-    let replay_secs = started.elapsed().as_secs_f64();
+    run.replay_per_sec = per_sec(replayed, started.elapsed().as_secs_f64());
     let started = Instant::now();
     let report = rasid_store::verify(journal.as_mut())?;
-    let verify_secs = started.elapsed().as_secs_f64();
+    run.verify_per_sec = per_sec(report.commands, started.elapsed().as_secs_f64());
+    Ok(run)
+}
 
-    let batched = per_sec(commands, batched_secs);
-    let doc = json!({
-        "bench": "registry",
-        "commands": commands,
-        "durable_commands_per_sec": batched,
-        "durable_single_commands_per_sec": per_sec(single, single_secs),
-        "commits": commits,
-        "mean_commands_per_commit": records / commits.max(1),
-        "replay_commands_per_sec": per_sec(replayed, replay_secs),
-        "verify_commands_per_sec": per_sec(report.commands, verify_secs),
-        "baseline": { "fsyncs_per_sec": fsyncs, "sqlite_rows_per_sec": sqlite_rows },
-        "ratio_durable_vs_sqlite_rows": batched as f64 / sqlite_rows.max(1) as f64,
-    });
-    let text = format!(
+fn registry(commands: u64, database: &DatabaseUrl) -> Result<Output, Failure> {
+    // The bench writes next to the working directory, not /tmp, which may be a RAM disk where
+    // fsync costs nothing and the numbers would flatter.
+    let dir = tempfile::Builder::new()
+        .prefix(".rasid-bench")
+        .tempdir_in(".")
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let fsyncs = baseline_fsyncs(&dir.path().join("fsync"))?;
+    let sqlite_rows = baseline_sqlite(&dir.path().join("raw.db"), commands)?;
+    let sqlite_db = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    match database {
+        DatabaseUrl::Sqlite(_) => {
+            let run = ledger_run(&sqlite_db, commands, true)?;
+            let ratio = run.batched_per_sec as f64 / sqlite_rows.max(1) as f64;
+            let doc = json!({
+                "bench": "registry",
+                "backend": "sqlite",
+                "commands": commands,
+                "baseline": { "fsyncs_per_sec": fsyncs, "sqlite_rows_per_sec": sqlite_rows },
+                "ratio_durable_vs_sqlite_rows": ratio,
+            });
+            let text = format!(
+                "{}baseline on this disk: {fsyncs} fsyncs/s, raw SQLite {sqlite_rows} rows/s in \
+                 1,000-row transactions → ratio {ratio:.2}",
+                run_text(&run)
+            );
+            Ok(Output::new(text, merge(doc, run_json(&run))))
+        }
+        DatabaseUrl::Postgres(url) => {
+            // A schema of its own: the bench neither sees nor disturbs anything else in the
+            // database, and dropping the schema afterwards removes all it wrote.
+            let schema = rasid_store::ScratchSchema::create(url, "rasid_bench")?;
+            let pg_db = DatabaseUrl::Postgres(schema.url().to_owned());
+            let pg_raw = baseline_postgres(schema.url(), commands)?;
+            let run = ledger_run(&pg_db, commands, true)?;
+            let sqlite_run = ledger_run(&sqlite_db, commands, false)?;
+            let ratio = run.batched_per_sec as f64 / pg_raw.insert.max(1) as f64;
+            let ratio_copy = run.batched_per_sec as f64 / pg_raw.copy.max(1) as f64;
+            let doc = json!({
+                "bench": "registry",
+                "backend": "postgres",
+                "commands": commands,
+                "sqlite_durable_commands_per_sec": sqlite_run.batched_per_sec,
+                "baseline": {
+                    "fsyncs_per_sec": fsyncs,
+                    "sqlite_rows_per_sec": sqlite_rows,
+                    "postgres_insert_rows_per_sec": pg_raw.insert,
+                    "postgres_copy_rows_per_sec": pg_raw.copy,
+                },
+                "ratio_durable_vs_postgres_insert_rows": ratio,
+                "ratio_durable_vs_postgres_copy_rows": ratio_copy,
+            });
+            let text = format!(
+                "PostgreSQL, in schema {} (dropped afterwards):\n{}\
+                 the SQLite ledger in the same run: {} durable commands/s batched\n\
+                 baseline: {fsyncs} fsyncs/s on this disk; raw PostgreSQL in \
+                 {BASELINE_PG_TX_ROWS}-row transactions: {} rows/s as 1,000-row INSERTs, {} rows/s \
+                 as binary COPY → ratio {ratio:.2} against INSERTs, {ratio_copy:.2} against COPY",
+                schema.name(),
+                run_text(&run),
+                sqlite_run.batched_per_sec,
+                pg_raw.insert,
+                pg_raw.copy,
+            );
+            Ok(Output::new(text, merge(doc, run_json(&run))))
+        }
+    }
+}
+
+fn run_text(run: &LedgerRun) -> String {
+    format!(
         "durable commands/s: {} batched ({} commits, {} commands each), {} single-command requests\n\
-         replay {} commands/s, verify {} commands/s\n\
-         baseline on this disk: {} fsyncs/s, raw SQLite {} rows/s in 1,000-row transactions → ratio {:.2}",
-        batched,
-        commits,
-        records / commits.max(1),
-        per_sec(single, single_secs),
-        per_sec(replayed, replay_secs),
-        per_sec(report.commands, verify_secs),
-        fsyncs,
-        sqlite_rows,
-        batched as f64 / sqlite_rows.max(1) as f64,
-    );
-    Ok(Output::new(text, doc))
+         replay {} commands/s, verify {} commands/s\n",
+        run.batched_per_sec,
+        run.commits,
+        run.records / run.commits.max(1),
+        run.single_per_sec,
+        run.replay_per_sec,
+        run.verify_per_sec,
+    )
+}
+
+fn run_json(run: &LedgerRun) -> serde_json::Value {
+    json!({
+        "durable_commands_per_sec": run.batched_per_sec,
+        "durable_single_commands_per_sec": run.single_per_sec,
+        "commits": run.commits,
+        "mean_commands_per_commit": run.records / run.commits.max(1),
+        "replay_commands_per_sec": run.replay_per_sec,
+        "verify_commands_per_sec": run.verify_per_sec,
+    })
+}
+
+fn merge(mut a: serde_json::Value, b: serde_json::Value) -> serde_json::Value {
+    if let (Some(a), serde_json::Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
 }
 
 fn check_all(
@@ -386,4 +476,90 @@ pub fn durable_orders(
     let secs = started.elapsed().as_secs_f64();
     ledger.close()?;
     Ok(n as f64 / secs.max(1e-9))
+}
+
+/// Raw PostgreSQL speed on rows the size of journal records, without Rasid.
+struct PostgresBaseline {
+    insert: u64,
+    copy: u64,
+}
+
+/// Writes `rows` journal-sized rows (60-byte body, 32-byte hash) into a bare table twice, in
+/// durable transactions of 10,000 rows (about what group commit reaches under load): once as
+/// 1,000-row multi-row INSERTs, once as one binary COPY per transaction (the journal's own
+/// encoding). This is raw PostgreSQL with the best batching and no ledger: the ceiling for any
+/// PostgreSQL journal on this server. The journal appends with COPY because it measured faster.
+fn baseline_postgres(url: &str, rows: u64) -> Result<PostgresBaseline, Failure> {
+    let pg = |e: postgres::Error| {
+        Failure::Internal(format!("postgres baseline: {}", rasid_store::StoreError::from(e)))
+    };
+    let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(pg)?;
+    client
+        .batch_execute(
+            "SET synchronous_commit = on;
+             CREATE TABLE baseline (seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL,
+                 actor BIGINT NOT NULL, kind TEXT NOT NULL, body BYTEA NOT NULL,
+                 hash BYTEA NOT NULL)",
+        )
+        .map_err(pg)?;
+    let (time_ms, actor, kind, body, hash) =
+        (1_700_000_000_000_i64, 3_i64, "transfer", vec![42u8; 60], vec![7u8; 32]);
+    // Whole transactions only, so both methods write exactly the same rows.
+    let transactions = rows / BASELINE_PG_TX_ROWS;
+    let written = transactions * BASELINE_PG_TX_ROWS;
+
+    let values: Vec<String> = (0..BASELINE_PG_STATEMENT_ROWS)
+        .map(|r| {
+            let p = r * 6;
+            format!("(${},${},${},${},${},${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6)
+        })
+        .collect();
+    let insert =
+        client.prepare(&format!("INSERT INTO baseline VALUES {}", values.join(","))).map_err(pg)?;
+    let started = Instant::now();
+    let mut seq: i64 = 1;
+    for _ in 0..transactions {
+        let mut tx = client.transaction().map_err(pg)?;
+        for _ in 0..BASELINE_PG_TX_ROWS / BASELINE_PG_STATEMENT_ROWS as u64 {
+            let seqs: Vec<i64> = (seq..seq + BASELINE_PG_STATEMENT_ROWS as i64).collect();
+            let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                Vec::with_capacity(BASELINE_PG_STATEMENT_ROWS * 6);
+            for s in &seqs {
+                params.extend_from_slice(&[s, &time_ms, &actor, &kind, &body, &hash]);
+            }
+            tx.execute(&insert, &params).map_err(pg)?;
+            seq += BASELINE_PG_STATEMENT_ROWS as i64;
+        }
+        tx.commit().map_err(pg)?;
+    }
+    let insert_rate = per_sec(written, started.elapsed().as_secs_f64());
+
+    client.batch_execute("TRUNCATE baseline").map_err(pg)?;
+    let copy = client
+        .prepare("COPY baseline (seq, time_ms, actor, kind, body, hash) FROM STDIN (FORMAT binary)")
+        .map_err(pg)?;
+    let mut buf = Vec::new();
+    let started = Instant::now();
+    for t in 0..transactions {
+        let first = t * BASELINE_PG_TX_ROWS + 1;
+        let batch: Vec<rasid_store::Record> = (first..first + BASELINE_PG_TX_ROWS)
+            .map(|s| rasid_store::Record {
+                seq: s,
+                time_ms,
+                actor: 3,
+                kind: kind.to_owned(),
+                body: body.clone(),
+                hash: [7u8; 32],
+            })
+            .collect();
+        rasid_store::postgres::encode_copy(&batch, &mut buf)?;
+        let mut tx = client.transaction().map_err(pg)?;
+        let mut writer = tx.copy_in(&copy).map_err(pg)?;
+        writer.write_all(&buf).map_err(|e| Failure::Internal(format!("postgres baseline: {e}")))?;
+        writer.finish().map_err(pg)?;
+        tx.commit().map_err(pg)?;
+    }
+    let copy_rate = per_sec(written, started.elapsed().as_secs_f64());
+    client.batch_execute("DROP TABLE baseline").map_err(pg)?;
+    Ok(PostgresBaseline { insert: insert_rate, copy: copy_rate })
 }

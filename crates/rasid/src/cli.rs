@@ -531,7 +531,9 @@ pub enum AuctionCmd {
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
     /// Durable transfer/retire throughput through the sequencer and journal, replay and verify
-    /// speed, against raw SQLite and fsync baselines measured in the same run.
+    /// speed, against raw SQLite and fsync baselines measured in the same run. With
+    /// `--database postgres://…` the ledger runs in a fresh schema of that database (dropped
+    /// afterwards), against raw PostgreSQL baselines and the SQLite ledger in the same run.
     Registry {
         #[arg(long, default_value_t = 1_000_000)]
         commands: u64,

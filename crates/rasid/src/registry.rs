@@ -814,6 +814,15 @@ fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {
     {
         return Err(Failure::invalid("no_database", format!("no database at {}", path.display())));
     }
+    if let DatabaseUrl::Postgres(url) = database
+        && !rasid_store::PostgresJournal::exists(url)?
+    {
+        return Err(Failure::invalid(
+            "no_database",
+            "no Rasid ledger in this PostgreSQL database (no rasid_migrations table in the \
+             search_path)",
+        ));
+    }
     let mut journal = open_journal(database)?;
     let started = std::time::Instant::now();
     let r = rasid_store::verify(journal.as_mut())?;

@@ -1,11 +1,24 @@
-//! The registry by hand, through the real binary: every command's JSON and its rejections.
+//! The registry by hand, through the real binary: every command's JSON and its rejections, on
+//! both backends (an SQLite file and a PostgreSQL schema).
 
 mod common;
 use common::Rasid;
 
-#[test]
-fn a_project_is_issued_traded_retired_and_located_by_serial() {
-    let r = Rasid::new();
+on_both_backends!(
+    a_project_is_issued_traded_retired_and_located_by_serial,
+    rejections_have_codes_exit_non_zero_and_change_nothing,
+    cash_and_labels_round_trip,
+    verify_refuses_a_database_without_a_ledger,
+);
+
+/// `verify` reads; it must not create an empty ledger where none was, and says so.
+fn verify_refuses_a_database_without_a_ledger(r: Rasid) {
+    assert_eq!(r.fails(&["verify"]), (2, "no_database".to_owned()));
+    r.ok(&["init"]);
+    assert_eq!(r.ok(&["verify"])["commands"], 1);
+}
+
+fn a_project_is_issued_traded_retired_and_located_by_serial(r: Rasid) {
     let dev = r.ok(&["org", "create", "Tashkent Solar LLC"]);
     let dev_org = dev["events"][0]["org"].as_u64().unwrap();
     let buyer = r.ok(&["org", "create", "Riyadh Buyer Co"]);
@@ -109,9 +122,7 @@ fn a_project_is_issued_traded_retired_and_located_by_serial() {
     assert_eq!(v["held_tonnes"], 10_000 - 150 - 1_000);
 }
 
-#[test]
-fn rejections_have_codes_exit_non_zero_and_change_nothing() {
-    let r = Rasid::new();
+fn rejections_have_codes_exit_non_zero_and_change_nothing(r: Rasid) {
     let org = r.ok(&["org", "create", "Member"])["events"][0]["org"].as_u64().unwrap().to_string();
     let acc = r.ok(&["account", "open", "--org", &org, "Main"])["events"][0]["account"]
         .as_u64()
@@ -175,9 +186,7 @@ fn rejections_have_codes_exit_non_zero_and_change_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("last serial is before first"));
 }
 
-#[test]
-fn cash_and_labels_round_trip() {
-    let r = Rasid::new();
+fn cash_and_labels_round_trip(r: Rasid) {
     let org = r.ok(&["org", "create", "Member"])["events"][0]["org"].as_u64().unwrap().to_string();
     let acc = r.ok(&["account", "open", "--org", &org, "Main"])["events"][0]["account"]
         .as_u64()

@@ -1,14 +1,18 @@
 //! The journal's promises through the real binary: a process killed with SIGKILL mid-write
 //! loses nothing it acknowledged, and one altered byte is caught and named by `rasid verify`.
+//! Each test runs on both backends: an SQLite file and a PostgreSQL schema.
 
 mod common;
 use common::Rasid;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-#[test]
-fn sigkill_while_writing_loses_no_acknowledged_command() {
-    let r = Rasid::new();
+on_both_backends!(
+    sigkill_while_writing_loses_no_acknowledged_command,
+    one_altered_byte_makes_verify_fail_naming_the_record,
+);
+
+fn sigkill_while_writing_loses_no_acknowledged_command(r: Rasid) {
     // Small snapshot interval so the kill can also land around snapshot writes.
     let mut child = r
         .command()
@@ -41,27 +45,15 @@ fn sigkill_while_writing_loses_no_acknowledged_command() {
     assert_eq!(v2["commands"].as_u64().unwrap(), commands + 10);
 }
 
-#[test]
-fn one_altered_byte_makes_verify_fail_naming_the_record() {
-    let r = Rasid::new();
+fn one_altered_byte_makes_verify_fail_naming_the_record(r: Rasid) {
     r.ok(&["debug", "write-load", "--count", "300", "--quiet"]);
     let good = r.ok(&["verify"]);
     let total = good["commands"].as_u64().unwrap();
     let target = total / 2;
-    {
-        let conn = rusqlite::Connection::open(r.db_path()).unwrap();
-        let body: Vec<u8> = conn
-            .query_row("SELECT body FROM journal WHERE seq = ?1", [target as i64], |row| row.get(0))
-            .unwrap();
-        let mut altered = body;
-        let mid = altered.len() / 2;
-        altered[mid] ^= 0x20;
-        conn.execute(
-            "UPDATE journal SET body = ?1 WHERE seq = ?2",
-            rusqlite::params![altered, target as i64],
-        )
-        .unwrap();
-    }
+    let mut altered = r.body(target as i64);
+    let mid = altered.len() / 2;
+    altered[mid] ^= 0x20;
+    r.set_body(target as i64, &altered);
     let out = r.command().arg("--json").arg("verify").output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -1,9 +1,15 @@
 //! The real market-history file, end to end: totals checked against the file itself, refused
-//! rows reported by line, and a second import that adds nothing.
+//! rows reported by line, and a second import that adds nothing. Each test runs on both
+//! backends: an SQLite file and a PostgreSQL schema.
 
 mod common;
 use common::{Rasid, testdata};
 use std::io::Read;
+
+on_both_backends!(
+    vrod_import_matches_the_file_and_is_idempotent,
+    malformed_rows_are_reported_by_line_and_the_rest_imported,
+);
 
 /// Totals computed straight from the CSV, independently of the importer.
 struct Expected {
@@ -33,8 +39,7 @@ fn expected(csv_bytes: &[u8]) -> Expected {
     e
 }
 
-#[test]
-fn vrod_import_matches_the_file_and_is_idempotent() {
+fn vrod_import_matches_the_file_and_is_idempotent(r: Rasid) {
     let gz = testdata("vrod/vrod-vintages.csv.gz");
     let mut csv_bytes = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap())
@@ -43,7 +48,6 @@ fn vrod_import_matches_the_file_and_is_idempotent() {
     let want = expected(&csv_bytes);
     assert!(want.rows > 26_000 && !want.bad_lines.is_empty(), "the real file, with its bad rows");
 
-    let r = Rasid::new();
     let first = r.ok(&["import", "vrod", gz.to_str().unwrap()]);
     assert_eq!(first["rows"], want.rows);
     assert_eq!(first["imported"], want.valid);
@@ -75,9 +79,7 @@ fn vrod_import_matches_the_file_and_is_idempotent() {
     assert_eq!(v2["head_hash"], v1["head_hash"], "the second import journaled nothing");
 }
 
-#[test]
-fn malformed_rows_are_reported_by_line_and_the_rest_imported() {
-    let r = Rasid::new();
+fn malformed_rows_are_reported_by_line_and_the_rest_imported(r: Rasid) {
     let header = "project_id,registry,project_name,scope,type,reduction_removal,methodology,region,country,developer,vintage,issued,remaining";
     let body = [
         "VCS1,VCS,Good,Renewable Energy,Wind,Reduction,ACM0002,Western Asia,Saudi Arabia,Dev A,2020,1000,400",
