@@ -2,6 +2,7 @@
 //! acknowledged, and replaying the journal re-executes exactly these values.
 
 use crate::exchange::auction::{AuctionId, AuctionSpec, BidId};
+use crate::exchange::basket::{BasketCriteria, BasketId};
 use crate::exchange::{InstrumentId, InstrumentSpec, InstrumentStatus, OrderId, OrderRequest};
 use crate::ids::{AccountId, IssuanceId, OrgId, ProjectId};
 use crate::model::{Labels, ProjectInfo, RetirementDetails, Role};
@@ -150,6 +151,34 @@ pub enum Command {
     CloseAuction {
         auction: AuctionId,
     },
+    /// Defines a basket (operator); list it with `ListInstrument` and `Underlying::Basket`.
+    CreateBasket {
+        name: String,
+        criteria: BasketCriteria,
+    },
+    /// Changes a basket's criteria (operator); deposits that no longer qualify are returned.
+    SetBasketCriteria {
+        basket: BasketId,
+        criteria: BasketCriteria,
+    },
+    /// Sets or clears a project's rating, 0–100 (registrar).
+    SetProjectRating {
+        project: ProjectId,
+        rating: Option<u8>,
+    },
+    DepositToBasket {
+        basket: BasketId,
+        account: AccountId,
+        issuance: IssuanceId,
+        quantity_tonnes: u64,
+        priority: u32,
+    },
+    WithdrawFromBasket {
+        basket: BasketId,
+        account: AccountId,
+        issuance: IssuanceId,
+        quantity_tonnes: u64,
+    },
 }
 
 impl Command {
@@ -182,6 +211,11 @@ impl Command {
             Command::ChangeBid { .. } => "change_bid",
             Command::WithdrawBid { .. } => "withdraw_bid",
             Command::CloseAuction { .. } => "close_auction",
+            Command::CreateBasket { .. } => "create_basket",
+            Command::SetBasketCriteria { .. } => "set_basket_criteria",
+            Command::SetProjectRating { .. } => "set_project_rating",
+            Command::DepositToBasket { .. } => "deposit_to_basket",
+            Command::WithdrawFromBasket { .. } => "withdraw_from_basket",
         }
     }
 }

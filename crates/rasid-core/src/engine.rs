@@ -165,6 +165,31 @@ impl State {
                 self.require_role(actor, Role::Operator)?;
                 self.close_auction(*auction, env)
             }
+            Command::CreateBasket { name, criteria } => {
+                self.require_role(actor, Role::Operator)?;
+                self.create_basket(name, criteria)
+            }
+            Command::SetBasketCriteria { basket, criteria } => {
+                self.require_role(actor, Role::Operator)?;
+                self.set_basket_criteria(*basket, criteria)
+            }
+            Command::SetProjectRating { project, rating } => {
+                self.require_role(actor, Role::Registrar)?;
+                self.set_project_rating(*project, *rating)
+            }
+            Command::DepositToBasket { basket, account, issuance, quantity_tonnes, priority } => {
+                self.deposit_to_basket(
+                    actor.0,
+                    *basket,
+                    *account,
+                    *issuance,
+                    *quantity_tonnes,
+                    *priority,
+                )
+            }
+            Command::WithdrawFromBasket { basket, account, issuance, quantity_tonnes } => {
+                self.withdraw_from_basket(actor.0, *basket, *account, *issuance, *quantity_tonnes)
+            }
         }
     }
 

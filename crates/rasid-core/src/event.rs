@@ -1,6 +1,7 @@
 //! Events: what an accepted command did, for replies, read models and market data.
 
 use crate::exchange::auction::{AuctionId, BidId};
+use crate::exchange::basket::BasketId;
 use crate::exchange::{CancelReason, Fill, InstrumentId, InstrumentStatus, OrderId, Side};
 use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 use crate::money::Currency;
@@ -143,5 +144,35 @@ pub enum Event {
     },
     AuctionClosed {
         auction: AuctionId,
+    },
+    BasketCreated {
+        basket: BasketId,
+    },
+    BasketCriteriaSet {
+        basket: BasketId,
+    },
+    ProjectRated {
+        project: ProjectId,
+        rating: Option<u8>,
+    },
+    BasketDeposited {
+        basket: BasketId,
+        account: AccountId,
+        issuance: IssuanceId,
+        serials: RangeSet,
+        priority: u32,
+    },
+    BasketWithdrawn {
+        basket: BasketId,
+        account: AccountId,
+        issuance: IssuanceId,
+        serials: RangeSet,
+    },
+    /// A deposit that stopped qualifying after a criteria change went back to its owner.
+    BasketDepositReturned {
+        basket: BasketId,
+        account: AccountId,
+        issuance: IssuanceId,
+        serials: RangeSet,
     },
 }

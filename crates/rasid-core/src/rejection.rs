@@ -88,6 +88,17 @@ pub enum Rejection {
     OffIncrement,
     AuctionClosed,
     AuctionNotEnded,
+    InvalidBasket,
+    UnknownBasket,
+    UnknownDeposit,
+    InvalidRating,
+    BasketProgram,
+    BasketCategory,
+    BasketProjectType,
+    BasketPlace,
+    BasketVintage,
+    BasketLabel,
+    BasketRating,
 }
 
 impl Rejection {
@@ -151,6 +162,17 @@ impl Rejection {
             Rejection::OffIncrement => "off_increment",
             Rejection::AuctionClosed => "auction_closed",
             Rejection::AuctionNotEnded => "auction_not_ended",
+            Rejection::InvalidBasket => "invalid_basket",
+            Rejection::UnknownBasket => "unknown_basket",
+            Rejection::UnknownDeposit => "unknown_deposit",
+            Rejection::InvalidRating => "invalid_rating",
+            Rejection::BasketProgram => "basket_program",
+            Rejection::BasketCategory => "basket_category",
+            Rejection::BasketProjectType => "basket_project_type",
+            Rejection::BasketPlace => "basket_place",
+            Rejection::BasketVintage => "basket_vintage",
+            Rejection::BasketLabel => "basket_label",
+            Rejection::BasketRating => "basket_rating",
         }
     }
 
@@ -232,6 +254,25 @@ impl Rejection {
             }
             Rejection::AuctionClosed => "the auction is already closed",
             Rejection::AuctionNotEnded => "the bid window has not ended yet",
+            Rejection::InvalidBasket => {
+                "the basket's criteria are inconsistent (vintage window, rating, list sizes)"
+            }
+            Rejection::UnknownBasket => "no such basket",
+            Rejection::UnknownDeposit => "no such basket deposit",
+            Rejection::InvalidRating => "a rating is between 0 and 100",
+            Rejection::BasketProgram => "the credits' program is not one the basket accepts",
+            Rejection::BasketCategory => {
+                "the credits are not of a category (reduction/removal, nature/technology) the basket accepts"
+            }
+            Rejection::BasketProjectType => "the project type is not one the basket accepts",
+            Rejection::BasketPlace => {
+                "the project's country or region is not one the basket accepts"
+            }
+            Rejection::BasketVintage => "the vintage is outside the basket's window",
+            Rejection::BasketLabel => {
+                "the issuance lacks a label the basket requires (CORSIA, CCP or Article 6)"
+            }
+            Rejection::BasketRating => "the project's rating is below the basket's minimum",
         }
     }
 }

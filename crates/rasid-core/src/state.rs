@@ -58,6 +58,7 @@ pub struct State {
     pub(crate) classes: BTreeMap<(ProjectId, u16), Vec<IssuanceId>>,
     pub(crate) exchange: ExchangeState,
     pub(crate) auctions: crate::exchange::auction::AuctionState,
+    pub(crate) baskets: crate::exchange::basket::BasketState,
 }
 
 /// Where one serial number is now.

@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use rasid_core::exchange::auction::{AuctionId, BidId};
+use rasid_core::exchange::basket::BasketId;
 use rasid_core::exchange::{OrderId, Side};
 use rasid_core::model::{CaStatus, CorsiaPhase, Program, Purpose, Role};
 use rasid_core::{AccountId, Currency, IssuanceId, OrgId, ProjectId, RetirementId, SerialRange};
@@ -90,6 +91,9 @@ pub enum Cmd {
     /// Market data: book depth, trades, candles, daily VWAP and settlement prices.
     #[command(subcommand)]
     Market(MarketCmd),
+    /// Basket contracts: define (operator), deposit and withdraw (members), rate projects.
+    #[command(subcommand)]
+    Basket(BasketCmd),
     /// Sealed-bid auctions: create (operator), bid, change, withdraw, close, results.
     #[command(subcommand)]
     Auction(AuctionCmd),
@@ -353,10 +357,19 @@ pub enum InstrumentCmd {
 pub struct InstrumentArgs {
     #[arg(long)]
     pub symbol: String,
+    /// A project-vintage instrument: the project (with --vintage) …
+    #[arg(
+        long,
+        required_unless_present = "basket",
+        conflicts_with = "basket",
+        requires = "vintage"
+    )]
+    pub project: Option<ProjectId>,
     #[arg(long)]
-    pub project: ProjectId,
+    pub vintage: Option<u16>,
+    /// … or a basket instrument.
     #[arg(long)]
-    pub vintage: u16,
+    pub basket: Option<BasketId>,
     #[arg(long, default_value = "SAR")]
     pub currency: Currency,
     /// Price increment, e.g. 0.05.
@@ -469,6 +482,82 @@ pub enum MarketCmd {
     },
     /// Daily volume, VWAP and settlement price.
     Daily { instrument: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BasketCmd {
+    /// Define a basket (operator). Criteria lists are comma-separated; empty accepts anything.
+    Create {
+        name: String,
+        #[command(flatten)]
+        criteria: CriteriaArgs,
+    },
+    /// Replace a basket's criteria (operator); deposits that no longer qualify go back.
+    Criteria {
+        basket: BasketId,
+        #[command(flatten)]
+        criteria: CriteriaArgs,
+    },
+    List,
+    /// Deposit credits into a basket (the holder), with a delivery priority (lower first).
+    Deposit {
+        basket: BasketId,
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        issuance: IssuanceId,
+        #[arg(long)]
+        quantity: u64,
+        #[arg(long, default_value_t = 0)]
+        priority: u32,
+    },
+    /// Withdraw free deposited credits.
+    Withdraw {
+        basket: BasketId,
+        #[arg(long)]
+        account: AccountId,
+        #[arg(long)]
+        issuance: IssuanceId,
+        #[arg(long)]
+        quantity: u64,
+    },
+    /// Set a project's rating, 0–100, or clear it with no --rating (registrar).
+    Rate {
+        project: ProjectId,
+        #[arg(long)]
+        rating: Option<u8>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CriteriaArgs {
+    /// Programs, e.g. VCS,GS.
+    #[arg(long, value_delimiter = ',')]
+    pub programs: Vec<Program>,
+    /// reduction, removal, mixed.
+    #[arg(long, value_delimiter = ',', value_parser = parse_effect)]
+    pub effects: Vec<rasid_core::model::Effect>,
+    /// nature, technology.
+    #[arg(long, value_delimiter = ',', value_parser = parse_basis)]
+    pub bases: Vec<rasid_core::model::Basis>,
+    #[arg(long, value_delimiter = ',')]
+    pub project_types: Vec<String>,
+    /// Countries or regions, as projects name them.
+    #[arg(long, value_delimiter = ',')]
+    pub places: Vec<String>,
+    #[arg(long)]
+    pub vintage_min: Option<u16>,
+    #[arg(long)]
+    pub vintage_max: Option<u16>,
+    /// Required CORSIA phase: pilot, first or second.
+    #[arg(long, value_parser = parse_corsia)]
+    pub corsia: Option<CorsiaPhase>,
+    #[arg(long)]
+    pub ccp: bool,
+    #[arg(long)]
+    pub article6: bool,
+    #[arg(long)]
+    pub rating_min: Option<u8>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -86,9 +86,21 @@ pub fn instrument(ctx: &Ctx, cmd: InstrumentCmd) -> Result<Output, Failure> {
 
 fn spec(a: InstrumentArgs) -> Result<InstrumentSpec, Failure> {
     let c = a.currency;
+    let underlying = match (a.basket, a.project, a.vintage) {
+        (Some(basket), _, _) => Underlying::Basket { basket },
+        (None, Some(project), Some(vintage_year)) => {
+            Underlying::ProjectVintage { project, vintage_year }
+        }
+        _ => {
+            return Err(Failure::invalid(
+                "invalid_instrument",
+                "give --project with --vintage, or --basket",
+            ));
+        }
+    };
     Ok(InstrumentSpec {
         symbol: a.symbol,
-        underlying: Underlying::ProjectVintage { project: a.project, vintage_year: a.vintage },
+        underlying,
         currency: c,
         tick_minor: price(&a.tick, c)?,
         lot_tonnes: a.lot,
@@ -104,14 +116,20 @@ fn spec(a: InstrumentArgs) -> Result<InstrumentSpec, Failure> {
 
 fn instrument_json(s: &State, i: &Instrument) -> Value {
     let c = i.spec.currency;
-    let Underlying::ProjectVintage { project, vintage_year } = i.spec.underlying;
+    let (project, vintage_year, basket) = match i.spec.underlying {
+        Underlying::ProjectVintage { project, vintage_year } => {
+            (Some(project), Some(vintage_year), None)
+        }
+        Underlying::Basket { basket } => (None, None, Some(basket)),
+    };
     let book = s.book(i.id);
     let best = |side| book.and_then(|b| b.best_price(side)).map(|p| money(p, c));
     let (low, high) = i.band();
     json!({
         "id": i.id.0, "symbol": i.spec.symbol, "status": i.status.as_str(),
-        "project": project.0, "project_external_id": s.project(project).map(|p| p.info.external_id.clone()),
-        "vintage": vintage_year, "currency": c.code(), "tick": money(i.spec.tick_minor, c), "lot_tonnes": i.spec.lot_tonnes,
+        "project": project.map(|p| p.0), "project_external_id": project.and_then(|p| s.project(p)).map(|p| p.info.external_id.clone()),
+        "vintage": vintage_year, "basket": basket.map(|b| b.0),
+        "basket_name": basket.and_then(|b| s.basket(b)).map(|b| b.name.clone()), "currency": c.code(), "tick": money(i.spec.tick_minor, c), "lot_tonnes": i.spec.lot_tonnes,
         "band_bps": i.spec.band_bps, "band": { "low": money(low, c), "high": money(high, c) },
         "reference_price": money(i.spec.reference_price_minor, c),
         "fees": { "maker_bps": i.spec.fees.maker_bps, "taker_bps": i.spec.fees.taker_bps, "min_fee": money(i.spec.fees.min_fee_minor, c) },

@@ -8,6 +8,7 @@
 //! the engine still checks that organization's role.
 
 mod auction;
+mod basket;
 mod bench;
 mod bench_compare;
 mod bench_matching;

@@ -96,7 +96,7 @@ impl Ctx {
         Ok(self.actor.unwrap_or(self.read(|s| s.operator().expect("initialized"))?))
     }
 
-    fn registrar(&self) -> Result<OrgId, Failure> {
+    pub fn registrar(&self) -> Result<OrgId, Failure> {
         Ok(self.actor.unwrap_or(self.read(|s| s.registrar().expect("initialized"))?))
     }
 
@@ -209,6 +209,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
         Cmd::Order(c) => crate::exchange::order(ctx, c),
         Cmd::Market(c) => crate::exchange::market(ctx, c),
         Cmd::Auction(c) => crate::auction::run(ctx, c),
+        Cmd::Basket(c) => crate::basket::run(ctx, c),
         Cmd::CloseSession { instrument } => crate::exchange::close_session(ctx, instrument),
         Cmd::Verify
         | Cmd::Bench(_)
@@ -365,6 +366,25 @@ fn exchange_event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -
         Event::AuctionClosed { auction } => {
             json!({ "type": "auction_closed", "auction": auction.0 })
         }
+        Event::BasketCreated { basket } => json!({ "type": "basket_created", "basket": basket.0 }),
+        Event::BasketCriteriaSet { basket } => {
+            json!({ "type": "basket_criteria_set", "basket": basket.0 })
+        }
+        Event::ProjectRated { project, rating } => {
+            json!({ "type": "project_rated", "project": project.0, "rating": rating })
+        }
+        Event::BasketDeposited { basket, account, issuance, serials, priority } => json!({
+            "type": "basket_deposited", "basket": basket.0, "account": account.0, "issuance": issuance.0,
+            "quantity": serials.quantity_tonnes(), "serials": ranges_json(serials.ranges()), "priority": priority,
+        }),
+        Event::BasketWithdrawn { basket, account, issuance, serials } => json!({
+            "type": "basket_withdrawn", "basket": basket.0, "account": account.0, "issuance": issuance.0,
+            "quantity": serials.quantity_tonnes(), "serials": ranges_json(serials.ranges()),
+        }),
+        Event::BasketDepositReturned { basket, account, issuance, serials } => json!({
+            "type": "basket_deposit_returned", "basket": basket.0, "account": account.0, "issuance": issuance.0,
+            "quantity": serials.quantity_tonnes(), "serials": ranges_json(serials.ranges()),
+        }),
         _ => unreachable!("registry events are rendered by event_json"),
     }
 }
@@ -478,6 +498,25 @@ fn exchange_event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -
             clearing_price_minor.map(|p| format!(" at {} minor units", p)).unwrap_or_default()
         ),
         Event::AuctionClosed { auction } => format!("auction {auction} closed"),
+        Event::BasketCreated { basket } => format!("basket {basket} created"),
+        Event::BasketCriteriaSet { basket } => format!("criteria of {basket} set"),
+        Event::ProjectRated { project, rating } => format!("{project} rating {rating:?}"),
+        Event::BasketDeposited { basket, issuance, serials, .. } => {
+            format!(
+                "{} t of {issuance} deposited in {basket}: {}",
+                serials.quantity_tonnes(),
+                ranges_text(serials.ranges())
+            )
+        }
+        Event::BasketWithdrawn { basket, issuance, serials, .. } => {
+            format!("{} t of {issuance} withdrawn from {basket}", serials.quantity_tonnes())
+        }
+        Event::BasketDepositReturned { basket, issuance, serials, .. } => {
+            format!(
+                "{} t of {issuance} returned from {basket}: no longer eligible",
+                serials.quantity_tonnes()
+            )
+        }
         _ => unreachable!("registry events are rendered by event_text"),
     }
 }

@@ -181,3 +181,178 @@ fn members_trade_on_the_cli_and_market_data_follows() {
     assert_eq!(code, "instrument_halted");
     assert_eq!(r.ok(&["verify"])["ok"], true);
 }
+
+#[test]
+fn a_basket_is_defined_filled_by_deposits_and_traded() {
+    let r = Rasid::new();
+    let seller = id(&r.ok(&["org", "create", "Nature Fund"]), "org");
+    let buyer = id(&r.ok(&["org", "create", "Airline"]), "org");
+    let sacc = id(&r.ok(&["account", "open", "--org", &seller, "Main"]), "account");
+    let bacc = id(&r.ok(&["account", "open", "--org", &buyer, "Main"]), "account");
+    let p1 = id(
+        &r.ok(&[
+            "project",
+            "register",
+            "--program",
+            "VCS",
+            "--id",
+            "VCS1",
+            "--name",
+            "Mangroves",
+            "--developer",
+            &seller,
+            "--country",
+            "Saudi Arabia",
+            "--basis",
+            "nature",
+            "--effect",
+            "removal",
+        ]),
+        "project",
+    );
+    let p2 = id(
+        &r.ok(&[
+            "project",
+            "register",
+            "--program",
+            "VCS",
+            "--id",
+            "VCS2",
+            "--name",
+            "Wind",
+            "--developer",
+            &seller,
+            "--country",
+            "India",
+        ]),
+        "project",
+    );
+    let i1 = id(
+        &r.ok(&[
+            "issue",
+            "--project",
+            &p1,
+            "--vintage",
+            "2022",
+            "--quantity",
+            "500",
+            "--to",
+            &sacc,
+        ]),
+        "issuance",
+    );
+    let i2 = id(
+        &r.ok(&[
+            "issue",
+            "--project",
+            &p2,
+            "--vintage",
+            "2022",
+            "--quantity",
+            "500",
+            "--to",
+            &sacc,
+        ]),
+        "issuance",
+    );
+    r.ok(&["cash", "deposit", "--account", &bacc, "--currency", "USD", "--amount", "100000.00"]);
+    let basket = id(
+        &r.ok(&[
+            "basket",
+            "create",
+            "Nature Removals",
+            "--bases",
+            "nature",
+            "--effects",
+            "removal",
+            "--vintage-min",
+            "2020",
+        ]),
+        "basket",
+    );
+    r.ok(&[
+        "instrument",
+        "add",
+        "--symbol",
+        "NRX",
+        "--basket",
+        &basket,
+        "--currency",
+        "USD",
+        "--tick",
+        "0.01",
+        "--reference",
+        "20.00",
+    ]);
+    let (_, code) = r.fails(&[
+        "basket",
+        "deposit",
+        &basket,
+        "--account",
+        &sacc,
+        "--issuance",
+        &i2,
+        "--quantity",
+        "100",
+    ]);
+    assert_eq!(code, "basket_category");
+    r.ok(&[
+        "basket",
+        "deposit",
+        &basket,
+        "--account",
+        &sacc,
+        "--issuance",
+        &i1,
+        "--quantity",
+        "300",
+        "--priority",
+        "1",
+    ]);
+    r.ok(&[
+        "order",
+        "place",
+        "--account",
+        &sacc,
+        "--instrument",
+        "NRX",
+        "--side",
+        "sell",
+        "--price",
+        "20.00",
+        "--quantity",
+        "200",
+    ]);
+    let buy = r.ok(&[
+        "order",
+        "place",
+        "--account",
+        &bacc,
+        "--instrument",
+        "NRX",
+        "--side",
+        "buy",
+        "--price",
+        "20.00",
+        "--quantity",
+        "150",
+    ]);
+    let trade =
+        buy["events"].as_array().unwrap().iter().find(|e| e["type"] == "trade").unwrap().clone();
+    assert_eq!(trade["serials"][0]["issuance"].as_u64().unwrap().to_string(), i1);
+    assert_eq!(trade["serials"][0]["serials"][0]["last"], 150);
+    let baskets = r.ok(&["basket", "list"]);
+    assert_eq!(baskets["baskets"][0]["free_deposited_tonnes"], 100);
+    let markets = r.ok(&["instrument", "list"]);
+    assert_eq!(markets["instruments"][0]["basket_name"], "Nature Removals");
+    let returned =
+        r.ok(&["basket", "criteria", &basket, "--bases", "nature", "--vintage-min", "2023"]);
+    assert!(
+        returned["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "basket_deposit_returned" && e["quantity"] == 100)
+    );
+    assert_eq!(r.ok(&["verify"])["ok"], true);
+}

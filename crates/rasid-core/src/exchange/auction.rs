@@ -340,15 +340,13 @@ impl State {
     fn lot_terms(
         &self,
         spec: &LotSpec,
-    ) -> Result<(FeeSchedule, crate::money::Currency, i64, crate::ids::ProjectId, u16), Rejection>
-    {
+    ) -> Result<(FeeSchedule, crate::money::Currency, i64, Underlying), Rejection> {
         let inst =
             self.exchange.instruments.get(&spec.instrument).ok_or(Rejection::UnknownInstrument)?;
         if inst.status == InstrumentStatus::Closed {
             return Err(Rejection::InstrumentClosed);
         }
-        let Underlying::ProjectVintage { project, vintage_year } = inst.spec.underlying;
-        Ok((inst.spec.fees, inst.spec.currency, inst.spec.tick_minor, project, vintage_year))
+        Ok((inst.spec.fees, inst.spec.currency, inst.spec.tick_minor, inst.spec.underlying))
     }
 
     pub(crate) fn create_auction(
@@ -368,9 +366,9 @@ impl State {
             return Err(Rejection::UnknownOrganization);
         }
         // What each seller must hold per class, across all lots, before anything is reserved.
-        let mut need: BTreeMap<(AccountId, crate::ids::ProjectId, u16), u64> = BTreeMap::new();
+        let mut need: BTreeMap<(AccountId, Underlying), u64> = BTreeMap::new();
         for lot in &spec.lots {
-            let (_, _, tick, project, vintage) = self.lot_terms(lot)?;
+            let (_, _, tick, underlying) = self.lot_terms(lot)?;
             if !self.accounts.contains_key(&lot.seller) {
                 return Err(Rejection::UnknownAccount);
             }
@@ -397,11 +395,11 @@ impl State {
             if lot.guaranteed.iter().any(|(o, _)| !self.orgs.contains_key(o)) {
                 return Err(Rejection::UnknownOrganization);
             }
-            let n = need.entry((lot.seller, project, vintage)).or_default();
+            let n = need.entry((lot.seller, underlying)).or_default();
             *n = n.checked_add(lot.quantity_tonnes).ok_or(Rejection::AmountOverflow)?;
         }
-        for ((account, project, vintage), tonnes) in &need {
-            if self.class_available(*account, *project, *vintage) < *tonnes {
+        for ((account, underlying), tonnes) in &need {
+            if self.underlying_available(*account, underlying) < *tonnes {
                 return Err(Rejection::InsufficientCredits);
             }
         }
@@ -409,9 +407,9 @@ impl State {
         self.auctions.next_auction += 1;
         let mut lots = Vec::with_capacity(spec.lots.len());
         for lot in &spec.lots {
-            let (_, _, _, project, vintage) = self.lot_terms(lot).expect("checked above");
+            let (_, _, _, underlying) = self.lot_terms(lot).expect("checked above");
             let reserved_serials =
-                self.reserve_class(lot.seller, project, vintage, lot.quantity_tonnes);
+                self.reserve_underlying(lot.seller, &underlying, lot.quantity_tonnes);
             lots.push(Lot { spec: lot.clone(), reserved_serials, result: None });
         }
         self.auctions.auctions.insert(
@@ -459,7 +457,7 @@ impl State {
         }
         let l =
             a.lots.get(usize::try_from(lot).unwrap_or(usize::MAX)).ok_or(Rejection::UnknownLot)?;
-        let (fees, currency, tick, _, _) = self.lot_terms(&l.spec)?;
+        let (fees, currency, tick, _) = self.lot_terms(&l.spec)?;
         if price % tick != 0 {
             return Err(Rejection::PriceOffTick);
         }
@@ -610,7 +608,7 @@ impl State {
         bids: &[&Bid],
     ) -> LotResult {
         let spec = self.auctions.auctions[&id].lots[lot].spec.clone();
-        let (fees, currency, _, _, _) =
+        let (fees, currency, _, underlying) =
             self.lot_terms(&spec).expect("checked at creation; instruments never disappear");
         let views: Vec<BidView> = bids
             .iter()
@@ -690,7 +688,7 @@ impl State {
             self.release_cash(account, currency, amount);
         }
         let returned: u64 = reserved.iter().map(|(_, s)| s.quantity_tonnes()).sum();
-        self.release_serials(spec.seller, reserved);
+        self.release_underlying(spec.seller, &underlying, reserved);
         let mut curve: BTreeMap<std::cmp::Reverse<i64>, u64> = BTreeMap::new();
         for b in bids {
             *curve.entry(std::cmp::Reverse(b.price_minor)).or_default() += b.quantity_tonnes;

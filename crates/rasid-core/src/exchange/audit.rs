@@ -10,7 +10,7 @@
 //!   and issuance, reserved serials are the union of its sell orders' serials.
 //! - The indexes (by account, client order id, expiry) agree with the orders.
 
-use super::{Side, TimeInForce, Underlying};
+use super::{Side, TimeInForce};
 use crate::audit::AuditError;
 use crate::ids::{AccountId, IssuanceId};
 use crate::money::Currency;
@@ -100,11 +100,9 @@ impl State {
                     *cash.entry((o.account, spec.currency)).or_default() += o.reserved_cash_minor;
                 }
                 Side::Sell => {
-                    let Underlying::ProjectVintage { project, vintage_year } = spec.underlying;
-                    let class = self.class_issuances(project, vintage_year);
                     let mut total = 0u64;
                     for (issuance, set) in &o.reserved_serials {
-                        if !class.contains(issuance) || set.is_empty() {
+                        if !self.underlying_admits(&spec.underlying, *issuance) || set.is_empty() {
                             return fail(format!("{} holds serials outside its instrument", o.id));
                         }
                         total += set.quantity_tonnes();
@@ -124,6 +122,14 @@ impl State {
                         ));
                     }
                 }
+            }
+        }
+        for ((basket, account, issuance), d) in &self.baskets.deposits {
+            if !self.baskets.baskets.contains_key(basket) {
+                return fail(format!("a deposit names unknown basket {basket}"));
+            }
+            if serials.entry((*account, *issuance)).or_default().union_disjoint(&d.free).is_err() {
+                return fail(format!("{basket}: a deposit holds serials an order or lot holds"));
             }
         }
         for b in self.auctions.bids.values() {

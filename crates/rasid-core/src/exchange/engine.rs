@@ -27,14 +27,22 @@ pub(crate) type Serials = Vec<(IssuanceId, RangeSet)>;
 impl State {
     pub(crate) fn list_instrument(&mut self, spec: &InstrumentSpec) -> Outcome {
         crate::engine::check_name(&spec.symbol)?;
-        let Underlying::ProjectVintage { project, vintage_year } = spec.underlying;
-        if !self.projects.contains_key(&project) {
-            return Err(Rejection::UnknownProject);
-        }
-        if !(crate::engine::VINTAGE_YEAR_MIN..=crate::engine::VINTAGE_YEAR_MAX)
-            .contains(&vintage_year)
-        {
-            return Err(Rejection::InvalidVintage);
+        match spec.underlying {
+            Underlying::ProjectVintage { project, vintage_year } => {
+                if !self.projects.contains_key(&project) {
+                    return Err(Rejection::UnknownProject);
+                }
+                if !(crate::engine::VINTAGE_YEAR_MIN..=crate::engine::VINTAGE_YEAR_MAX)
+                    .contains(&vintage_year)
+                {
+                    return Err(Rejection::InvalidVintage);
+                }
+            }
+            Underlying::Basket { basket } => {
+                if self.basket(basket).is_none() {
+                    return Err(Rejection::UnknownBasket);
+                }
+            }
         }
         let valid = spec.tick_minor > 0
             && spec.lot_tonnes > 0
@@ -122,7 +130,7 @@ impl State {
     ) -> Outcome {
         let inst = self.tradable(req.instrument)?;
         let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
-        let Underlying::ProjectVintage { project, vintage_year } = inst.spec.underlying;
+        let underlying = inst.spec.underlying;
         let limit = order_limit(inst, req)?;
         check_quantity(req.quantity_tonnes, lot)?;
         if let TimeInForce::Gtd { expires_at_ms } = req.time_in_force
@@ -161,7 +169,7 @@ impl State {
                 hold
             }
             Side::Sell => {
-                if self.class_available(req.account, project, vintage_year) < req.quantity_tonnes {
+                if self.underlying_available(req.account, &underlying) < req.quantity_tonnes {
                     return Err(Rejection::InsufficientCredits);
                 }
                 0
@@ -188,9 +196,7 @@ impl State {
                 self.hold_cash(req.account, currency, hold);
                 Vec::new()
             }
-            Side::Sell => {
-                self.reserve_class(req.account, project, vintage_year, req.quantity_tonnes)
-            }
+            Side::Sell => self.reserve_underlying(req.account, &underlying, req.quantity_tonnes),
         };
         let mut order = Order {
             id,
@@ -300,11 +306,12 @@ impl State {
     }
 
     fn release_order(&mut self, order: Order) {
-        let currency = self.exchange.instruments[&order.instrument].spec.currency;
+        let spec = &self.exchange.instruments[&order.instrument].spec;
+        let (currency, underlying) = (spec.currency, spec.underlying);
         if order.reserved_cash_minor > 0 {
             self.release_cash(order.account, currency, order.reserved_cash_minor);
         }
-        self.release_serials(order.account, order.reserved_serials);
+        self.release_underlying(order.account, &underlying, order.reserved_serials);
     }
 
     /// Trades an incoming order against the opposite side while prices cross. Returns whether
@@ -510,7 +517,7 @@ impl State {
         }
         let inst = self.tradable(o.instrument)?;
         let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
-        let Underlying::ProjectVintage { project, vintage_year } = inst.spec.underlying;
+        let underlying = inst.spec.underlying;
         let new_price = price.unwrap_or(o.price_minor);
         let new_remaining = remaining.unwrap_or(o.remaining_tonnes);
         if new_price == o.price_minor && new_remaining == o.remaining_tonnes {
@@ -531,7 +538,7 @@ impl State {
             }
             Side::Sell => {
                 let more = new_remaining.saturating_sub(o.remaining_tonnes);
-                if more > self.class_available(o.account, project, vintage_year) {
+                if more > self.underlying_available(o.account, &underlying) {
                     return Err(Rejection::InsufficientCredits);
                 }
                 0
@@ -576,7 +583,7 @@ impl State {
             if freed_cash > 0 {
                 self.release_cash(account, currency, freed_cash);
             }
-            self.release_serials(account, freed_serials);
+            self.release_underlying(account, &underlying, freed_serials);
             return Ok(vec![amended]);
         }
         // A new price or more tonnes: the order goes to the back of the queue at its new price,
@@ -593,17 +600,16 @@ impl State {
                 order.reserved_cash_minor = new_hold;
             }
             Side::Sell if new_remaining > old_remaining => {
-                let more = self.reserve_class(
-                    account,
-                    project,
-                    vintage_year,
-                    new_remaining - old_remaining,
-                );
-                merge_serials(&mut order.reserved_serials, more, &self.issuances);
+                let more =
+                    self.reserve_underlying(account, &underlying, new_remaining - old_remaining);
+                merge_serials(&mut order.reserved_serials, more);
+                order
+                    .reserved_serials
+                    .sort_by_key(|(i, _)| self.delivery_key(&underlying, account, *i));
             }
             Side::Sell => {
                 let freed = split_off_above(&mut order.reserved_serials, new_remaining);
-                self.release_serials(account, freed);
+                self.release_underlying(account, &underlying, freed);
             }
         }
         order.quantity_tonnes = order.quantity_tonnes - old_remaining + new_remaining;
@@ -935,17 +941,12 @@ fn split_off_above(serials: &mut Serials, keep: u64) -> Serials {
     kept
 }
 
-/// Adds newly reserved serials to an order's, keeping issuances in ascending serial order.
-fn merge_serials(
-    serials: &mut Serials,
-    more: Serials,
-    issuances: &std::collections::BTreeMap<IssuanceId, crate::model::Issuance>,
-) {
+/// Adds newly reserved serials to an order's; the caller puts them back in delivery order.
+fn merge_serials(serials: &mut Serials, more: Serials) {
     for (issuance, set) in more {
         match serials.iter_mut().find(|(i, _)| *i == issuance) {
             Some((_, existing)) => existing.union_disjoint(&set).expect("disjoint reservations"),
             None => serials.push((issuance, set)),
         }
     }
-    serials.sort_by_key(|(i, _)| issuances[i].block.first());
 }

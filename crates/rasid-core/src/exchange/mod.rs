@@ -6,6 +6,7 @@
 
 pub mod auction;
 pub mod audit;
+pub mod basket;
 pub mod book;
 pub mod engine;
 pub mod fees;
@@ -113,11 +114,13 @@ impl InstrumentStatus {
 }
 
 /// What an instrument delivers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Underlying {
     /// Credits of one project and vintage year: every issuance of that project with that
     /// vintage qualifies.
     ProjectVintage { project: ProjectId, vintage_year: u16 },
+    /// Any credits meeting a basket's criteria, delivered from the seller's deposits.
+    Basket { basket: basket::BasketId },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
