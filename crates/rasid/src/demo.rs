@@ -44,6 +44,7 @@ pub fn run(database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Fai
     let retirement = scene.retirement;
     let tour = ctx.read(move |s| tour(s, retirement))?;
     text.push_str(&tour);
+    text.push_str(&crate::launch::run(&ctx)?);
     let st = ctx.read(status)?;
     let _ = writeln!(text, "\nLedger totals\n{}", st.text);
     ctx.close()?;
@@ -57,7 +58,7 @@ pub fn run(database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Fai
     );
     let _ = write!(
         text,
-        "\nTry:\n  rasid retirement show {retirement}\n  rasid holdings --account {}\n  rasid market book RSD-KZ-0001-2023\n  rasid market trades RSD-KZ-0001-2023\n  rasid serial 1\n  rasid project list --country Kazakhstan\n  rasid verify --json\n",
+        "\nTry:\n  rasid retirement show {retirement}\n  rasid holdings --account {}\n  rasid market book RSD-KZ-0001-2023\n  rasid market trades RSD-KZ-0001-2023\n  rasid serial locate 1\n  rasid auction show auc1\n  rasid market list\n  rasid project list --country Kazakhstan\n  rasid verify --json\n",
         scene.buyer_account
     );
     Ok(Output::new(

@@ -16,6 +16,7 @@ mod cli;
 mod demo;
 mod exchange;
 mod import;
+mod launch;
 mod output;
 mod registry;
 mod serials;
