@@ -98,7 +98,7 @@ fn hold_auction(ctx: &Ctx) -> Result<AuctionId, Failure> {
     );
     // Take the offer from the real history: per country, the issuance with most credits still
     // held, moved from its developer to the seller.
-    let picks = ctx.read(|s| pick_sources(s))?;
+    let picks = ctx.read(pick_sources)?;
     for (owner, account, issuance, tonnes) in &picks {
         let transfer = Command::Transfer {
             from: *account,
