@@ -203,12 +203,22 @@ impl Venue {
 
 /// Generates the seed and the stream (seed first), running them through a venue to know what
 /// rests. Returns the operations and the number of seed operations at the front.
-pub fn generate(ops: u64, seed: u64) -> (Vec<Op>, usize) {
+/// What the generated stream turned out to be, reported with the results.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamStats {
+    /// Of all operations, the share that were crossing orders.
+    pub crossing_share: f64,
+    pub resting_mean: u64,
+    pub resting_end: u64,
+}
+
+pub fn generate(ops: u64, seed: u64) -> (Vec<Op>, usize, StreamStats) {
     let mut rng = Rng(seed);
     let mut venue = Venue::new();
     let mut resting: Vec<u64> = Vec::new();
     let mut position: std::collections::HashMap<u64, usize> = Default::default();
     let mut placed: std::collections::HashMap<u64, (Side, u64)> = Default::default();
+    let (mut crossing_count, mut resting_sum) = (0u64, 0u64);
     let mut out = Vec::with_capacity(usize::try_from(ops + SEED_ORDERS).unwrap_or(0));
     let mut next_id = 1;
     let total = ops + SEED_ORDERS;
@@ -223,7 +233,12 @@ pub fn generate(ops: u64, seed: u64) -> (Vec<Op>, usize) {
             let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
             let bid = book.best_price(Side::Buy).unwrap_or(REFERENCE_PRICE - 1);
             let ask = book.best_price(Side::Sell).unwrap_or(REFERENCE_PRICE + 1);
-            let crossing = !seeding && rng.below(3) < 2;
+            // Two thirds of new orders cross while the book holds its ~10,000 orders; below that,
+            // one third, so cancels and fills do not drain it (with a fixed two thirds the book
+            // empties within the first hundred thousand operations).
+            let crossing = !seeding
+                && rng.below(3) < if resting.len() >= SEED_ORDERS as usize { 2 } else { 1 };
+            crossing_count += u64::from(crossing);
             let ticks = if crossing { rng.below(4) as i64 } else { 1 + rng.below(200) as i64 };
             let price = match (side, crossing) {
                 (Side::Buy, true) => ask + ticks,
@@ -255,8 +270,16 @@ pub fn generate(ops: u64, seed: u64) -> (Vec<Op>, usize) {
             }
         }
         out.push(op);
+        if !seeding {
+            resting_sum += resting.len() as u64;
+        }
     }
-    (out, usize::try_from(SEED_ORDERS).unwrap_or(0))
+    let stats = StreamStats {
+        crossing_share: crossing_count as f64 / ops.max(1) as f64,
+        resting_mean: resting_sum / ops.max(1),
+        resting_end: resting.len() as u64,
+    };
+    (out, usize::try_from(SEED_ORDERS).unwrap_or(0), stats)
 }
 
 fn remove(resting: &mut Vec<u64>, position: &mut std::collections::HashMap<u64, usize>, id: u64) {
@@ -308,7 +331,7 @@ pub fn run_rasid(ops: &[Op], seed_ops: usize) -> RasidRun {
 }
 
 pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
-    let (stream, seed_ops) = generate(ops, 42);
+    let (stream, seed_ops, stats) = generate(ops, 42);
     let rasid = run_rasid(&stream, seed_ops);
     let mut engines = vec![json!({ "name": "rasid", "ops_per_sec": rasid.ops_per_sec as u64 })];
     for (name, ops_per_sec) in crate::bench_compare::run_all(&stream, seed_ops) {
@@ -329,6 +352,12 @@ pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
         ));
     }
     text.push_str(&format!(
+        "stream: {:.0}% crossing orders, {} orders resting on average, {} at the end\n",
+        stats.crossing_share * 100.0,
+        stats.resting_mean,
+        stats.resting_end
+    ));
+    text.push_str(&format!(
         "rasid latency p50 {} ns, p99 {} ns\ndurable (SQLite, group commit): {} orders/s",
         rasid.p50_ns, rasid.p99_ns, durable as u64
     ));
@@ -338,6 +367,7 @@ pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
             "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades,
             "engines": engines, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
             "durable_orders_per_sec": durable as u64,
+        "stream": { "crossing_share": stats.crossing_share, "resting_mean": stats.resting_mean, "resting_end": stats.resting_end },
         }),
     ))
 }
