@@ -399,23 +399,39 @@ impl State {
     ) -> Outcome {
         check_retirement_details(details)?;
         let serials = self.debit(account, issuance, selection)?;
-        let iss = self.issuances.get_mut(&issuance).expect("debit checked the issuance");
-        iss.retired.union_disjoint(&serials).expect("audit: held serials are never retired");
+        let mut events = Vec::with_capacity(1);
+        self.record_retirement(account, issuance, &serials, details, env, &mut events);
+        Ok(events)
+    }
+
+    /// Moves serials that have left their holding into the issuance's retired set, with a
+    /// retirement record for the certificate. Cannot fail: the caller took the serials out of a
+    /// holding, so they are not retired already.
+    pub(crate) fn record_retirement(
+        &mut self,
+        account: AccountId,
+        issuance: IssuanceId,
+        serials: &RangeSet,
+        details: &RetirementDetails,
+        env: &Envelope,
+        events: &mut Vec<Event>,
+    ) -> RetirementId {
+        let iss = self.issuances.get_mut(&issuance).expect("retired serials have an issuance");
+        iss.retired.union_disjoint(serials).expect("audit: held serials are never retired");
         let id = RetirementId(self.next.retirement);
         self.next.retirement += 1;
-        self.retirements.insert(
+        let retirement = Retirement {
             id,
-            Retirement {
-                id,
-                account,
-                issuance,
-                serials: serials.clone(),
-                details: details.clone(),
-                retired_at_ms: env.time_ms,
-                seq: env.seq,
-            },
-        );
-        Ok(vec![Event::Retired { retirement: id, account, issuance, serials }])
+            account,
+            issuance,
+            serials: serials.clone(),
+            details: details.clone(),
+            retired_at_ms: env.time_ms,
+            seq: env.seq,
+        };
+        self.retirements.insert(id, retirement);
+        events.push(Event::Retired { retirement: id, account, issuance, serials: serials.clone() });
+        id
     }
 
     fn cancel(

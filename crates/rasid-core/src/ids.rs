@@ -1,16 +1,18 @@
 //! Identifiers. The engine assigns them in sequence, so replay reproduces them exactly.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
+/// Declares an id newtype over `u64` that prints with a prefix (`org3`) and parses with or
+/// without it. Every id in the ledger is one of these.
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize,
+        )]
         pub struct $name(pub u64);
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 write!(f, "{}{}", $prefix, self.0)
             }
         }
@@ -30,6 +32,7 @@ macro_rules! id_type {
         }
     };
 }
+pub(crate) use id_type;
 
 id_type!(
     /// An organization: operator, registrar, member or auditor.

@@ -26,41 +26,19 @@ use crate::rejection::Rejection;
 use crate::state::State;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// Lots one auction may offer, and guaranteed allocations one lot may carry.
 pub const LOTS_MAX: usize = 100;
 pub const GUARANTEES_MAX: usize = 1_000;
 
-macro_rules! auction_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub struct $name(pub u64);
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}{}", $prefix, self.0)
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                s.strip_prefix($prefix)
-                    .unwrap_or(s)
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map($name)
-                    .ok_or_else(|| format!("not a {} id: {s:?}", stringify!($name)))
-            }
-        }
-    };
-}
-
-auction_id!(AuctionId, "auc");
-auction_id!(BidId, "bid");
+crate::ids::id_type!(
+    /// A sealed-bid auction.
+    AuctionId, "auc"
+);
+crate::ids::id_type!(
+    /// A sealed bid in an auction.
+    BidId, "bid"
+);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuctionRule {

@@ -22,32 +22,14 @@ use crate::serial::RangeSet;
 use crate::state::State;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 
 /// Values one criterion list may hold: bounds the work of an eligibility check.
 pub const CRITERION_VALUES_MAX: usize = 300;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct BasketId(pub u64);
-
-impl fmt::Display for BasketId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "bsk{}", self.0)
-    }
-}
-
-impl std::str::FromStr for BasketId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.strip_prefix("bsk")
-            .unwrap_or(s)
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(BasketId)
-            .ok_or_else(|| format!("not a basket id: {s:?}"))
-    }
-}
+crate::ids::id_type!(
+    /// A basket contract's definition.
+    BasketId, "bsk"
+);
 
 /// What a credit must be to go into a basket. An empty list accepts anything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,8 +8,8 @@ use super::{
 };
 use crate::command::Envelope;
 use crate::event::Event;
-use crate::ids::{AccountId, IssuanceId, OrgId, RetirementId};
-use crate::model::{Retirement, RetirementDetails, Role};
+use crate::ids::{AccountId, IssuanceId, OrgId};
+use crate::model::Role;
 use crate::money::Currency;
 use crate::rejection::Rejection;
 use crate::serial::RangeSet;
@@ -405,7 +405,7 @@ impl State {
             match &retire {
                 None => self.credit_serials(buyer, *issuance, serials),
                 Some(details) => retirements
-                    .push(self.retire_delivered(buyer, *issuance, serials, details, env, events)),
+                    .push(self.record_retirement(buyer, *issuance, serials, details, env, events)),
             }
         }
         // Cash: the buyer's hold for these tonnes is spent on price and fee, the change freed.
@@ -431,36 +431,6 @@ impl State {
             seller_fee_minor: to_i64(seller_fee),
             retirements,
         })));
-    }
-
-    /// Buy-and-retire: delivered serials go straight to the issuance's retired set.
-    fn retire_delivered(
-        &mut self,
-        account: AccountId,
-        issuance: IssuanceId,
-        serials: &RangeSet,
-        details: &RetirementDetails,
-        env: &Envelope,
-        events: &mut Vec<Event>,
-    ) -> RetirementId {
-        let iss = self.issuances.get_mut(&issuance).expect("delivered serials have an issuance");
-        iss.retired.union_disjoint(serials).expect("audit: traded serials are not retired");
-        let id = RetirementId(self.next.retirement);
-        self.next.retirement += 1;
-        self.retirements.insert(
-            id,
-            Retirement {
-                id,
-                account,
-                issuance,
-                serials: serials.clone(),
-                details: details.clone(),
-                retired_at_ms: env.time_ms,
-                seq: env.seq,
-            },
-        );
-        events.push(Event::Retired { retirement: id, account, issuance, serials: serials.clone() });
-        id
     }
 
     /// Whether an order could trade `quantity` in full right now (fill-or-kill).

@@ -16,47 +16,19 @@ use crate::model::RetirementDetails;
 use crate::money::Currency;
 use crate::serial::RangeSet;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 pub use book::Book;
 pub use fees::FeeSchedule;
 
-macro_rules! exchange_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub struct $name(pub u64);
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}{}", $prefix, self.0)
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let digits = s.strip_prefix($prefix).unwrap_or(s);
-                digits
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map($name)
-                    .ok_or_else(|| format!("not a {} id: {s:?}", stringify!($name)))
-            }
-        }
-    };
-}
-
-exchange_id!(
+crate::ids::id_type!(
     /// A listed instrument.
     InstrumentId, "ins"
 );
-exchange_id!(
+crate::ids::id_type!(
     /// An order. Ids also give time priority within a price level until an amendment.
     OrderId, "ord"
 );
-exchange_id!(
+crate::ids::id_type!(
     /// A trade: one fill between two orders.
     TradeId, "trd"
 );
