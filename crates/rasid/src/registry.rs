@@ -235,7 +235,8 @@ pub fn accepted(ctx: &Ctx, c: rasid_store::Committed) -> Result<Output, Failure>
     let currencies: std::collections::BTreeMap<InstrumentId, Currency> =
         ctx.read(|s| s.instruments().map(|i| (i.id, i.spec.currency)).collect())?;
     let currency = |i: InstrumentId| currencies.get(&i).copied().unwrap_or(Currency::Sar);
-    let events: Vec<Value> = c.events.iter().map(|e| event_json(e, &currency)).collect();
+    let mut events: Vec<Value> = c.events.iter().map(|e| event_json(e, &currency)).collect();
+    name_delivered_credits(ctx, &mut events)?;
     let mut text = format!("accepted as record {} at {}\n", c.seq, rfc3339(c.time_ms));
     for e in &c.events {
         let _ = writeln!(text, "  {}", event_text(e, &currency));
@@ -244,6 +245,42 @@ pub fn accepted(ctx: &Ctx, c: rasid_store::Committed) -> Result<Output, Failure>
         text,
         json!({ "ok": true, "seq": c.seq, "time": rfc3339(c.time_ms), "events": events }),
     ))
+}
+
+/// A trade names which project and vintage each delivered serial range belongs to, so a basket
+/// buyer sees exactly what it received.
+fn name_delivered_credits(ctx: &Ctx, events: &mut [Value]) -> Result<(), Failure> {
+    let ids: Vec<u64> = events
+        .iter()
+        .filter(|e| e["type"] == "trade")
+        .flat_map(|e| {
+            e["serials"].as_array().into_iter().flatten().filter_map(|x| x["issuance"].as_u64())
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let names: std::collections::BTreeMap<u64, (String, u16, String)> = ctx.read(move |s| {
+        ids.iter()
+            .filter_map(|i| {
+                let iss = s.issuance(rasid_core::IssuanceId(*i))?;
+                let p = s.project(iss.project)?;
+                Some((*i, (p.info.external_id.clone(), iss.vintage_year, p.info.country.clone())))
+            })
+            .collect()
+    })?;
+    for e in events.iter_mut().filter(|e| e["type"] == "trade") {
+        for part in e["serials"].as_array_mut().into_iter().flatten() {
+            if let Some((project, vintage, country)) =
+                part["issuance"].as_u64().and_then(|i| names.get(&i))
+            {
+                part["project"] = json!(project);
+                part["vintage"] = json!(vintage);
+                part["country"] = json!(country);
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> Value {

@@ -341,6 +341,10 @@ fn a_basket_is_defined_filled_by_deposits_and_traded() {
         buy["events"].as_array().unwrap().iter().find(|e| e["type"] == "trade").unwrap().clone();
     assert_eq!(trade["serials"][0]["issuance"].as_u64().unwrap().to_string(), i1);
     assert_eq!(trade["serials"][0]["serials"][0]["last"], 150);
+    assert_eq!(
+        (trade["serials"][0]["project"].as_str(), trade["serials"][0]["vintage"].as_u64()),
+        (Some("VCS1"), Some(2022))
+    );
     let baskets = r.ok(&["basket", "list"]);
     assert_eq!(baskets["baskets"][0]["free_deposited_tonnes"], 100);
     let markets = r.ok(&["instrument", "list"]);
