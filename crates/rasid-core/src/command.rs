@@ -140,11 +140,13 @@ pub enum Command {
         quantity_tonnes: u64,
     },
     ChangeBid {
+        auction: AuctionId,
         bid: BidId,
         price_minor: Option<i64>,
         quantity_tonnes: Option<u64>,
     },
     WithdrawBid {
+        auction: AuctionId,
         bid: BidId,
     },
     /// Clears and settles every lot (operator), at or after the end of the bid window.

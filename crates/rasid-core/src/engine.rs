@@ -157,10 +157,12 @@ impl State {
                 };
                 self.place_bid(actor.0, &terms, env)
             }
-            Command::ChangeBid { bid, price_minor, quantity_tonnes } => {
-                self.change_bid(actor.0, *bid, *price_minor, *quantity_tonnes, env)
+            Command::ChangeBid { auction, bid, price_minor, quantity_tonnes } => {
+                self.change_bid(actor.0, *auction, *bid, *price_minor, *quantity_tonnes, env)
             }
-            Command::WithdrawBid { bid } => self.withdraw_bid(actor.0, *bid, env),
+            Command::WithdrawBid { auction, bid } => {
+                self.withdraw_bid(actor.0, *auction, *bid, env)
+            }
             Command::CloseAuction { auction } => {
                 self.require_role(actor, Role::Operator)?;
                 self.close_auction(*auction, env)
@@ -298,21 +300,26 @@ impl State {
                 return Err(Rejection::IssuanceExists);
             }
         }
-        let first = spec.first_serial.unwrap_or(self.next_serial);
-        if first == 0 {
-            return Err(Rejection::InvalidRange);
-        }
-        let block = SerialRange::with_quantity(first, spec.quantity_tonnes)
-            .filter(|b| b.last() <= SERIAL_MAX)
-            .ok_or(Rejection::SerialSpaceExhausted)?;
-        if self.block_overlaps(block) {
-            return Err(Rejection::SerialRangeOverlaps);
-        }
+        let block = match spec.first_serial {
+            Some(0) => return Err(Rejection::InvalidRange),
+            Some(first) => {
+                let block = SerialRange::with_quantity(first, spec.quantity_tonnes)
+                    .filter(|b| b.last() <= SERIAL_MAX)
+                    .ok_or(Rejection::SerialSpaceExhausted)?;
+                if self.block_overlaps(block) {
+                    return Err(Rejection::SerialRangeOverlaps);
+                }
+                block
+            }
+            None => self.allocate_block(spec.quantity_tonnes)?,
+        };
         let buffer_account = self.buffer_account.expect("initialized ledgers have a buffer pool");
 
         let id = IssuanceId(self.next.issuance);
         self.next.issuance += 1;
-        self.next_serial = self.next_serial.max(block.last() + 1);
+        if spec.first_serial.is_none() {
+            self.next_serial = block.last() + 1;
+        }
         self.blocks.insert(block.first(), id);
         let class = self.classes.entry((spec.project, spec.vintage_year)).or_default();
         class.push(id);
@@ -323,7 +330,7 @@ impl State {
             self.issuance_refs.insert(r.to_owned(), id);
         }
         let to_member =
-            SerialRange::with_quantity(first, spec.quantity_tonnes - spec.buffer_tonnes)
+            SerialRange::with_quantity(block.first(), spec.quantity_tonnes - spec.buffer_tonnes)
                 .expect("buffer is smaller than the block");
         let buffer = SerialRange::new(to_member.last() + 1, block.last());
         self.credit(spec.to_account, id, &RangeSet::from_range(to_member));
@@ -352,6 +359,30 @@ impl State {
             to_account: spec.to_account,
             buffer,
         }])
+    }
+
+    /// The first free block of `quantity` serials at or after `next_serial`. Blocks placed at
+    /// their original registry positions (imports) live elsewhere in the serial space and do not
+    /// move `next_serial`; if automatic allocation ever runs into one, it steps over it.
+    fn allocate_block(&self, quantity: u64) -> Result<SerialRange, Rejection> {
+        let mut first = self.next_serial;
+        // Each step passes one issued block, so the loop ends within the number of blocks.
+        for _ in 0..=self.blocks.len() {
+            let block = SerialRange::with_quantity(first, quantity)
+                .filter(|b| b.last() <= SERIAL_MAX)
+                .ok_or(Rejection::SerialSpaceExhausted)?;
+            match self.blocks.range(..=block.last()).next_back() {
+                Some((_, id)) if self.issuances[id].block.overlaps(block) => {
+                    first = self.issuances[id]
+                        .block
+                        .last()
+                        .checked_add(1)
+                        .ok_or(Rejection::SerialSpaceExhausted)?;
+                }
+                _ => return Ok(block),
+            }
+        }
+        Err(Rejection::SerialSpaceExhausted)
     }
 
     /// Blocks are disjoint, so only the block starting nearest below `block.last()` can overlap.

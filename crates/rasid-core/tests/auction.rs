@@ -324,12 +324,15 @@ fn every_bad_bid_and_close_has_its_own_code() {
     let [Event::BidPlaced { bid, .. }] = r.bid(0, a, 3_500, 50).unwrap()[..] else { panic!() };
     r.h.run(
         r.bidders[0].0,
-        Command::ChangeBid { bid, price_minor: Some(4_000), quantity_tonnes: Some(20) },
+        Command::ChangeBid { auction: a, bid, price_minor: Some(4_000), quantity_tonnes: Some(20) },
     )
     .unwrap();
     assert_eq!(r.sar(r.bidders[0].1), (CASH - 80_000, 80_000));
-    assert_eq!(r.h.run(r.bidders[1].0, Command::WithdrawBid { bid }), Err(Rejection::Unauthorized));
-    r.h.run(r.bidders[0].0, Command::WithdrawBid { bid }).unwrap();
+    assert_eq!(
+        r.h.run(r.bidders[1].0, Command::WithdrawBid { auction: a, bid }),
+        Err(Rejection::Unauthorized)
+    );
+    r.h.run(r.bidders[0].0, Command::WithdrawBid { auction: a, bid }).unwrap();
     assert_eq!(r.sar(r.bidders[0].1), (CASH, 0));
     assert_eq!(
         r.h.run(r.g.operator, Command::CloseAuction { auction: a }),

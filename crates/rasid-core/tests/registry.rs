@@ -98,6 +98,29 @@ fn issuance_allocates_consecutive_blocks_with_buffer_at_the_top() {
 }
 
 #[test]
+fn blocks_placed_at_registry_positions_do_not_move_automatic_allocation() {
+    let mut s = setup();
+    let at = |first| Command::Issue {
+        project: ProjectId(1),
+        vintage_year: 2020,
+        quantity_tonnes: 10,
+        buffer_tonnes: 0,
+        to_account: s.dev_acc,
+        first_serial: Some(first),
+        external_ref: None,
+    };
+    // A block far up (an import) and one just above the next automatic block.
+    s.h.run(s.g.registrar, at(1 << 60)).unwrap();
+    s.h.run(s.g.registrar, at(1_005)).unwrap();
+    let events = s.h.run(s.g.registrar, issue(1, s.dev_acc, 10, 0)).unwrap();
+    let Event::Issued { block, .. } = &events[0] else { panic!() };
+    assert_eq!(*block, range(1_015, 1_024), "stepped over 1005-1014, not after 2^60");
+    let events = s.h.run(s.g.registrar, issue(1, s.dev_acc, 3, 0)).unwrap();
+    let Event::Issued { block, .. } = &events[0] else { panic!() };
+    assert_eq!(*block, range(1_025, 1_027));
+}
+
+#[test]
 fn transfer_by_quantity_takes_lowest_serials_and_by_range_exactly_those() {
     let mut s = setup();
     let t =

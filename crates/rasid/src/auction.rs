@@ -138,9 +138,9 @@ pub fn run(ctx: &Ctx, cmd: AuctionCmd) -> Result<Output, Failure> {
             let found = ctx.read(move |s| {
                 let b = s.bid(bid)?;
                 let lot = &s.auction(b.auction)?.lots[b.lot as usize];
-                Some((b.org, currency_of(s, &lot.spec)))
+                Some((b.org, b.auction, currency_of(s, &lot.spec)))
             })?;
-            let (owner, c) = found.ok_or(Failure::Rejected(Rejection::UnknownBid))?;
+            let (owner, auction, c) = found.ok_or(Failure::Rejected(Rejection::UnknownBid))?;
             let price_minor = price
                 .map(|p| parse_minor(&p, c).map_err(|m| Failure::invalid("invalid_price", m)))
                 .transpose()?;
@@ -148,15 +148,16 @@ pub fn run(ctx: &Ctx, cmd: AuctionCmd) -> Result<Output, Failure> {
                 ctx,
                 ctx.submit(
                     ctx.actor_or(owner),
-                    Command::ChangeBid { bid, price_minor, quantity_tonnes: quantity },
+                    Command::ChangeBid { auction, bid, price_minor, quantity_tonnes: quantity },
                 )?,
             )
         }
         AuctionCmd::WithdrawBid { bid } => {
             let owner = ctx
-                .read(move |s| s.bid(bid).map(|b| b.org))?
+                .read(move |s| s.bid(bid).map(|b| (b.org, b.auction)))?
                 .ok_or(Failure::Rejected(Rejection::UnknownBid))?;
-            accepted(ctx, ctx.submit(ctx.actor_or(owner), Command::WithdrawBid { bid })?)
+            let (owner, auction) = owner;
+            accepted(ctx, ctx.submit(ctx.actor_or(owner), Command::WithdrawBid { auction, bid })?)
         }
         AuctionCmd::Close { auction } => {
             accepted(ctx, ctx.submit(ctx.operator()?, Command::CloseAuction { auction })?)

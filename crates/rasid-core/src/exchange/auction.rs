@@ -112,6 +112,8 @@ pub struct Lot {
     pub spec: LotSpec,
     /// The seller's serials held for the lot until close.
     pub reserved_serials: Serials,
+    /// Open bids, in id order. Kept with their lot so closing takes them in one move.
+    pub(crate) bids: Vec<Bid>,
     pub result: Option<LotResult>,
 }
 
@@ -159,9 +161,6 @@ pub struct Bid {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuctionState {
     pub(crate) auctions: BTreeMap<AuctionId, Auction>,
-    /// Open bids. Closing an auction takes its bids out in one pass (`retain`), which is much
-    /// cheaper than removing a hundred thousand keys one by one.
-    pub(crate) bids: BTreeMap<BidId, Bid>,
     pub(crate) next_auction: u64,
     pub(crate) next_bid: u64,
 }
@@ -183,16 +182,13 @@ pub type Awards = BTreeMap<BidId, (u64, u64)>;
 pub fn clear_lot(spec: &LotSpec, bids: &[BidView]) -> Awards {
     let inc = spec.increment_tonnes;
     let mut order: Vec<BidView> = bids.to_vec();
-    // Highest price first; equal prices by the bid's own terms, never by arrival.
-    order.sort_by(|a, b| {
-        (b.price_minor, b.quantity_tonnes, a.account, a.id).cmp(&(
-            a.price_minor,
-            a.quantity_tonnes,
-            b.account,
-            b.id,
-        ))
+    // Highest price first; equal prices by the bid's own terms, never by arrival. The key is
+    // unique (it ends with the bid id), so an unstable sort gives one order for any input order.
+    order.sort_unstable_by_key(|b| {
+        (std::cmp::Reverse(b.price_minor), std::cmp::Reverse(b.quantity_tonnes), b.account, b.id)
     });
-    let mut awards: Awards = BTreeMap::new();
+    // (tonnes, of which guaranteed) per position in `order`.
+    let mut won: Vec<(u64, u64)> = vec![(0, 0); order.len()];
     let mut supply = spec.quantity_tonnes;
 
     // 1. Guarantees, capped by what each bidder asked for, scaled down if they exceed supply.
@@ -219,12 +215,9 @@ pub fn clear_lot(spec: &LotSpec, bids: &[BidView]) -> Awards {
             if give == 0 {
                 break;
             }
-            let b = &order[i];
-            let taken = awards.get(&b.id).map_or(0, |a| a.0);
-            let q = (b.quantity_tonnes - taken).min(give);
-            let a = awards.entry(b.id).or_default();
-            a.0 += q;
-            a.1 += q;
+            let q = (order[i].quantity_tonnes - won[i].0).min(give);
+            won[i].0 += q;
+            won[i].1 += q;
             give -= q;
         }
     }
@@ -233,24 +226,19 @@ pub fn clear_lot(spec: &LotSpec, bids: &[BidView]) -> Awards {
     let mut k = 0;
     while k < order.len() && supply > 0 {
         let price = order[k].price_minor;
-        let level: Vec<BidView> =
-            order[k..].iter().take_while(|b| b.price_minor == price).copied().collect();
-        k += level.len();
-        let wants: Vec<(BidView, u64)> = level
-            .iter()
-            .map(|b| (*b, b.quantity_tonnes - awards.get(&b.id).map_or(0, |a| a.0)))
+        let end = k + order[k..].iter().take_while(|b| b.price_minor == price).count();
+        let wants: Vec<(usize, u64)> = (k..end)
+            .map(|i| (i, order[i].quantity_tonnes - won[i].0))
             .filter(|(_, w)| *w > 0)
             .collect();
-        let gets = share_out(&wants, supply, inc, |(b, _)| (b.account.0, b.id.0));
-        for ((b, _), q) in wants.iter().zip(gets) {
-            if q > 0 {
-                awards.entry(b.id).or_default().0 += q;
-                supply -= q;
-            }
+        let gets = share_out(&wants, supply, inc, |(i, _)| (order[*i].account.0, order[*i].id.0));
+        for ((i, _), q) in wants.iter().zip(gets) {
+            won[*i].0 += q;
+            supply -= q;
         }
+        k = end;
     }
-    awards.retain(|_, a| a.0 > 0);
-    awards
+    order.iter().zip(won).filter(|(_, w)| w.0 > 0).map(|(b, w)| (b.id, w)).collect()
 }
 
 /// Shares `supply` among requests in whole increments: everyone in full if it suffices, else
@@ -308,11 +296,34 @@ impl State {
 
     /// An auction's open bids. Callers outside the engine must show a bid only to its owner.
     pub fn bids_of(&self, auction: AuctionId) -> impl Iterator<Item = &Bid> {
-        self.auctions.bids.values().filter(move |b| b.auction == auction)
+        self.auctions
+            .auctions
+            .get(&auction)
+            .into_iter()
+            .flat_map(|a| a.lots.iter())
+            .flat_map(|l| l.bids.iter())
     }
 
+    /// An open bid, wherever it is. A scan over open auctions: for people, not hot paths.
     pub fn bid(&self, id: BidId) -> Option<&Bid> {
-        self.auctions.bids.get(&id)
+        self.auctions.auctions.values().find_map(|a| {
+            a.lots
+                .iter()
+                .find_map(|l| l.bids.binary_search_by_key(&id, |b| b.id).ok().map(|k| &l.bids[k]))
+        })
+    }
+
+    /// Where an open bid of one auction is: `(lot, position)`.
+    fn find_bid(&self, auction: AuctionId, id: BidId) -> Option<(usize, usize)> {
+        let a = self.auctions.auctions.get(&auction)?;
+        a.lots
+            .iter()
+            .enumerate()
+            .find_map(|(i, l)| l.bids.binary_search_by_key(&id, |b| b.id).ok().map(|k| (i, k)))
+    }
+
+    fn bid_mut(&mut self, auction: AuctionId, at: (usize, usize)) -> &mut Bid {
+        &mut self.auctions.auctions.get_mut(&auction).expect("found").lots[at.0].bids[at.1]
     }
 
     fn lot_terms(
@@ -388,7 +399,7 @@ impl State {
             let (_, _, _, underlying) = self.lot_terms(lot).expect("checked above");
             let reserved_serials =
                 self.reserve_underlying(lot.seller, &underlying, lot.quantity_tonnes);
-            lots.push(Lot { spec: lot.clone(), reserved_serials, result: None });
+            lots.push(Lot { spec: lot.clone(), reserved_serials, bids: Vec::new(), result: None });
         }
         self.auctions.auctions.insert(
             id,
@@ -475,19 +486,24 @@ impl State {
             quantity_tonnes: quantity,
             reserved_cash_minor: hold,
         };
-        self.auctions.bids.insert(id, bid);
+        let lot_bids =
+            &mut self.auctions.auctions.get_mut(&auction).expect("checked").lots[lot as usize].bids;
+        // Ids only grow, so pushing keeps the lot's bids in id order.
+        lot_bids.push(bid);
         Ok(vec![Event::BidPlaced { bid: id, auction, lot }])
     }
 
     pub(crate) fn change_bid(
         &mut self,
         actor: OrgId,
+        auction: AuctionId,
         id: BidId,
         price: Option<i64>,
         quantity: Option<u64>,
         env: &Envelope,
     ) -> Result<Vec<Event>, Rejection> {
-        let b = self.bid(id).ok_or(Rejection::UnknownBid)?.clone();
+        let at = self.find_bid(auction, id).ok_or(Rejection::UnknownBid)?;
+        let b = self.bid_mut(auction, at).clone();
         if b.org != actor {
             return Err(Rejection::Unauthorized);
         }
@@ -513,7 +529,7 @@ impl State {
         } else if extra < 0 {
             self.release_cash(b.account, currency, -extra);
         }
-        let stored = self.auctions.bids.get_mut(&id).expect("found above");
+        let stored = self.bid_mut(auction, at);
         stored.price_minor = price;
         stored.quantity_tonnes = quantity;
         stored.reserved_cash_minor = hold;
@@ -523,10 +539,12 @@ impl State {
     pub(crate) fn withdraw_bid(
         &mut self,
         actor: OrgId,
+        auction: AuctionId,
         id: BidId,
         env: &Envelope,
     ) -> Result<Vec<Event>, Rejection> {
-        let b = self.bid(id).ok_or(Rejection::UnknownBid)?.clone();
+        let at = self.find_bid(auction, id).ok_or(Rejection::UnknownBid)?;
+        let b = self.bid_mut(auction, at).clone();
         if b.org != actor {
             return Err(Rejection::Unauthorized);
         }
@@ -536,7 +554,7 @@ impl State {
         }
         let currency = self.lot_terms(&a.lots[b.lot as usize].spec)?.1;
         self.release_cash(b.account, currency, b.reserved_cash_minor);
-        self.auctions.bids.remove(&id);
+        self.auctions.auctions.get_mut(&auction).expect("found").lots[at.0].bids.remove(at.1);
         Ok(vec![Event::BidWithdrawn { bid: id, auction: b.auction, lot: b.lot }])
     }
 
@@ -554,10 +572,13 @@ impl State {
         }
         let lots_count = a.lots.len();
         let rule = a.rule;
-        let mut by_lot: Vec<Vec<Bid>> = vec![Vec::new(); lots_count];
-        for b in self.bids_of(id) {
-            by_lot[b.lot as usize].push(b.clone());
-        }
+        let by_lot: Vec<Vec<Bid>> = (0..lots_count)
+            .map(|lot| {
+                std::mem::take(
+                    &mut self.auctions.auctions.get_mut(&id).expect("exists").lots[lot].bids,
+                )
+            })
+            .collect();
         let mut events = Vec::new();
         for (lot, lot_bids) in by_lot.iter().enumerate() {
             let lot_bids: Vec<&Bid> = lot_bids.iter().collect();
@@ -570,7 +591,6 @@ impl State {
             });
             self.auctions.auctions.get_mut(&id).expect("exists").lots[lot].result = Some(result);
         }
-        self.auctions.bids.retain(|_, b| b.auction != id);
         self.auctions.auctions.get_mut(&id).expect("exists").status = AuctionStatus::Closed;
         events.push(Event::AuctionClosed { auction: id });
         Ok(events)
@@ -599,8 +619,13 @@ impl State {
             })
             .collect();
         let awards = clear_lot(&spec, &views);
-        let clearing =
-            bids.iter().filter(|b| awards.contains_key(&b.id)).map(|b| b.price_minor).min();
+        // Bids arrive in id order, as do awards: prices are found by binary search and awards
+        // matched by walking both lists, not by a map look-up per bid.
+        debug_assert!(bids.windows(2).all(|w| w[0].id < w[1].id));
+        let price_of =
+            |id: &BidId| bids.binary_search_by_key(id, |b| b.id).map(|k| bids[k].price_minor);
+        let clearing = awards.keys().filter_map(|id| price_of(id).ok()).min();
+        let mut awarded = awards.iter().peekable();
         let mut reserved = std::mem::take(
             &mut self.auctions.auctions.get_mut(&id).expect("exists").lots[lot].reserved_serials,
         );
@@ -609,7 +634,8 @@ impl State {
         // Losing bids far outnumber winners; their refunds are summed per account first.
         let mut refunds: BTreeMap<AccountId, i64> = BTreeMap::new();
         for b in bids {
-            let Some(&(q, guaranteed)) = awards.get(&b.id) else {
+            let award = awarded.next_if(|(id, _)| **id == b.id).map(|(_, a)| *a);
+            let Some((q, guaranteed)) = award else {
                 *refunds.entry(b.account).or_default() += b.reserved_cash_minor;
                 continue;
             };
@@ -679,9 +705,7 @@ impl State {
                 (p, cumulative)
             })
             .collect();
-        let mut bidders: Vec<OrgId> = bids.iter().map(|b| b.org).collect();
-        bidders.sort_unstable();
-        bidders.dedup();
+        let bidders: std::collections::BTreeSet<OrgId> = bids.iter().map(|b| b.org).collect();
         LotResult {
             clearing_price_minor: clearing,
             sold_tonnes: spec.quantity_tonnes - returned,

@@ -132,7 +132,9 @@ impl State {
                 return fail(format!("{basket}: a deposit holds serials an order or lot holds"));
             }
         }
-        for b in self.auctions.bids.values() {
+        let bids =
+            self.auctions.auctions.values().flat_map(|a| a.lots.iter()).flat_map(|l| l.bids.iter());
+        for b in bids {
             let lot = &self.auctions.auctions[&b.auction].lots[b.lot as usize].spec;
             let inst = &self.exchange.instruments[&lot.instrument].spec;
             let want = inst.fees.buy_hold(b.quantity_tonnes, lot.increment_tonnes, b.price_minor);
