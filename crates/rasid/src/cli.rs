@@ -110,6 +110,15 @@ pub enum Cmd {
 pub enum ImportCmd {
     /// The Berkeley VROD project × vintage file (CSV, or CSV.gz).
     Vrod { file: PathBuf },
+    /// A registry's public export directory (projects, issuances, retirements, cancellations,
+    /// as CSV or CSV.gz): projects and credit blocks at their original serials, with a
+    /// reconciliation report.
+    Registry {
+        /// verra, gold-standard, acr, car, art, isometric or cercarbono.
+        #[arg(long)]
+        format: rasid_import::registry::Format,
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

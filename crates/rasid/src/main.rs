@@ -15,6 +15,7 @@ mod cli;
 mod demo;
 mod exchange;
 mod import;
+mod import_registry;
 mod output;
 mod registry;
 mod serials;

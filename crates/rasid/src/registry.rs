@@ -127,6 +127,9 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
             Ok(Output::new(text, json!({ "ok": true, "created": created })))
         }
         Cmd::Import(crate::cli::ImportCmd::Vrod { file }) => crate::import::vrod(ctx, &file),
+        Cmd::Import(crate::cli::ImportCmd::Registry { format, path }) => {
+            crate::import_registry::run(ctx, format, &path)
+        }
         Cmd::Status => ctx.read(status),
         Cmd::Organization(c) => organization(ctx, c),
         Cmd::Account(c) => account(ctx, c),
