@@ -86,9 +86,12 @@ fn kind_tag(k: &Kind) -> u8 {
     }
 }
 
+/// What makes two rows duplicates: the same serial (or record id), units and kind.
+type RowIdentity = (String, Option<(u64, u64)>, u8);
+
 fn check(
     row: &BlockRow,
-    seen: &mut BTreeSet<(String, Option<(u64, u64)>, u8)>,
+    seen: &mut BTreeSet<RowIdentity>,
     claimed: &mut BTreeMap<(Space, String, bool), RangeSet>,
     kept: &[BlockRow],
     by_batch: &BTreeMap<(Space, String), Vec<usize>>,

@@ -143,7 +143,7 @@ fn issuances(
             parsed.blocks[b.rows[0]]
                 .serial
                 .as_ref()
-                .and_then(|s| batch_number(s))
+                .and_then(batch_number)
                 .and_then(|n| space::batch_base(b.space, n).ok())
         };
         let Some(first) = base.and_then(|base| base.checked_add(b.units.0)) else {
