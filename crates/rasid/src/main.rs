@@ -18,6 +18,7 @@ mod import;
 mod import_registry;
 mod output;
 mod registry;
+mod serial_find;
 mod serials;
 
 use std::process::ExitCode;

@@ -132,6 +132,20 @@ fn every_shared_export_reconciles_and_reimports_nothing(r: Rasid) {
         }
     }
     check(&gs, "gs", &e);
+    // Every retirement row of the export is found, whole and retired, by its own serial.
+    for row in rows("gold-standard", "retirements")
+        .iter()
+        .filter(|x| x["Credit Status"] == "Retired" && !x["Serial Number"].contains(" - "))
+    {
+        let found = r.ok(&["serial", "find", &row["Serial Number"]]);
+        assert_eq!(found["quantity"], qty(&row["Quantity"]));
+        let parts = found["parts"].as_array().unwrap();
+        assert!(parts.iter().all(|p| p["status"] == "retired"), "{}", row["Serial Number"]);
+        assert_eq!(
+            parts.iter().map(|p| p["quantity"].as_u64().unwrap()).sum::<u64>(),
+            qty(&row["Quantity"])
+        );
+    }
     check(&gs, "cdm", &cdm);
     assert_eq!(gs["rejected"], 0);
     issued_total += e.issued() + cdm.issued();

@@ -16,7 +16,7 @@ mod table;
 mod text;
 
 pub use group::Batch;
-pub use plan::{Planned, already_present, plan, source_key_of_note};
+pub use plan::{Planned, already_present, ledger_range, plan, source_key_of_note};
 pub use reconcile::{PartialBatch, Reconciliation, Totals, reconcile};
 pub use space::Space;
 
