@@ -5,5 +5,6 @@
 //! same file twice plans nothing the second time. This crate does no I/O beyond reading the
 //! bytes it is handed and never touches storage.
 
+pub mod registry;
 pub mod serials;
 pub mod vrod;

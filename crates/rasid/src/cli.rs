@@ -114,6 +114,15 @@ pub enum Cmd {
 pub enum ImportCmd {
     /// The Berkeley VROD project × vintage file (CSV, or CSV.gz).
     Vrod { file: PathBuf },
+    /// A registry's public export directory (projects, issuances, retirements, cancellations,
+    /// as CSV or CSV.gz): projects and credit blocks at their original serials, with a
+    /// reconciliation report.
+    Registry {
+        /// verra, gold-standard, acr, car, art, isometric or cercarbono.
+        #[arg(long)]
+        format: rasid_import::registry::Format,
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +304,16 @@ pub enum RetirementCmd {
 pub enum SerialCmd {
     /// Where a Rasid serial number is and what happened to it.
     Locate { serial: u64 },
+    /// Where another registry's serial (or an Isometric issuance or retirement id) is in this
+    /// ledger: the issuance, and which parts are held, retired or cancelled.
+    Find {
+        serial: String,
+        /// Cercarbono: the first unit (its serials carry the range in other columns).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+    },
     /// Parse a serial of Verra, Gold Standard, CDM, ACR, ART TREES, CAR or Cercarbono into its
     /// fields (reads no ledger).
     Parse { serial: String },

@@ -16,9 +16,11 @@ mod cli;
 mod demo;
 mod exchange;
 mod import;
+mod import_registry;
 mod launch;
 mod output;
 mod registry;
+mod serial_find;
 mod serials;
 
 use std::process::ExitCode;

@@ -127,6 +127,9 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
             Ok(Output::new(text, json!({ "ok": true, "created": created })))
         }
         Cmd::Import(crate::cli::ImportCmd::Vrod { file }) => crate::import::vrod(ctx, &file),
+        Cmd::Import(crate::cli::ImportCmd::Registry { format, path }) => {
+            crate::import_registry::run(ctx, format, &path)
+        }
         Cmd::Status => ctx.read(status),
         Cmd::Organization(c) => organization(ctx, c),
         Cmd::Account(c) => account(ctx, c),
@@ -204,6 +207,9 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
         }
         Cmd::Retirement(RetirementCmd::List { limit }) => ctx.read(move |s| retirements(s, limit)),
         Cmd::Serial(SerialCmd::Locate { serial }) => ctx.read(move |s| locate(s, serial)),
+        Cmd::Serial(SerialCmd::Find { serial, from, to }) => {
+            crate::serial_find::run(ctx, serial, from.zip(to))
+        }
         Cmd::Cash(c) => cash(ctx, c),
         Cmd::Instrument(c) => crate::exchange::instrument(ctx, c),
         Cmd::Order(c) => crate::exchange::order(ctx, c),
