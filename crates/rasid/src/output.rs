@@ -17,11 +17,20 @@ impl Output {
         Self { text: text.into(), json }
     }
 
+    /// Prints to stdout. A reader that closes early (`rasid … | head`) is not an error: the
+    /// output is simply no longer wanted, so a broken pipe ends printing quietly.
     pub fn print(&self, json: bool) {
-        if json {
-            println!("{}", self.json);
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let written = if json {
+            writeln!(out, "{}", self.json)
         } else {
-            println!("{}", self.text.trim_end());
+            writeln!(out, "{}", self.text.trim_end())
+        };
+        if let Err(e) = written.and_then(|()| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            eprintln!("error: cannot write the output: {e}");
         }
     }
 }
