@@ -17,12 +17,16 @@ impl Output {
         Self { text: text.into(), json }
     }
 
+    /// Writes to standard output. A closed pipe (`rasid export … | head`) ends the output
+    /// quietly instead of panicking: the reader has what it asked for.
     pub fn print(&self, json: bool) {
-        if json {
-            println!("{}", self.json);
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = if json {
+            writeln!(out, "{}", self.json)
         } else {
-            println!("{}", self.text.trim_end());
-        }
+            writeln!(out, "{}", self.text.trim_end())
+        };
     }
 }
 

@@ -2,8 +2,8 @@
 //! labels, transfers, retirements, cancellations, cash, and the read-only views.
 
 use crate::cli::{
-    AccountCmd, CashCmd, Cli, Cmd, OrgCmd, ProjectCmd, RegisterArgs, RetirementCmd, SelectionArgs,
-    SerialCmd,
+    AccountCmd, CashCmd, Cli, Cmd, ExportCmd, OrgCmd, ProjectCmd, RegisterArgs, RetirementCmd,
+    SelectionArgs, SerialCmd,
 };
 use crate::output::{Failure, Output, ranges_json, ranges_text, thousands};
 use rasid_core::codec::hex;
@@ -217,6 +217,15 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
         Cmd::Auction(c) => crate::auction::run(ctx, c),
         Cmd::Basket(c) => crate::basket::run(ctx, c),
         Cmd::CloseSession { instrument } => crate::exchange::close_session(ctx, instrument),
+        Cmd::Export(c) => match c {
+            ExportCmd::Retirements { format, output } => {
+                crate::export::retirements(ctx, format, output.as_deref())
+            }
+            ExportCmd::Holdings { account, output } => {
+                crate::export::holdings(ctx, account, output.as_deref())
+            }
+            ExportCmd::OpenData { dir } => crate::export::open_data(ctx, &dir),
+        },
         Cmd::Verify
         | Cmd::Bench(_)
         | Cmd::Demo
