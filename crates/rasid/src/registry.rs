@@ -24,6 +24,10 @@ pub fn run(args: Cli) -> Result<Output, Failure> {
         Cmd::Debug(cmd) => crate::bench::debug(cmd, &args.database, args.snapshot_interval),
         Cmd::Serial(SerialCmd::Parse { serial }) => crate::serials::parse(&serial),
         command => {
+            // Exports only read: they must not create a ledger where there is none.
+            if matches!(command, Cmd::Export(_)) {
+                require_ledger(&args.database)?;
+            }
             let init_names = match &command {
                 Cmd::Init { operator_name, registrar_name } => {
                     Some((operator_name.clone(), registrar_name.clone()))
@@ -900,20 +904,7 @@ fn cash(ctx: &Ctx, c: CashCmd) -> Result<Output, Failure> {
 }
 
 fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {
-    if let DatabaseUrl::Sqlite(path) = database
-        && !path.exists()
-    {
-        return Err(Failure::invalid("no_database", format!("no database at {}", path.display())));
-    }
-    if let DatabaseUrl::Postgres(url) = database
-        && !rasid_store::PostgresJournal::exists(url)?
-    {
-        return Err(Failure::invalid(
-            "no_database",
-            "no Rasid ledger in this PostgreSQL database (no rasid_migrations table in the \
-             search_path)",
-        ));
-    }
+    require_ledger(database)?;
     let mut journal = open_journal(database)?;
     let started = std::time::Instant::now();
     let r = rasid_store::verify(journal.as_mut())?;
@@ -942,4 +933,24 @@ fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {
             "retirements": t.retirements, "elapsed_ms": elapsed.as_millis() as u64,
         }),
     ))
+}
+
+/// Refuses a database that holds no ledger, for commands that only read (opening one would
+/// otherwise create it and write its genesis record).
+fn require_ledger(database: &DatabaseUrl) -> Result<(), Failure> {
+    if let DatabaseUrl::Sqlite(path) = database
+        && !path.exists()
+    {
+        return Err(Failure::invalid("no_database", format!("no database at {}", path.display())));
+    }
+    if let DatabaseUrl::Postgres(url) = database
+        && !rasid_store::PostgresJournal::exists(url)?
+    {
+        return Err(Failure::invalid(
+            "no_database",
+            "no Rasid ledger in this PostgreSQL database (no rasid_migrations table in the \
+             search_path)",
+        ));
+    }
+    Ok(())
 }
