@@ -102,6 +102,9 @@ pub enum Cmd {
         #[arg(long)]
         instrument: Option<String>,
     },
+    /// Export retirements, holdings or a public open-data dump as CSV (and JSON).
+    #[command(subcommand)]
+    Export(ExportCmd),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -123,6 +126,31 @@ pub enum ImportCmd {
         format: rasid_import::registry::Format,
         path: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Every retirement as CSV, in Rasid's columns or a source registry's.
+    Retirements {
+        /// rasid, verra, gold-standard, acr, car, art or cercarbono.
+        #[arg(long, default_value = "rasid")]
+        format: crate::export::RetirementFormat,
+        /// Write the CSV to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Every holding by serial range (available and reserved) as CSV.
+    Holdings {
+        /// Only this account's holdings.
+        #[arg(long)]
+        account: Option<AccountId>,
+        /// Write the CSV to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// A public dump into DIR: projects, issuances and retirements as CSV and JSON, and a
+    /// README naming the journal head it was taken at.
+    OpenData { dir: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,8 @@ mod bench_matching;
 mod cli;
 mod demo;
 mod exchange;
+mod export;
+mod export_columns;
 mod import;
 mod import_registry;
 mod launch;

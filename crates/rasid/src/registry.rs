@@ -2,8 +2,8 @@
 //! labels, transfers, retirements, cancellations, cash, and the read-only views.
 
 use crate::cli::{
-    AccountCmd, CashCmd, Cli, Cmd, OrgCmd, ProjectCmd, RegisterArgs, RetirementCmd, SelectionArgs,
-    SerialCmd,
+    AccountCmd, CashCmd, Cli, Cmd, ExportCmd, OrgCmd, ProjectCmd, RegisterArgs, RetirementCmd,
+    SelectionArgs, SerialCmd,
 };
 use crate::output::{Failure, Output, ranges_json, ranges_text, thousands};
 use rasid_core::codec::hex;
@@ -24,6 +24,10 @@ pub fn run(args: Cli) -> Result<Output, Failure> {
         Cmd::Debug(cmd) => crate::bench::debug(cmd, &args.database, args.snapshot_interval),
         Cmd::Serial(SerialCmd::Parse { serial }) => crate::serials::parse(&serial),
         command => {
+            // Exports only read: they must not create a ledger where there is none.
+            if matches!(command, Cmd::Export(_)) {
+                require_ledger(&args.database)?;
+            }
             let init_names = match &command {
                 Cmd::Init { operator_name, registrar_name } => {
                     Some((operator_name.clone(), registrar_name.clone()))
@@ -217,6 +221,15 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
         Cmd::Auction(c) => crate::auction::run(ctx, c),
         Cmd::Basket(c) => crate::basket::run(ctx, c),
         Cmd::CloseSession { instrument } => crate::exchange::close_session(ctx, instrument),
+        Cmd::Export(c) => match c {
+            ExportCmd::Retirements { format, output } => {
+                crate::export::retirements(ctx, format, output.as_deref())
+            }
+            ExportCmd::Holdings { account, output } => {
+                crate::export::holdings(ctx, account, output.as_deref())
+            }
+            ExportCmd::OpenData { dir } => crate::export::open_data(ctx, &dir),
+        },
         Cmd::Verify
         | Cmd::Bench(_)
         | Cmd::Demo
@@ -891,20 +904,7 @@ fn cash(ctx: &Ctx, c: CashCmd) -> Result<Output, Failure> {
 }
 
 fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {
-    if let DatabaseUrl::Sqlite(path) = database
-        && !path.exists()
-    {
-        return Err(Failure::invalid("no_database", format!("no database at {}", path.display())));
-    }
-    if let DatabaseUrl::Postgres(url) = database
-        && !rasid_store::PostgresJournal::exists(url)?
-    {
-        return Err(Failure::invalid(
-            "no_database",
-            "no Rasid ledger in this PostgreSQL database (no rasid_migrations table in the \
-             search_path)",
-        ));
-    }
+    require_ledger(database)?;
     let mut journal = open_journal(database)?;
     let started = std::time::Instant::now();
     let r = rasid_store::verify(journal.as_mut())?;
@@ -933,4 +933,24 @@ fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {
             "retirements": t.retirements, "elapsed_ms": elapsed.as_millis() as u64,
         }),
     ))
+}
+
+/// Refuses a database that holds no ledger, for commands that only read (opening one would
+/// otherwise create it and write its genesis record).
+fn require_ledger(database: &DatabaseUrl) -> Result<(), Failure> {
+    if let DatabaseUrl::Sqlite(path) = database
+        && !path.exists()
+    {
+        return Err(Failure::invalid("no_database", format!("no database at {}", path.display())));
+    }
+    if let DatabaseUrl::Postgres(url) = database
+        && !rasid_store::PostgresJournal::exists(url)?
+    {
+        return Err(Failure::invalid(
+            "no_database",
+            "no Rasid ledger in this PostgreSQL database (no rasid_migrations table in the \
+             search_path)",
+        ));
+    }
+    Ok(())
 }
