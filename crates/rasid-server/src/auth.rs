@@ -65,6 +65,15 @@ impl Users {
                  password_phc TEXT NOT NULL,
                  created_ms INTEGER NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS server_idempotency (
+                 username TEXT NOT NULL,
+                 key TEXT NOT NULL,
+                 request_sha256 BLOB NOT NULL,
+                 created_ms INTEGER NOT NULL,
+                 status INTEGER,
+                 body BLOB,
+                 PRIMARY KEY (username, key)
+             );
              CREATE TABLE IF NOT EXISTS server_sessions (
                  token_sha256 BLOB PRIMARY KEY,
                  username TEXT NOT NULL REFERENCES server_users(username),
@@ -148,6 +157,87 @@ impl Users {
             )
             .optional()?;
         Ok(user)
+    }
+}
+
+/// What an `Idempotency-Key` has seen before.
+#[derive(Debug)]
+pub enum Idempotency {
+    /// First use: the request runs, and its response is recorded.
+    New,
+    /// Same key and request, answered before: the recorded (status, body).
+    Replay(u16, Vec<u8>),
+    /// Same key and request, still running.
+    InFlight,
+    /// Same key, another request.
+    Mismatch,
+}
+
+/// Keys are remembered this long.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+impl Users {
+    /// Claims `key` for this user and request, or reports what the key already holds. The claim
+    /// is an insert, so two concurrent requests with one key cannot both run.
+    pub fn idempotency_begin(
+        &self,
+        username: &str,
+        key: &str,
+        request: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Idempotency, AuthError> {
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM server_idempotency WHERE created_ms < ?1",
+            [now_ms - IDEMPOTENCY_TTL_MS],
+        )?;
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO server_idempotency (username, key, request_sha256, created_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![username, key, request.to_vec(), now_ms],
+        )?;
+        if inserted == 1 {
+            return Ok(Idempotency::New);
+        }
+        let (stored, status, body): (Vec<u8>, Option<i64>, Option<Vec<u8>>) = conn.query_row(
+            "SELECT request_sha256, status, body FROM server_idempotency WHERE username = ?1 AND key = ?2",
+            params![username, key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(if stored != request.as_slice() {
+            Idempotency::Mismatch
+        } else {
+            match (status, body) {
+                (Some(status), Some(body)) => {
+                    Idempotency::Replay(u16::try_from(status).unwrap_or(500), body)
+                }
+                _ => Idempotency::InFlight,
+            }
+        })
+    }
+
+    /// Records the response of a claimed key.
+    pub fn idempotency_finish(
+        &self,
+        username: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), AuthError> {
+        self.conn().execute(
+            "UPDATE server_idempotency SET status = ?3, body = ?4 WHERE username = ?1 AND key = ?2",
+            params![username, key, i64::from(status), body],
+        )?;
+        Ok(())
+    }
+
+    /// Releases a claimed key whose request failed on the server's side, so a retry may run.
+    pub fn idempotency_abort(&self, username: &str, key: &str) -> Result<(), AuthError> {
+        self.conn().execute(
+            "DELETE FROM server_idempotency WHERE username = ?1 AND key = ?2",
+            params![username, key],
+        )?;
+        Ok(())
     }
 }
 

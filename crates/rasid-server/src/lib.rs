@@ -14,6 +14,7 @@
 
 mod auth;
 mod error;
+mod idempotency;
 pub mod render;
 mod routes;
 
@@ -22,7 +23,7 @@ pub use error::{ApiError, rejection_status};
 use rasid_core::{Command, OrgId, State};
 use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// Names the genesis record gives the operator and registrar of a new ledger (as the CLI).
 pub const DEFAULT_OPERATOR: &str = "Rasid Operator";
@@ -41,8 +42,21 @@ pub struct Options {
 /// The open ledger and user tables the handlers share.
 #[derive(Debug)]
 pub struct App {
-    ledger: Ledger,
+    /// `None` once closed. Handlers hold the read lock while they use the ledger; closing takes
+    /// the write lock, so it waits for every command in flight (the drain) and later requests
+    /// are answered 503 instead of reaching a stopped ledger.
+    ledger: RwLock<Option<Ledger>>,
     users: auth::Users,
+}
+
+/// The open ledger, borrowed for one request.
+pub(crate) struct LedgerRef<'a>(RwLockReadGuard<'a, Option<Ledger>>);
+
+impl std::ops::Deref for LedgerRef<'_> {
+    type Target = Ledger;
+    fn deref(&self) -> &Ledger {
+        self.0.as_ref().expect("LedgerRef is only made for an open ledger")
+    }
 }
 
 impl App {
@@ -80,12 +94,30 @@ impl App {
                 .create(BOOTSTRAP_USER, password, operator, now_ms())
                 .map_err(|e| format!("cannot create the bootstrap operator: {e:?}"))?;
         }
-        Ok(Self { ledger, users })
+        Ok(Self { ledger: RwLock::new(Some(ledger)), users })
     }
 
-    /// Stops the ledger: drains its queue and snapshots (`Ledger::close`).
-    pub fn close(self) -> Result<(), String> {
-        self.ledger.close().map(|_| ()).map_err(|e| e.to_string())
+    pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
+        // A poisoned lock only means a handler panicked while reading; the ledger is intact.
+        let guard = self.ledger.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            ));
+        }
+        Ok(LedgerRef(guard))
+    }
+
+    /// Stops the ledger once the commands in flight are done: drains its queue and snapshots
+    /// (`Ledger::close`). Blocking.
+    pub fn close(&self) -> Result<(), String> {
+        let ledger = self.ledger.write().unwrap_or_else(|p| p.into_inner()).take();
+        match ledger {
+            Some(ledger) => ledger.close().map(|_| ()).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-type Shared = Arc<App>;
+pub(crate) type Shared = Arc<App>;
 type Reply = Result<(StatusCode, Json<Value>), ApiError>;
 
 /// Bodies above this are refused (413) before they are parsed.
@@ -51,6 +51,7 @@ pub fn router(app: Shared) -> Router {
         .route("/v1/orders", post(place_order).get(list_orders))
         .route("/v1/orders/{id}", delete(cancel_order))
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route") })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
 }
@@ -83,17 +84,13 @@ struct Caller {
 impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthenticated("this route needs a bearer token (POST /v1/sessions)")
-        })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?
-            .to_owned();
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Err(ApiError::unauthenticated(
+                "this route needs a bearer token (POST /v1/sessions)",
+            ));
+        }
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
         let app = app.clone();
         blocking(move || {
             let user = app
@@ -102,9 +99,10 @@ impl FromRequestParts<Shared> for Caller {
                 .map_err(storage)?
                 .ok_or_else(|| ApiError::unauthenticated("the token is invalid or expired"))?;
             let org = user.org;
-            let role = app.ledger.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
-                || ApiError::internal(format!("user {} has no organization", user.username)),
-            )?;
+            let role =
+                app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
+                    || ApiError::internal(format!("user {} has no organization", user.username)),
+                )?;
             Ok(Caller { org, role })
         })
         .await
@@ -122,7 +120,19 @@ impl Caller {
     }
 }
 
-fn storage(e: AuthError) -> ApiError {
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+pub(crate) fn storage(e: AuthError) -> ApiError {
     match e {
         AuthError::Exists => {
             ApiError::new(StatusCode::CONFLICT, "user_exists", "this username is taken")
@@ -133,10 +143,10 @@ fn storage(e: AuthError) -> ApiError {
 
 /// Submits one command as `actor`; answers once it is durable, with its events.
 fn submit(app: &App, actor: OrgId, command: Command) -> Result<Value, ApiError> {
-    let committed = app.ledger.submit(actor, command)?;
+    let committed = app.ledger()?.submit(actor, command)?;
     // Prices in exchange events are shown in their instrument's currency.
     let currencies: BTreeMap<InstrumentId, Currency> =
-        app.ledger.query(|s| s.instruments().map(|i| (i.id, i.spec.currency)).collect())?;
+        app.ledger()?.query(|s| s.instruments().map(|i| (i.id, i.spec.currency)).collect())?;
     let currency = |i: InstrumentId| currencies.get(&i).copied().unwrap_or(Currency::Sar);
     let events: Vec<Value> = committed.events.iter().map(|e| event_json(e, &currency)).collect();
     Ok(json!({ "seq": committed.seq, "time": rfc3339(committed.time_ms), "events": events }))
@@ -151,9 +161,9 @@ fn parse_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, Ap
         .map_err(|_| ApiError::bad_request("invalid_id", format!("{raw:?} is not a {what} id")))
 }
 
-async fn health(State(app): State<Shared>) -> Json<Value> {
-    let (seq, _) = app.ledger.head();
-    Json(json!({ "status": "ok", "seq": seq }))
+async fn health(State(app): State<Shared>) -> Reply {
+    let (seq, _) = app.ledger()?.head();
+    Ok((StatusCode::OK, Json(json!({ "status": "ok", "seq": seq }))))
 }
 
 #[derive(Deserialize)]
@@ -200,7 +210,7 @@ async fn create_user(State(app): State<Shared>, caller: Caller, Body(req): Body<
     }
     blocking(move || {
         let org = OrgId(req.organization);
-        let role = app.ledger.query(move |s| s.organization(org).map(|o| o.role))?;
+        let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?;
         let role = role.ok_or(Rejection::UnknownOrganization)?;
         app.users.create(&req.username, &req.password, org, now_ms()).map_err(storage)?;
         Ok(created(
@@ -250,7 +260,7 @@ async fn holdings(State(app): State<Shared>, caller: Caller, Path(id): Path<Stri
     let account: AccountId = parse_id(&id, "account")?;
     let sees_all = matches!(caller.role, Role::Operator | Role::Auditor);
     blocking(move || {
-        let doc = app.ledger.query(move |s| {
+        let doc = app.ledger()?.query(move |s| {
             let acc = s.account(account).ok_or(Rejection::UnknownAccount)?;
             if !sees_all && acc.org != caller.org {
                 return Err(ApiError::forbidden("this account belongs to another organization"));
@@ -373,7 +383,7 @@ async fn retire(
 async fn retirement(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
     let id: RetirementId = parse_id(&id, "retirement")?;
     blocking(move || {
-        let doc = app.ledger.query(move |s| s.retirement(id).map(|r| retirement_json(s, r)))?;
+        let doc = app.ledger()?.query(move |s| s.retirement(id).map(|r| retirement_json(s, r)))?;
         Ok((StatusCode::OK, Json(doc.ok_or(Rejection::UnknownRetirement)?)))
     })
     .await
@@ -382,7 +392,7 @@ async fn retirement(State(app): State<Shared>, Path(id): Path<String>) -> Reply 
 /// Public: the listed instruments and their state.
 async fn markets(State(app): State<Shared>) -> Reply {
     blocking(move || {
-        let rows = app.ledger.query(|s| {
+        let rows = app.ledger()?.query(|s| {
             s.instruments()
                 .map(|i| {
                     let c = i.spec.currency;
@@ -414,7 +424,7 @@ async fn book(
     let Query(q) = query.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
     let levels = q.levels.unwrap_or(20).min(BOOK_LEVELS_MAX);
     blocking(move || {
-        let doc = app.ledger.query(move |s| {
+        let doc = app.ledger()?.query(move |s| {
             let inst = resolve(s, &instrument)?;
             let book = s.book(inst.id)?;
             let c = inst.spec.currency;
@@ -498,7 +508,7 @@ async fn place_order(
     blocking(move || {
         let reference = req.instrument.clone();
         let inst = app
-            .ledger
+            .ledger()?
             .query(move |s| resolve(s, &reference).map(|i| (i.id, i.spec.currency)))?
             .ok_or(Rejection::UnknownInstrument)?;
         let order_type = match &req.price {
@@ -530,7 +540,7 @@ async fn cancel_order(State(app): State<Shared>, caller: Caller, Path(id): Path<
     let order: OrderId = parse_id(&id, "order")?;
     blocking(move || {
         // Another organization's order is reported as unknown, so ids reveal nothing.
-        let owner = app.ledger.query(move |s| s.order(order).map(|o| o.org))?;
+        let owner = app.ledger()?.query(move |s| s.order(order).map(|o| o.org))?;
         match owner {
             Some(org) if org == caller.org || caller.role == Role::Operator => {}
             _ => return Err(Rejection::UnknownOrder.into()),
@@ -555,7 +565,7 @@ async fn list_orders(
     let account: AccountId = parse_id(&q.account, "account")?;
     let sees_all = matches!(caller.role, Role::Operator | Role::Auditor);
     blocking(move || {
-        let doc = app.ledger.query(move |s| {
+        let doc = app.ledger()?.query(move |s| {
             let acc = s.account(account).ok_or(Rejection::UnknownAccount)?;
             if !sees_all && acc.org != caller.org {
                 return Err(ApiError::forbidden("this account belongs to another organization"));

@@ -191,6 +191,28 @@ impl Server {
         self.call("POST", path, token, Some(&body.to_string()))
     }
 
+    /// A POST with an `Idempotency-Key`; also says whether the reply was a replay.
+    fn post_idempotent(
+        &self,
+        path: &str,
+        token: &str,
+        key: &str,
+        body: &Value,
+    ) -> (u16, Value, bool) {
+        let mut response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Idempotency-Key", key)
+            .send(body.to_string())
+            .unwrap();
+        let replayed = response.headers().get("idempotent-replayed").is_some();
+        let status = response.status().as_u16();
+        let doc = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        (status, doc, replayed)
+    }
+
     fn login(&self, username: &str, password: &str) -> String {
         let (status, doc) =
             self.post("/v1/sessions", None, &json!({ "username": username, "password": password }));
@@ -372,5 +394,38 @@ fn registry_and_orders_over_http() {
     let server = Server::start(database);
     let dev = server.login("dev", "dev-password");
     assert_eq!(available(&server, &dev, DEV_ACC), (850, 0));
+    server.stop().unwrap();
+}
+
+#[test]
+fn an_idempotent_order_executes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start(database);
+    let op = server.login("operator", OPERATOR_PASSWORD);
+    let user = json!({ "username": "dev", "password": "dev-password", "organization": DEV_ORG });
+    assert_eq!(server.post("/v1/users", Some(&op), &user).0, 201);
+    let dev = server.login("dev", "dev-password");
+
+    let order = json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "37.50" });
+    let (status, first, replayed) = server.post_idempotent("/v1/orders", &dev, "order-1", &order);
+    assert_eq!((status, replayed), (201, false), "{first}");
+    let (status, again, replayed) = server.post_idempotent("/v1/orders", &dev, "order-1", &order);
+    assert_eq!((status, replayed), (201, true));
+    assert_eq!(again, first, "a retry gets the first reply");
+    let (_, orders) = server.get(&format!("/v1/orders?account={DEV_ACC}"), Some(&dev));
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 1, "executed once: {orders}");
+    assert_eq!(available(&server, &dev, DEV_ACC), (990, 10));
+
+    // The same key with another body is refused and changes nothing.
+    let other = json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 20, "price": "37.50" });
+    let (status, doc, _) = server.post_idempotent("/v1/orders", &dev, "order-1", &other);
+    assert_eq!((status, error_code(&doc)), (422, "idempotency_key_reused"));
+    assert_eq!(available(&server, &dev, DEV_ACC), (990, 10));
+
+    // Keys belong to their user: the operator's "order-1" is a different key.
+    let (status, doc, replayed) = server.post_idempotent("/v1/orders", &op, "order-1", &order);
+    assert_eq!((status, error_code(&doc), replayed), (403, "forbidden", false));
     server.stop().unwrap();
 }
