@@ -170,6 +170,9 @@ impl From<SubmitError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::new(e.status(), "body_too_large", "the request body is too large");
+        }
         // axum's text names the field and position, never server internals.
         Self::bad_request("malformed_request", e.body_text())
     }

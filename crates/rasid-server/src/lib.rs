@@ -134,16 +134,12 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| format!("server failed: {e}"))?;
-    // Every connection is done, so handlers have dropped their references; a blocking task
-    // still holding one would mean a command still in the ledger, which `Drop` also drains.
-    match Arc::try_unwrap(app) {
-        Ok(app) => tokio::task::spawn_blocking(move || app.close())
-            .await
-            .map_err(|e| format!("closing the ledger failed: {e}"))?,
-        Err(_) => {
-            Err("the ledger was still in use at shutdown; it stops without a snapshot".into())
-        }
-    }
+    // New connections stopped and open ones were told to finish. Connection tasks may still
+    // hold the router (and so `app`) for a moment, so the ledger is not taken by ownership:
+    // `close` write-locks it, which waits for any command in flight, then snapshots.
+    tokio::task::spawn_blocking(move || app.close())
+        .await
+        .map_err(|e| format!("closing the ledger failed: {e}"))?
 }
 
 /// `rasid serve`: binds `listen`, serves until Ctrl-C or SIGTERM, then shuts down gracefully.

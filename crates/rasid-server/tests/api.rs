@@ -310,6 +310,9 @@ fn registry_and_orders_over_http() {
     let (status, doc) =
         server.post("/v1/transfers", Some(&dev), &json!({ "from": DEV_ACC, "to": buyer_acc }));
     assert_eq!((status, error_code(&doc)), (400, "malformed_request"), "missing issuance");
+    let huge = json!({ "from": DEV_ACC, "to": buyer_acc, "issuance": 1, "quantity": 1, "pad": "x".repeat(100_000) });
+    let (status, doc) = server.post("/v1/transfers", Some(&dev), &huge);
+    assert_eq!((status, error_code(&doc)), (413, "body_too_large"));
     assert_eq!(available(&server, &dev, DEV_ACC), (1_000, 0));
 
     // A domain rejection changes nothing.
