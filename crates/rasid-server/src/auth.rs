@@ -145,6 +145,14 @@ impl Users {
         Ok(Some(token))
     }
 
+    pub fn end_session(&self, token: &str) -> Result<(), AuthError> {
+        self.conn().execute(
+            "DELETE FROM server_sessions WHERE token_sha256 = ?1",
+            [token_hash(token).to_vec()],
+        )?;
+        Ok(())
+    }
+
     /// The user a bearer token belongs to, if the session exists and has not expired.
     pub fn session(&self, token: &str, now_ms: i64) -> Result<Option<User>, AuthError> {
         let user = self

@@ -39,6 +39,7 @@ pub fn router(app: Shared) -> Router {
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/sessions", post(login))
+        .route("/v1/sessions/current", delete(logout))
         .route("/v1/users", post(create_user))
         .route("/v1/organizations", post(create_organization))
         .route("/v1/accounts", post(open_account))
@@ -51,6 +52,13 @@ pub fn router(app: Shared) -> Router {
         .route("/v1/orders", post(place_order).get(list_orders))
         .route("/v1/orders/{id}", delete(cancel_order))
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
@@ -184,6 +192,20 @@ async fn login(State(app): State<Shared>, Body(req): Body<LoginRequest>) -> Repl
     Ok(created(
         json!({ "token": token, "token_type": "Bearer", "expires_in_s": auth::SESSION_TTL_MS / 1000 }),
     ))
+}
+
+/// Ends the session whose token authenticates this request.
+async fn logout(
+    State(app): State<Shared>,
+    _caller: Caller,
+    headers: axum::http::HeaderMap,
+) -> Reply {
+    let token = bearer_token(&headers).ok_or_else(|| ApiError::unauthenticated("no token"))?;
+    blocking(move || {
+        app.users.end_session(&token).map_err(storage)?;
+        Ok((StatusCode::OK, Json(json!({ "ended": true }))))
+    })
+    .await
 }
 
 #[derive(Deserialize)]

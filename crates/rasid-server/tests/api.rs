@@ -391,6 +391,43 @@ fn registry_and_orders_over_http() {
 
     let (status, doc) = server.get("/v1/nowhere", None);
     assert_eq!((status, error_code(&doc)), (404, "unknown_route"));
+    let (status, doc) = server.call("DELETE", "/v1/markets", None, None);
+    assert_eq!((status, error_code(&doc)), (405, "method_not_allowed"));
+
+    // An auditor reads every account and changes nothing.
+    let (status, doc) = server.post(
+        "/v1/organizations",
+        Some(&op),
+        &json!({ "name": "Audit Co", "role": "auditor" }),
+    );
+    assert_eq!(status, 201, "{doc}");
+    let audit_org = doc["events"][0]["org"].as_u64().unwrap();
+    let auditor =
+        json!({ "username": "auditor", "password": "auditor-password", "organization": audit_org });
+    assert_eq!(server.post("/v1/users", Some(&op), &auditor).0, 201);
+    let aud = server.login("auditor", "auditor-password");
+    assert_eq!(available(&server, &aud, DEV_ACC), (850, 0));
+    assert_eq!(server.get(&format!("/v1/orders?account={DEV_ACC}"), Some(&aud)).0, 200);
+    let one = json!({ "from": DEV_ACC, "to": buyer_acc, "issuance": 1, "quantity": 1 });
+    for (path, body) in [
+        ("/v1/transfers", &one),
+        ("/v1/orders", &order),
+        ("/v1/users", &json!({ "username": "x", "password": "xxxxxxxx", "organization": 1 })),
+        ("/v1/accounts", &json!({ "organization": audit_org, "name": "mine" })),
+    ] {
+        let (status, doc) = server.post(path, Some(&aud), body);
+        assert_eq!((status, error_code(&doc)), (403, "forbidden"), "auditor POST {path}");
+    }
+    // A member may not create users either.
+    let (status, _) = server.post("/v1/users", Some(&dev), &auditor);
+    assert_eq!(status, 403);
+
+    // Logging out ends the session.
+    let (status, doc) = server.call("DELETE", "/v1/sessions/current", Some(&aud), None);
+    assert_eq!(status, 200, "{doc}");
+    let (status, doc) = server.get(&format!("/v1/accounts/{DEV_ACC}/holdings"), Some(&aud));
+    assert_eq!((status, error_code(&doc)), (401, "unauthenticated"));
+    assert_eq!(available(&server, &dev, DEV_ACC), (850, 0));
 
     // Graceful shutdown closes the ledger; a restart on the same database keeps state and users.
     server.stop().unwrap();
