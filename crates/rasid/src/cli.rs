@@ -31,6 +31,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Serve the HTTP API (`/v1`) over the ledger until Ctrl-C or SIGTERM.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Import the real market history and a small demo scene, then print what the ledger holds.
     Demo,
     /// Create the ledger's genesis record (done automatically by the first command otherwise).

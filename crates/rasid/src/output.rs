@@ -110,14 +110,8 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-pub fn ranges_json(ranges: impl IntoIterator<Item = SerialRange>) -> Value {
-    Value::Array(
-        ranges
-            .into_iter()
-            .map(|r| json!({ "first": r.first(), "last": r.last(), "quantity": r.quantity_tonnes() }))
-            .collect(),
-    )
-}
+/// Shared with the HTTP API, which speaks the same wire format.
+pub use rasid_server::render::ranges_json;
 
 pub fn ranges_text(ranges: impl IntoIterator<Item = SerialRange>) -> String {
     let parts: Vec<String> = ranges.into_iter().map(|r| r.to_string()).collect();

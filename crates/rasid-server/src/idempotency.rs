@@ -1,0 +1,129 @@
+//! `Idempotency-Key` on POST: a client that retries after a lost reply gets the first reply, and
+//! the command runs once. Keys belong to the authenticated user and are remembered for a day
+//! with the SHA-256 of the request (method, path, body); the same key with another request is
+//! refused with 422.
+//!
+//! Known limit: the response is recorded after the ledger commit, in a separate SQLite write.
+//! A crash between the two forgets the key, and a retry would run the command again.
+
+use crate::auth::Idempotency;
+use crate::error::ApiError;
+use crate::now_ms;
+use crate::routes::{BODY_BYTES_MAX, Shared, bearer_token};
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+pub const HEADER: &str = "idempotency-key";
+const KEY_LEN_MAX: usize = 255;
+/// Replies larger than this are not recorded (none of today's routes come close).
+const REPLY_BYTES_MAX: usize = 1024 * 1024;
+
+pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get(HEADER) else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= KEY_LEN_MAX => k.to_owned(),
+        _ => {
+            return ApiError::bad_request(
+                "invalid_idempotency_key",
+                "an Idempotency-Key has 1–255 visible ASCII characters",
+            )
+            .into_response();
+        }
+    };
+    // Without a valid session the route answers 401 itself; nothing is recorded.
+    let Some(token) = bearer_token(req.headers()) else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, BODY_BYTES_MAX).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the body is too large",
+        )
+        .into_response();
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update([0]);
+    hasher.update(parts.uri.path());
+    hasher.update([0]);
+    hasher.update(&bytes);
+    let fingerprint: [u8; 32] = hasher.finalize().into();
+
+    let claim = {
+        let (app, key) = (app.clone(), key.clone());
+        tokio::task::spawn_blocking(move || {
+            let Some(user) = app.users.session(&token, now_ms())? else {
+                return Ok(None);
+            };
+            let seen = app.users.idempotency_begin(&user.username, &key, &fingerprint, now_ms())?;
+            Ok(Some((user.username, seen)))
+        })
+        .await
+    };
+    let (username, seen) = match claim {
+        Ok(Ok(Some(claim))) => claim,
+        Ok(Ok(None)) => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(Err(e)) => return crate::routes::storage(e).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    match seen {
+        Idempotency::New => {}
+        Idempotency::Replay(status, body) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut response = (status, Body::from(body)).into_response();
+            let headers = response.headers_mut();
+            headers.insert("content-type", HeaderValue::from_static("application/json"));
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return response;
+        }
+        Idempotency::InFlight => {
+            return ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_flight",
+                "a request with this Idempotency-Key is still running",
+            )
+            .into_response();
+        }
+        Idempotency::Mismatch => {
+            return ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request",
+            )
+            .into_response();
+        }
+    }
+
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let (parts, body) = response.into_parts();
+    let body = to_bytes(body, REPLY_BYTES_MAX).await;
+    let status = parts.status;
+    let record = match &body {
+        // A server-side failure is not an answer: release the key so a retry can run.
+        Ok(bytes) if !status.is_server_error() => Some(bytes.to_vec()),
+        _ => None,
+    };
+    let finished = tokio::task::spawn_blocking(move || match record {
+        Some(bytes) => app.users.idempotency_finish(&username, &key, status.as_u16(), &bytes),
+        None => app.users.idempotency_abort(&username, &key),
+    })
+    .await;
+    if !matches!(finished, Ok(Ok(()))) {
+        eprintln!("rasid-server: cannot record an idempotent reply: {finished:?}");
+    }
+    match body {
+        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+        Err(_) => ApiError::internal("a reply was too large to record").into_response(),
+    }
+}

@@ -1,0 +1,190 @@
+//! `rasid-server`: the HTTP API over one durable Rasid ledger.
+//!
+//! The server owns one [`Ledger`] — the same single-writer sequencer and journal the CLI uses —
+//! and is the only writer of its database while it runs. Every command goes through
+//! `Ledger::submit` and every read through `Ledger::query`, both from
+//! `tokio::task::spawn_blocking` because they block until the command (and everything sequenced
+//! before it) is durable; a handler answers only after that. Requests are JSON under `/v1`;
+//! errors are `{"error":{"code","message","details"}}` (see [`ApiError`]).
+//!
+//! Who may do what: a user belongs to one organization and acts as it; the organization's role
+//! (operator, registrar, member, auditor) decides which routes it may call. Routes deny by
+//! default: each names the roles it allows, and the engine checks ownership again. Users and
+//! sessions are kept in tables beside the journal (SQLite only for now), not in the ledger.
+
+mod auth;
+mod error;
+mod idempotency;
+pub mod render;
+mod routes;
+
+pub use error::{ApiError, rejection_status};
+
+use rasid_core::{Command, OrgId, State};
+use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
+use std::future::Future;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// Names the genesis record gives the operator and registrar of a new ledger (as the CLI).
+pub const DEFAULT_OPERATOR: &str = "Rasid Operator";
+pub const DEFAULT_REGISTRAR: &str = "Rasid Registry";
+/// The user the bootstrap password creates.
+pub const BOOTSTRAP_USER: &str = "operator";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub database: DatabaseUrl,
+    pub snapshot_interval: u64,
+    /// From `RASID_BOOTSTRAP_OPERATOR_PASSWORD`: creates user `operator` when there are no users.
+    pub bootstrap_operator_password: Option<String>,
+}
+
+/// The open ledger and user tables the handlers share.
+#[derive(Debug)]
+pub struct App {
+    /// `None` once closed. Handlers hold the read lock while they use the ledger; closing takes
+    /// the write lock, so it waits for every command in flight (the drain) and later requests
+    /// are answered 503 instead of reaching a stopped ledger.
+    ledger: RwLock<Option<Ledger>>,
+    users: auth::Users,
+}
+
+/// The open ledger, borrowed for one request.
+pub(crate) struct LedgerRef<'a>(RwLockReadGuard<'a, Option<Ledger>>);
+
+impl std::ops::Deref for LedgerRef<'_> {
+    type Target = Ledger;
+    fn deref(&self) -> &Ledger {
+        self.0.as_ref().expect("LedgerRef is only made for an open ledger")
+    }
+}
+
+impl App {
+    /// Opens (recovering) the ledger, writes genesis on an empty one, opens the user tables and
+    /// creates the bootstrap operator on the first start.
+    pub fn open(options: &Options) -> Result<Self, String> {
+        // Refuse unsupported databases before touching the journal.
+        let users = auth::Users::open(&options.database)?;
+        let journal = open_journal(&options.database).map_err(|e| e.to_string())?;
+        let config = Config { snapshot_interval: options.snapshot_interval, ..Config::default() };
+        let ledger = Ledger::open(journal, config, system_clock()).map_err(|e| e.to_string())?;
+        let initialized = ledger.query(State::is_initialized).map_err(|e| e.to_string())?;
+        if !initialized {
+            let genesis = Command::Genesis {
+                operator_name: DEFAULT_OPERATOR.to_owned(),
+                registrar_name: DEFAULT_REGISTRAR.to_owned(),
+            };
+            ledger.submit(OrgId(0), genesis).map_err(|e| e.to_string())?;
+        }
+        if let Some(password) = &options.bootstrap_operator_password
+            && users.is_empty().map_err(|e| format!("{e:?}"))?
+        {
+            if password.len() < auth::PASSWORD_LEN_MIN || password.len() > auth::PASSWORD_LEN_MAX {
+                return Err(format!(
+                    "RASID_BOOTSTRAP_OPERATOR_PASSWORD must have {}–{} bytes",
+                    auth::PASSWORD_LEN_MIN,
+                    auth::PASSWORD_LEN_MAX
+                ));
+            }
+            let operator = ledger
+                .query(|s| s.operator())
+                .map_err(|e| e.to_string())?
+                .ok_or("the ledger has no operator")?;
+            users
+                .create(BOOTSTRAP_USER, password, operator, now_ms())
+                .map_err(|e| format!("cannot create the bootstrap operator: {e:?}"))?;
+        }
+        Ok(Self { ledger: RwLock::new(Some(ledger)), users })
+    }
+
+    pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
+        // A poisoned lock only means a handler panicked while reading; the ledger is intact.
+        let guard = self.ledger.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            ));
+        }
+        Ok(LedgerRef(guard))
+    }
+
+    /// Stops the ledger once the commands in flight are done: drains its queue and snapshots
+    /// (`Ledger::close`). Blocking.
+    pub fn close(&self) -> Result<(), String> {
+        let ledger = self.ledger.write().unwrap_or_else(|p| p.into_inner()).take();
+        match ledger {
+            Some(ledger) => ledger.close().map(|_| ()).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, waits for the requests in flight, then
+/// closes the ledger (drain, snapshot).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let app = Arc::new(app);
+    let router = routes::router(app.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
+    // New connections stopped and open ones were told to finish. Connection tasks may still
+    // hold the router (and so `app`) for a moment, so the ledger is not taken by ownership:
+    // `close` write-locks it, which waits for any command in flight, then snapshots.
+    tokio::task::spawn_blocking(move || app.close())
+        .await
+        .map_err(|e| format!("closing the ledger failed: {e}"))?
+}
+
+/// `rasid serve`: binds `listen`, serves until Ctrl-C or SIGTERM, then shuts down gracefully.
+pub fn run(listen: &str, options: Options) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let app = tokio::task::spawn_blocking(move || App::open(&options))
+            .await
+            .map_err(|e| e.to_string())??;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        eprintln!("rasid: serving http://{addr}/v1");
+        serve(listener, app, shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("rasid: shutting down (finishing requests, then snapshot)");
+}
+
+pub(crate) fn now_ms() -> i64 {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,612 @@
+//! The `/v1` routes. Request bodies are wire types of their own (serde, unknown fields refused)
+//! mapped to `rasid_core::Command`; replies are built from domain values by `render`.
+
+use crate::auth::{self, AuthError};
+use crate::error::ApiError;
+use crate::render::{event_json, ranges_json, retirement_json};
+use crate::{App, now_ms};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use rasid_core::exchange::{
+    InstrumentId, OrderId, OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce,
+};
+use rasid_core::model::{Purpose, RetirementDetails, Role};
+use rasid_core::money::{format_minor, parse_minor};
+use rasid_core::time::rfc3339;
+use rasid_core::{
+    AccountId, Command, Currency, IssuanceId, OrgId, Rejection, RetirementId, Selection,
+    SerialRange,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(crate) type Shared = Arc<App>;
+type Reply = Result<(StatusCode, Json<Value>), ApiError>;
+
+/// Bodies above this are refused (413) before they are parsed.
+pub const BODY_BYTES_MAX: usize = 64 * 1024;
+/// Most book levels a depth request returns.
+const BOOK_LEVELS_MAX: usize = 100;
+
+pub fn router(app: Shared) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/sessions", post(login))
+        .route("/v1/sessions/current", delete(logout))
+        .route("/v1/users", post(create_user))
+        .route("/v1/organizations", post(create_organization))
+        .route("/v1/accounts", post(open_account))
+        .route("/v1/accounts/{id}/holdings", get(holdings))
+        .route("/v1/transfers", post(transfer))
+        .route("/v1/retirements", post(retire))
+        .route("/v1/retirements/{id}", get(retirement))
+        .route("/v1/markets", get(markets))
+        .route("/v1/markets/{instrument}/book", get(book))
+        .route("/v1/orders", post(place_order).get(list_orders))
+        .route("/v1/orders/{id}", delete(cancel_order))
+        .fallback(|| async { ApiError::not_found("unknown_route", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(app)
+}
+
+/// Runs ledger or database work off the async threads: it blocks until durable.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+/// A JSON body whose refusal is reported in the API's error format.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(Body(value))
+    }
+}
+
+/// The authenticated user: who they are and which organization (and so role) they act as.
+#[derive(Debug)]
+struct Caller {
+    org: OrgId,
+    role: Role,
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Err(ApiError::unauthenticated(
+                "this route needs a bearer token (POST /v1/sessions)",
+            ));
+        }
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
+        let app = app.clone();
+        blocking(move || {
+            let user = app
+                .users
+                .session(&token, now_ms())
+                .map_err(storage)?
+                .ok_or_else(|| ApiError::unauthenticated("the token is invalid or expired"))?;
+            let org = user.org;
+            let role =
+                app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
+                    || ApiError::internal(format!("user {} has no organization", user.username)),
+                )?;
+            Ok(Caller { org, role })
+        })
+        .await
+    }
+}
+
+impl Caller {
+    /// Deny by default: every route that changes or reveals private data names its roles.
+    fn require(&self, allowed: &[Role]) -> Result<(), ApiError> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("the {} role may not do this", self.role.as_str())))
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
+pub(crate) fn storage(e: AuthError) -> ApiError {
+    match e {
+        AuthError::Exists => {
+            ApiError::new(StatusCode::CONFLICT, "user_exists", "this username is taken")
+        }
+        AuthError::Storage(m) => ApiError::internal(m),
+    }
+}
+
+/// Submits one command as `actor`; answers once it is durable, with its events.
+fn submit(app: &App, actor: OrgId, command: Command) -> Result<Value, ApiError> {
+    let committed = app.ledger()?.submit(actor, command)?;
+    // Prices in exchange events are shown in their instrument's currency.
+    let currencies: BTreeMap<InstrumentId, Currency> =
+        app.ledger()?.query(|s| s.instruments().map(|i| (i.id, i.spec.currency)).collect())?;
+    let currency = |i: InstrumentId| currencies.get(&i).copied().unwrap_or(Currency::Sar);
+    let events: Vec<Value> = committed.events.iter().map(|e| event_json(e, &currency)).collect();
+    Ok(json!({ "seq": committed.seq, "time": rfc3339(committed.time_ms), "events": events }))
+}
+
+fn created(doc: Value) -> (StatusCode, Json<Value>) {
+    (StatusCode::CREATED, Json(doc))
+}
+
+fn parse_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("{raw:?} is not a {what} id")))
+}
+
+async fn health(State(app): State<Shared>) -> Reply {
+    let (seq, _) = app.ledger()?.head();
+    Ok((StatusCode::OK, Json(json!({ "status": "ok", "seq": seq }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+async fn login(State(app): State<Shared>, Body(req): Body<LoginRequest>) -> Reply {
+    if req.password.len() > auth::PASSWORD_LEN_MAX || req.username.len() > auth::USERNAME_LEN_MAX {
+        return Err(ApiError::unauthenticated("wrong username or password"));
+    }
+    let token =
+        blocking(move || app.users.login(&req.username, &req.password, now_ms()).map_err(storage))
+            .await?
+            .ok_or_else(|| ApiError::unauthenticated("wrong username or password"))?;
+    Ok(created(
+        json!({ "token": token, "token_type": "Bearer", "expires_in_s": auth::SESSION_TTL_MS / 1000 }),
+    ))
+}
+
+/// Ends the session whose token authenticates this request.
+async fn logout(
+    State(app): State<Shared>,
+    _caller: Caller,
+    headers: axum::http::HeaderMap,
+) -> Reply {
+    let token = bearer_token(&headers).ok_or_else(|| ApiError::unauthenticated("no token"))?;
+    blocking(move || {
+        app.users.end_session(&token).map_err(storage)?;
+        Ok((StatusCode::OK, Json(json!({ "ended": true }))))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    password: String,
+    organization: u64,
+}
+
+async fn create_user(State(app): State<Shared>, caller: Caller, Body(req): Body<NewUser>) -> Reply {
+    caller.require(&[Role::Operator])?;
+    if !auth::valid_username(&req.username) {
+        return Err(ApiError::bad_request(
+            "invalid_username",
+            "a username has 1–64 characters: a–z, 0–9, '.', '_' or '-'",
+        ));
+    }
+    if !(auth::PASSWORD_LEN_MIN..=auth::PASSWORD_LEN_MAX).contains(&req.password.len()) {
+        return Err(ApiError::bad_request(
+            "invalid_password",
+            format!("a password has {}–{} bytes", auth::PASSWORD_LEN_MIN, auth::PASSWORD_LEN_MAX),
+        ));
+    }
+    blocking(move || {
+        let org = OrgId(req.organization);
+        let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?;
+        let role = role.ok_or(Rejection::UnknownOrganization)?;
+        app.users.create(&req.username, &req.password, org, now_ms()).map_err(storage)?;
+        Ok(created(
+            json!({ "username": req.username, "organization": org.0, "role": role.as_str() }),
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrganization {
+    name: String,
+    role: String,
+}
+
+async fn create_organization(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(req): Body<NewOrganization>,
+) -> Reply {
+    caller.require(&[Role::Operator])?;
+    let role: Role =
+        req.role.parse().map_err(|m: String| ApiError::bad_request("invalid_role", m))?;
+    let command = Command::CreateOrganization { name: req.name, role };
+    blocking(move || submit(&app, caller.org, command).map(created)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    organization: u64,
+    name: String,
+}
+
+async fn open_account(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(req): Body<NewAccount>,
+) -> Reply {
+    caller.require(&[Role::Operator])?;
+    let command = Command::OpenAccount { org: OrgId(req.organization), name: req.name };
+    blocking(move || submit(&app, caller.org, command).map(created)).await
+}
+
+async fn holdings(State(app): State<Shared>, caller: Caller, Path(id): Path<String>) -> Reply {
+    let account: AccountId = parse_id(&id, "account")?;
+    let sees_all = matches!(caller.role, Role::Operator | Role::Auditor);
+    blocking(move || {
+        let doc = app.ledger()?.query(move |s| {
+            let acc = s.account(account).ok_or(Rejection::UnknownAccount)?;
+            if !sees_all && acc.org != caller.org {
+                return Err(ApiError::forbidden("this account belongs to another organization"));
+            }
+            let rows: Vec<Value> = s
+                .holdings_of(account)
+                .filter_map(|(issuance, h)| {
+                    let iss = s.issuance(issuance)?;
+                    let project = s.project(iss.project)?;
+                    Some(json!({
+                        "issuance": issuance.0, "project": project.info.external_id, "vintage": iss.vintage_year,
+                        "available_tonnes": h.available.quantity_tonnes(), "reserved_tonnes": h.reserved.quantity_tonnes(),
+                        "available": ranges_json(h.available.ranges()), "reserved": ranges_json(h.reserved.ranges()),
+                    }))
+                })
+                .collect();
+            let cash: Vec<Value> = s
+                .balances_of(account)
+                .map(|(c, b)| json!({
+                    "currency": c.code(),
+                    "available": format_minor(i128::from(b.available_minor), c),
+                    "reserved": format_minor(i128::from(b.reserved_minor), c),
+                }))
+                .collect();
+            Ok(json!({ "account": account.0, "org": acc.org.0, "holdings": rows, "cash": cash }))
+        })??;
+        Ok((StatusCode::OK, Json(doc)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeBody {
+    first: u64,
+    last: u64,
+}
+
+/// Exactly one of a quantity (lowest serials first) or explicit serial ranges.
+fn selection(quantity: Option<u64>, ranges: Option<Vec<RangeBody>>) -> Result<Selection, ApiError> {
+    match (quantity, ranges) {
+        (Some(q), None) => Ok(Selection::Quantity(q)),
+        (None, Some(rs)) => rs
+            .into_iter()
+            .map(|r| {
+                SerialRange::new(r.first, r.last).ok_or(ApiError::from(Rejection::InvalidRange))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Selection::Ranges),
+        _ => Err(ApiError::bad_request(
+            "invalid_selection",
+            "give exactly one of \"quantity\" and \"ranges\"",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferRequest {
+    from: u64,
+    to: u64,
+    issuance: u64,
+    quantity: Option<u64>,
+    ranges: Option<Vec<RangeBody>>,
+}
+
+async fn transfer(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(req): Body<TransferRequest>,
+) -> Reply {
+    caller.require(&[Role::Operator, Role::Registrar, Role::Member])?;
+    let command = Command::Transfer {
+        from: AccountId(req.from),
+        to: AccountId(req.to),
+        issuance: IssuanceId(req.issuance),
+        selection: selection(req.quantity, req.ranges)?,
+    };
+    blocking(move || submit(&app, caller.org, command).map(created)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetireRequest {
+    account: u64,
+    issuance: u64,
+    quantity: Option<u64>,
+    ranges: Option<Vec<RangeBody>>,
+    beneficiary: String,
+    purpose: String,
+    #[serde(default)]
+    using_entity: String,
+    #[serde(default)]
+    note: String,
+}
+
+async fn retire(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(req): Body<RetireRequest>,
+) -> Reply {
+    caller.require(&[Role::Operator, Role::Registrar, Role::Member])?;
+    let purpose: Purpose =
+        req.purpose.parse().map_err(|m: String| ApiError::bad_request("invalid_purpose", m))?;
+    let command = Command::Retire {
+        account: AccountId(req.account),
+        issuance: IssuanceId(req.issuance),
+        selection: selection(req.quantity, req.ranges)?,
+        details: RetirementDetails {
+            beneficiary: req.beneficiary,
+            purpose,
+            using_entity: req.using_entity,
+            note: req.note,
+        },
+    };
+    blocking(move || submit(&app, caller.org, command).map(created)).await
+}
+
+/// Public: a retirement is a public claim anyone may check.
+async fn retirement(State(app): State<Shared>, Path(id): Path<String>) -> Reply {
+    let id: RetirementId = parse_id(&id, "retirement")?;
+    blocking(move || {
+        let doc = app.ledger()?.query(move |s| s.retirement(id).map(|r| retirement_json(s, r)))?;
+        Ok((StatusCode::OK, Json(doc.ok_or(Rejection::UnknownRetirement)?)))
+    })
+    .await
+}
+
+/// Public: the listed instruments and their state.
+async fn markets(State(app): State<Shared>) -> Reply {
+    blocking(move || {
+        let rows = app.ledger()?.query(|s| {
+            s.instruments()
+                .map(|i| {
+                    let c = i.spec.currency;
+                    json!({
+                        "id": i.id.0, "symbol": i.spec.symbol, "currency": c.code(),
+                        "status": i.status.as_str(),
+                        "reference_price": format_minor(i128::from(i.spec.reference_price_minor), c),
+                    })
+                })
+                .collect::<Vec<Value>>()
+        })?;
+        Ok((StatusCode::OK, Json(json!({ "markets": rows }))))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BookQuery {
+    levels: Option<usize>,
+}
+
+/// Public: aggregated depth per price level (no order ids, no owners).
+async fn book(
+    State(app): State<Shared>,
+    Path(instrument): Path<String>,
+    query: Result<Query<BookQuery>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
+    let levels = q.levels.unwrap_or(20).min(BOOK_LEVELS_MAX);
+    blocking(move || {
+        let doc = app.ledger()?.query(move |s| {
+            let inst = resolve(s, &instrument)?;
+            let book = s.book(inst.id)?;
+            let c = inst.spec.currency;
+            let side = |side| -> Vec<Value> {
+                book.depth(side, levels)
+                    .into_iter()
+                    .map(|(p, q, n)| json!({ "price": format_minor(i128::from(p), c), "quantity": q, "orders": n }))
+                    .collect()
+            };
+            Some(json!({
+                "instrument": inst.id.0, "symbol": inst.spec.symbol, "currency": c.code(),
+                "bids": side(Side::Buy), "asks": side(Side::Sell),
+            }))
+        })?;
+        Ok((StatusCode::OK, Json(doc.ok_or(Rejection::UnknownInstrument)?)))
+    })
+    .await
+}
+
+/// An instrument by id (`3`, `ins3`) or symbol.
+fn resolve<'s>(
+    s: &'s rasid_core::State,
+    reference: &str,
+) -> Option<&'s rasid_core::exchange::Instrument> {
+    let by_id = reference.parse::<InstrumentId>().ok().and_then(|id| s.instrument(id));
+    by_id.or_else(|| s.instrument_by_symbol(reference))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceOrderRequest {
+    /// Id or symbol.
+    instrument: String,
+    account: u64,
+    side: String,
+    quantity: u64,
+    /// A decimal string in the instrument's currency; absent for a market order.
+    price: Option<String>,
+    time_in_force: Option<String>,
+    #[serde(default)]
+    post_only: bool,
+    client_order_id: Option<String>,
+    self_trade: Option<String>,
+}
+
+async fn place_order(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(req): Body<PlaceOrderRequest>,
+) -> Reply {
+    caller.require(&[Role::Member])?;
+    let side: Side =
+        req.side.parse().map_err(|m: String| ApiError::bad_request("invalid_side", m))?;
+    let time_in_force = match req.time_in_force.as_deref().unwrap_or(if req.price.is_some() {
+        "gtc"
+    } else {
+        "ioc"
+    }) {
+        "gtc" => TimeInForce::Gtc,
+        "day" => TimeInForce::Day,
+        "ioc" => TimeInForce::Ioc,
+        "fok" => TimeInForce::Fok,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_time_in_force",
+                format!("{other:?}: expected gtc, day, ioc or fok"),
+            ));
+        }
+    };
+    let self_trade = match req.self_trade.as_deref().unwrap_or("cancel_incoming") {
+        "cancel_resting" => SelfTradePrevention::CancelResting,
+        "cancel_incoming" => SelfTradePrevention::CancelIncoming,
+        "cancel_both" => SelfTradePrevention::CancelBoth,
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_self_trade",
+                format!("{other:?}: expected cancel_resting, cancel_incoming or cancel_both"),
+            ));
+        }
+    };
+    blocking(move || {
+        let reference = req.instrument.clone();
+        let inst = app
+            .ledger()?
+            .query(move |s| resolve(s, &reference).map(|i| (i.id, i.spec.currency)))?
+            .ok_or(Rejection::UnknownInstrument)?;
+        let order_type = match &req.price {
+            Some(p) => OrderType::Limit {
+                price_minor: parse_minor(p, inst.1)
+                    .map_err(|m| ApiError::bad_request("invalid_price", m))?,
+            },
+            None => OrderType::Market,
+        };
+        let order = OrderRequest {
+            instrument: inst.0,
+            account: AccountId(req.account),
+            side,
+            order_type,
+            quantity_tonnes: req.quantity,
+            time_in_force,
+            post_only: req.post_only,
+            client_order_id: req.client_order_id,
+            self_trade,
+            retire: None,
+        };
+        submit(&app, caller.org, Command::PlaceOrder { order }).map(created)
+    })
+    .await
+}
+
+async fn cancel_order(State(app): State<Shared>, caller: Caller, Path(id): Path<String>) -> Reply {
+    caller.require(&[Role::Operator, Role::Member])?;
+    let order: OrderId = parse_id(&id, "order")?;
+    blocking(move || {
+        // Another organization's order is reported as unknown, so ids reveal nothing.
+        let owner = app.ledger()?.query(move |s| s.order(order).map(|o| o.org))?;
+        match owner {
+            Some(org) if org == caller.org || caller.role == Role::Operator => {}
+            _ => return Err(Rejection::UnknownOrder.into()),
+        }
+        submit(&app, caller.org, Command::CancelOrder { order }).map(|d| (StatusCode::OK, Json(d)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrdersQuery {
+    account: String,
+}
+
+async fn list_orders(
+    State(app): State<Shared>,
+    caller: Caller,
+    query: Result<Query<OrdersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
+    let account: AccountId = parse_id(&q.account, "account")?;
+    let sees_all = matches!(caller.role, Role::Operator | Role::Auditor);
+    blocking(move || {
+        let doc = app.ledger()?.query(move |s| {
+            let acc = s.account(account).ok_or(Rejection::UnknownAccount)?;
+            if !sees_all && acc.org != caller.org {
+                return Err(ApiError::forbidden("this account belongs to another organization"));
+            }
+            let rows: Vec<Value> = s
+                .orders_of(account)
+                .map(|o| {
+                    let c = s.instrument(o.instrument).map_or(Currency::Sar, |i| i.spec.currency);
+                    json!({
+                        "id": o.id.0, "instrument": o.instrument.0, "account": o.account.0,
+                        "side": o.side.as_str(), "price": format_minor(i128::from(o.price_minor), c),
+                        "currency": c.code(), "quantity": o.quantity_tonnes, "remaining": o.remaining_tonnes,
+                        "time_in_force": o.time_in_force.as_str(), "client_order_id": o.client_order_id,
+                    })
+                })
+                .collect();
+            Ok(json!({ "orders": rows }))
+        })??;
+        Ok((StatusCode::OK, Json(doc)))
+    })
+    .await
+}

@@ -1,0 +1,104 @@
+//! `rasid serve` as a process: it starts, answers on its port, stops cleanly on SIGTERM (after
+//! its ledger snapshot), and refuses what it does not support yet.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One HTTP/1.1 request with `Connection: close`; returns the status and body. Kept to the std
+/// library so the CLI's tests need no HTTP client.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let status = reply.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+fn free_port() -> u16 {
+    // Bound and released at once; the server binds it a moment later.
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_healthy(child: &mut Child, addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok((200, body)) = http(addr, "GET", "/v1/health", "") {
+            assert!(body.contains("\"ok\""), "{body}");
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("rasid serve exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "rasid serve did not become healthy in 60 s");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn terminate(child: &mut Child) {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+}
+
+#[test]
+fn serve_bootstraps_the_operator_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("rasid.db").display());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rasid"))
+        .args(["serve", "--listen", &addr, "--database", &database])
+        .env("RASID_BOOTSTRAP_OPERATOR_PASSWORD", "bootstrap-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_healthy(&mut child, &addr);
+    let login = r#"{"username":"operator","password":"bootstrap-secret"}"#;
+    let (status, body) = http(&addr, "POST", "/v1/sessions", login).unwrap();
+    assert_eq!(status, 201, "{body}");
+    assert!(body.contains("\"token\""), "{body}");
+    let wrong = r#"{"username":"operator","password":"not-the-secret"}"#;
+    assert_eq!(http(&addr, "POST", "/v1/sessions", wrong).unwrap().0, 401);
+
+    terminate(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "rasid serve did not stop within 30 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("shutting down"), "{stderr}");
+
+    // The ledger the server wrote verifies.
+    let verify = Command::new(env!("CARGO_BIN_EXE_rasid"))
+        .args(["verify", "--database", &database])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+}
+
+#[test]
+fn serve_refuses_postgres_for_now() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rasid"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", "postgres://nobody@127.0.0.1:1/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not support PostgreSQL"), "{stderr}");
+}
