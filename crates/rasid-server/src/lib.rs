@@ -17,6 +17,7 @@ mod error;
 mod idempotency;
 pub mod render;
 mod routes;
+pub mod serial_lookup;
 
 pub use error::{ApiError, rejection_status};
 

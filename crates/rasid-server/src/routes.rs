@@ -47,6 +47,7 @@ pub fn router(app: Shared) -> Router {
         .route("/v1/transfers", post(transfer))
         .route("/v1/retirements", post(retire))
         .route("/v1/retirements/{id}", get(retirement))
+        .route("/v1/serials/{serial}", get(serial))
         .route("/v1/markets", get(markets))
         .route("/v1/markets/{instrument}/book", get(book))
         .route("/v1/orders", post(place_order).get(list_orders))
@@ -409,6 +410,59 @@ async fn retirement(State(app): State<Shared>, Path(id): Path<String>) -> Reply 
         Ok((StatusCode::OK, Json(doc.ok_or(Rejection::UnknownRetirement)?)))
     })
     .await
+}
+
+/// Where a serial is: a Rasid serial number, or another registry's serial string (Cercarbono's
+/// with `?from=&to=`). Public, like the registry it reads.
+async fn serial(
+    State(app): State<Shared>,
+    Path(text): Path<String>,
+    Query(range): Query<UnitBounds>,
+) -> Reply {
+    use crate::serial_lookup::{LookupError, find, target};
+    let lookup_error = |e: LookupError| match e {
+        LookupError::Invalid(code, message) => ApiError::bad_request(code, message),
+        LookupError::NotFound(message) => ApiError::not_found("not_found", message),
+    };
+    if let Ok(number) = text.parse::<u64>() {
+        return blocking(move || {
+            let doc = app.ledger()?.query(move |s| locate_json(s, number))?;
+            Ok((StatusCode::OK, Json(doc)))
+        })
+        .await;
+    }
+    let bounds = range.from.zip(range.to);
+    let target = target(&text, bounds).map_err(lookup_error)?;
+    blocking(move || {
+        let found = app.ledger()?.query(move |s| find(s, &text, &target).map(|(_, doc)| doc))?;
+        Ok((StatusCode::OK, Json(found.map_err(lookup_error)?)))
+    })
+    .await
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnitBounds {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// A Rasid serial number's place: not issued, held, retired or cancelled.
+fn locate_json(s: &rasid_core::State, serial: u64) -> Value {
+    use rasid_core::SerialLocation;
+    match s.locate_serial(serial) {
+        SerialLocation::NotIssued => json!({ "serial": serial, "status": "not_issued" }),
+        SerialLocation::Held { issuance, account, reserved } => json!({
+            "serial": serial, "status": "held", "issuance": issuance.0, "account": account.0, "reserved": reserved,
+        }),
+        SerialLocation::Retired { issuance, retirement } => json!({
+            "serial": serial, "status": "retired", "issuance": issuance.0, "retirement": retirement.0,
+            "beneficiary": s.retirement(retirement).map(|r| r.details.beneficiary.clone()),
+        }),
+        SerialLocation::Cancelled { issuance, cancellation } => json!({
+            "serial": serial, "status": "cancelled", "issuance": issuance.0, "cancellation": cancellation.0,
+        }),
+    }
 }
 
 /// Public: the listed instruments and their state.

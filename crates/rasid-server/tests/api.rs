@@ -469,3 +469,23 @@ fn an_idempotent_order_executes_once() {
     assert_eq!((status, error_code(&doc), replayed), (403, "forbidden", false));
     server.stop().unwrap();
 }
+
+#[test]
+fn serials_are_located_publicly_by_number_or_registry_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start(database);
+    let (status, doc) = server.get("/v1/serials/1", None);
+    assert_eq!((status, doc["status"].as_str()), (200, Some("held")), "{doc}");
+    assert_eq!(doc["account"], DEV_ACC);
+    let (status, doc) = server.get("/v1/serials/99999999999", None);
+    assert_eq!((status, doc["status"].as_str()), (200, Some("not_issued")));
+    // A well-formed Verra serial this ledger never imported, and a malformed one.
+    let verra = "19309-936487628-936491271-VCS-VCU-1491-VER-RW-3-4150-01102024-31122024-1";
+    let (status, doc) = server.get(&format!("/v1/serials/{verra}"), None);
+    assert_eq!((status, error_code(&doc)), (404, "not_found"), "{doc}");
+    let (status, doc) = server.get("/v1/serials/VCS-nonsense", None);
+    assert_eq!(status, 400, "{doc}");
+    server.stop().unwrap();
+}
