@@ -38,6 +38,8 @@ pub struct Options {
     pub snapshot_interval: u64,
     /// From `RASID_BOOTSTRAP_OPERATOR_PASSWORD`: creates user `operator` when there are no users.
     pub bootstrap_operator_password: Option<String>,
+    /// `(username, password, organization)` created at open when missing: the demo's logins.
+    pub demo_users: Vec<(String, String, OrgId)>,
 }
 
 /// The open ledger and user tables the handlers share.
@@ -94,6 +96,12 @@ impl App {
             users
                 .create(BOOTSTRAP_USER, password, operator, now_ms())
                 .map_err(|e| format!("cannot create the bootstrap operator: {e:?}"))?;
+        }
+        for (username, password, org) in &options.demo_users {
+            match users.create(username, password, *org, now_ms()) {
+                Ok(()) | Err(auth::AuthError::Exists) => {}
+                Err(e) => return Err(format!("cannot create the demo user {username}: {e:?}")),
+            }
         }
         Ok(Self { ledger: RwLock::new(Some(ledger)), users })
     }

@@ -103,6 +103,7 @@ impl Server {
             database,
             snapshot_interval: 1_000_000,
             bootstrap_operator_password: Some(OPERATOR_PASSWORD.into()),
+            demo_users: Vec::new(),
         };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

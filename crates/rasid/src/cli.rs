@@ -38,7 +38,14 @@ pub enum Cmd {
         listen: String,
     },
     /// Import the real market history and a small demo scene, then print what the ledger holds.
-    Demo,
+    Demo {
+        /// Where the demo serves the HTTP API after seeding.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seed and print the tour, then exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
     /// Create the ledger's genesis record (done automatically by the first command otherwise).
     Init {
         #[arg(long, default_value = "Rasid Operator")]

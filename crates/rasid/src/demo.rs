@@ -24,7 +24,58 @@ static VROD_GZ: &[u8] = include_bytes!("../../../testdata/vrod/vrod-vintages.csv
 const DEVELOPER: &str = "Ile-Alatau Forestry Fund";
 const BUYER: &str = "Gulf Aviation Group";
 
-pub fn run(database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Failure> {
+/// The demo's logins: (username, password, organization name). Printed by `rasid demo`; they
+/// exist only in demo databases.
+const DEMO_LOGINS: [(&str, &str, &str); 4] = [
+    ("operator", "demo-operator", crate::registry::DEFAULT_OPERATOR),
+    ("registry", "demo-registry", crate::registry::DEFAULT_REGISTRAR),
+    ("gulf-aviation", "demo-member", BUYER),
+    ("ile-alatau", "demo-member", DEVELOPER),
+];
+
+/// Seeds the demo market, prints the tour, then — unless `listen` is `None` — serves the HTTP
+/// API over it with the demo logins until Ctrl-C or SIGTERM.
+pub fn run(
+    database: &DatabaseUrl,
+    snapshot_interval: u64,
+    listen: Option<&str>,
+    json_output: bool,
+) -> Result<Output, Failure> {
+    let seeded = seed(database, snapshot_interval)?;
+    let Some(listen) = listen else { return Ok(seeded) };
+    let logins: Vec<(String, String, OrgId)> = {
+        let ctx = Ctx::open(database, snapshot_interval, None, None)?;
+        let found = ctx.read(|s: &State| {
+            DEMO_LOGINS
+                .iter()
+                .filter_map(|(u, p, org)| {
+                    s.organization_by_name(org).map(|o| ((*u).to_owned(), (*p).to_owned(), o.id))
+                })
+                .collect::<Vec<_>>()
+        })?;
+        ctx.close()?;
+        found
+    };
+    let mut text = seeded.text.clone();
+    let _ = writeln!(
+        text,
+        "\nServing the demo market at http://{listen}/v1 (Ctrl-C stops it). Logins:"
+    );
+    for (u, p, _) in &logins {
+        let _ = writeln!(text, "  {u} / {p}");
+    }
+    Output::new(text, seeded.json.clone()).print(json_output);
+    let options = rasid_server::Options {
+        database: database.clone(),
+        snapshot_interval,
+        bootstrap_operator_password: None,
+        demo_users: logins,
+    };
+    rasid_server::run(listen, options).map_err(Failure::Internal)?;
+    Ok(Output::new("demo server stopped", json!({ "ok": true, "stopped": true })))
+}
+
+fn seed(database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Failure> {
     let ctx = Ctx::open(database, snapshot_interval, None, None)?;
     let mut text = String::new();
     let reader = flate2::read::GzDecoder::new(VROD_GZ);

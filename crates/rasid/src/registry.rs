@@ -20,7 +20,12 @@ pub fn run(args: Cli) -> Result<Output, Failure> {
     match args.command {
         Cmd::Verify => verify(&args.database),
         Cmd::Bench(cmd) => crate::bench::run(cmd, &args.database),
-        Cmd::Demo => crate::demo::run(&args.database, args.snapshot_interval),
+        Cmd::Demo { listen, no_serve } => crate::demo::run(
+            &args.database,
+            args.snapshot_interval,
+            (!no_serve).then_some(listen.as_str()),
+            args.json,
+        ),
         Cmd::Serve { listen } => serve(&listen, &args.database, args.snapshot_interval),
         Cmd::Debug(cmd) => crate::bench::debug(cmd, &args.database, args.snapshot_interval),
         Cmd::Serial(SerialCmd::Parse { serial }) => crate::serials::parse(&serial),
@@ -233,7 +238,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
         },
         Cmd::Verify
         | Cmd::Bench(_)
-        | Cmd::Demo
+        | Cmd::Demo { .. }
         | Cmd::Serve { .. }
         | Cmd::Debug(_)
         | Cmd::Serial(SerialCmd::Parse { .. }) => {
@@ -760,6 +765,7 @@ fn serve(listen: &str, database: &DatabaseUrl, snapshot_interval: u64) -> Result
         database: database.clone(),
         snapshot_interval,
         bootstrap_operator_password: std::env::var("RASID_BOOTSTRAP_OPERATOR_PASSWORD").ok(),
+        demo_users: Vec::new(),
     };
     rasid_server::run(listen, options).map_err(Failure::Internal)?;
     Ok(Output::new("server stopped", json!({ "ok": true, "stopped": true })))

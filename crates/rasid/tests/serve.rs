@@ -102,3 +102,43 @@ fn serve_refuses_postgres_for_now() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not support PostgreSQL"), "{stderr}");
 }
+
+#[test]
+fn demo_seeds_the_market_then_serves_it_with_the_demo_logins() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("rasid.db").display());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rasid"))
+        .args(["demo", "--listen", &addr, "--database", &database])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Seeding imports the market history and holds the launch auction first: a longer deadline
+    // than a bare server needs, still bounded.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !matches!(http(&addr, "GET", "/v1/health", ""), Ok((200, _))) {
+        assert!(child.try_wait().unwrap().is_none(), "rasid demo exited early");
+        assert!(Instant::now() < deadline, "rasid demo did not start serving in 300 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let login = r#"{"username":"gulf-aviation","password":"demo-member"}"#;
+    let (status, body) = http(&addr, "POST", "/v1/sessions", login).unwrap();
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = http(&addr, "GET", "/v1/markets", "").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("\"CORE\"") && body.contains("RSD-KZ-0001-2023"), "{body}");
+    terminate(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "rasid demo did not stop within 30 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    assert!(status.success(), "{status}");
+    let mut printed = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut printed).unwrap();
+    assert!(printed.contains("gulf-aviation / demo-member"), "{printed}");
+}
