@@ -6,7 +6,7 @@ use crate::codec::digest_state;
 use crate::command::{Command, Envelope};
 use crate::event::Event;
 use crate::ids::{AccountId, OrgId};
-use crate::model::Role;
+use crate::model::{Basis, Effect, Program, ProjectInfo, Role};
 use crate::rejection::Rejection;
 use crate::state::State;
 
@@ -104,5 +104,23 @@ impl Harness {
             replayed.execute(env).expect("an accepted command is accepted again on replay");
         }
         assert_eq!(digest_state(&replayed), digest_state(&self.state), "replay diverged");
+    }
+}
+
+/// A project for tests: the given program, id, name and developer; reduction, technology and
+/// empty descriptive fields unless the caller overrides them with struct-update syntax.
+pub fn project(program: Program, external_id: &str, name: &str, developer: OrgId) -> ProjectInfo {
+    ProjectInfo {
+        program,
+        external_id: external_id.into(),
+        name: name.into(),
+        methodology: String::new(),
+        country: String::new(),
+        region: String::new(),
+        scope: String::new(),
+        project_type: String::new(),
+        effect: Effect::Reduction,
+        basis: Basis::Technology,
+        developer,
     }
 }

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use rasid_core::exchange::auction::{AuctionId, AuctionRule, AuctionSpec, LotSpec};
 use rasid_core::exchange::{FeeSchedule, InstrumentId, InstrumentSpec, Underlying};
-use rasid_core::model::{Basis, Effect, Program, ProjectInfo};
+use rasid_core::model::{Program, ProjectInfo};
 use rasid_core::testing::{Genesis, Harness};
 use rasid_core::{AccountId, Command, Currency, Event, IssuanceId, OrgId, ProjectId, Rejection};
 use std::collections::BTreeMap;
@@ -28,17 +28,9 @@ fn room(n: usize, fees: FeeSchedule) -> Room {
         g.registrar,
         Command::RegisterProject {
             info: ProjectInfo {
-                program: Program::GoldStandard,
-                external_id: "GS1".into(),
-                name: "Cookstoves".into(),
-                methodology: String::new(),
                 country: "Uzbekistan".into(),
                 region: "Central Asia".into(),
-                scope: String::new(),
-                project_type: String::new(),
-                effect: Effect::Reduction,
-                basis: Basis::Technology,
-                developer: seller.0,
+                ..rasid_core::testing::project(Program::GoldStandard, "GS1", "Cookstoves", seller.0)
             },
         },
     )

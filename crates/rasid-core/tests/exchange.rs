@@ -44,17 +44,10 @@ fn market() -> Market {
         g.registrar,
         Command::RegisterProject {
             info: ProjectInfo {
-                program: Program::Vcs,
-                external_id: "VCS1".into(),
-                name: "Mangroves".into(),
-                methodology: String::new(),
                 country: "Saudi Arabia".into(),
-                region: String::new(),
-                scope: String::new(),
-                project_type: String::new(),
                 effect: Effect::Removal,
                 basis: Basis::Nature,
-                developer: s1.0,
+                ..rasid_core::testing::project(Program::Vcs, "VCS1", "Mangroves", s1.0)
             },
         },
     )

@@ -35,17 +35,15 @@ fn seed(database: &DatabaseUrl) {
             reg,
             Command::RegisterProject {
                 info: ProjectInfo {
-                    program: Program::Vcs,
-                    external_id: "VCS1".into(),
-                    name: "Mangroves".into(),
-                    methodology: String::new(),
                     country: "Saudi Arabia".into(),
-                    region: String::new(),
-                    scope: String::new(),
-                    project_type: String::new(),
                     effect: Effect::Removal,
                     basis: Basis::Nature,
-                    developer: OrgId(DEV_ORG),
+                    ..rasid_core::testing::project(
+                        Program::Vcs,
+                        "VCS1",
+                        "Mangroves",
+                        OrgId(DEV_ORG),
+                    )
                 },
             },
         ),

@@ -2,7 +2,7 @@
 //! recovery, snapshots, group commit, verification and tamper detection. Every test runs once per
 //! backend (`name::sqlite`, `name::postgres`); only the tampering SQL differs between them.
 
-use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Role};
+use rasid_core::model::{Program, ProjectInfo, Role};
 use rasid_core::{AccountId, Command, IssuanceId, OrgId, ProjectId, Rejection, Selection};
 use rasid_store::journal::chain_hash;
 use rasid_store::testing::postgres_test_url;
@@ -174,17 +174,14 @@ fn seed(ledger: &Ledger) {
             REGISTRAR,
             Command::RegisterProject {
                 info: ProjectInfo {
-                    program: Program::GoldStandard,
-                    external_id: "GS1".into(),
-                    name: "Cookstoves".into(),
-                    methodology: String::new(),
                     country: "Uzbekistan".into(),
                     region: "Central Asia".into(),
-                    scope: String::new(),
-                    project_type: String::new(),
-                    effect: Effect::Reduction,
-                    basis: Basis::Technology,
-                    developer: MEMBER,
+                    ..rasid_core::testing::project(
+                        Program::GoldStandard,
+                        "GS1",
+                        "Cookstoves",
+                        MEMBER,
+                    )
                 },
             },
         ),
