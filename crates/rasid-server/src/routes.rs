@@ -63,6 +63,7 @@ pub fn router(app: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
+        .merge(rasid_web::router())
 }
 
 /// Runs ledger or database work off the async threads: it blocks until durable.
