@@ -13,8 +13,10 @@
 //! sessions are kept in tables beside the journal (SQLite only for now), not in the ledger.
 
 mod auth;
+mod certificate;
 mod error;
 mod idempotency;
+pub mod openapi;
 pub mod render;
 mod routes;
 pub mod serial_lookup;
@@ -22,9 +24,9 @@ pub mod serial_lookup;
 pub use error::{ApiError, rejection_status};
 
 use rasid_core::{Command, OrgId, State};
-use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
+use rasid_store::{Config, DatabaseUrl, Journal, Ledger, open_journal, system_clock};
 use std::future::Future;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 /// Names the genesis record gives the operator and registrar of a new ledger (as the CLI).
 pub const DEFAULT_OPERATOR: &str = "Rasid Operator";
@@ -50,6 +52,11 @@ pub struct App {
     /// are answered 503 instead of reaching a stopped ledger.
     ledger: RwLock<Option<Ledger>>,
     users: auth::Users,
+    /// A second, read-only use of the journal for reading single records (a certificate names
+    /// its record's hash). The writer thread owns the ledger's own connection; SQLite's WAL and
+    /// PostgreSQL both let this one read beside it. Opened on first use.
+    database: DatabaseUrl,
+    reader: Mutex<Option<Box<dyn Journal>>>,
 }
 
 /// The open ledger, borrowed for one request.
@@ -103,7 +110,30 @@ impl App {
                 Err(e) => return Err(format!("cannot create the demo user {username}: {e:?}")),
             }
         }
-        Ok(Self { ledger: RwLock::new(Some(ledger)), users })
+        Ok(Self {
+            ledger: RwLock::new(Some(ledger)),
+            users,
+            database: options.database.clone(),
+            reader: Mutex::new(None),
+        })
+    }
+
+    /// The chain hash of the durable journal record `seq`. Blocking.
+    pub(crate) fn record_hash(&self, seq: u64) -> Result<Option<rasid_store::Hash>, ApiError> {
+        // A panic while reading leaves nothing half-done: the reader only reads.
+        let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if reader.is_none() {
+            *reader = Some(open_journal(&self.database).map_err(ApiError::internal)?);
+        }
+        let journal = reader.as_mut().expect("opened above");
+        match journal.record(seq) {
+            Ok(record) => Ok(record.map(|r| r.hash)),
+            Err(e) => {
+                // Drop the connection so the next request opens a fresh one.
+                *reader = None;
+                Err(ApiError::internal(e))
+            }
+        }
     }
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
