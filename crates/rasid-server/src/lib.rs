@@ -118,6 +118,15 @@ impl App {
         })
     }
 
+    /// The digest of the ledger state (`rasid_core::codec::digest_state`), in sequence with
+    /// commands: tests check that a refused request changed nothing. Blocking; O(state).
+    pub fn state_digest(&self) -> Result<[u8; 32], String> {
+        self.ledger()
+            .map_err(|e| e.code().to_owned())?
+            .query(rasid_core::codec::digest_state)
+            .map_err(|e| e.to_string())
+    }
+
     /// The chain hash of the durable journal record `seq`. Blocking.
     pub(crate) fn record_hash(&self, seq: u64) -> Result<Option<rasid_store::Hash>, ApiError> {
         // A panic while reading leaves nothing half-done: the reader only reads.
@@ -167,7 +176,15 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let app = Arc::new(app);
+    serve_shared(listener, Arc::new(app), shutdown).await
+}
+
+/// `serve` for an app the caller keeps a handle on (tests read the state digest through it).
+pub async fn serve_shared(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let router = routes::router(app.clone());
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)

@@ -61,8 +61,27 @@ pub fn router(app: Shared) -> Router {
             )
         })
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
+        .layer(axum::middleware::from_fn(read_body))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
+}
+
+/// Reads the whole request body (at most `BODY_BYTES_MAX`) before routing. A request refused
+/// before its handler reads the body (401, 403, a bad id in the path) would otherwise leave
+/// bytes unread, and the HTTP server then closes the connection after answering — a client
+/// that reuses it fails on its next request. Bodies are small, so buffering costs little.
+async fn read_body(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, BODY_BYTES_MAX).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        )
+        .into_response(),
+    }
 }
 
 /// Runs ledger or database work off the async threads: it blocks until durable.
