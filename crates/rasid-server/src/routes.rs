@@ -593,6 +593,24 @@ struct PlaceOrderRequest {
     post_only: bool,
     client_order_id: Option<String>,
     self_trade: Option<String>,
+    /// Buy-and-retire: what the buy receives is retired at once for this beneficiary.
+    retire: Option<RetireOnFill>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetireOnFill {
+    beneficiary: String,
+    #[serde(default = "voluntary")]
+    purpose: String,
+    #[serde(default)]
+    using_entity: String,
+    #[serde(default)]
+    note: String,
+}
+
+fn voluntary() -> String {
+    "voluntary".to_owned()
 }
 
 async fn place_order(
@@ -629,6 +647,18 @@ async fn place_order(
             ));
         }
     };
+    let retire = match req.retire {
+        None => None,
+        Some(r) => Some(RetirementDetails {
+            beneficiary: r.beneficiary,
+            purpose: r
+                .purpose
+                .parse()
+                .map_err(|m: String| ApiError::bad_request("invalid_purpose", m))?,
+            using_entity: r.using_entity,
+            note: r.note,
+        }),
+    };
     blocking(move || {
         let reference = req.instrument.clone();
         let inst = app
@@ -652,7 +682,7 @@ async fn place_order(
             post_only: req.post_only,
             client_order_id: req.client_order_id,
             self_trade,
-            retire: None,
+            retire,
         };
         submit(&app, caller.org, Command::PlaceOrder { order }).map(created)
     })
