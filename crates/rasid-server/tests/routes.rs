@@ -937,6 +937,20 @@ fn cash_instruments_orders_and_baskets() {
     // A seller crosses; then cancel-all empties the buyer's book.
     s.ok("POST", "/v1/orders", &w.dev, json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "38.00" }));
     assert_eq!(s.get("/v1/stats", None)["trades"], 1);
+    // Buy and retire: a GTD buy that takes a resting sell retires what it receives.
+    s.ok("POST", "/v1/orders", &w.dev, json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "39.00" }));
+    let doc = s.ok("POST", "/v1/orders", &w.buyer, json!({
+        "instrument": "VCS1-2021", "account": b, "side": "buy", "quantity": 10, "price": "39.00",
+        "time_in_force": "gtd", "expires_at": "2099-01-01T00:00:00Z",
+        "retire": { "beneficiary": "Buyer Co 2026 travel", "purpose": "voluntary" },
+    }));
+    let trade = doc["events"].as_array().unwrap().iter().find(|e| e["type"] == "trade").unwrap();
+    let ret = trade["retirements"][0].as_u64().unwrap();
+    assert_eq!(
+        s.get(&format!("/v1/retirements/{ret}"), None)["beneficiary"],
+        "Buyer Co 2026 travel"
+    );
+    assert_eq!(s.get("/v1/stats", None)["trades"], 2);
     let doc = s.ok(
         "DELETE",
         &format!("/v1/orders?account={b}&instrument=VCS1-2021"),
