@@ -64,6 +64,7 @@ pub fn router(app: Shared) -> Router {
         .layer(axum::middleware::from_fn(read_body))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
+        .merge(rasid_web::router())
 }
 
 /// Reads the whole request body (at most `BODY_BYTES_MAX`) before routing. A request refused
