@@ -100,8 +100,10 @@ pub(super) struct LotBody {
     quantity: u64,
     /// Decimal string in the instrument's currency.
     reserve_price: String,
-    min_bid: u64,
-    increment: u64,
+    /// Default: the increment.
+    min_bid: Option<u64>,
+    /// Default: the instrument's lot size.
+    increment: Option<u64>,
     #[serde(default)]
     guaranteed: Vec<GuaranteeBody>,
 }
@@ -149,18 +151,22 @@ pub(super) async fn create(
         let mut lots = Vec::with_capacity(req.lots.len());
         for l in req.lots {
             let reference = l.instrument.clone();
-            let (instrument, c) = app
+            let (instrument, c, lot_tonnes) = app
                 .ledger()?
-                .query(move |s| super::resolve(s, &reference).map(|i| (i.id, i.spec.currency)))?
+                .query(move |s| {
+                    super::resolve(s, &reference)
+                        .map(|i| (i.id, i.spec.currency, i.spec.lot_tonnes))
+                })?
                 .ok_or(Rejection::UnknownInstrument)?;
+            let increment = l.increment.unwrap_or(lot_tonnes);
             lots.push(LotSpec {
                 instrument,
                 seller: AccountId(l.seller),
                 quantity_tonnes: l.quantity,
                 reserve_price_minor: parse_minor(&l.reserve_price, c)
                     .map_err(|m| ApiError::bad_request("invalid_price", m))?,
-                min_bid_tonnes: l.min_bid,
-                increment_tonnes: l.increment,
+                min_bid_tonnes: l.min_bid.unwrap_or(increment),
+                increment_tonnes: increment,
                 guaranteed: l.guaranteed.iter().map(|g| (OrgId(g.org), g.tonnes)).collect(),
             });
         }

@@ -34,7 +34,7 @@ pub(super) async fn me(State(app): State<Shared>, caller: Caller) -> Reply {
             let org = s.organization(caller.org).map(organization_json);
             let accounts: Vec<Value> = s.accounts_of(caller.org).map(account_json).collect();
             json!({
-                "user": caller.username, "organization": org, "role": caller.role.as_str(),
+                "user": caller.username, "username": caller.username, "organization": org, "role": caller.role.as_str(),
                 "accounts": accounts,
             })
         })?;
@@ -236,9 +236,20 @@ pub(super) struct NewProject {
     scope: String,
     #[serde(default)]
     project_type: String,
+    /// Defaults as the CLI's: reduction, technology.
+    #[serde(default = "default_effect")]
     effect: String,
+    #[serde(default = "default_basis")]
     basis: String,
     developer: u64,
+}
+
+fn default_effect() -> String {
+    "reduction".into()
+}
+
+fn default_basis() -> String {
+    "technology".into()
 }
 
 pub(super) async fn register_project(
