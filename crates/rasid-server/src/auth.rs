@@ -1,5 +1,6 @@
 //! Users and sessions. They are not ledger state (logging in is not a registry event), so they
-//! live in tables of their own beside the journal in the same SQLite file. Passwords are stored
+//! live in tables of their own beside the journal: in the same SQLite file, or in the same
+//! PostgreSQL database and schema (shared by every server of a highly available deployment). Passwords are stored
 //! as argon2id PHC strings; session tokens are random and stored only as their SHA-256, so a
 //! copy of the database does not let anyone log in.
 
@@ -7,6 +8,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rasid_core::OrgId;
 use rasid_store::DatabaseUrl;
+use rasid_store::postgres::{MIGRATION_LOCK_KEY, Migration, apply_migrations, connect};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::sync::Mutex;
@@ -20,7 +22,7 @@ pub const USERNAME_LEN_MAX: usize = 64;
 
 #[derive(Debug)]
 pub struct Users {
-    conn: Mutex<Connection>,
+    db: Db,
     /// The hash of a random password nobody knows, verified against for unknown usernames.
     dummy_phc: String,
 }
@@ -45,16 +47,204 @@ impl From<rusqlite::Error> for AuthError {
     }
 }
 
+impl From<postgres::Error> for AuthError {
+    fn from(e: postgres::Error) -> Self {
+        AuthError::Storage(rasid_store::StoreError::from(e).to_string())
+    }
+}
+
 impl Users {
     pub fn open(database: &DatabaseUrl) -> Result<Self, String> {
-        let path = match database {
-            DatabaseUrl::Sqlite(path) => path,
-            DatabaseUrl::Postgres(_) => {
-                return Err("rasid serve does not support PostgreSQL databases yet: its user and \
-                            session tables are SQLite only; use a sqlite:// URL"
-                    .into());
-            }
+        let db = match database {
+            DatabaseUrl::Sqlite(path) => Db::open_sqlite(path)?,
+            DatabaseUrl::Postgres(url) => Db::open_postgres(url)?,
         };
+        let dummy = hex(&random_bytes::<16>().map_err(|e| format!("{e:?}"))?);
+        let dummy_phc = hash_password(&dummy).map_err(|e| format!("{e:?}"))?;
+        Ok(Self { db, dummy_phc })
+    }
+
+    pub fn is_empty(&self) -> Result<bool, AuthError> {
+        Ok(self.db.user_count()? == 0)
+    }
+
+    /// Creates a user. Blocking: argon2 takes tens of milliseconds on purpose.
+    pub fn create(
+        &self,
+        username: &str,
+        password: &str,
+        org: OrgId,
+        now_ms: i64,
+    ) -> Result<(), AuthError> {
+        let phc = hash_password(password)?;
+        if self.db.insert_user(username, org, &phc, now_ms)? {
+            Ok(())
+        } else {
+            Err(AuthError::Exists)
+        }
+    }
+
+    /// Checks a password and opens a session; returns the token, shown only this once.
+    /// Unknown users cost an argon2 run too, so timing does not reveal which usernames exist.
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, AuthError> {
+        let stored = self.db.password_phc(username)?;
+        let phc = stored.clone().unwrap_or_else(|| self.dummy_phc.clone());
+        let parsed =
+            PasswordHash::new(&phc).map_err(|e| AuthError::Storage(format!("stored hash: {e}")))?;
+        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        if !ok || stored.is_none() {
+            return Ok(None);
+        }
+        let token_bytes = random_bytes::<32>()?;
+        let token = hex(&token_bytes);
+        self.db.insert_session(&token_hash(&token), username, now_ms + SESSION_TTL_MS)?;
+        Ok(Some(token))
+    }
+
+    pub fn end_session(&self, token: &str) -> Result<(), AuthError> {
+        self.db.delete_session(&token_hash(token))
+    }
+
+    /// The user a bearer token belongs to, if the session exists and has not expired.
+    pub fn session(&self, token: &str, now_ms: i64) -> Result<Option<User>, AuthError> {
+        self.db.session_user(&token_hash(token), now_ms)
+    }
+}
+
+/// What an `Idempotency-Key` has seen before.
+#[derive(Debug)]
+pub enum Idempotency {
+    /// First use: the request runs, and its response is recorded.
+    New,
+    /// Same key and request, answered before: the recorded (status, body).
+    Replay(u16, Vec<u8>),
+    /// Same key and request, still running.
+    InFlight,
+    /// Same key, another request.
+    Mismatch,
+}
+
+/// Keys are remembered this long.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What a stored idempotency key holds: (request fingerprint, status, body).
+type IdempotencyRow = (Vec<u8>, Option<i64>, Option<Vec<u8>>);
+
+impl Users {
+    /// Claims `key` for this user and request, or reports what the key already holds. The claim
+    /// is an insert, so two concurrent requests with one key cannot both run.
+    pub fn idempotency_begin(
+        &self,
+        username: &str,
+        key: &str,
+        request: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Idempotency, AuthError> {
+        let Some((stored, status, body)) =
+            self.db.idempotency_claim(username, key, request, now_ms)?
+        else {
+            return Ok(Idempotency::New);
+        };
+        Ok(if stored != request.as_slice() {
+            Idempotency::Mismatch
+        } else {
+            match (status, body) {
+                (Some(status), Some(body)) => {
+                    Idempotency::Replay(u16::try_from(status).unwrap_or(500), body)
+                }
+                _ => Idempotency::InFlight,
+            }
+        })
+    }
+
+    /// Records the response of a claimed key.
+    pub fn idempotency_finish(
+        &self,
+        username: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), AuthError> {
+        self.db.idempotency_finish(username, key, status, body)
+    }
+
+    /// Releases a claimed key whose request failed on the server's side, so a retry may run.
+    pub fn idempotency_abort(&self, username: &str, key: &str) -> Result<(), AuthError> {
+        self.db.idempotency_abort(username, key)
+    }
+}
+
+/// The tables' storage: the SQLite file of the journal, or the PostgreSQL database (and schema)
+/// of the journal, which every `rasid serve` of a highly available deployment shares, so a
+/// session opened on one process is valid on all. One method per operation, the same SQL idea
+/// on both; the connection is behind a mutex because handlers call in from blocking threads.
+#[derive(Debug)]
+enum Db {
+    Sqlite(Mutex<Connection>),
+    Postgres(Mutex<PgClient>),
+}
+
+/// `postgres::Client` does not implement `Debug`.
+struct PgClient(postgres::Client);
+
+impl std::fmt::Debug for PgClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgClient")
+    }
+}
+
+/// The server tables' schema history on PostgreSQL, applied like the journal's (in order, each
+/// once, never edited), recorded in `server_migrations`.
+const PG_MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "server users, sessions and idempotency keys",
+    sql: "
+CREATE TABLE server_users (
+    username     TEXT PRIMARY KEY,
+    org          BIGINT NOT NULL,
+    password_phc TEXT NOT NULL,
+    created_ms   BIGINT NOT NULL
+);
+CREATE TABLE server_idempotency (
+    username       TEXT NOT NULL,
+    key            TEXT NOT NULL,
+    request_sha256 BYTEA NOT NULL,
+    created_ms     BIGINT NOT NULL,
+    status         INTEGER,
+    body           BYTEA,
+    PRIMARY KEY (username, key)
+);
+CREATE TABLE server_sessions (
+    token_sha256 BYTEA PRIMARY KEY,
+    username     TEXT NOT NULL REFERENCES server_users (username),
+    expires_ms   BIGINT NOT NULL
+);
+",
+}];
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves the database consistent (each statement is atomic).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn org_from(org: i64) -> Result<OrgId, AuthError> {
+    u64::try_from(org)
+        .map(OrgId)
+        .map_err(|_| AuthError::Storage(format!("stored organization {org} is negative")))
+}
+
+fn org_to(org: OrgId) -> Result<i64, AuthError> {
+    i64::try_from(org.0)
+        .map_err(|_| AuthError::Storage(format!("organization {} does not fit", org.0)))
+}
+
+impl Db {
+    fn open_sqlite(path: &std::path::Path) -> Result<Self, String> {
         let conn =
             Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
@@ -81,170 +271,243 @@ impl Users {
              );",
         )
         .map_err(|e| format!("cannot create the user tables: {e}"))?;
-        let dummy = hex(&random_bytes::<16>().map_err(|e| format!("{e:?}"))?);
-        let dummy_phc = hash_password(&dummy).map_err(|e| format!("{e:?}"))?;
-        Ok(Self { conn: Mutex::new(conn), dummy_phc })
+        Ok(Db::Sqlite(Mutex::new(conn)))
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (each statement is atomic).
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Connects and migrates, in one transaction under the journal's migration lock, so two
+    /// servers starting at once on a fresh database do not both create the tables.
+    fn open_postgres(url: &str) -> Result<Self, String> {
+        let fail = |e: rasid_store::StoreError| format!("cannot open the user tables: {e}");
+        let mut client = connect(url).map_err(fail)?;
+        let mut tx = client.transaction().map_err(|e| fail(e.into()))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .map_err(|e| fail(e.into()))?;
+        apply_migrations(&mut tx, "server_migrations", PG_MIGRATIONS).map_err(fail)?;
+        tx.commit().map_err(|e| fail(e.into()))?;
+        Ok(Db::Postgres(Mutex::new(PgClient(client))))
     }
 
-    pub fn is_empty(&self) -> Result<bool, AuthError> {
-        let n: i64 =
-            self.conn().query_row("SELECT COUNT(*) FROM server_users", [], |r| r.get(0))?;
-        Ok(n == 0)
+    fn user_count(&self) -> Result<i64, AuthError> {
+        Ok(match self {
+            Db::Sqlite(c) => {
+                lock(c).query_row("SELECT COUNT(*) FROM server_users", [], |r| r.get(0))?
+            }
+            Db::Postgres(c) => {
+                lock(c).0.query_one("SELECT COUNT(*) FROM server_users", &[])?.try_get(0)?
+            }
+        })
     }
 
-    /// Creates a user. Blocking: argon2 takes tens of milliseconds on purpose.
-    pub fn create(
+    /// `false` when the username is taken.
+    fn insert_user(
         &self,
         username: &str,
-        password: &str,
         org: OrgId,
+        phc: &str,
         now_ms: i64,
-    ) -> Result<(), AuthError> {
-        let phc = hash_password(password)?;
-        let inserted = self.conn().execute(
-            "INSERT OR IGNORE INTO server_users (username, org, password_phc, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![username, org.0 as i64, phc, now_ms],
-        )?;
-        if inserted == 0 { Err(AuthError::Exists) } else { Ok(()) }
+    ) -> Result<bool, AuthError> {
+        let org = org_to(org)?;
+        let inserted = match self {
+            Db::Sqlite(c) => lock(c).execute(
+                "INSERT OR IGNORE INTO server_users (username, org, password_phc, created_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![username, org, phc, now_ms],
+            )? as u64,
+            Db::Postgres(c) => lock(c).0.execute(
+                "INSERT INTO server_users (username, org, password_phc, created_ms)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING",
+                &[&username, &org, &phc, &now_ms],
+            )?,
+        };
+        Ok(inserted == 1)
     }
 
-    /// Checks a password and opens a session; returns the token, shown only this once.
-    /// Unknown users cost an argon2 run too, so timing does not reveal which usernames exist.
-    pub fn login(
+    fn password_phc(&self, username: &str) -> Result<Option<String>, AuthError> {
+        Ok(match self {
+            Db::Sqlite(c) => lock(c)
+                .query_row(
+                    "SELECT password_phc FROM server_users WHERE username = ?1",
+                    [username],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            Db::Postgres(c) => lock(c)
+                .0
+                .query_opt(
+                    "SELECT password_phc FROM server_users WHERE username = $1",
+                    &[&username],
+                )?
+                .map(|r| r.try_get(0))
+                .transpose()?,
+        })
+    }
+
+    fn insert_session(
         &self,
+        token_sha256: &[u8; 32],
         username: &str,
-        password: &str,
-        now_ms: i64,
-    ) -> Result<Option<String>, AuthError> {
-        let stored: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT password_phc FROM server_users WHERE username = ?1",
-                [username],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let phc = stored.clone().unwrap_or_else(|| self.dummy_phc.clone());
-        let parsed =
-            PasswordHash::new(&phc).map_err(|e| AuthError::Storage(format!("stored hash: {e}")))?;
-        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
-        if !ok || stored.is_none() {
-            return Ok(None);
+        expires_ms: i64,
+    ) -> Result<(), AuthError> {
+        match self {
+            Db::Sqlite(c) => {
+                lock(c).execute(
+                    "INSERT INTO server_sessions (token_sha256, username, expires_ms)
+                     VALUES (?1, ?2, ?3)",
+                    params![token_sha256.to_vec(), username, expires_ms],
+                )?;
+            }
+            Db::Postgres(c) => {
+                lock(c).0.execute(
+                    "INSERT INTO server_sessions (token_sha256, username, expires_ms)
+                     VALUES ($1, $2, $3)",
+                    &[&&token_sha256[..], &username, &expires_ms],
+                )?;
+            }
         }
-        let token_bytes = random_bytes::<32>()?;
-        let token = hex(&token_bytes);
-        self.conn().execute(
-            "INSERT INTO server_sessions (token_sha256, username, expires_ms) VALUES (?1, ?2, ?3)",
-            params![token_hash(&token).to_vec(), username, now_ms + SESSION_TTL_MS],
-        )?;
-        Ok(Some(token))
-    }
-
-    pub fn end_session(&self, token: &str) -> Result<(), AuthError> {
-        self.conn().execute(
-            "DELETE FROM server_sessions WHERE token_sha256 = ?1",
-            [token_hash(token).to_vec()],
-        )?;
         Ok(())
     }
 
-    /// The user a bearer token belongs to, if the session exists and has not expired.
-    pub fn session(&self, token: &str, now_ms: i64) -> Result<Option<User>, AuthError> {
-        let user = self
-            .conn()
-            .query_row(
-                "SELECT u.username, u.org FROM server_sessions s JOIN server_users u USING (username)
-                 WHERE s.token_sha256 = ?1 AND s.expires_ms > ?2",
-                params![token_hash(token).to_vec(), now_ms],
-                |r| Ok(User { username: r.get(0)?, org: OrgId(r.get::<_, i64>(1)? as u64) }),
-            )
-            .optional()?;
-        Ok(user)
+    fn delete_session(&self, token_sha256: &[u8; 32]) -> Result<(), AuthError> {
+        match self {
+            Db::Sqlite(c) => {
+                lock(c).execute(
+                    "DELETE FROM server_sessions WHERE token_sha256 = ?1",
+                    [token_sha256.to_vec()],
+                )?;
+            }
+            Db::Postgres(c) => {
+                lock(c).0.execute(
+                    "DELETE FROM server_sessions WHERE token_sha256 = $1",
+                    &[&&token_sha256[..]],
+                )?;
+            }
+        }
+        Ok(())
     }
-}
 
-/// What an `Idempotency-Key` has seen before.
-#[derive(Debug)]
-pub enum Idempotency {
-    /// First use: the request runs, and its response is recorded.
-    New,
-    /// Same key and request, answered before: the recorded (status, body).
-    Replay(u16, Vec<u8>),
-    /// Same key and request, still running.
-    InFlight,
-    /// Same key, another request.
-    Mismatch,
-}
+    fn session_user(
+        &self,
+        token_sha256: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<User>, AuthError> {
+        let row: Option<(String, i64)> = match self {
+            Db::Sqlite(c) => lock(c)
+                .query_row(
+                    "SELECT u.username, u.org FROM server_sessions s JOIN server_users u USING (username)
+                     WHERE s.token_sha256 = ?1 AND s.expires_ms > ?2",
+                    params![token_sha256.to_vec(), now_ms],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?,
+            Db::Postgres(c) => lock(c)
+                .0
+                .query_opt(
+                    "SELECT u.username, u.org FROM server_sessions s JOIN server_users u USING (username)
+                     WHERE s.token_sha256 = $1 AND s.expires_ms > $2",
+                    &[&&token_sha256[..], &now_ms],
+                )?
+                .map(|r| Ok::<_, postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+        };
+        row.map(|(username, org)| Ok(User { username, org: org_from(org)? })).transpose()
+    }
 
-/// Keys are remembered this long.
-pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
-
-impl Users {
-    /// Claims `key` for this user and request, or reports what the key already holds. The claim
-    /// is an insert, so two concurrent requests with one key cannot both run.
-    pub fn idempotency_begin(
+    /// Forgets expired keys, then inserts the claim; `None` when the insert made it, otherwise
+    /// what the key already holds.
+    fn idempotency_claim(
         &self,
         username: &str,
         key: &str,
         request: &[u8; 32],
         now_ms: i64,
-    ) -> Result<Idempotency, AuthError> {
-        let conn = self.conn();
-        conn.execute(
-            "DELETE FROM server_idempotency WHERE created_ms < ?1",
-            [now_ms - IDEMPOTENCY_TTL_MS],
-        )?;
-        let inserted = conn.execute(
-            "INSERT OR IGNORE INTO server_idempotency (username, key, request_sha256, created_ms)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![username, key, request.to_vec(), now_ms],
-        )?;
-        if inserted == 1 {
-            return Ok(Idempotency::New);
-        }
-        let (stored, status, body): (Vec<u8>, Option<i64>, Option<Vec<u8>>) = conn.query_row(
-            "SELECT request_sha256, status, body FROM server_idempotency WHERE username = ?1 AND key = ?2",
-            params![username, key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        Ok(if stored != request.as_slice() {
-            Idempotency::Mismatch
-        } else {
-            match (status, body) {
-                (Some(status), Some(body)) => {
-                    Idempotency::Replay(u16::try_from(status).unwrap_or(500), body)
+    ) -> Result<Option<IdempotencyRow>, AuthError> {
+        let expired_before = now_ms - IDEMPOTENCY_TTL_MS;
+        match self {
+            Db::Sqlite(c) => {
+                let conn = lock(c);
+                conn.execute(
+                    "DELETE FROM server_idempotency WHERE created_ms < ?1",
+                    [expired_before],
+                )?;
+                let inserted = conn.execute(
+                    "INSERT OR IGNORE INTO server_idempotency (username, key, request_sha256, created_ms)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![username, key, request.to_vec(), now_ms],
+                )?;
+                if inserted == 1 {
+                    return Ok(None);
                 }
-                _ => Idempotency::InFlight,
+                Ok(Some(conn.query_row(
+                    "SELECT request_sha256, status, body FROM server_idempotency
+                     WHERE username = ?1 AND key = ?2",
+                    params![username, key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?))
             }
-        })
+            Db::Postgres(c) => {
+                let client = &mut lock(c).0;
+                client.execute(
+                    "DELETE FROM server_idempotency WHERE created_ms < $1",
+                    &[&expired_before],
+                )?;
+                let inserted = client.execute(
+                    "INSERT INTO server_idempotency (username, key, request_sha256, created_ms)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (username, key) DO NOTHING",
+                    &[&username, &key, &&request[..], &now_ms],
+                )?;
+                if inserted == 1 {
+                    return Ok(None);
+                }
+                let r = client.query_one(
+                    "SELECT request_sha256, status, body FROM server_idempotency
+                     WHERE username = $1 AND key = $2",
+                    &[&username, &key],
+                )?;
+                let status: Option<i32> = r.try_get(1)?;
+                Ok(Some((r.try_get(0)?, status.map(i64::from), r.try_get(2)?)))
+            }
+        }
     }
 
-    /// Records the response of a claimed key.
-    pub fn idempotency_finish(
+    fn idempotency_finish(
         &self,
         username: &str,
         key: &str,
         status: u16,
         body: &[u8],
     ) -> Result<(), AuthError> {
-        self.conn().execute(
-            "UPDATE server_idempotency SET status = ?3, body = ?4 WHERE username = ?1 AND key = ?2",
-            params![username, key, i64::from(status), body],
-        )?;
+        match self {
+            Db::Sqlite(c) => {
+                lock(c).execute(
+                    "UPDATE server_idempotency SET status = ?3, body = ?4 WHERE username = ?1 AND key = ?2",
+                    params![username, key, i64::from(status), body],
+                )?;
+            }
+            Db::Postgres(c) => {
+                lock(c).0.execute(
+                    "UPDATE server_idempotency SET status = $3, body = $4 WHERE username = $1 AND key = $2",
+                    &[&username, &key, &i32::from(status), &body],
+                )?;
+            }
+        }
         Ok(())
     }
 
-    /// Releases a claimed key whose request failed on the server's side, so a retry may run.
-    pub fn idempotency_abort(&self, username: &str, key: &str) -> Result<(), AuthError> {
-        self.conn().execute(
-            "DELETE FROM server_idempotency WHERE username = ?1 AND key = ?2",
-            params![username, key],
-        )?;
+    fn idempotency_abort(&self, username: &str, key: &str) -> Result<(), AuthError> {
+        match self {
+            Db::Sqlite(c) => {
+                lock(c).execute(
+                    "DELETE FROM server_idempotency WHERE username = ?1 AND key = ?2",
+                    params![username, key],
+                )?;
+            }
+            Db::Postgres(c) => {
+                lock(c).0.execute(
+                    "DELETE FROM server_idempotency WHERE username = $1 AND key = $2",
+                    &[&username, &key],
+                )?;
+            }
+        }
         Ok(())
     }
 }

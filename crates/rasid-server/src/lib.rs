@@ -10,7 +10,13 @@
 //! Who may do what: a user belongs to one organization and acts as it; the organization's role
 //! (operator, registrar, member, auditor) decides which routes it may call. Routes deny by
 //! default: each names the roles it allows, and the engine checks ownership again. Users and
-//! sessions are kept in tables beside the journal (SQLite only for now), not in the ledger.
+//! sessions are kept in tables beside the journal (SQLite or PostgreSQL), not in the ledger.
+//!
+//! High availability (PostgreSQL only): several servers may share one database. The one holding
+//! the writer lease ([`rasid_store::lease`]) runs the [`Ledger`]; the others are followers that
+//! tail the journal into their own state, answer reads from it, refuse commands with
+//! `503 not_writer` (naming the writer's address, `--advertise`), and take over when the lease
+//! expires. A writer that loses the lease steps down to follower; its appends are fenced.
 
 mod auth;
 mod certificate;
@@ -23,16 +29,24 @@ pub mod serial_lookup;
 
 pub use error::{ApiError, rejection_status};
 
+use axum::http::StatusCode;
 use rasid_core::{Command, OrgId, State};
-use rasid_store::{Config, DatabaseUrl, Journal, Ledger, open_journal, system_clock};
+use rasid_store::{
+    Committed, Config, DatabaseUrl, Fence, Follower, Hash, Journal, Lease, LeaseInfo, Ledger,
+    PostgresJournal, open_journal, system_clock,
+};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
 
 /// Names the genesis record gives the operator and registrar of a new ledger (as the CLI).
 pub const DEFAULT_OPERATOR: &str = "Rasid Operator";
 pub const DEFAULT_REGISTRAR: &str = "Rasid Registry";
 /// The user the bootstrap password creates.
 pub const BOOTSTRAP_USER: &str = "operator";
+/// The writer lease's default length: how long a dead writer holds up writes at most.
+pub const LEASE_TTL_MS_DEFAULT: u64 = 3_000;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -42,16 +56,60 @@ pub struct Options {
     pub bootstrap_operator_password: Option<String>,
     /// `(username, password, organization)` created at open when missing: the demo's logins.
     pub demo_users: Vec<(String, String, OrgId)>,
+    /// High availability, PostgreSQL only.
+    pub ha: HaOptions,
+}
+
+/// How a server shares a PostgreSQL database with others: see [`rasid_store::lease`].
+#[derive(Debug, Clone)]
+pub struct HaOptions {
+    /// Where clients reach this server, told to clients of the followers while it writes.
+    pub advertise: String,
+    /// The writer lease's length.
+    pub lease_ttl_ms: u64,
+}
+
+impl Default for HaOptions {
+    fn default() -> Self {
+        Self { advertise: String::new(), lease_ttl_ms: LEASE_TTL_MS_DEFAULT }
+    }
+}
+
+/// What this server is now. On SQLite always the writer; on PostgreSQL the holder of the
+/// writer lease, or a follower that tails the journal, answers reads from its own state and
+/// refuses commands with `503 not_writer` naming the writer's address.
+enum Role {
+    Writer { ledger: Ledger, term: Option<i64> },
+    Follower { follower: Box<Follower>, writer: Mutex<Option<LeaseInfo>> },
+}
+
+/// The PostgreSQL high-availability machinery of one server: its lease handle and the thread
+/// that renews it (as writer) or tails the journal and tries to take over (as follower).
+struct Ha {
+    url: String,
+    lease: Mutex<Lease>,
+    config: Config,
+    /// Dropped (set to `None`) to stop the thread.
+    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Ha {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ha")
+    }
 }
 
 /// The open ledger and user tables the handlers share.
 #[derive(Debug)]
 pub struct App {
-    /// `None` once closed. Handlers hold the read lock while they use the ledger; closing takes
-    /// the write lock, so it waits for every command in flight (the drain) and later requests
-    /// are answered 503 instead of reaching a stopped ledger.
-    ledger: RwLock<Option<Ledger>>,
+    /// `None` once closed. Handlers hold the read lock while they use the ledger; closing (and
+    /// a change of role) takes the write lock, so it waits for every command in flight (the
+    /// drain) and later requests are answered 503 instead of reaching a stopped ledger.
+    role: RwLock<Option<Role>>,
     users: auth::Users,
+    ha: Option<Ha>,
+    closing: AtomicBool,
     /// A second, read-only use of the journal for reading single records (a certificate names
     /// its record's hash). The writer thread owns the ledger's own connection; SQLite's WAL and
     /// PostgreSQL both let this one read beside it. Opened on first use.
@@ -59,33 +117,154 @@ pub struct App {
     reader: Mutex<Option<Box<dyn Journal>>>,
 }
 
-/// The open ledger, borrowed for one request.
-pub(crate) struct LedgerRef<'a>(RwLockReadGuard<'a, Option<Ledger>>);
+impl std::fmt::Debug for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Role::Writer { term, .. } => write!(f, "Writer(term {term:?})"),
+            Role::Follower { .. } => f.write_str("Follower"),
+        }
+    }
+}
 
-impl std::ops::Deref for LedgerRef<'_> {
-    type Target = Ledger;
-    fn deref(&self) -> &Ledger {
+/// The ledger as this server has it, borrowed for one request: the writer's [`Ledger`], or a
+/// follower's state. Handlers use only these methods, so they work the same on both.
+pub(crate) struct LedgerRef<'a>(RwLockReadGuard<'a, Option<Role>>);
+
+impl LedgerRef<'_> {
+    fn role(&self) -> &Role {
         self.0.as_ref().expect("LedgerRef is only made for an open ledger")
     }
+
+    /// Runs `f` on the state. On the writer it sees every command submitted before it; on a
+    /// follower it sees the journal as of the follower's last catch-up (a fraction of a second
+    /// behind the writer).
+    pub fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&State) -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        match self.role() {
+            Role::Writer { ledger, .. } => Ok(ledger.query(f)?),
+            Role::Follower { follower, .. } => Ok(follower.query(f)),
+        }
+    }
+
+    /// Executes a command on the writer; a follower refuses it with `503 not_writer`.
+    pub fn submit(&self, actor: OrgId, command: Command) -> Result<Committed, ApiError> {
+        match self.role() {
+            Role::Writer { ledger, .. } => Ok(ledger.submit(actor, command)?),
+            Role::Follower { writer, .. } => Err(not_writer(writer)),
+        }
+    }
+
+    /// Sequence number and hash of the last durable (writer) or applied (follower) record.
+    pub fn head(&self) -> (u64, Hash) {
+        match self.role() {
+            Role::Writer { ledger, .. } => ledger.head(),
+            Role::Follower { follower, .. } => follower.head(),
+        }
+    }
+
+    /// `"writer"` or `"follower"`, and the lease term (`None` on SQLite, which has no lease).
+    pub fn role_name(&self) -> (&'static str, Option<i64>) {
+        match self.role() {
+            Role::Writer { term, .. } => ("writer", *term),
+            Role::Follower { writer, .. } => {
+                ("follower", lock(writer).as_ref().map(|w: &LeaseInfo| w.term))
+            }
+        }
+    }
+}
+
+fn not_writer(writer: &Mutex<Option<LeaseInfo>>) -> ApiError {
+    let known = lock(writer).clone().filter(|w| w.live && !w.address.is_empty());
+    let message = match &known {
+        Some(w) => {
+            format!("this server is a follower; send commands to the writer at {}", w.address)
+        }
+        None => "this server is a follower and no writer holds the lease right now; retry shortly"
+            .to_owned(),
+    };
+    let details = match known {
+        Some(w) => serde_json::json!({ "writer": w.address, "term": w.term }),
+        None => serde_json::json!({ "writer": null }),
+    };
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_writer", message).with_details(details)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A name for this process in the lease row: its address, process id and a random part, so a
+/// restarted process never mistakes its predecessor's lease for its own.
+fn holder_id(advertise: &str) -> String {
+    let mut random = [0u8; 4];
+    let _ = getrandom::fill(&mut random);
+    format!("{advertise} pid {} {}", std::process::id(), rasid_core::codec::hex(&random))
 }
 
 impl App {
     /// Opens (recovering) the ledger, writes genesis on an empty one, opens the user tables and
-    /// creates the bootstrap operator on the first start.
+    /// creates the bootstrap operator on the first start. On PostgreSQL the server becomes the
+    /// writer if it can take the lease, and a follower otherwise.
     pub fn open(options: &Options) -> Result<Self, String> {
-        // Refuse unsupported databases before touching the journal.
         let users = auth::Users::open(&options.database)?;
-        let journal = open_journal(&options.database).map_err(|e| e.to_string())?;
         let config = Config { snapshot_interval: options.snapshot_interval, ..Config::default() };
-        let ledger = Ledger::open(journal, config, system_clock()).map_err(|e| e.to_string())?;
-        let initialized = ledger.query(State::is_initialized).map_err(|e| e.to_string())?;
-        if !initialized {
-            let genesis = Command::Genesis {
-                operator_name: DEFAULT_OPERATOR.to_owned(),
-                registrar_name: DEFAULT_REGISTRAR.to_owned(),
-            };
-            ledger.submit(OrgId(0), genesis).map_err(|e| e.to_string())?;
-        }
+        let (role, ha) = match &options.database {
+            DatabaseUrl::Sqlite(_) => {
+                let journal = open_journal(&options.database).map_err(|e| e.to_string())?;
+                let ledger =
+                    Ledger::open(journal, config, system_clock()).map_err(|e| e.to_string())?;
+                (Role::Writer { ledger, term: None }, None)
+            }
+            DatabaseUrl::Postgres(url) => {
+                // Opening the journal first creates (migrates) the lease table.
+                let journal = PostgresJournal::open(url).map_err(|e| e.to_string())?;
+                let holder = holder_id(&options.ha.advertise);
+                let mut lease =
+                    Lease::connect(url, &holder, &options.ha.advertise, options.ha.lease_ttl_ms)
+                        .map_err(|e| e.to_string())?;
+                let role = match lease.try_acquire().map_err(|e| e.to_string())? {
+                    Some(term) => {
+                        drop(journal);
+                        let journal = PostgresJournal::open_fenced(url, Fence::Term(term))
+                            .map_err(|e| e.to_string())?;
+                        let ledger = Ledger::open(Box::new(journal), config, system_clock())
+                            .map_err(|e| e.to_string())?;
+                        eprintln!("rasid: writer (lease term {term})");
+                        Role::Writer { ledger, term: Some(term) }
+                    }
+                    None => {
+                        let follower =
+                            Follower::open(Box::new(journal)).map_err(|e| e.to_string())?;
+                        let writer = lease.current().map_err(|e| e.to_string())?;
+                        eprintln!(
+                            "rasid: follower (the writer is {} under lease term {})",
+                            writer.address, writer.term
+                        );
+                        Role::Follower {
+                            follower: Box::new(follower),
+                            writer: Mutex::new(Some(writer)),
+                        }
+                    }
+                };
+                let ha = Ha {
+                    url: url.clone(),
+                    lease: Mutex::new(lease),
+                    config,
+                    stop: Mutex::new(None),
+                    thread: Mutex::new(None),
+                };
+                (role, Some(ha))
+            }
+        };
+        let operator = match &role {
+            Role::Writer { ledger, .. } => {
+                write_genesis(ledger)?;
+                ledger.query(|s| s.operator()).map_err(|e| e.to_string())?
+            }
+            Role::Follower { follower, .. } => follower.query(|s| s.operator()),
+        };
         if let Some(password) = &options.bootstrap_operator_password
             && users.is_empty().map_err(|e| format!("{e:?}"))?
         {
@@ -96,13 +275,12 @@ impl App {
                     auth::PASSWORD_LEN_MAX
                 ));
             }
-            let operator = ledger
-                .query(|s| s.operator())
-                .map_err(|e| e.to_string())?
-                .ok_or("the ledger has no operator")?;
-            users
-                .create(BOOTSTRAP_USER, password, operator, now_ms())
-                .map_err(|e| format!("cannot create the bootstrap operator: {e:?}"))?;
+            let operator = operator.ok_or("the ledger has no operator")?;
+            match users.create(BOOTSTRAP_USER, password, operator, now_ms()) {
+                // Another server of the same database created it first.
+                Ok(()) | Err(auth::AuthError::Exists) => {}
+                Err(e) => return Err(format!("cannot create the bootstrap operator: {e:?}")),
+            }
         }
         for (username, password, org) in &options.demo_users {
             match users.create(username, password, *org, now_ms()) {
@@ -111,7 +289,9 @@ impl App {
             }
         }
         Ok(Self {
-            ledger: RwLock::new(Some(ledger)),
+            role: RwLock::new(Some(role)),
+            ha,
+            closing: AtomicBool::new(false),
             users,
             database: options.database.clone(),
             reader: Mutex::new(None),
@@ -124,7 +304,7 @@ impl App {
         self.ledger()
             .map_err(|e| e.code().to_owned())?
             .query(rasid_core::codec::digest_state)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.code().to_owned())
     }
 
     /// The chain hash of the durable journal record `seq`. Blocking.
@@ -147,10 +327,10 @@ impl App {
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
         // A poisoned lock only means a handler panicked while reading; the ledger is intact.
-        let guard = self.ledger.read().unwrap_or_else(|p| p.into_inner());
+        let guard = self.role.read().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             return Err(ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",
                 "the server is shutting down",
             ));
@@ -158,15 +338,202 @@ impl App {
         Ok(LedgerRef(guard))
     }
 
-    /// Stops the ledger once the commands in flight are done: drains its queue and snapshots
-    /// (`Ledger::close`). Blocking.
-    pub fn close(&self) -> Result<(), String> {
-        let ledger = self.ledger.write().unwrap_or_else(|p| p.into_inner()).take();
-        match ledger {
-            Some(ledger) => ledger.close().map(|_| ()).map_err(|e| e.to_string()),
-            None => Ok(()),
+    /// Starts the high-availability thread (PostgreSQL only): renews the lease while writer,
+    /// catches up and tries to take over while follower.
+    fn start_ha(self: &Arc<Self>) -> Result<(), String> {
+        let Some(ha) = &self.ha else { return Ok(()) };
+        let (tx, rx) = std::sync::mpsc::channel();
+        *lock(&ha.stop) = Some(tx);
+        let app = self.clone();
+        let thread = std::thread::Builder::new()
+            .name("rasid-lease".into())
+            .spawn(move || app.ha_loop(&rx))
+            .map_err(|e| format!("cannot start the lease thread: {e}"))?;
+        *lock(&ha.thread) = Some(thread);
+        Ok(())
+    }
+
+    fn ha_loop(&self, stop: &std::sync::mpsc::Receiver<()>) {
+        let ha = self.ha.as_ref().expect("started only with HA");
+        let ttl_ms = lock(&ha.lease).ttl_ms();
+        // Followers look this often; a writer renews every third of its lease, so two renewals
+        // may fail (a slow database) before the lease runs out.
+        let tick = Duration::from_millis((ttl_ms / 10).clamp(20, 250));
+        let renew_every = Duration::from_millis(ttl_ms / 3);
+        let mut last_renew = Instant::now();
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(tick) {
+            if self.closing.load(Ordering::Acquire) {
+                break;
+            }
+            let action = {
+                let role = self.role.read().unwrap_or_else(|p| p.into_inner());
+                match &*role {
+                    None => Action::Rebuild,
+                    Some(Role::Writer { ledger, term }) => {
+                        let term = term.expect("a PostgreSQL writer has a term");
+                        if ledger.is_stopped() {
+                            eprintln!("rasid: the ledger stopped (term {term}); stepping down");
+                            Action::StepDown(term)
+                        } else if last_renew.elapsed() >= renew_every {
+                            match lock(&ha.lease).renew(term) {
+                                Ok(true) => {
+                                    last_renew = Instant::now();
+                                    Action::None
+                                }
+                                Ok(false) => {
+                                    eprintln!("rasid: lost the writer lease (term {term})");
+                                    Action::StepDown(term)
+                                }
+                                Err(e) => {
+                                    eprintln!("rasid: cannot renew the lease: {e}");
+                                    Action::None
+                                }
+                            }
+                        } else {
+                            Action::None
+                        }
+                    }
+                    Some(Role::Follower { follower, writer }) => {
+                        if let Err(e) = follower.catch_up() {
+                            eprintln!("rasid: follower cannot catch up: {e}");
+                        }
+                        let mut lease = lock(&ha.lease);
+                        match lease.try_acquire() {
+                            Ok(Some(term)) => Action::TakeOver(term),
+                            Ok(None) => {
+                                if let Ok(info) = lease.current() {
+                                    *lock(writer) = Some(info);
+                                }
+                                Action::None
+                            }
+                            Err(e) => {
+                                eprintln!("rasid: cannot try the lease: {e}");
+                                Action::None
+                            }
+                        }
+                    }
+                }
+            };
+            match action {
+                Action::None => {}
+                Action::TakeOver(term) => {
+                    if let Err(e) = self.take_over(ha, term) {
+                        eprintln!("rasid: taking over as writer (term {term}) failed: {e}");
+                        let _ = lock(&ha.lease).release(term);
+                    }
+                    last_renew = Instant::now();
+                }
+                Action::StepDown(term) => self.become_follower(ha, Some(term)),
+                Action::Rebuild => self.become_follower(ha, None),
+            }
         }
     }
+
+    /// Follower → writer under `term`, which this process has just acquired: catches up with
+    /// the journal (every append of the old term has committed or will fail its fence), then
+    /// starts the sequencer on the follower's state without a second recovery.
+    fn take_over(&self, ha: &Ha, term: i64) -> Result<(), String> {
+        let started = Instant::now();
+        let fenced =
+            PostgresJournal::open_fenced(&ha.url, Fence::Term(term)).map_err(|e| e.to_string())?;
+        let mut guard = self.role.write().unwrap_or_else(|p| p.into_inner());
+        match &*guard {
+            Some(Role::Follower { follower, .. }) => {
+                follower.catch_up().map_err(|e| e.to_string())?;
+            }
+            _ => return Err("not a follower".into()),
+        }
+        let Some(Role::Follower { follower, .. }) = guard.take() else { unreachable!() };
+        let opened = follower.into_parts().and_then(|(_, state, head)| {
+            Ledger::open_at(Box::new(fenced), ha.config, system_clock(), state, head)
+        });
+        match opened {
+            Ok(ledger) => {
+                write_genesis(&ledger)?;
+                eprintln!(
+                    "rasid: took over as the writer (lease term {term}) at record {} in {} ms",
+                    ledger.head().0,
+                    started.elapsed().as_millis()
+                );
+                *guard = Some(Role::Writer { ledger, term: Some(term) });
+                Ok(())
+            }
+            // `guard` stays `None`; the loop rebuilds a follower on its next turn.
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Writer → follower (the lease moved on, or the ledger stopped), or rebuilding a follower
+    /// after a failed take-over. The follower recovers before the switch so reads pause only
+    /// for the switch itself.
+    fn become_follower(&self, ha: &Ha, term: Option<i64>) {
+        let follower = PostgresJournal::open(&ha.url).and_then(|j| Follower::open(Box::new(j)));
+        let follower = match follower {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("rasid: cannot start following: {e}");
+                return;
+            }
+        };
+        let writer = lock(&ha.lease).current().ok();
+        let old = {
+            let mut guard = self.role.write().unwrap_or_else(|p| p.into_inner());
+            guard.replace(Role::Follower {
+                follower: Box::new(follower),
+                writer: Mutex::new(writer),
+            })
+        };
+        // Dropping the old ledger fails whatever it still had queued (its appends are fenced).
+        drop(old);
+        if let Some(term) = term {
+            let _ = lock(&ha.lease).release(term);
+            eprintln!("rasid: now a follower (gave up lease term {term})");
+        }
+    }
+
+    /// Stops the ledger once the commands in flight are done: drains its queue and snapshots
+    /// (`Ledger::close`), then gives up the writer lease so a follower takes over at once.
+    /// Blocking.
+    pub fn close(&self) -> Result<(), String> {
+        self.closing.store(true, Ordering::Release);
+        if let Some(ha) = &self.ha {
+            drop(lock(&ha.stop).take());
+            if let Some(thread) = lock(&ha.thread).take() {
+                let _ = thread.join();
+            }
+        }
+        let role = self.role.write().unwrap_or_else(|p| p.into_inner()).take();
+        match role {
+            Some(Role::Writer { ledger, term }) => {
+                let closed = ledger.close().map(|_| ()).map_err(|e| e.to_string());
+                if let (Some(ha), Some(term)) = (&self.ha, term) {
+                    let _ = lock(&ha.lease).release(term);
+                }
+                closed
+            }
+            Some(Role::Follower { .. }) | None => Ok(()),
+        }
+    }
+}
+
+enum Action {
+    None,
+    TakeOver(i64),
+    StepDown(i64),
+    Rebuild,
+}
+
+/// Writes the genesis record on an empty ledger.
+fn write_genesis(ledger: &Ledger) -> Result<(), String> {
+    let initialized = ledger.query(State::is_initialized).map_err(|e| e.to_string())?;
+    if !initialized {
+        let genesis = Command::Genesis {
+            operator_name: DEFAULT_OPERATOR.to_owned(),
+            registrar_name: DEFAULT_REGISTRAR.to_owned(),
+        };
+        ledger.submit(OrgId(0), genesis).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, waits for the requests in flight, then
@@ -185,6 +552,7 @@ pub async fn serve_shared(
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    app.start_ha()?;
     let router = routes::router(app.clone());
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
@@ -205,6 +573,10 @@ pub fn run(listen: &str, options: Options) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
+        let mut options = options;
+        if options.ha.advertise.is_empty() {
+            options.ha.advertise = format!("http://{listen}");
+        }
         let app = tokio::task::spawn_blocking(move || App::open(&options))
             .await
             .map_err(|e| e.to_string())??;

@@ -220,8 +220,10 @@ fn parse_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, Ap
 }
 
 async fn health(State(app): State<Shared>) -> Reply {
-    let (seq, _) = app.ledger()?.head();
-    Ok((StatusCode::OK, Json(json!({ "status": "ok", "seq": seq }))))
+    let ledger = app.ledger()?;
+    let (seq, _) = ledger.head();
+    let (role, term) = ledger.role_name();
+    Ok((StatusCode::OK, Json(json!({ "status": "ok", "seq": seq, "role": role, "term": term }))))
 }
 
 /// The OpenAPI 3.1 document, built from the route table.

@@ -102,6 +102,7 @@ impl Server {
             snapshot_interval: 1_000_000,
             bootstrap_operator_password: Some(OPERATOR_PASSWORD.into()),
             demo_users: Vec::new(),
+            ha: rasid_server::HaOptions::default(),
         };
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

@@ -109,6 +109,7 @@ impl Server {
             snapshot_interval: 1_000_000,
             bootstrap_operator_password: Some(OPERATOR_PASSWORD.into()),
             demo_users: Vec::new(),
+            ha: rasid_server::HaOptions::default(),
         };
         let app = Arc::new(App::open(&options).unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -48,6 +48,10 @@ pub enum StoreError {
     Corrupt { seq: u64, reason: String },
     #[error("{0}")]
     Unsupported(String),
+    /// The append was refused because this process does not (or no longer) hold the writer
+    /// lease. Nothing was written.
+    #[error("not the writer: {0}")]
+    Fenced(String),
     #[error("the ledger stopped after a storage failure; restart to recover: {0}")]
     Stopped(String),
 }

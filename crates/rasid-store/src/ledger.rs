@@ -146,6 +146,40 @@ impl Ledger {
         clock: Clock,
     ) -> Result<Self, StoreError> {
         let (state, head, recovery) = recover(journal.as_mut())?;
+        Self::start(journal, config, clock, state, head, recovery)
+    }
+
+    /// Starts the sequencer on a state the caller already rebuilt from this journal: a
+    /// follower taking over (`Follower::into_parts`) skips a second recovery. Fails if the
+    /// journal has moved past `head` since.
+    pub fn open_at(
+        mut journal: Box<dyn Journal>,
+        config: Config,
+        clock: Clock,
+        state: State,
+        head: (u64, Hash),
+    ) -> Result<Self, StoreError> {
+        let stored = journal.head()?.unwrap_or((0, crate::journal::GENESIS_HASH));
+        if stored != head {
+            return Err(StoreError::Unsupported(format!(
+                "the journal's head is record {}, the state given is at {}: catch up first",
+                stored.0, head.0
+            )));
+        }
+        assert_eq!(state.last_seq(), head.0, "the state is at its head");
+        let snapshot_seq = journal.snapshot_digests()?.last().map_or(0, |(seq, _)| *seq);
+        let recovery = Recovery { snapshot_seq, replayed: 0, head_seq: head.0 };
+        Self::start(journal, config, clock, state, head, recovery)
+    }
+
+    fn start(
+        journal: Box<dyn Journal>,
+        config: Config,
+        clock: Clock,
+        state: State,
+        head: (u64, Hash),
+        recovery: Recovery,
+    ) -> Result<Self, StoreError> {
         let stopped = Arc::new(AtomicBool::new(false));
         let head = Arc::new(Mutex::new(head));
         let (req_tx, req_rx) = bounded::<Request>(REQUEST_QUEUE_MAX);
@@ -183,6 +217,12 @@ impl Ledger {
     /// (commits, records) made durable since open.
     pub fn stats(&self) -> (u64, u64) {
         (self.stats.commits.load(Ordering::Relaxed), self.stats.records.load(Ordering::Relaxed))
+    }
+
+    /// Whether a commit failed (for example a fenced append: the lease moved on) and the
+    /// ledger takes no more commands.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
     }
 
     pub fn recovery(&self) -> Recovery {

@@ -4,7 +4,9 @@
 //! [`Ledger`] is the single writer: it sequences commands into the engine, makes each batch
 //! durable with one commit and answers callers only afterwards.
 
+pub mod follower;
 pub mod journal;
+pub mod lease;
 pub mod ledger;
 pub mod postgres;
 pub mod replay;
@@ -12,9 +14,11 @@ pub mod sqlite;
 pub mod testing;
 pub mod verify;
 
+pub use follower::Follower;
 pub use journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError};
+pub use lease::{Lease, LeaseInfo};
 pub use ledger::{Clock, Committed, Config, Ledger, SubmitError, Ticket, system_clock};
-pub use postgres::{PostgresJournal, ScratchSchema};
+pub use postgres::{Fence, PostgresJournal, ScratchSchema};
 pub use replay::{Recovery, recover, replay_from_genesis};
 pub use sqlite::SqliteJournal;
 pub use verify::{VerifyReport, verify};

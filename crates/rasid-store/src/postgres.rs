@@ -18,6 +18,11 @@ use postgres::fallible_iterator::FallibleIterator as _;
 use postgres::{Client, IsolationLevel, NoTls, Row, Statement};
 use std::io::Write as _;
 
+/// How long a fenced writer's session may sit inside a transaction doing nothing before the
+/// server ends it. Appends send their statements back to back, so only a stalled process ever
+/// reaches this.
+const FENCED_IDLE_IN_TRANSACTION_MS: u64 = 2_000;
+
 /// Rows fetched per round trip while scanning: large enough that the round trip is noise,
 /// small enough that a page (about 100 bytes a record) stays around a megabyte.
 const SCAN_PAGE_ROWS: i32 = 10_000;
@@ -25,20 +30,23 @@ const SCAN_PAGE_ROWS: i32 = 10_000;
 /// Key of the transaction-scoped advisory lock taken while migrating, so that two processes
 /// opening the same fresh database at once do not both try to create the tables. The value is
 /// arbitrary ("rasid" in ASCII); it only has to be the same for every Rasid.
-const MIGRATION_LOCK_KEY: i64 = 0x0072_6173_6964;
+pub const MIGRATION_LOCK_KEY: i64 = 0x0072_6173_6964;
 
-/// One step of the schema's history. Steps are applied in order, each at most once, and never
-/// edited after release: a change to the schema is a new step.
-struct Migration {
-    version: i32,
-    description: &'static str,
-    sql: &'static str,
+/// One step of a schema's history. Steps are applied in order, each at most once, and never
+/// edited after release: a change to the schema is a new step. Public so the server's own
+/// tables (users, sessions) migrate the same way, under a history table of their own.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i32,
+    pub description: &'static str,
+    pub sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "journal, snapshots and meta tables",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "journal, snapshots and meta tables",
+        sql: "
 CREATE TABLE rasid_meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -58,7 +66,27 @@ CREATE TABLE snapshots (
     record_hash BYTEA NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "writer lease (high availability)",
+        // One row: who may append, under which term, until when (the database's clock, so the
+        // processes' clocks never have to agree). See `crate::lease`.
+        sql: "
+CREATE TABLE rasid_lease (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    term       BIGINT  NOT NULL,
+    holder     TEXT    NOT NULL,
+    address    TEXT    NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+-- The row always exists, so an append's `FOR SHARE` on it always has something to lock: a
+-- writer taking the lease then waits for appends in flight instead of racing them.
+INSERT INTO rasid_lease (id, term, holder, address, expires_at)
+VALUES (1, 0, '', '', '-infinity');
+",
+    },
+];
 
 /// The newest schema version this build knows.
 pub fn schema_version() -> i32 {
@@ -68,9 +96,27 @@ pub fn schema_version() -> i32 {
 const SELECT_RECORDS_FROM: &str =
     "SELECT seq, time_ms, actor, kind, body, hash FROM journal WHERE seq >= $1 ORDER BY seq";
 
+/// Which appends a journal may make: checked inside every append transaction against the
+/// lease row, which the check locks `FOR SHARE` so that a takeover (an `UPDATE` of that row)
+/// waits for an append in flight and an append after the takeover sees the new term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fence {
+    /// A process without a lease (a CLI command): it appends only while no live lease exists,
+    /// so it never writes beside a running `rasid serve`.
+    NoLiveLease,
+    /// The holder of the writer lease under this term: it appends only while the lease row
+    /// still has this term. A writer that lost its lease can never append.
+    Term(i64),
+}
+
+const SELECT_LEASE_FOR_SHARE: &str = "SELECT term, expires_at > now(), address FROM rasid_lease \
+                                      WHERE id = 1 FOR SHARE";
+
 /// A journal in a PostgreSQL database, in the schema the connection's `search_path` selects.
 pub struct PostgresJournal {
     client: Client,
+    fence: Fence,
+    select_lease: Statement,
     copy_records: Statement,
     /// The encoded batch, kept between appends so its allocation is reused.
     copy_buf: Vec<u8>,
@@ -122,7 +168,7 @@ fn location(config: &postgres::Config) -> String {
 }
 
 /// Parses and connects, naming the server (not the password) when that fails.
-fn connect(url: &str) -> Result<Client, StoreError> {
+pub fn connect(url: &str) -> Result<Client, StoreError> {
     let config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
         StoreError::Database(format!("invalid PostgreSQL URL: {}", describe(&e)))
     })?;
@@ -170,7 +216,20 @@ impl PostgresJournal {
     /// Connects to `url` (`postgres://…` or `postgresql://…`), brings the schema up to date in
     /// one transaction and checks the format version.
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_fenced(url, Fence::NoLiveLease)
+    }
+
+    /// Opens the journal for the holder of the writer lease under `term` (see [`crate::lease`]).
+    /// The session also gets `idle_in_transaction_session_timeout`: a writer paused in the
+    /// middle of an append (SIGSTOP, a long GC-like stall) would otherwise hold its lock on
+    /// the lease row and stop anyone from taking over until it woke.
+    pub fn open_fenced(url: &str, fence: Fence) -> Result<Self, StoreError> {
         let mut client = connect(url)?;
+        if let Fence::Term(_) = fence {
+            client.batch_execute(&format!(
+                "SET idle_in_transaction_session_timeout = {FENCED_IDLE_IN_TRANSACTION_MS}"
+            ))?;
+        }
         // Acknowledging a command promises it survives a crash, so a server or role configured
         // with synchronous_commit off must not weaken that for this session. Stronger settings
         // (remote_write, remote_apply for synchronous replicas) are left as they are.
@@ -183,7 +242,8 @@ impl PostgresJournal {
         let copy_records = client.prepare(
             "COPY journal (seq, time_ms, actor, kind, body, hash) FROM STDIN (FORMAT binary)",
         )?;
-        Ok(Self { client, copy_records, copy_buf: Vec::new() })
+        let select_lease = client.prepare(SELECT_LEASE_FOR_SHARE)?;
+        Ok(Self { client, fence, select_lease, copy_records, copy_buf: Vec::new() })
     }
 
     /// Whether the schema `url` selects holds a Rasid ledger, without creating one: for
@@ -207,28 +267,7 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
             "the PostgreSQL search_path names no existing schema to keep the journal in".into(),
         ));
     }
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS rasid_migrations (
-            version     INTEGER PRIMARY KEY,
-            description TEXT NOT NULL,
-            applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
-        )",
-    )?;
-    let applied: i32 =
-        tx.query_one("SELECT COALESCE(MAX(version), 0) FROM rasid_migrations", &[])?.try_get(0)?;
-    if applied > schema_version() {
-        return Err(StoreError::Unsupported(format!(
-            "database schema version {applied}, this build knows up to {}; upgrade Rasid",
-            schema_version()
-        )));
-    }
-    for m in MIGRATIONS.iter().filter(|m| m.version > applied) {
-        tx.batch_execute(m.sql)?;
-        tx.execute(
-            "INSERT INTO rasid_migrations (version, description) VALUES ($1, $2)",
-            &[&m.version, &m.description],
-        )?;
-    }
+    apply_migrations(&mut tx, "rasid_migrations", MIGRATIONS)?;
     let ours = rasid_core::codec::FORMAT_VERSION.to_string();
     let stored: Option<String> = tx
         .query_opt("SELECT value FROM rasid_meta WHERE key = 'format_version'", &[])?
@@ -249,6 +288,42 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
         }
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Applies the steps of `migrations` that the history table `history` does not list yet,
+/// inside the caller's transaction (which should hold [`MIGRATION_LOCK_KEY`]'s lock). Refuses a
+/// database newer than this build.
+pub fn apply_migrations(
+    tx: &mut postgres::Transaction<'_>,
+    history: &str,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
+    assert!(history.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "a plain table name");
+    let newest = migrations.last().map_or(0, |m| m.version);
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {history} (
+            version     INTEGER PRIMARY KEY,
+            description TEXT NOT NULL,
+            applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+        )"
+    ))?;
+    let applied: i32 = tx
+        .query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {history}"), &[])?
+        .try_get(0)?;
+    if applied > newest {
+        return Err(StoreError::Unsupported(format!(
+            "database schema version {applied} ({history}), this build knows up to {newest}; \
+             upgrade Rasid"
+        )));
+    }
+    for m in migrations.iter().filter(|m| m.version > applied) {
+        tx.batch_execute(m.sql)?;
+        tx.execute(
+            &format!("INSERT INTO {history} (version, description) VALUES ($1, $2)"),
+            &[&m.version, &m.description],
+        )?;
+    }
     Ok(())
 }
 
@@ -278,6 +353,32 @@ pub fn encode_copy(records: &[Record], out: &mut Vec<u8>) -> Result<(), StoreErr
     }
     out.extend_from_slice(&(-1_i16).to_be_bytes());
     Ok(())
+}
+
+/// Checks, inside `tx`, that `fence` still allows appending, and locks the lease row against a
+/// takeover until `tx` ends.
+fn check_fence(
+    tx: &mut postgres::Transaction<'_>,
+    select_lease: &Statement,
+    fence: Fence,
+) -> Result<(), StoreError> {
+    let row = tx.query_one(select_lease, &[])?;
+    let term: i64 = row.try_get(0)?;
+    let live: bool = row.try_get(1)?;
+    match fence {
+        Fence::Term(ours) if ours == term => Ok(()),
+        Fence::Term(ours) => Err(StoreError::Fenced(format!(
+            "this process's writer lease (term {ours}) was taken over (term {term} now)"
+        ))),
+        Fence::NoLiveLease if !live => Ok(()),
+        Fence::NoLiveLease => {
+            let address: String = row.try_get(2)?;
+            Err(StoreError::Fenced(format!(
+                "a rasid serve holds the writer lease of this database (term {term}, {address}); \
+                 send commands through its API"
+            )))
+        }
+    }
 }
 
 fn insert_snapshot(tx: &mut postgres::Transaction<'_>, s: &Snapshot) -> Result<(), StoreError> {
@@ -314,6 +415,7 @@ impl Journal for PostgresJournal {
     ) -> Result<(), StoreError> {
         encode_copy(records, &mut self.copy_buf)?;
         let mut tx = self.client.transaction()?;
+        check_fence(&mut tx, &self.select_lease, self.fence)?;
         if !records.is_empty() {
             let mut writer = tx.copy_in(&self.copy_records)?;
             writer.write_all(&self.copy_buf).map_err(|e| StoreError::Database(e.to_string()))?;
@@ -400,6 +502,7 @@ impl Journal for PostgresJournal {
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
+        check_fence(&mut tx, &self.select_lease, self.fence)?;
         insert_snapshot(&mut tx, snapshot)?;
         tx.commit()?;
         Ok(())

@@ -32,10 +32,23 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Serve the HTTP API (`/v1`) over the ledger until Ctrl-C or SIGTERM.
+    ///
+    /// On PostgreSQL several servers may share one database: one holds the writer lease and
+    /// executes commands, the others follow the journal, serve reads, answer commands with
+    /// `503 not_writer` (naming the writer) and take over when the writer's lease expires.
+    /// SQLite is single-process: one server per file.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Where clients reach this server (PostgreSQL high availability): followers name it
+        /// while this server is the writer. Default: http://LISTEN.
+        #[arg(long)]
+        advertise: Option<String>,
+        /// How long the writer lease lasts without renewal (PostgreSQL): the longest a dead
+        /// writer holds up writes before a follower takes over.
+        #[arg(long, env = "RASID_LEASE_TTL_MS", default_value_t = rasid_server::LEASE_TTL_MS_DEFAULT)]
+        lease_ttl_ms: u64,
     },
     /// Import the real market history and a small demo scene, then print what the ledger holds.
     Demo {

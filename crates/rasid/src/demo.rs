@@ -70,6 +70,7 @@ pub fn run(
         snapshot_interval,
         bootstrap_operator_password: None,
         demo_users: logins,
+        ha: rasid_server::HaOptions::default(),
     };
     rasid_server::run(listen, options).map_err(Failure::Internal)?;
     Ok(Output::new("demo server stopped", json!({ "ok": true, "stopped": true })))

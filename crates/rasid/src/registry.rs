@@ -26,7 +26,11 @@ pub fn run(args: Cli) -> Result<Output, Failure> {
             (!no_serve).then_some(listen.as_str()),
             args.json,
         ),
-        Cmd::Serve { listen } => serve(&listen, &args.database, args.snapshot_interval),
+        Cmd::Serve { listen, advertise, lease_ttl_ms } => {
+            let ha =
+                rasid_server::HaOptions { advertise: advertise.unwrap_or_default(), lease_ttl_ms };
+            serve(&listen, &args.database, args.snapshot_interval, ha)
+        }
         Cmd::Debug(cmd) => crate::bench::debug(cmd, &args.database, args.snapshot_interval),
         Cmd::Serial(SerialCmd::Parse { serial }) => crate::serials::parse(&serial),
         command => {
@@ -743,12 +747,18 @@ fn cash(ctx: &Ctx, c: CashCmd) -> Result<Output, Failure> {
 }
 
 /// `rasid serve`: the HTTP API owns the ledger until it shuts down.
-fn serve(listen: &str, database: &DatabaseUrl, snapshot_interval: u64) -> Result<Output, Failure> {
+fn serve(
+    listen: &str,
+    database: &DatabaseUrl,
+    snapshot_interval: u64,
+    ha: rasid_server::HaOptions,
+) -> Result<Output, Failure> {
     let options = rasid_server::Options {
         database: database.clone(),
         snapshot_interval,
         bootstrap_operator_password: std::env::var("RASID_BOOTSTRAP_OPERATOR_PASSWORD").ok(),
         demo_users: Vec::new(),
+        ha,
     };
     rasid_server::run(listen, options).map_err(Failure::Internal)?;
     Ok(Output::new("server stopped", json!({ "ok": true, "stopped": true })))
