@@ -62,7 +62,7 @@ fn schemas() -> Map<String, Value> {
     }));
     add("Range", object(&[("first", "integer", true, "First serial"), ("last", "integer", true, "Last serial, inclusive"), ("quantity", "integer", false, "Tonnes (replies only)")]));
     add("Committed", object(&[("seq", "integer", true, "Journal sequence number of the command"), ("time", "string", true, "RFC 3339"), ("events", "[object]", true, "What the command did")]));
-    add("Health", object(&[("status", "string", true, "\"ok\""), ("seq", "integer", true, "")]));
+    add("Health", object(&[("status", "string", true, "\"ok\""), ("seq", "integer", true, "Last durable record"), ("role", "string", false, "writer or follower (PostgreSQL HA)"), ("term", "integer?", false, "Writer lease term")]));
     add("OpenApi", json!({ "type": "object", "description": "This document" }));
     add("LoginRequest", object(&[("username", "string", true, ""), ("password", "string", true, "")]));
     add("Session", object(&[("token", "string", true, "Bearer token"), ("token_type", "string", true, ""), ("expires_in_s", "integer", true, "")]));

@@ -757,6 +757,61 @@ fn bad_input_is_refused_and_changes_nothing() {
     );
 }
 
+/// Every route that takes a body, called by every role it allows with bodies no route accepts:
+/// always a 4xx in the error format, and the state unchanged.
+#[test]
+fn every_body_route_refuses_garbage_and_changes_nothing() {
+    let s = Server::start();
+    let w = setup(&s);
+    let doc = s.get("/v1/openapi.json", None);
+    let tokens = [
+        ("operator", &w.op),
+        ("registrar", &w.registrar),
+        ("member", &w.buyer),
+        ("auditor", &w.auditor),
+    ];
+    let bodies = [
+        "{not json",
+        "null",
+        "[]",
+        "17",
+        "\"text\"",
+        r#"{"no_such_field":1}"#,
+        r#"{"quantity":-1,"no_such_field":1}"#,
+    ];
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { UNKNOWN } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("requestBody").is_none() {
+                continue;
+            }
+            let allowed: Vec<&str> =
+                op["x-roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+            for (role, token) in tokens.iter().filter(|(role, _)| allowed.contains(role)) {
+                for body in bodies {
+                    let before = s.digest();
+                    let method = method.to_uppercase();
+                    let r = s
+                        .request(&method, &concrete, Some(token.as_str()), Some(body), None)
+                        .unwrap();
+                    let what =
+                        format!("{method} {path} as {role} with {body}: {} {}", r.status, r.text);
+                    assert!((400..500).contains(&r.status), "{what}");
+                    assert!(!r.code().is_empty(), "{what}");
+                    assert_eq!(s.digest(), before, "{what} changed the state");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 200, "{checked} calls");
+}
+
 #[test]
 fn registry_flow_with_pagination_and_a_certificate() {
     let s = Server::start();
