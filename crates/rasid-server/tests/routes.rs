@@ -345,6 +345,28 @@ fn the_openapi_document_lists_every_route_and_is_structurally_valid() {
         }
     }
     assert!(operations >= 60, "only {operations} operations");
+    // Every list without required parameters pages: `{"items":[…],"next_cursor"}`, at most
+    // `limit` items, and a cursor that leads on.
+    let op = s.login("operator", OPERATOR_PASSWORD);
+    let mut lists = 0;
+    for (path, item) in paths {
+        let Some(get) = item.get("get") else { continue };
+        let params = get["parameters"].as_array().unwrap();
+        let pages = params.iter().any(|p| p["name"] == "cursor");
+        if !pages || path.contains('{') || path == "/v1/orders" {
+            continue;
+        }
+        let page = s.get(&format!("{path}?limit=1"), Some(&op));
+        let items = page["items"].as_array().unwrap_or_else(|| panic!("{path}: {page}"));
+        assert!(items.len() <= 1, "{path}: {page}");
+        assert!(page.get("next_cursor").is_some(), "{path}: {page}");
+        if let Some(cursor) = page["next_cursor"].as_str() {
+            let next = s.get(&format!("{path}?limit=1&cursor={cursor}"), Some(&op));
+            assert_ne!(next["items"][0], items[0], "{path}: the cursor did not move on");
+        }
+        lists += 1;
+    }
+    assert!(lists >= 9, "{lists} lists");
     // The web UI's pages are documented, and routes registered outside the table are too.
     for page in rasid_web::PAGES {
         assert!(paths.contains_key(*page), "web page {page} is served but not documented");
