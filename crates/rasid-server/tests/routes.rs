@@ -93,13 +93,19 @@ struct Server {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), String>>>,
     http: ureq::Agent,
-    _dir: tempfile::TempDir,
+    /// The temporary directory or PostgreSQL schema the database lives in, dropped last.
+    _keep: Box<dyn std::any::Any>,
 }
 
 impl Server {
+    /// On a temporary SQLite file.
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+        Self::start_on(database, Box::new(dir))
+    }
+
+    fn start_on(database: DatabaseUrl, keep: Box<dyn std::any::Any>) -> Self {
         seed(&database);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -127,7 +133,7 @@ impl Server {
         let http: ureq::Agent =
             ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let server =
-            Self { base, app, database, stop: Some(stop), thread: Some(thread), http, _dir: dir };
+            Self { base, app, database, stop: Some(stop), thread: Some(thread), http, _keep: keep };
         let deadline = Instant::now() + Duration::from_secs(30);
         while server.request("GET", "/v1/health", None, None, None).map(|r| r.status).ok()
             != Some(200)
@@ -963,6 +969,27 @@ fn registry_flow_with_pagination_and_a_certificate() {
         (stats["held_tonnes"].as_u64(), stats["buffer_tonnes"].as_u64()),
         (Some(1_479), Some(50))
     );
+}
+
+/// The certificate on PostgreSQL: its record hash is read through a second journal connection
+/// beside the writer's.
+#[test]
+fn certificates_on_postgresql() {
+    let Some(base) = rasid_store::testing::postgres_test_url("certificates_on_postgresql").unwrap()
+    else {
+        return;
+    };
+    let schema = rasid_store::ScratchSchema::create(&base, "rasid_api_cert").unwrap();
+    let database = DatabaseUrl::Postgres(schema.url().to_owned());
+    let s = Server::start_on(database.clone(), Box::new(schema));
+    let w = setup(&s);
+    let doc = s.ok("POST", "/v1/retirements", &w.dev, json!({ "account": DEV_ACC, "issuance": 1, "quantity": 7, "beneficiary": "PG Co", "purpose": "other" }));
+    let (seq, ret) = (doc["seq"].as_u64().unwrap(), first_event(&doc, "retirement"));
+    let cert = s.call("GET", &format!("/v1/retirements/{ret}/certificate?lang=en"), None, None);
+    assert_eq!(cert.status, 200, "{}", cert.text);
+    let record = open_journal(&database).unwrap().record(seq).unwrap().unwrap();
+    assert!(cert.text.contains(&rasid_core::codec::hex(&record.hash)), "{}", cert.text);
+    assert!(cert.text.contains("<code>1</code></td><td><code>7</code>"));
 }
 
 #[test]

@@ -148,16 +148,18 @@ pub(super) async fn create(
     let closes_at_ms = time(&req.closes_at)?;
     let opens_at_ms = req.opens_at.as_deref().map(time).transpose()?;
     blocking(move || {
+        // One query resolves every lot's instrument and reads the ledger's time.
+        let references: Vec<String> = req.lots.iter().map(|l| l.instrument.clone()).collect();
+        let (found, last_time_ms) = app.ledger()?.query(move |s| {
+            let found: Vec<_> = references
+                .iter()
+                .map(|r| super::resolve(s, r).map(|i| (i.id, i.spec.currency, i.spec.lot_tonnes)))
+                .collect();
+            (found, s.last_time_ms())
+        })?;
         let mut lots = Vec::with_capacity(req.lots.len());
-        for l in req.lots {
-            let reference = l.instrument.clone();
-            let (instrument, c, lot_tonnes) = app
-                .ledger()?
-                .query(move |s| {
-                    super::resolve(s, &reference)
-                        .map(|i| (i.id, i.spec.currency, i.spec.lot_tonnes))
-                })?
-                .ok_or(Rejection::UnknownInstrument)?;
+        for (l, found) in req.lots.into_iter().zip(found) {
+            let (instrument, c, lot_tonnes) = found.ok_or(Rejection::UnknownInstrument)?;
             let increment = l.increment.unwrap_or(lot_tonnes);
             lots.push(LotSpec {
                 instrument,
@@ -170,7 +172,7 @@ pub(super) async fn create(
                 guaranteed: l.guaranteed.iter().map(|g| (OrgId(g.org), g.tonnes)).collect(),
             });
         }
-        let now = crate::now_ms().max(app.ledger()?.query(|s| s.last_time_ms())?);
+        let now = crate::now_ms().max(last_time_ms);
         let spec = AuctionSpec {
             name: req.name,
             rule,
