@@ -87,10 +87,13 @@ struct Ha {
     url: String,
     lease: Mutex<Lease>,
     config: Config,
-    /// Dropped (set to `None`) to stop the thread.
-    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Dropped (set to `None`) to stop the threads.
+    stop: Mutex<Vec<std::sync::mpsc::Sender<()>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
+
+/// How often the SQL read models are brought up to the journal's head.
+const READ_MODEL_SYNC_INTERVAL: Duration = Duration::from_millis(1_000);
 
 impl std::fmt::Debug for Ha {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -245,8 +248,8 @@ impl App {
                     url: url.clone(),
                     lease: Mutex::new(lease),
                     config,
-                    stop: Mutex::new(None),
-                    thread: Mutex::new(None),
+                    stop: Mutex::new(Vec::new()),
+                    threads: Mutex::new(Vec::new()),
                 };
                 (role, Some(ha))
             }
@@ -297,18 +300,26 @@ impl App {
         Ok(LedgerRef(guard))
     }
 
-    /// Starts the high-availability thread (PostgreSQL only): renews the lease while writer,
-    /// catches up and tries to take over while follower.
+    /// Starts the PostgreSQL threads: the lease thread (renews the lease while writer, catches
+    /// up and tries to take over while follower) and the SQL read models' projector.
     fn start_ha(self: &Arc<Self>) -> Result<(), String> {
         let Some(ha) = &self.ha else { return Ok(()) };
         let (tx, rx) = std::sync::mpsc::channel();
-        *lock(&ha.stop) = Some(tx);
+        lock(&ha.stop).push(tx);
         let app = self.clone();
         let thread = std::thread::Builder::new()
             .name("rasid-lease".into())
             .spawn(move || app.ha_loop(&rx))
             .map_err(|e| format!("cannot start the lease thread: {e}"))?;
-        *lock(&ha.thread) = Some(thread);
+        lock(&ha.threads).push(thread);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        lock(&ha.stop).push(tx);
+        let url = ha.url.clone();
+        let thread = std::thread::Builder::new()
+            .name("rasid-read-models".into())
+            .spawn(move || project_read_models(&url, &rx))
+            .map_err(|e| format!("cannot start the read model thread: {e}"))?;
+        lock(&ha.threads).push(thread);
         Ok(())
     }
 
@@ -456,8 +467,9 @@ impl App {
     pub fn close(&self) -> Result<(), String> {
         self.closing.store(true, Ordering::Release);
         if let Some(ha) = &self.ha {
-            drop(lock(&ha.stop).take());
-            if let Some(thread) = lock(&ha.thread).take() {
+            lock(&ha.stop).clear();
+            let threads = std::mem::take(&mut *lock(&ha.threads));
+            for thread in threads {
                 let _ = thread.join();
             }
         }
@@ -471,6 +483,33 @@ impl App {
                 closed
             }
             Some(Role::Follower { .. }) | None => Ok(()),
+        }
+    }
+}
+
+/// Keeps the SQL read models (`rasid_store::read_model`) up to date until `stop` is dropped.
+/// Every server runs one; the position row's lock lets only one write each stretch.
+fn project_read_models(url: &str, stop: &std::sync::mpsc::Receiver<()>) {
+    let mut models = None;
+    let mut failing = false;
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        stop.recv_timeout(READ_MODEL_SYNC_INTERVAL)
+    {
+        let synced = match &mut models {
+            Some(m) => rasid_store::ReadModels::sync(m),
+            None => rasid_store::ReadModels::open(url).map(|m| {
+                models = Some(m);
+                0
+            }),
+        };
+        // Reported once per stretch of failures, not every second.
+        match synced {
+            Ok(_) => failing = false,
+            Err(e) if !failing => {
+                eprintln!("rasid: the SQL read models cannot sync: {e}");
+                failing = true;
+            }
+            Err(_) => {}
         }
     }
 }
