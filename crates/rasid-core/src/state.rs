@@ -241,6 +241,11 @@ impl State {
             .map(|(_, id)| &self.exchange.orders[id])
     }
 
+    /// Trades executed since genesis (trade ids are assigned in sequence from 1).
+    pub fn trades_count(&self) -> u64 {
+        self.exchange.next_trade.saturating_sub(1)
+    }
+
     /// The earliest GTD expiry among open orders: the sequencer submits `ExpireOrders` once
     /// time reaches it.
     pub fn next_expiry_ms(&self) -> Option<i64> {

@@ -19,8 +19,10 @@
 //! expires. A writer that loses the lease steps down to follower; its appends are fenced.
 
 mod auth;
+mod certificate;
 mod error;
 mod idempotency;
+pub mod openapi;
 pub mod render;
 mod routes;
 pub mod serial_lookup;
@@ -30,7 +32,7 @@ pub use error::{ApiError, rejection_status};
 use axum::http::StatusCode;
 use rasid_core::{Command, OrgId, State};
 use rasid_store::{
-    Committed, Config, DatabaseUrl, Fence, Follower, Hash, Lease, LeaseInfo, Ledger,
+    Committed, Config, DatabaseUrl, Fence, Follower, Hash, Journal, Lease, LeaseInfo, Ledger,
     PostgresJournal, open_journal, system_clock,
 };
 use std::future::Future;
@@ -111,6 +113,11 @@ pub struct App {
     users: auth::Users,
     ha: Option<Ha>,
     closing: AtomicBool,
+    /// A second, read-only use of the journal for reading single records (a certificate names
+    /// its record's hash). The writer thread owns the ledger's own connection; SQLite's WAL and
+    /// PostgreSQL both let this one read beside it. Opened on first use.
+    database: DatabaseUrl,
+    reader: Mutex<Option<Box<dyn Journal>>>,
 }
 
 impl std::fmt::Debug for Role {
@@ -284,7 +291,41 @@ impl App {
                 Err(e) => return Err(format!("cannot create the demo user {username}: {e:?}")),
             }
         }
-        Ok(Self { role: RwLock::new(Some(role)), users, ha, closing: AtomicBool::new(false) })
+        Ok(Self {
+            role: RwLock::new(Some(role)),
+            ha,
+            closing: AtomicBool::new(false),
+            users,
+            database: options.database.clone(),
+            reader: Mutex::new(None),
+        })
+    }
+
+    /// The digest of the ledger state (`rasid_core::codec::digest_state`), in sequence with
+    /// commands: tests check that a refused request changed nothing. Blocking; O(state).
+    pub fn state_digest(&self) -> Result<[u8; 32], String> {
+        self.ledger()
+            .map_err(|e| e.code().to_owned())?
+            .query(rasid_core::codec::digest_state)
+            .map_err(|e| e.code().to_owned())
+    }
+
+    /// The chain hash of the durable journal record `seq`. Blocking.
+    pub(crate) fn record_hash(&self, seq: u64) -> Result<Option<rasid_store::Hash>, ApiError> {
+        // A panic while reading leaves nothing half-done: the reader only reads.
+        let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if reader.is_none() {
+            *reader = Some(open_journal(&self.database).map_err(ApiError::internal)?);
+        }
+        let journal = reader.as_mut().expect("opened above");
+        match journal.record(seq) {
+            Ok(record) => Ok(record.map(|r| r.hash)),
+            Err(e) => {
+                // Drop the connection so the next request opens a fresh one.
+                *reader = None;
+                Err(ApiError::internal(e))
+            }
+        }
     }
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
@@ -541,7 +582,15 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let app = Arc::new(app);
+    serve_shared(listener, Arc::new(app), shutdown).await
+}
+
+/// `serve` for an app the caller keeps a handle on (tests read the state digest through it).
+pub async fn serve_shared(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     app.start_ha()?;
     let router = routes::router(app.clone());
     axum::serve(listener, router)

@@ -2,7 +2,9 @@
 //! HTTP API so both speak the same format. Built from domain values; domain types are never
 //! serialized directly.
 
-use rasid_core::exchange::InstrumentId;
+use rasid_core::exchange::auction::{Auction, AuctionStatus, LotSpec};
+use rasid_core::exchange::basket::Basket;
+use rasid_core::exchange::{Instrument, InstrumentId, Order, Side, TimeInForce, Underlying};
 use rasid_core::money::format_minor;
 use rasid_core::time::rfc3339;
 use rasid_core::{Currency, Event, SerialRange, State};
@@ -174,4 +176,186 @@ pub fn retirement_json(s: &State, r: &rasid_core::model::Retirement) -> Value {
         "using_entity": r.details.using_entity, "note": r.details.note,
         "time": rfc3339(r.retired_at_ms), "seq": r.seq,
     })
+}
+
+fn money(minor: i64, c: Currency) -> String {
+    format_minor(i128::from(minor), c)
+}
+
+/// Lower-case name of a domain enum without an `as_str` of its own (effect, basis, phase).
+fn lower(v: impl std::fmt::Debug) -> String {
+    format!("{v:?}").to_lowercase()
+}
+
+pub fn project_json(p: &rasid_core::model::Project) -> Value {
+    let i = &p.info;
+    json!({
+        "id": p.id.0, "program": i.program.as_str(), "external_id": i.external_id, "name": i.name,
+        "methodology": i.methodology, "country": i.country, "region": i.region, "scope": i.scope,
+        "type": i.project_type, "effect": lower(i.effect), "basis": lower(i.basis), "developer": i.developer.0,
+    })
+}
+
+pub fn labels_json(l: &rasid_core::model::Labels) -> Value {
+    json!({
+        "corsia": l.corsia.map(lower),
+        "ccp": l.ccp,
+        "article6": l.article6.as_ref().map(|a| json!({ "authorization_ref": a.authorization_ref, "ca_status": a.ca_status.as_str() })),
+    })
+}
+
+pub fn issuance_json(i: &rasid_core::model::Issuance) -> Value {
+    json!({
+        "id": i.id.0, "project": i.project.0, "vintage": i.vintage_year,
+        "block": ranges_json([i.block]), "quantity": i.block.quantity_tonnes(),
+        "retired_tonnes": i.retired.quantity_tonnes(), "cancelled_tonnes": i.cancelled.quantity_tonnes(),
+        "buffer_tonnes": i.buffer_tonnes, "external_ref": i.external_ref,
+        "labels": labels_json(&i.labels), "issued": rfc3339(i.issued_at_ms),
+    })
+}
+
+pub fn account_json(a: &rasid_core::model::Account) -> Value {
+    json!({ "id": a.id.0, "org": a.org.0, "name": a.name, "kind": lower(a.kind) })
+}
+
+pub fn organization_json(o: &rasid_core::model::Organization) -> Value {
+    json!({ "id": o.id.0, "name": o.name, "role": o.role.as_str() })
+}
+
+pub fn balances_json(s: &State, account: rasid_core::AccountId) -> Value {
+    s.balances_of(account)
+        .map(|(c, b)| {
+            json!({ "currency": c.code(), "available": money(b.available_minor, c), "reserved": money(b.reserved_minor, c) })
+        })
+        .collect()
+}
+
+pub fn order_json(s: &State, o: &Order) -> Value {
+    let c = s.instrument(o.instrument).map_or(Currency::Sar, |i| i.spec.currency);
+    json!({
+        "id": o.id.0, "instrument": o.instrument.0, "account": o.account.0, "side": o.side.as_str(),
+        "price": money(o.price_minor, c), "currency": c.code(), "quantity": o.quantity_tonnes,
+        "remaining": o.remaining_tonnes, "time_in_force": o.time_in_force.as_str(),
+        "expires": match o.time_in_force { TimeInForce::Gtd { expires_at_ms } => Some(rfc3339(expires_at_ms)), _ => None },
+        "post_only": o.post_only, "client_order_id": o.client_order_id, "self_trade": o.self_trade.as_str(),
+        "retire_for": o.retire.as_ref().map(|r| r.beneficiary.clone()), "created": rfc3339(o.created_at_ms),
+        "reserved_cash": money(o.reserved_cash_minor, c),
+        "reserved_serials": o.reserved_serials.iter().map(|(i, set)| json!({ "issuance": i.0, "serials": ranges_json(set.ranges()) })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn instrument_json(s: &State, i: &Instrument) -> Value {
+    let c = i.spec.currency;
+    let (project, vintage_year, basket) = match i.spec.underlying {
+        Underlying::ProjectVintage { project, vintage_year } => {
+            (Some(project), Some(vintage_year), None)
+        }
+        Underlying::Basket { basket } => (None, None, Some(basket)),
+    };
+    let book = s.book(i.id);
+    let best = |side| book.and_then(|b| b.best_price(side)).map(|p| money(p, c));
+    let (low, high) = i.band();
+    json!({
+        "id": i.id.0, "symbol": i.spec.symbol, "status": i.status.as_str(),
+        "project": project.map(|p| p.0), "project_external_id": project.and_then(|p| s.project(p)).map(|p| p.info.external_id.clone()),
+        "vintage": vintage_year, "basket": basket.map(|b| b.0),
+        "basket_name": basket.and_then(|b| s.basket(b)).map(|b| b.name.clone()), "currency": c.code(), "tick": money(i.spec.tick_minor, c), "lot_tonnes": i.spec.lot_tonnes,
+        "band_bps": i.spec.band_bps, "band": { "low": money(low, c), "high": money(high, c) },
+        "reference_price": money(i.spec.reference_price_minor, c),
+        "fees": { "maker_bps": i.spec.fees.maker_bps, "taker_bps": i.spec.fees.taker_bps, "min_fee": money(i.spec.fees.min_fee_minor, c) },
+        "best_bid": best(Side::Buy), "best_ask": best(Side::Sell),
+    })
+}
+
+pub fn basket_json(s: &State, b: &Basket) -> Value {
+    let c = &b.criteria;
+    let deposited: u64 =
+        s.deposits().filter(|(id, ..)| *id == b.id).map(|(.., d)| d.free.quantity_tonnes()).sum();
+    json!({
+        "id": b.id.0, "name": b.name,
+        "criteria": {
+            "programs": c.programs.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            "effects": c.effects.iter().map(lower).collect::<Vec<_>>(),
+            "bases": c.bases.iter().map(lower).collect::<Vec<_>>(),
+            "project_types": c.project_types, "places": c.places,
+            "vintage_min": c.vintage_min, "vintage_max": c.vintage_max,
+            "corsia": c.corsia.map(lower), "ccp": c.ccp, "article6_authorised": c.article6_authorised,
+            "rating_min": c.rating_min,
+        },
+        "free_deposited_tonnes": deposited,
+    })
+}
+
+fn lot_currency(s: &State, lot: &LotSpec) -> Currency {
+    s.instrument(lot.instrument).map_or(Currency::Sar, |i| i.spec.currency)
+}
+
+fn auction_status(a: &Auction) -> &'static str {
+    match a.status {
+        AuctionStatus::Open => "open",
+        AuctionStatus::Closed => "closed",
+    }
+}
+
+/// What anyone may see of an auction: never a bid or a bidder before close; after close only
+/// aggregates and the anonymous demand curve.
+pub fn auction_public_json(s: &State, a: &Auction) -> Value {
+    let lots: Vec<Value> = a
+        .lots
+        .iter()
+        .enumerate()
+        .map(|(i, lot)| {
+            let c = lot_currency(s, &lot.spec);
+            let result = lot.result.as_ref().map(|r| {
+                json!({
+                    "clearing_price": r.clearing_price_minor.map(|p| money(p, c)),
+                    "sold_tonnes": r.sold_tonnes, "returned_tonnes": r.returned_tonnes,
+                    "bids": r.bids, "bidders": r.bidders,
+                    "demand_curve": r.demand_curve.iter().map(|(p, q)| json!({ "price": money(*p, c), "cumulative_tonnes": q })).collect::<Vec<_>>(),
+                })
+            });
+            json!({
+                "lot": i, "instrument": lot.spec.instrument.0,
+                "symbol": s.instrument(lot.spec.instrument).map(|x| x.spec.symbol.clone()),
+                "quantity_tonnes": lot.spec.quantity_tonnes, "reserve_price": money(lot.spec.reserve_price_minor, c),
+                "currency": c.code(), "min_bid_tonnes": lot.spec.min_bid_tonnes, "increment_tonnes": lot.spec.increment_tonnes,
+                "guaranteed_bidders": lot.spec.guaranteed.len(), "result": result,
+            })
+        })
+        .collect();
+    json!({
+        "id": a.id.0, "name": a.name, "rule": a.rule.as_str(), "status": auction_status(a),
+        "opens": rfc3339(a.opens_at_ms), "closes": rfc3339(a.closes_at_ms),
+        "approved_bidders": a.approved_bidders.len(), "lots": lots,
+    })
+}
+
+/// One organization's own bids (while open) and allocations (after close). `State::bids_of`
+/// returns everyone's bids: this filter is what keeps them sealed.
+pub fn auction_private_json(s: &State, a: &Auction, org: rasid_core::OrgId) -> Value {
+    let bids: Vec<Value> = s
+        .bids_of(a.id)
+        .filter(|b| b.org == org)
+        .map(|b| {
+            let c = lot_currency(s, &a.lots[b.lot as usize].spec);
+            json!({ "bid": b.id.0, "lot": b.lot, "account": b.account.0, "price": money(b.price_minor, c), "quantity": b.quantity_tonnes, "reserved_cash": money(b.reserved_cash_minor, c) })
+        })
+        .collect();
+    let allocations: Vec<Value> = a
+        .lots
+        .iter()
+        .enumerate()
+        .flat_map(|(i, lot)| {
+            let c = lot_currency(s, &lot.spec);
+            lot.result.iter().flat_map(|r| r.allocations.iter()).filter(|al| al.org == org).map(move |al| {
+                json!({
+                    "lot": i, "bid": al.bid.0, "account": al.account.0, "quantity": al.quantity_tonnes,
+                    "price": money(al.price_minor, c), "guaranteed_tonnes": al.guaranteed_tonnes,
+                    "fee": money(al.buyer_fee_minor, c),
+                    "serials": al.serials.iter().map(|(iss, set)| json!({ "issuance": iss.0, "serials": ranges_json(set.ranges()) })).collect::<Vec<_>>(),
+                })
+            }).collect::<Vec<_>>()
+        })
+        .collect();
+    json!({ "org": org.0, "bids": bids, "allocations": allocations })
 }

@@ -3,13 +3,12 @@
 
 use crate::auth::{self, AuthError};
 use crate::error::ApiError;
-use crate::render::{event_json, ranges_json, retirement_json};
+use crate::render::{event_json, order_json, ranges_json, retirement_json};
 use crate::{App, now_ms};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use rasid_core::exchange::{
     InstrumentId, OrderId, OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce,
@@ -35,23 +34,24 @@ pub const BODY_BYTES_MAX: usize = 64 * 1024;
 /// Most book levels a depth request returns.
 const BOOK_LEVELS_MAX: usize = 100;
 
+mod auctions;
+mod exchange;
+mod page;
+mod registry;
+pub(crate) mod table;
+
+pub(crate) use page::Params;
+
+/// The router, built from the route table (`table::routes`), so every route is in the OpenAPI
+/// document and carries its access rule.
 pub fn router(app: Shared) -> Router {
-    Router::new()
-        .route("/v1/health", get(health))
-        .route("/v1/sessions", post(login))
-        .route("/v1/sessions/current", delete(logout))
-        .route("/v1/users", post(create_user))
-        .route("/v1/organizations", post(create_organization))
-        .route("/v1/accounts", post(open_account))
-        .route("/v1/accounts/{id}/holdings", get(holdings))
-        .route("/v1/transfers", post(transfer))
-        .route("/v1/retirements", post(retire))
-        .route("/v1/retirements/{id}", get(retirement))
-        .route("/v1/serials/{serial}", get(serial))
-        .route("/v1/markets", get(markets))
-        .route("/v1/markets/{instrument}/book", get(book))
-        .route("/v1/orders", post(place_order).get(list_orders))
-        .route("/v1/orders/{id}", delete(cancel_order))
+    let mut router = Router::new();
+    for route in table::routes() {
+        let access =
+            axum::middleware::from_fn_with_state((app.clone(), route.access), table::enforce);
+        router = router.route(route.path, route.handler.route_layer(access));
+    }
+    router
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -61,8 +61,28 @@ pub fn router(app: Shared) -> Router {
             )
         })
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
+        .layer(axum::middleware::from_fn(read_body))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(app)
+        .merge(rasid_web::router())
+}
+
+/// Reads the whole request body (at most `BODY_BYTES_MAX`) before routing. A request refused
+/// before its handler reads the body (401, 403, a bad id in the path) would otherwise leave
+/// bytes unread, and the HTTP server then closes the connection after answering — a client
+/// that reuses it fails on its next request. Bodies are small, so buffering costs little.
+async fn read_body(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, BODY_BYTES_MAX).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        )
+        .into_response(),
+    }
 }
 
 /// Runs ledger or database work off the async threads: it blocks until durable.
@@ -84,47 +104,76 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 }
 
 /// The authenticated user: who they are and which organization (and so role) they act as.
-#[derive(Debug)]
-struct Caller {
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    username: String,
     org: OrgId,
     role: Role,
+}
+
+/// Checks the bearer token of a request: 401 when it is missing, malformed, unknown or expired.
+pub(crate) async fn authenticate(
+    app: &Shared,
+    headers: &axum::http::HeaderMap,
+) -> Result<Caller, ApiError> {
+    if !headers.contains_key(AUTHORIZATION) {
+        return Err(ApiError::unauthenticated(
+            "this route needs a bearer token (POST /v1/sessions)",
+        ));
+    }
+    let token = bearer_token(headers)
+        .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
+    let app = app.clone();
+    blocking(move || {
+        let user = app
+            .users
+            .session(&token, now_ms())
+            .map_err(storage)?
+            .ok_or_else(|| ApiError::unauthenticated("the token is invalid or expired"))?;
+        let org = user.org;
+        let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
+            || ApiError::internal(format!("user {} has no organization", user.username)),
+        )?;
+        Ok(Caller { username: user.username, org, role })
+    })
+    .await
 }
 
 impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
-        if !parts.headers.contains_key(AUTHORIZATION) {
-            return Err(ApiError::unauthenticated(
-                "this route needs a bearer token (POST /v1/sessions)",
-            ));
+        // The route's access layer has authenticated the caller already.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
         }
-        let token = bearer_token(&parts.headers)
-            .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
-        let app = app.clone();
-        blocking(move || {
-            let user = app
-                .users
-                .session(&token, now_ms())
-                .map_err(storage)?
-                .ok_or_else(|| ApiError::unauthenticated("the token is invalid or expired"))?;
-            let org = user.org;
-            let role =
-                app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
-                    || ApiError::internal(format!("user {} has no organization", user.username)),
-                )?;
-            Ok(Caller { org, role })
-        })
-        .await
+        authenticate(app, &parts.headers).await
+    }
+}
+
+/// The caller on a public route that shows more to an authenticated one; `None` for anonymous.
+pub(crate) struct MaybeCaller(Option<Caller>);
+
+impl FromRequestParts<Shared> for MaybeCaller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &Shared) -> Result<Self, ApiError> {
+        Ok(MaybeCaller(parts.extensions.get::<Caller>().cloned()))
     }
 }
 
 impl Caller {
-    /// Deny by default: every route that changes or reveals private data names its roles.
-    fn require(&self, allowed: &[Role]) -> Result<(), ApiError> {
-        if allowed.contains(&self.role) {
+    /// Operators and auditors read every organization's data; the others their own.
+    fn sees_all(&self) -> bool {
+        matches!(self.role, Role::Operator | Role::Auditor)
+    }
+
+    /// An account's data may be read by its owner, the operator and the auditor. Refused with
+    /// the engine's `unauthorized` (403): the route allows the role, the object is not its own.
+    fn may_read(&self, s: &rasid_core::State, account: AccountId) -> Result<(), ApiError> {
+        let acc = s.account(account).ok_or(Rejection::UnknownAccount)?;
+        if self.sees_all() || acc.org == self.org {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("the {} role may not do this", self.role.as_str())))
+            Err(Rejection::Unauthorized.into())
         }
     }
 }
@@ -177,6 +226,11 @@ async fn health(State(app): State<Shared>) -> Reply {
     Ok((StatusCode::OK, Json(json!({ "status": "ok", "seq": seq, "role": role, "term": term }))))
 }
 
+/// The OpenAPI 3.1 document, built from the route table.
+async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
@@ -219,8 +273,7 @@ struct NewUser {
     organization: u64,
 }
 
-async fn create_user(State(app): State<Shared>, caller: Caller, Body(req): Body<NewUser>) -> Reply {
-    caller.require(&[Role::Operator])?;
+async fn create_user(State(app): State<Shared>, _: Caller, Body(req): Body<NewUser>) -> Reply {
     if !auth::valid_username(&req.username) {
         return Err(ApiError::bad_request(
             "invalid_username",
@@ -257,7 +310,6 @@ async fn create_organization(
     caller: Caller,
     Body(req): Body<NewOrganization>,
 ) -> Reply {
-    caller.require(&[Role::Operator])?;
     let role: Role =
         req.role.parse().map_err(|m: String| ApiError::bad_request("invalid_role", m))?;
     let command = Command::CreateOrganization { name: req.name, role };
@@ -276,20 +328,16 @@ async fn open_account(
     caller: Caller,
     Body(req): Body<NewAccount>,
 ) -> Reply {
-    caller.require(&[Role::Operator])?;
     let command = Command::OpenAccount { org: OrgId(req.organization), name: req.name };
     blocking(move || submit(&app, caller.org, command).map(created)).await
 }
 
 async fn holdings(State(app): State<Shared>, caller: Caller, Path(id): Path<String>) -> Reply {
     let account: AccountId = parse_id(&id, "account")?;
-    let sees_all = matches!(caller.role, Role::Operator | Role::Auditor);
     blocking(move || {
         let doc = app.ledger()?.query(move |s| {
+            caller.may_read(s, account)?;
             let acc = s.account(account).ok_or(Rejection::UnknownAccount)?;
-            if !sees_all && acc.org != caller.org {
-                return Err(ApiError::forbidden("this account belongs to another organization"));
-            }
             let rows: Vec<Value> = s
                 .holdings_of(account)
                 .filter_map(|(issuance, h)| {
@@ -310,7 +358,7 @@ async fn holdings(State(app): State<Shared>, caller: Caller, Path(id): Path<Stri
                     "reserved": format_minor(i128::from(b.reserved_minor), c),
                 }))
                 .collect();
-            Ok(json!({ "account": account.0, "org": acc.org.0, "holdings": rows, "cash": cash }))
+            Ok::<_, ApiError>(json!({ "account": account.0, "org": acc.org.0, "holdings": rows, "cash": cash }))
         })??;
         Ok((StatusCode::OK, Json(doc)))
     })
@@ -357,7 +405,6 @@ async fn transfer(
     caller: Caller,
     Body(req): Body<TransferRequest>,
 ) -> Reply {
-    caller.require(&[Role::Operator, Role::Registrar, Role::Member])?;
     let command = Command::Transfer {
         from: AccountId(req.from),
         to: AccountId(req.to),
@@ -387,7 +434,6 @@ async fn retire(
     caller: Caller,
     Body(req): Body<RetireRequest>,
 ) -> Reply {
-    caller.require(&[Role::Operator, Role::Registrar, Role::Member])?;
     let purpose: Purpose =
         req.purpose.parse().map_err(|m: String| ApiError::bad_request("invalid_purpose", m))?;
     let command = Command::Retire {
@@ -468,21 +514,22 @@ fn locate_json(s: &rasid_core::State, serial: u64) -> Value {
 }
 
 /// Public: the listed instruments and their state.
-async fn markets(State(app): State<Shared>) -> Reply {
+async fn markets(State(app): State<Shared>, params: Params) -> Reply {
+    params.allow(&["cursor", "limit"])?;
+    let page = params.page()?;
     blocking(move || {
-        let rows = app.ledger()?.query(|s| {
-            s.instruments()
-                .map(|i| {
-                    let c = i.spec.currency;
-                    json!({
-                        "id": i.id.0, "symbol": i.spec.symbol, "currency": c.code(),
-                        "status": i.status.as_str(),
-                        "reference_price": format_minor(i128::from(i.spec.reference_price_minor), c),
-                    })
-                })
-                .collect::<Vec<Value>>()
+        let doc = app.ledger()?.query(move |s| {
+            page.collect(s.instruments().map(|i| {
+                let c = i.spec.currency;
+                let row = json!({
+                    "id": i.id.0, "symbol": i.spec.symbol, "currency": c.code(),
+                    "status": i.status.as_str(),
+                    "reference_price": format_minor(i128::from(i.spec.reference_price_minor), c),
+                });
+                (i.id.0, row)
+            }))
         })?;
-        Ok((StatusCode::OK, Json(json!({ "markets": rows }))))
+        Ok((StatusCode::OK, Json(doc)))
     })
     .await
 }
@@ -553,7 +600,6 @@ async fn place_order(
     caller: Caller,
     Body(req): Body<PlaceOrderRequest>,
 ) -> Reply {
-    caller.require(&[Role::Member])?;
     let side: Side =
         req.side.parse().map_err(|m: String| ApiError::bad_request("invalid_side", m))?;
     let time_in_force = match req.time_in_force.as_deref().unwrap_or(if req.price.is_some() {
@@ -614,7 +660,6 @@ async fn place_order(
 }
 
 async fn cancel_order(State(app): State<Shared>, caller: Caller, Path(id): Path<String>) -> Reply {
-    caller.require(&[Role::Operator, Role::Member])?;
     let order: OrderId = parse_id(&id, "order")?;
     blocking(move || {
         // Another organization's order is reported as unknown, so ids reveal nothing.
@@ -628,39 +673,16 @@ async fn cancel_order(State(app): State<Shared>, caller: Caller, Path(id): Path<
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrdersQuery {
-    account: String,
-}
-
-async fn list_orders(
-    State(app): State<Shared>,
-    caller: Caller,
-    query: Result<Query<OrdersQuery>, axum::extract::rejection::QueryRejection>,
-) -> Reply {
-    let Query(q) = query.map_err(|e| ApiError::bad_request("malformed_request", e.body_text()))?;
-    let account: AccountId = parse_id(&q.account, "account")?;
-    let sees_all = matches!(caller.role, Role::Operator | Role::Auditor);
+async fn list_orders(State(app): State<Shared>, caller: Caller, params: Params) -> Reply {
+    params.allow(&["account", "cursor", "limit"])?;
+    let account: AccountId = parse_id(params.need("account")?, "account")?;
+    let page = params.page()?;
     blocking(move || {
         let doc = app.ledger()?.query(move |s| {
-            let acc = s.account(account).ok_or(Rejection::UnknownAccount)?;
-            if !sees_all && acc.org != caller.org {
-                return Err(ApiError::forbidden("this account belongs to another organization"));
-            }
-            let rows: Vec<Value> = s
-                .orders_of(account)
-                .map(|o| {
-                    let c = s.instrument(o.instrument).map_or(Currency::Sar, |i| i.spec.currency);
-                    json!({
-                        "id": o.id.0, "instrument": o.instrument.0, "account": o.account.0,
-                        "side": o.side.as_str(), "price": format_minor(i128::from(o.price_minor), c),
-                        "currency": c.code(), "quantity": o.quantity_tonnes, "remaining": o.remaining_tonnes,
-                        "time_in_force": o.time_in_force.as_str(), "client_order_id": o.client_order_id,
-                    })
-                })
-                .collect();
-            Ok(json!({ "orders": rows }))
+            caller.may_read(s, account)?;
+            Ok::<_, ApiError>(
+                page.collect(s.orders_of(account).map(|o| (o.id.0, order_json(s, o)))),
+            )
         })??;
         Ok((StatusCode::OK, Json(doc)))
     })

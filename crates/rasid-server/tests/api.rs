@@ -299,8 +299,9 @@ fn registry_and_orders_over_http() {
     let (status, doc) =
         server.post("/v1/organizations", Some(&dev), &json!({ "name": "Mine", "role": "member" }));
     assert_eq!((status, error_code(&doc)), (403, "forbidden"));
+    // The route allows members; the engine's code says the object is another organization's.
     let (status, doc) = server.get(&format!("/v1/accounts/{buyer_acc}/holdings"), Some(&dev));
-    assert_eq!((status, error_code(&doc)), (403, "forbidden"));
+    assert_eq!((status, error_code(&doc)), (403, "unauthorized"));
     let (status, doc) = server.get("/v1/accounts/999/holdings", Some(&dev));
     assert_eq!((status, error_code(&doc)), (404, "unknown_account"));
     let (status, doc) = server.get("/v1/accounts/abc/holdings", Some(&dev));
@@ -361,7 +362,7 @@ fn registry_and_orders_over_http() {
 
     // Market data is public; a sell order reserves serials until it is cancelled.
     let (status, doc) = server.get("/v1/markets", None);
-    assert_eq!((status, doc["markets"][0]["symbol"].as_str()), (200, Some("VCS1-2021")));
+    assert_eq!((status, doc["items"][0]["symbol"].as_str()), (200, Some("VCS1-2021")));
     let order = json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "37.50" });
     let (status, doc) = server.post("/v1/orders", Some(&op), &order);
     assert_eq!((status, error_code(&doc)), (403, "forbidden"), "only members trade");
@@ -376,7 +377,7 @@ fn registry_and_orders_over_http() {
         (Some("37.50"), Some(10))
     );
     let (status, doc) = server.get(&format!("/v1/orders?account={DEV_ACC}"), Some(&dev));
-    assert_eq!((status, doc["orders"][0]["id"].as_u64()), (200, Some(order_id)), "{doc}");
+    assert_eq!((status, doc["items"][0]["id"].as_u64()), (200, Some(order_id)), "{doc}");
     let off_tick = json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "37.52" });
     let (status, doc) = server.post("/v1/orders", Some(&dev), &off_tick);
     assert_eq!((status, error_code(&doc)), (422, "price_off_tick"));
@@ -455,7 +456,7 @@ fn an_idempotent_order_executes_once() {
     assert_eq!((status, replayed), (201, true));
     assert_eq!(again, first, "a retry gets the first reply");
     let (_, orders) = server.get(&format!("/v1/orders?account={DEV_ACC}"), Some(&dev));
-    assert_eq!(orders["orders"].as_array().unwrap().len(), 1, "executed once: {orders}");
+    assert_eq!(orders["items"].as_array().unwrap().len(), 1, "executed once: {orders}");
     assert_eq!(available(&server, &dev, DEV_ACC), (990, 10));
 
     // The same key with another body is refused and changes nothing.

@@ -1,0 +1,228 @@
+//! The OpenAPI 3.1 document, generated from the route table (`routes::table`): every route the
+//! router serves is an operation here, with its roles (`x-roles`, also in the description), its
+//! path and query parameters, its request and response schemas and its error responses.
+
+use crate::routes::table::{self, Access};
+use serde_json::{Map, Value, json};
+
+/// A property: `(name, JSON schema type or $ref name, required, description)`.
+type Prop = (&'static str, &'static str, bool, &'static str);
+
+fn object(props: &[Prop]) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for (name, ty, req, description) in props {
+        let schema = match *ty {
+            "string" | "integer" | "boolean" | "object" => json!({ "type": ty }),
+            "integer?" => json!({ "type": ["integer", "null"] }),
+            "string?" => json!({ "type": ["string", "null"] }),
+            "[string]" => json!({ "type": "array", "items": { "type": "string" } }),
+            "[integer]" => json!({ "type": "array", "items": { "type": "integer" } }),
+            "[object]" => json!({ "type": "array", "items": { "type": "object" } }),
+            other if other.starts_with('[') => json!({
+                "type": "array",
+                "items": { "$ref": format!("#/components/schemas/{}", other.trim_matches(['[', ']'])) },
+            }),
+            other => json!({ "$ref": format!("#/components/schemas/{other}") }),
+        };
+        let mut schema = schema;
+        if !description.is_empty() {
+            schema["description"] = json!(description);
+        }
+        properties.insert((*name).to_owned(), schema);
+        if *req {
+            required.push(*name);
+        }
+    }
+    json!({ "type": "object", "properties": properties, "required": required })
+}
+
+fn page_of(item: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": { "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } },
+            "next_cursor": { "type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last" },
+        },
+    })
+}
+
+const MONEY: &str = "decimal string in the currency, e.g. \"37.50\"";
+
+#[rustfmt::skip]
+fn schemas() -> Map<String, Value> {
+    let mut m = Map::new();
+    let mut add = |name: &str, v: Value| {
+        m.insert(name.to_owned(), v);
+    };
+    add("Error", json!({
+        "type": "object", "required": ["error"],
+        "properties": { "error": object(&[("code", "string", true, "Stable machine-readable code"), ("message", "string", true, ""), ("details", "object", true, "")]) },
+    }));
+    add("Range", object(&[("first", "integer", true, "First serial"), ("last", "integer", true, "Last serial, inclusive"), ("quantity", "integer", false, "Tonnes (replies only)")]));
+    add("Committed", object(&[("seq", "integer", true, "Journal sequence number of the command"), ("time", "string", true, "RFC 3339"), ("events", "[object]", true, "What the command did")]));
+    add("Health", object(&[("status", "string", true, "\"ok\""), ("seq", "integer", true, "")]));
+    add("OpenApi", json!({ "type": "object", "description": "This document" }));
+    add("LoginRequest", object(&[("username", "string", true, ""), ("password", "string", true, "")]));
+    add("Session", object(&[("token", "string", true, "Bearer token"), ("token_type", "string", true, ""), ("expires_in_s", "integer", true, "")]));
+    add("Ended", object(&[("ended", "boolean", true, "")]));
+    add("NewUser", object(&[("username", "string", true, "a–z, 0–9, . _ -"), ("password", "string", true, "8–1024 bytes"), ("organization", "integer", true, "")]));
+    add("User", object(&[("username", "string", true, ""), ("organization", "integer", true, ""), ("role", "string", true, "")]));
+    add("Organization", object(&[("id", "integer", true, ""), ("name", "string", true, ""), ("role", "string", true, "operator, registrar, member or auditor")]));
+    add("Account", object(&[("id", "integer", true, ""), ("org", "integer", true, ""), ("name", "string", true, ""), ("kind", "string", true, "holding, fees or bufferpool"), ("cash", "[Balance]", false, "Single account only"), ("holdings", "[object]", false, "Single account only"), ("open_orders", "integer", false, "")]));
+    add("Me", object(&[("user", "string", true, ""), ("organization", "Organization", true, ""), ("role", "string", true, ""), ("accounts", "[Account]", true, "")]));
+    add("NewOrganization", object(&[("name", "string", true, ""), ("role", "string", true, "operator, registrar, member or auditor")]));
+    add("NewAccount", object(&[("organization", "integer", true, ""), ("name", "string", true, "")]));
+    add("Balance", object(&[("currency", "string", true, "SAR, USD, EUR or AED"), ("available", "string", true, MONEY), ("reserved", "string", true, MONEY)]));
+    add("Cash", object(&[("account", "integer", true, ""), ("balances", "[Balance]", true, "")]));
+    add("Holdings", object(&[("account", "integer", true, ""), ("org", "integer", true, ""), ("holdings", "[object]", true, "Per issuance: available/reserved tonnes and serial ranges"), ("cash", "[Balance]", true, "")]));
+    add("Project", object(&[("id", "integer", true, ""), ("program", "string", true, ""), ("external_id", "string", true, ""), ("name", "string", true, ""), ("methodology", "string", true, ""), ("country", "string", true, ""), ("region", "string", true, ""), ("scope", "string", true, ""), ("type", "string", true, ""), ("effect", "string", true, ""), ("basis", "string", true, ""), ("developer", "integer", true, ""), ("rating", "integer?", false, "Single project only"), ("issuances", "[integer]", false, "Single project only")]));
+    add("NewProject", object(&[("program", "string", true, "VCS, GS, ACR, CAR, ART, PURO, ISOMETRIC, CERCARBONO, NATIVE"), ("external_id", "string", true, ""), ("name", "string", true, ""), ("methodology", "string", false, ""), ("country", "string", true, ""), ("region", "string", false, ""), ("scope", "string", false, ""), ("project_type", "string", false, ""), ("effect", "string", true, "reduction, removal or mixed"), ("basis", "string", true, "nature or technology"), ("developer", "integer", true, "Organization id")]));
+    add("Rating", object(&[("rating", "integer?", true, "0–100, or null to clear")]));
+    add("Labels", object(&[("corsia", "string?", false, "pilot, first or second"), ("ccp", "boolean", false, ""), ("article6", "object", false, "{authorization_ref, ca_status: not_required|committed|pending|completed}")]));
+    add("Issuance", object(&[("id", "integer", true, ""), ("project", "integer", true, ""), ("vintage", "integer", true, ""), ("block", "[Range]", true, ""), ("quantity", "integer", true, ""), ("retired_tonnes", "integer", true, ""), ("cancelled_tonnes", "integer", true, ""), ("buffer_tonnes", "integer", true, ""), ("external_ref", "string?", true, ""), ("labels", "Labels", true, ""), ("issued", "string", true, "")]));
+    add("NewIssuance", object(&[("project", "integer", true, ""), ("vintage", "integer", true, "Year"), ("quantity", "integer", true, "Tonnes, > 0"), ("buffer", "integer", false, "Tonnes to the buffer pool"), ("to_account", "integer", true, ""), ("first_serial", "integer?", false, "Imports only"), ("external_ref", "string?", false, "")]));
+    add("Transfer", object(&[("from", "integer", true, ""), ("to", "integer", true, ""), ("issuance", "integer", true, ""), ("quantity", "integer", false, "Exactly one of quantity and ranges"), ("ranges", "[Range]", false, "")]));
+    add("Retire", object(&[("account", "integer", true, ""), ("issuance", "integer", true, ""), ("quantity", "integer", false, "Exactly one of quantity and ranges"), ("ranges", "[Range]", false, ""), ("beneficiary", "string", true, ""), ("purpose", "string", true, "voluntary, corsia, ndc or other"), ("using_entity", "string", false, ""), ("note", "string", false, "")]));
+    add("Cancel", object(&[("account", "integer", true, ""), ("issuance", "integer", true, ""), ("quantity", "integer", false, "Exactly one of quantity and ranges"), ("ranges", "[Range]", false, ""), ("reason", "string", true, "")]));
+    add("Retirement", object(&[("id", "integer", true, ""), ("account", "integer", true, ""), ("issuance", "integer", true, ""), ("project", "object", true, ""), ("vintage", "integer", true, ""), ("quantity", "integer", true, ""), ("serials", "[Range]", true, ""), ("beneficiary", "string", true, ""), ("purpose", "string", true, ""), ("using_entity", "string", true, ""), ("note", "string", true, ""), ("time", "string", true, ""), ("seq", "integer", true, "Journal record of the retirement")]));
+    add("CertificateHtml", json!({ "type": "string", "contentMediaType": "text/html", "description": "Printable HTML, Arabic and English" }));
+    add("SerialLocation", object(&[("serial", "integer", false, ""), ("status", "string", true, "not_issued, held, retired or cancelled")]));
+    add("Stats", object(&[("issued_tonnes", "integer", true, ""), ("retired_tonnes", "integer", true, ""), ("cancelled_tonnes", "integer", true, ""), ("held_tonnes", "integer", true, ""), ("buffer_tonnes", "integer", true, ""), ("trades", "integer", true, "Trades executed"), ("projects", "integer", true, ""), ("issuances", "integer", true, "")]));
+    add("CashMovement", object(&[("account", "integer", true, ""), ("currency", "string", true, ""), ("amount", "string", true, MONEY)]));
+    add("CashTransfer", object(&[("from", "integer", true, ""), ("to", "integer", true, ""), ("currency", "string", true, ""), ("amount", "string", true, MONEY)]));
+    add("Market", object(&[("id", "integer", true, ""), ("symbol", "string", true, ""), ("currency", "string", true, ""), ("status", "string", true, "open, halted or closed"), ("reference_price", "string", true, MONEY)]));
+    add("Book", object(&[("instrument", "integer", true, ""), ("symbol", "string", true, ""), ("currency", "string", true, ""), ("bids", "[object]", true, "{price, quantity, orders}"), ("asks", "[object]", true, "")]));
+    add("Instrument", object(&[("id", "integer", true, ""), ("symbol", "string", true, ""), ("status", "string", true, ""), ("project", "integer?", true, ""), ("vintage", "integer?", true, ""), ("basket", "integer?", true, ""), ("currency", "string", true, ""), ("tick", "string", true, MONEY), ("lot_tonnes", "integer", true, ""), ("band_bps", "integer", true, ""), ("band", "object", true, "{low, high}"), ("reference_price", "string", true, MONEY), ("fees", "object", true, ""), ("best_bid", "string?", true, ""), ("best_ask", "string?", true, "")]));
+    add("NewInstrument", object(&[("symbol", "string", true, ""), ("project", "integer", false, "With vintage"), ("vintage", "integer", false, ""), ("basket", "integer", false, "Instead of project and vintage"), ("currency", "string", true, ""), ("tick", "string", true, MONEY), ("lot_tonnes", "integer", true, ""), ("band_bps", "integer", true, ""), ("reference_price", "string", true, MONEY), ("maker_bps", "integer", false, ""), ("taker_bps", "integer", false, ""), ("min_fee", "string", false, MONEY)]));
+    add("Price", object(&[("price", "string", true, MONEY)]));
+    add("SessionClose", object(&[("instrument", "string?", false, "Id or symbol; all instruments when absent")]));
+    add("NewOrder", object(&[("instrument", "string", true, "Id or symbol"), ("account", "integer", true, ""), ("side", "string", true, "buy or sell"), ("quantity", "integer", true, "Tonnes"), ("price", "string", false, "Limit price; absent for a market order"), ("time_in_force", "string", false, "gtc, day, ioc or fok"), ("post_only", "boolean", false, ""), ("client_order_id", "string", false, ""), ("self_trade", "string", false, "cancel_resting, cancel_incoming or cancel_both")]));
+    add("Order", object(&[("id", "integer", true, ""), ("instrument", "integer", true, ""), ("account", "integer", true, ""), ("side", "string", true, ""), ("price", "string", true, MONEY), ("currency", "string", true, ""), ("quantity", "integer", true, ""), ("remaining", "integer", true, ""), ("time_in_force", "string", true, ""), ("client_order_id", "string?", true, "")]));
+    add("Amend", object(&[("quantity", "integer", false, "New remaining tonnes"), ("price", "string", false, MONEY)]));
+    add("BasketCriteria", object(&[("programs", "[string]", false, ""), ("effects", "[string]", false, ""), ("bases", "[string]", false, ""), ("project_types", "[string]", false, ""), ("places", "[string]", false, ""), ("vintage_min", "integer?", false, ""), ("vintage_max", "integer?", false, ""), ("corsia", "string?", false, ""), ("ccp", "boolean", false, ""), ("article6_authorised", "boolean", false, ""), ("rating_min", "integer?", false, "")]));
+    add("Basket", object(&[("id", "integer", true, ""), ("name", "string", true, ""), ("criteria", "BasketCriteria", true, ""), ("free_deposited_tonnes", "integer", true, ""), ("mine", "object", false, "The caller's own deposits (authenticated)")]));
+    add("NewBasket", object(&[("name", "string", true, ""), ("criteria", "BasketCriteria", false, "")]));
+    add("BasketDeposit", object(&[("account", "integer", true, ""), ("issuance", "integer", true, ""), ("quantity", "integer", true, ""), ("priority", "integer", false, "Lower is delivered first")]));
+    add("BasketWithdrawal", object(&[("account", "integer", true, ""), ("issuance", "integer", true, ""), ("quantity", "integer", true, "")]));
+    add("Auction", object(&[("id", "integer", true, ""), ("name", "string", true, ""), ("rule", "string", true, "uniform_price or pay_as_bid"), ("status", "string", true, "open or closed"), ("opens", "string", true, ""), ("closes", "string", true, ""), ("approved_bidders", "integer", true, "How many"), ("lots", "[object]", true, "Public lot terms and, once closed, results"), ("mine", "object", false, "The caller's own bids and allocations")]));
+    add("NewAuction", object(&[("name", "string", true, ""), ("rule", "string", true, "uniform_price or pay_as_bid"), ("opens_at", "string", false, "RFC 3339 UTC; now when absent"), ("closes_at", "string", true, "RFC 3339 UTC"), ("approved_bidders", "[integer]", false, "Organization ids; empty: every member"), ("lots", "[object]", true, "{instrument, seller, quantity, reserve_price, min_bid, increment, guaranteed: [{org, tonnes}]}")]));
+    add("NewBid", object(&[("lot", "integer", true, ""), ("account", "integer", true, ""), ("price", "string", true, MONEY), ("quantity", "integer", true, "")]));
+    add("ChangeBid", object(&[("price", "string", false, MONEY), ("quantity", "integer", false, "")]));
+    add("AuctionResults", object(&[("auction", "integer", true, ""), ("status", "string", true, ""), ("lots", "[object]", true, "{lot, symbol, currency, result: {clearing_price, sold_tonnes, returned_tonnes, bids, bidders, demand_curve} | null}"), ("mine", "object", false, "The caller's own allocations")]));
+    for (page, item) in [
+        ("OrganizationPage", "Organization"),
+        ("AccountPage", "Account"),
+        ("ProjectPage", "Project"),
+        ("IssuancePage", "Issuance"),
+        ("RetirementPage", "Retirement"),
+        ("MarketPage", "Market"),
+        ("InstrumentPage", "Instrument"),
+        ("OrderPage", "Order"),
+        ("BasketPage", "Basket"),
+        ("AuctionPage", "Auction"),
+    ] {
+        m.insert(page.to_owned(), page_of(item));
+    }
+    m
+}
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in table::routes() {
+        let mut parameters: Vec<Value> = route
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        parameters.extend(route.query.iter().map(|(name, description)| {
+            json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } })
+        }));
+        let roles = route.access.roles();
+        let who = match route.access {
+            Access::Public => "Public.".to_owned(),
+            Access::PublicOrCaller => {
+                "Public; a bearer token adds the caller's own view.".to_owned()
+            }
+            Access::Authenticated => "Any authenticated role.".to_owned(),
+            Access::Roles(_) => format!("Roles: {}.", roles.join(", ")),
+        };
+        let media =
+            if route.response == "CertificateHtml" { "text/html" } else { "application/json" };
+        let mut responses = Map::new();
+        responses.insert(
+            route.status.to_string(),
+            json!({
+                "description": route.summary,
+                "content": { media: { "schema": { "$ref": format!("#/components/schemas/{}", route.response) } } },
+            }),
+        );
+        responses.insert("400".into(), error_response("Malformed input"));
+        if route.access.needs_token() || route.access == Access::PublicOrCaller {
+            responses.insert("401".into(), error_response("Missing, invalid or expired token"));
+        }
+        if route.access.needs_token() {
+            responses
+                .insert("403".into(), error_response("The role or object is not the caller's"));
+        }
+        responses.insert("404".into(), error_response("Unknown id"));
+        if route.request.is_some() {
+            responses.insert("409".into(), error_response("Conflicts with the ledger's state"));
+            responses.insert("413".into(), error_response("Body too large"));
+            responses.insert("422".into(), error_response("Refused by a domain rule"));
+        }
+        let mut op = json!({
+            "operationId": operation_id(route.method.as_str(), route.path),
+            "summary": route.summary,
+            "description": format!("{} {who}", route.summary),
+            "x-roles": roles,
+            "parameters": parameters,
+            "responses": responses,
+        });
+        if let Some(request) = route.request {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{request}") } } },
+            });
+        }
+        if route.access.needs_token() {
+            op["security"] = json!([{ "bearer": [] }]);
+        } else if route.access == Access::PublicOrCaller {
+            op["security"] = json!([{}, { "bearer": [] }]);
+        }
+        let item = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
+        item[route.method.as_str().to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rasid API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Carbon credit registry and exchange. Errors are {\"error\":{\"code\",\"message\",\"details\"}}. \
+    POSTs accept an Idempotency-Key header. Lists are {\"items\",\"next_cursor\"} with ?cursor=&limit= (1–500, default 100).",
+        },
+        "servers": [{ "url": "/" }],
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A session token from POST /v1/sessions" } },
+        },
+    })
+}
+
+/// `GET /v1/auctions/{id}/bids/{bid}` → `get_auctions_id_bids_bid`.
+fn operation_id(method: &str, path: &str) -> String {
+    let rest: Vec<&str> =
+        path.trim_start_matches("/v1/").split('/').map(|s| s.trim_matches(['{', '}'])).collect();
+    format!("{}_{}", method.to_lowercase(), rest.join("_")).replace(['-', '.'], "_")
+}

@@ -1,0 +1,1082 @@
+//! Every route of the API against the real server (in-process, real HTTP, temporary SQLite):
+//! the OpenAPI document against the router, the role × route matrix driven by the document's
+//! `x-roles`, bad input that must change nothing (checked with the state digest), and the flows
+//! of the registry, cash, exchange, baskets, auctions and certificates.
+
+use rasid_core::exchange::{FeeSchedule, InstrumentSpec, Underlying};
+use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Role};
+use rasid_core::{AccountId, Command, Currency, OrgId, ProjectId};
+use rasid_server::{App, Options};
+use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const OPERATOR_PASSWORD: &str = "operator-secret-1";
+const PASSWORD: &str = "a-long-password";
+const DEV_ORG: u64 = 3;
+const DEV_ACC: u64 = 3;
+/// An id no route knows.
+const UNKNOWN: &str = "999999";
+
+/// Genesis, a developer member holding 1,000 t of issuance 1, and instrument 1 (VCS1-2021).
+fn seed(database: &DatabaseUrl) {
+    let ledger =
+        Ledger::open(open_journal(database).unwrap(), Config::default(), system_clock()).unwrap();
+    let (op, reg) = (OrgId(1), OrgId(2));
+    let genesis =
+        Command::Genesis { operator_name: "Operator".into(), registrar_name: "Registry".into() };
+    let info = ProjectInfo {
+        country: "Saudi Arabia".into(),
+        effect: Effect::Removal,
+        basis: Basis::Nature,
+        ..rasid_core::testing::project(Program::Vcs, "VCS1", "Mangroves", OrgId(DEV_ORG))
+    };
+    let spec = InstrumentSpec {
+        symbol: "VCS1-2021".into(),
+        underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2021 },
+        currency: Currency::Sar,
+        tick_minor: 5,
+        lot_tonnes: 10,
+        band_bps: 2_000,
+        reference_price_minor: 3_750,
+        fees: FeeSchedule { maker_bps: 10, taker_bps: 20, min_fee_minor: 100 },
+    };
+    let issue = Command::Issue {
+        project: ProjectId(1),
+        vintage_year: 2021,
+        quantity_tonnes: 1_000,
+        buffer_tonnes: 0,
+        to_account: AccountId(DEV_ACC),
+        first_serial: None,
+        external_ref: None,
+    };
+    let commands = vec![
+        (OrgId(0), genesis),
+        (op, Command::CreateOrganization { name: "Dev Co".into(), role: Role::Member }),
+        (op, Command::OpenAccount { org: OrgId(DEV_ORG), name: "main".into() }),
+        (reg, Command::RegisterProject { info }),
+        (reg, issue),
+        (op, Command::ListInstrument { spec }),
+    ];
+    for outcome in ledger.submit_batch(commands).unwrap() {
+        outcome.unwrap();
+    }
+    ledger.close().unwrap();
+}
+
+struct Reply {
+    status: u16,
+    text: String,
+    content_type: String,
+    replayed: bool,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error document: {}", self.text))
+            .to_owned()
+    }
+}
+
+struct Server {
+    base: String,
+    app: Arc<App>,
+    database: DatabaseUrl,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+    http: ureq::Agent,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+        seed(&database);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let options = Options {
+            database: database.clone(),
+            snapshot_interval: 1_000_000,
+            bootstrap_operator_password: Some(OPERATOR_PASSWORD.into()),
+            demo_users: Vec::new(),
+            ha: rasid_server::HaOptions::default(),
+        };
+        let app = Arc::new(App::open(&options).unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shared = app.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                rasid_server::serve_shared(listener, shared, async {
+                    let _ = stopped.await;
+                })
+                .await
+            })
+        });
+        let http: ureq::Agent =
+            ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let server =
+            Self { base, app, database, stop: Some(stop), thread: Some(thread), http, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.request("GET", "/v1/health", None, None, None).map(|r| r.status).ok()
+            != Some(200)
+        {
+            assert!(Instant::now() < deadline, "the server did not become healthy in 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Reply, ureq::Error> {
+        let url = format!("{}{path}", self.base);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        macro_rules! headers {
+            ($r:expr) => {{
+                let mut r = $r;
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                if let Some(k) = idempotency_key {
+                    r = r.header("Idempotency-Key", k);
+                }
+                r
+            }};
+        }
+        let body = body.unwrap_or("");
+        let mut response = match method {
+            "GET" => headers!(self.http.get(&url)).call(),
+            "DELETE" => headers!(self.http.delete(&url)).call(),
+            "POST" => {
+                headers!(self.http.post(&url).header("Content-Type", "application/json")).send(body)
+            }
+            "PUT" => {
+                headers!(self.http.put(&url).header("Content-Type", "application/json")).send(body)
+            }
+            "PATCH" => headers!(self.http.patch(&url).header("Content-Type", "application/json"))
+                .send(body),
+            other => panic!("unsupported method {other}"),
+        }?;
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let replayed = response.headers().get("idempotent-replayed").is_some();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        Ok(Reply { status, text, content_type, replayed })
+    }
+
+    fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let body = body.map(Value::to_string);
+        self.request(method, path, token, body.as_deref(), None)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> Value {
+        let r = self.call("GET", path, token, None);
+        assert_eq!(r.status, 200, "GET {path}: {}", r.text);
+        r.json()
+    }
+
+    /// A command that must succeed; its reply document.
+    fn ok(&self, method: &str, path: &str, token: &str, body: Value) -> Value {
+        let r = self.call(method, path, Some(token), Some(&body));
+        assert!(matches!(r.status, 200 | 201), "{method} {path} {body}: {} {}", r.status, r.text);
+        r.json()
+    }
+
+    fn login(&self, username: &str, password: &str) -> String {
+        let body = json!({ "username": username, "password": password });
+        let r = self.call("POST", "/v1/sessions", None, Some(&body));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    fn digest(&self) -> [u8; 32] {
+        self.app.state_digest().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Tokens of one user per role, the buyer member's org and account.
+struct World {
+    op: String,
+    registrar: String,
+    dev: String,
+    buyer: String,
+    auditor: String,
+    buyer_org: u64,
+    buyer_acc: u64,
+}
+
+fn first_event(doc: &Value, key: &str) -> u64 {
+    doc["events"][0][key].as_u64().unwrap_or_else(|| panic!("no events[0].{key}: {doc}"))
+}
+
+fn setup(s: &Server) -> World {
+    let op = s.login("operator", OPERATOR_PASSWORD);
+    let org = |name: &str, role: &str| {
+        first_event(
+            &s.ok("POST", "/v1/organizations", &op, json!({ "name": name, "role": role })),
+            "org",
+        )
+    };
+    let buyer_org = org("Buyer Co", "member");
+    let audit_org = org("Audit Co", "auditor");
+    let buyer_acc = first_event(
+        &s.ok("POST", "/v1/accounts", &op, json!({ "organization": buyer_org, "name": "main" })),
+        "account",
+    );
+    for (username, org) in
+        [("registrar", 2), ("dev", DEV_ORG), ("buyer", buyer_org), ("auditor", audit_org)]
+    {
+        s.ok(
+            "POST",
+            "/v1/users",
+            &op,
+            json!({ "username": username, "password": PASSWORD, "organization": org }),
+        );
+    }
+    World {
+        registrar: s.login("registrar", PASSWORD),
+        dev: s.login("dev", PASSWORD),
+        buyer: s.login("buyer", PASSWORD),
+        auditor: s.login("auditor", PASSWORD),
+        op,
+        buyer_org,
+        buyer_acc,
+    }
+}
+
+/// Every `.route("…")` literal in the server's sources: routes added outside the table (say by
+/// a merge) must still be in the document.
+fn literal_routes() -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut rest = text.as_str();
+                while let Some(i) = rest.find(".route(\"") {
+                    rest = &rest[i + 8..];
+                    let end = rest.find('"').unwrap();
+                    found.push(rest[..end].to_owned());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_openapi_document_lists_every_route_and_is_structurally_valid() {
+    let s = Server::start();
+    let r = s.call("GET", "/v1/openapi.json", None, None);
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    let paths = doc["paths"].as_object().unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        assert!(path.starts_with('/'), "{path}");
+        for (method, op) in item.as_object().unwrap() {
+            assert!(
+                ["get", "post", "put", "patch", "delete"].contains(&method.as_str()),
+                "{method}"
+            );
+            operations += 1;
+            let responses = op["responses"].as_object().unwrap();
+            assert!(responses.keys().any(|k| k.starts_with('2')), "{method} {path}: no success");
+            assert!(op["x-roles"].as_array().is_some_and(|r| !r.is_empty()), "{method} {path}");
+            assert!(op["description"].as_str().unwrap().contains('.'));
+            // Every path parameter is declared, and every $ref resolves.
+            for seg in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = seg.trim_matches(['{', '}']);
+                assert!(
+                    op["parameters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path"),
+                    "{method} {path}: parameter {name}"
+                );
+            }
+            let text = op.to_string();
+            for piece in text.split("#/components/schemas/").skip(1) {
+                let name = &piece[..piece.find('"').unwrap()];
+                assert!(schemas.contains_key(name), "{method} {path}: schema {name} missing");
+            }
+        }
+    }
+    assert!(operations >= 60, "only {operations} operations");
+    // Routes registered outside the table are in the document too.
+    for path in literal_routes() {
+        assert!(paths.contains_key(&path), "{path} is served but not documented");
+    }
+    // Every documented operation is served: the router answers neither 404 unknown_route nor
+    // 405 (the matrix test checks access on each).
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path
+                .split('/')
+                .map(|seg| if seg.starts_with('{') { UNKNOWN } else { seg })
+                .collect::<Vec<_>>()
+                .join("/");
+            let r = s.call(&method.to_uppercase(), &concrete, None, Some(&json!({})));
+            assert_ne!(r.status, 405, "{method} {path} is documented but not served");
+            if r.status == 404 {
+                assert_ne!(
+                    r.code(),
+                    "unknown_route",
+                    "{method} {path} is documented but not served"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn role_by_route_matrix() {
+    let s = Server::start();
+    let w = setup(&s);
+    let doc = s.get("/v1/openapi.json", None);
+    let roles: [(&str, Option<(&str, &str)>); 5] = [
+        ("anonymous", None),
+        ("operator", Some(("operator", OPERATOR_PASSWORD))),
+        ("registrar", Some(("registrar", PASSWORD))),
+        ("member", Some(("buyer", PASSWORD))),
+        ("auditor", Some(("auditor", PASSWORD))),
+    ];
+    let tokens: Vec<Option<String>> = vec![
+        None,
+        Some(w.op.clone()),
+        Some(w.registrar.clone()),
+        Some(w.buyer.clone()),
+        Some(w.auditor.clone()),
+    ];
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { UNKNOWN } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, op) in item.as_object().unwrap() {
+            let allowed: Vec<&str> =
+                op["x-roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+            for ((role, login), token) in roles.iter().zip(&tokens) {
+                // Logging out ends the session: use a fresh one for that route.
+                let fresh;
+                let token = if path == "/v1/sessions/current" {
+                    fresh = login.map(|(u, p)| s.login(u, p));
+                    fresh.as_deref()
+                } else {
+                    token.as_deref()
+                };
+                let method = method.to_uppercase();
+                let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+                let r = s.call(&method, &concrete, token, body.as_ref());
+                let what = format!("{method} {path} as {role}: {} {}", r.status, r.text);
+                assert!(r.status < 500, "{what}");
+                if allowed.contains(role) {
+                    assert_ne!(r.status, 401, "{what}");
+                    if r.status == 403 {
+                        assert_ne!(r.code(), "forbidden", "{what}");
+                    }
+                } else if *role == "anonymous" {
+                    assert_eq!((r.status, r.code().as_str()), (401, "unauthenticated"), "{what}");
+                } else {
+                    assert_eq!((r.status, r.code().as_str()), (403, "forbidden"), "{what}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 300, "{checked} calls");
+    // Deny by default: every route that changes state names its roles and is closed to anonymous.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let public = op["x-roles"].as_array().unwrap().iter().any(|r| r == "anonymous");
+            if method != "get" && public {
+                assert_eq!(path, "/v1/sessions", "{method} {path} is public");
+            }
+        }
+    }
+    let _ = w.buyer_org;
+}
+
+/// Asserts a request is refused with a 4xx in the error format and changes nothing.
+fn refused(
+    s: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+    status: u16,
+    code: &str,
+) {
+    let before = s.digest();
+    let r = s.request(method, path, token, Some(body), None).unwrap();
+    assert_eq!((r.status, r.code().as_str()), (status, code), "{method} {path} {body}: {}", r.text);
+    assert!(r.content_type.starts_with("application/json"), "{}", r.content_type);
+    assert_eq!(s.digest(), before, "{method} {path} {body} changed the state");
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let s = Server::start();
+    let w = setup(&s);
+    let (dev, buyer, op, reg) = (
+        Some(w.dev.as_str()),
+        Some(w.buyer.as_str()),
+        Some(w.op.as_str()),
+        Some(w.registrar.as_str()),
+    );
+    let b = w.buyer_acc;
+    // Malformed JSON, wrong types, missing and unknown fields.
+    refused(&s, "POST", "/v1/transfers", dev, "{not json", 400, "malformed_request");
+    refused(
+        &s,
+        "POST",
+        "/v1/transfers",
+        dev,
+        r#"{"from":"three","to":4,"issuance":1,"quantity":1}"#,
+        400,
+        "malformed_request",
+    );
+    refused(&s, "POST", "/v1/issuances", reg, r#"{"project":1}"#, 400, "malformed_request");
+    refused(
+        &s,
+        "POST",
+        "/v1/projects",
+        reg,
+        r#"{"program":"VCS","external_id":"X","name":"X","country":"SA","effect":"removal","basis":"nature","developer":3,"colour":"red"}"#,
+        400,
+        "malformed_request",
+    );
+    refused(&s, "POST", "/v1/cash/deposits", op, "[]", 400, "malformed_request");
+    refused(&s, "POST", "/v1/cash/deposits", op, "", 400, "malformed_request");
+    // Zero, negative and overflowing numbers.
+    refused(
+        &s,
+        "POST",
+        "/v1/issuances",
+        reg,
+        r#"{"project":1,"vintage":2022,"quantity":0,"to_account":3}"#,
+        422,
+        "zero_quantity",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/issuances",
+        reg,
+        r#"{"project":1,"vintage":70000,"quantity":5,"to_account":3}"#,
+        400,
+        "malformed_request",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/transfers",
+        dev,
+        &format!(r#"{{"from":3,"to":{b},"issuance":1,"quantity":-1}}"#),
+        400,
+        "malformed_request",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/transfers",
+        dev,
+        &format!(r#"{{"from":3,"to":{b},"issuance":1,"quantity":18446744073709551616}}"#),
+        400,
+        "malformed_request",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/transfers",
+        dev,
+        &format!(r#"{{"from":3,"to":{b},"issuance":1,"quantity":0}}"#),
+        422,
+        "zero_quantity",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/transfers",
+        dev,
+        &format!(r#"{{"from":3,"to":{b},"issuance":1,"ranges":[{{"first":9,"last":2}}]}}"#),
+        422,
+        "invalid_range",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/cash/deposits",
+        op,
+        &format!(r#"{{"account":{b},"currency":"SAR","amount":"-5"}}"#),
+        400,
+        "invalid_amount",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/cash/deposits",
+        op,
+        &format!(r#"{{"account":{b},"currency":"SAR","amount":"99999999999999999999"}}"#),
+        400,
+        "invalid_amount",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/cash/deposits",
+        op,
+        &format!(r#"{{"account":{b},"currency":"XYZ","amount":"5"}}"#),
+        400,
+        "invalid_currency",
+    );
+    s.ok(
+        "POST",
+        "/v1/cash/deposits",
+        &w.op,
+        json!({ "account": b, "currency": "SAR", "amount": "92233720368547758.07" }),
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/cash/deposits",
+        op,
+        &format!(r#"{{"account":{b},"currency":"SAR","amount":"0.01"}}"#),
+        422,
+        "amount_overflow",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/orders",
+        buyer,
+        &format!(
+            r#"{{"instrument":"VCS1-2021","account":{b},"side":"buy","quantity":10,"price":"0"}}"#
+        ),
+        422,
+        "invalid_price",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/orders",
+        buyer,
+        &format!(
+            r#"{{"instrument":"VCS1-2021","account":{b},"side":"sideways","quantity":10,"price":"37.50"}}"#
+        ),
+        400,
+        "invalid_side",
+    );
+    // Unknown ids.
+    refused(
+        &s,
+        "POST",
+        "/v1/transfers",
+        dev,
+        r#"{"from":999,"to":3,"issuance":1,"quantity":1}"#,
+        404,
+        "unknown_account",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/issuances/999/labels",
+        reg,
+        r#"{"ccp":true}"#,
+        404,
+        "unknown_issuance",
+    );
+    refused(&s, "POST", "/v1/instruments/NOPE/halt", op, "", 404, "unknown_instrument");
+    refused(
+        &s,
+        "POST",
+        "/v1/auctions/999/bids",
+        buyer,
+        &format!(r#"{{"lot":0,"account":{b},"price":"1","quantity":10}}"#),
+        404,
+        "unknown_auction",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/baskets/999/deposits",
+        dev,
+        r#"{"account":3,"issuance":1,"quantity":10}"#,
+        404,
+        "unknown_basket",
+    );
+    refused(&s, "PATCH", "/v1/orders/999", buyer, r#"{"quantity":5}"#, 404, "unknown_order");
+    refused(&s, "GET", "/v1/retirements/999/certificate", None, "", 404, "unknown_retirement");
+    refused(&s, "GET", "/v1/projects/prj0", None, "", 400, "invalid_id");
+    // Another member's ids.
+    refused(
+        &s,
+        "POST",
+        "/v1/transfers",
+        buyer,
+        &format!(r#"{{"from":3,"to":{b},"issuance":1,"quantity":1}}"#),
+        403,
+        "unauthorized",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/cash/transfers",
+        dev,
+        &format!(r#"{{"from":{b},"to":3,"currency":"SAR","amount":"1"}}"#),
+        403,
+        "unauthorized",
+    );
+    refused(&s, "GET", "/v1/accounts/3/cash", buyer, "", 403, "unauthorized");
+    refused(&s, "GET", "/v1/orders?account=3", buyer, "", 403, "unauthorized");
+    let sell = s.ok("POST", "/v1/orders", &w.dev, json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "40.00" }));
+    let order = first_event(&sell, "order");
+    refused(&s, "DELETE", &format!("/v1/orders/{order}"), buyer, "", 404, "unknown_order");
+    refused(
+        &s,
+        "PATCH",
+        &format!("/v1/orders/{order}"),
+        buyer,
+        r#"{"price":"41.00"}"#,
+        404,
+        "unknown_order",
+    );
+    refused(&s, "DELETE", "/v1/orders?account=3", buyer, "", 403, "unauthorized");
+    refused(&s, "PATCH", &format!("/v1/orders/{order}"), dev, "{}", 422, "nothing_to_amend");
+    // Tokens: garbage, malformed header, expired.
+    refused(&s, "GET", "/v1/me", Some("not-a-token"), "", 401, "unauthenticated");
+    let expired = "expired-token-for-the-test";
+    {
+        use sha2::Digest;
+        let DatabaseUrl::Sqlite(path) = &s.database else { unreachable!() };
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let hash: [u8; 32] = sha2::Sha256::digest(expired.as_bytes()).into();
+        conn.execute(
+            "INSERT INTO server_sessions (token_sha256, username, expires_ms) VALUES (?1, 'buyer', 1)",
+            [hash.to_vec()],
+        )
+        .unwrap();
+    }
+    refused(&s, "GET", "/v1/me", Some(expired), "", 401, "unauthenticated");
+    refused(&s, "POST", "/v1/orders", Some(expired), "{}", 401, "unauthenticated");
+    // Replayed idempotency keys: the first runs once, a replay changes nothing, another body
+    // with the same key is refused.
+    let deposit = json!({ "account": DEV_ACC, "currency": "USD", "amount": "10.00" }).to_string();
+    let first = s.request("POST", "/v1/cash/deposits", op, Some(&deposit), Some("dep-1")).unwrap();
+    assert_eq!((first.status, first.replayed), (201, false), "{}", first.text);
+    let before = s.digest();
+    let again = s.request("POST", "/v1/cash/deposits", op, Some(&deposit), Some("dep-1")).unwrap();
+    assert_eq!((again.status, again.replayed, &again.text), (201, true, &first.text));
+    let other = json!({ "account": DEV_ACC, "currency": "USD", "amount": "11.00" }).to_string();
+    let r = s.request("POST", "/v1/cash/deposits", op, Some(&other), Some("dep-1")).unwrap();
+    assert_eq!((r.status, r.code().as_str()), (422, "idempotency_key_reused"));
+    assert_eq!(s.digest(), before, "a replay changed the state");
+    // Oversized bodies, with and without an idempotency key.
+    let huge = format!(r#"{{"name":"{}","role":"member"}}"#, "x".repeat(100_000));
+    refused(&s, "POST", "/v1/organizations", op, &huge, 413, "body_too_large");
+    let before = s.digest();
+    let r = s.request("POST", "/v1/organizations", op, Some(&huge), Some("huge-1")).unwrap();
+    assert_eq!((r.status, r.code().as_str()), (413, "body_too_large"));
+    assert_eq!(s.digest(), before);
+    // Query parameters and routes.
+    refused(&s, "GET", "/v1/projects?limit=0", None, "", 400, "invalid_limit");
+    refused(&s, "GET", "/v1/projects?limit=501", None, "", 400, "invalid_limit");
+    refused(&s, "GET", "/v1/projects?cursor=zzz", None, "", 400, "invalid_cursor");
+    refused(&s, "GET", "/v1/projects?colour=red", None, "", 400, "unknown_parameter");
+    refused(&s, "GET", "/v1/projects?program=NOPE", None, "", 400, "invalid_program");
+    refused(&s, "GET", "/v1/retirements/1/certificate?lang=fr", None, "", 400, "invalid_lang");
+    refused(&s, "GET", "/v1/orders", buyer, "", 400, "missing_parameter");
+    refused(&s, "GET", "/v1/nowhere", None, "", 404, "unknown_route");
+    refused(&s, "PUT", "/v1/projects", reg, "{}", 405, "method_not_allowed");
+    refused(
+        &s,
+        "POST",
+        "/v1/auctions",
+        op,
+        r#"{"name":"A","rule":"dutch","closes_at":"2030-01-01T00:00:00Z","lots":[]}"#,
+        400,
+        "invalid_rule",
+    );
+    refused(
+        &s,
+        "POST",
+        "/v1/auctions",
+        op,
+        r#"{"name":"A","rule":"pay_as_bid","closes_at":"tomorrow","lots":[]}"#,
+        400,
+        "invalid_time",
+    );
+}
+
+#[test]
+fn registry_flow_with_pagination_and_a_certificate() {
+    let s = Server::start();
+    let w = setup(&s);
+    // The registrar registers two more projects and issues; labels one issuance.
+    for (ext, country, effect) in [("GS7", "Kenya", "reduction"), ("VCS9", "Brazil", "removal")] {
+        let body = json!({ "program": &ext[..ext.len() - 1], "external_id": ext, "name": format!("Project {ext}"), "country": country, "effect": effect, "basis": "technology", "developer": DEV_ORG });
+        s.ok("POST", "/v1/projects", &w.registrar, body);
+    }
+    let doc = s.ok("POST", "/v1/issuances", &w.registrar, json!({ "project": 2, "vintage": 2022, "quantity": 500, "buffer": 50, "to_account": DEV_ACC }));
+    let iss = first_event(&doc, "issuance");
+    s.ok("POST", &format!("/v1/issuances/{iss}/labels"), &w.registrar, json!({ "corsia": "first", "ccp": true, "article6": { "authorization_ref": "LoA-1", "ca_status": "pending" } }));
+    s.ok("POST", "/v1/projects/2/rating", &w.registrar, json!({ "rating": 80 }));
+    let labelled = s.get(&format!("/v1/issuances/{iss}"), None);
+    assert_eq!(
+        (labelled["labels"]["corsia"].as_str(), labelled["labels"]["ccp"].as_bool()),
+        (Some("first"), Some(true))
+    );
+    assert_eq!(s.get("/v1/projects/2", None)["rating"], 80);
+    // Filters.
+    let ids = |path: &str| -> Vec<u64> {
+        s.get(path, None)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids("/v1/projects"), [1, 2, 3]);
+    assert_eq!(ids("/v1/projects?program=GS"), [2]);
+    assert_eq!(ids("/v1/projects?country=brazil"), [3]);
+    assert_eq!(ids("/v1/projects?category=removal"), [1, 3]);
+    assert_eq!(ids("/v1/projects?category=nature"), [1]);
+    assert_eq!(ids("/v1/projects?label=ccp"), [2]);
+    assert_eq!(ids("/v1/issuances?project=2"), [iss]);
+    // Pagination: pages of one, in order, end with a null cursor.
+    let mut seen = Vec::new();
+    let mut path = "/v1/projects?limit=1".to_owned();
+    loop {
+        let page = s.get(&path, None);
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{page}");
+        seen.push(items[0]["id"].as_u64().unwrap());
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/v1/projects?limit=1&cursor={c}"),
+            None => break,
+        }
+        assert!(seen.len() <= 3, "the pages do not end");
+    }
+    assert_eq!(seen, [1, 2, 3]);
+    let page = s.get("/v1/projects?limit=3", None);
+    assert!(page["next_cursor"].is_null(), "an exact last page has no next cursor: {page}");
+    // A member sees its own organization and accounts; the operator and auditor see all.
+    let me = s.get("/v1/me", Some(&w.dev));
+    assert_eq!(
+        (me["role"].as_str(), me["organization"]["id"].as_u64(), me["accounts"][0]["id"].as_u64()),
+        (Some("member"), Some(DEV_ORG), Some(DEV_ACC))
+    );
+    assert_eq!(s.get("/v1/organizations", Some(&w.dev))["items"].as_array().unwrap().len(), 1);
+    assert_eq!(s.get("/v1/accounts", Some(&w.dev))["items"].as_array().unwrap().len(), 1);
+    let all = s.get("/v1/accounts", Some(&w.auditor))["items"].as_array().unwrap().len();
+    assert!(all >= 4, "{all}");
+    assert_eq!(s.get(&format!("/v1/accounts/{}", w.buyer_acc), Some(&w.op))["org"], w.buyer_org);
+
+    // Retire with a beneficiary that tries markup; the certificate escapes it.
+    let ben = "<script>alert('x')</script> Riyadh Metro & Co";
+    let doc = s.ok("POST", "/v1/retirements", &w.dev, json!({ "account": DEV_ACC, "issuance": 1, "ranges": [{ "first": 1, "last": 10 }, { "first": 21, "last": 25 }], "beneficiary": ben, "purpose": "voluntary" }));
+    let seq = doc["seq"].as_u64().unwrap();
+    let ret = first_event(&doc, "retirement");
+    let list = s.get("/v1/retirements", None);
+    assert_eq!(
+        (list["items"][0]["id"].as_u64(), list["items"][0]["beneficiary"].as_str()),
+        (Some(ret), Some(ben))
+    );
+    let cert = s.call("GET", &format!("/v1/retirements/{ret}/certificate"), None, None);
+    assert_eq!(cert.status, 200);
+    assert!(cert.content_type.starts_with("text/html"), "{}", cert.content_type);
+    let html = &cert.text;
+    assert!(!html.contains("<script>"), "unescaped beneficiary");
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Riyadh Metro &amp; Co"));
+    let record = open_journal(&s.database).unwrap().record(seq).unwrap().unwrap();
+    let hash = rasid_core::codec::hex(&record.hash);
+    for needle in [
+        hash.as_str(),
+        &format!("#{seq}"),
+        "<code>1</code></td><td><code>10</code>",
+        "<code>21</code></td><td><code>25</code>",
+        "dir=\"rtl\"",
+        "lang=\"en\"",
+        "rasid verify",
+        "/v1/serials/1",
+        "VCS1",
+        "2021",
+        "15",
+    ] {
+        assert!(html.contains(needle), "the certificate lacks {needle:?}");
+    }
+    let ar_at = |h: &str| h.find("<section lang=\"ar\"").unwrap();
+    let en_at = |h: &str| h.find("<section lang=\"en\"").unwrap();
+    assert!(ar_at(html) < en_at(html), "Arabic first by default");
+    let en = s.call("GET", &format!("/v1/retirements/{ret}/certificate?lang=en"), None, None).text;
+    assert!(en_at(&en) < ar_at(&en), "?lang=en puts English first");
+
+    // The registrar cancels from any account; the holder from its own. Stats add up.
+    s.ok(
+        "POST",
+        "/v1/cancellations",
+        &w.registrar,
+        json!({ "account": DEV_ACC, "issuance": 1, "quantity": 5, "reason": "double counting" }),
+    );
+    s.ok(
+        "POST",
+        "/v1/cancellations",
+        &w.dev,
+        json!({ "account": DEV_ACC, "issuance": iss, "quantity": 1, "reason": "own" }),
+    );
+    let stats = s.get("/v1/stats", None);
+    assert_eq!(
+        (
+            stats["issued_tonnes"].as_u64(),
+            stats["retired_tonnes"].as_u64(),
+            stats["cancelled_tonnes"].as_u64()
+        ),
+        (Some(1_500), Some(15), Some(6))
+    );
+    assert_eq!(
+        (stats["held_tonnes"].as_u64(), stats["buffer_tonnes"].as_u64()),
+        (Some(1_479), Some(50))
+    );
+}
+
+#[test]
+fn cash_instruments_orders_and_baskets() {
+    let s = Server::start();
+    let w = setup(&s);
+    let b = w.buyer_acc;
+    s.ok(
+        "POST",
+        "/v1/cash/deposits",
+        &w.op,
+        json!({ "account": b, "currency": "SAR", "amount": "10000.00" }),
+    );
+    s.ok(
+        "POST",
+        "/v1/cash/withdrawals",
+        &w.op,
+        json!({ "account": b, "currency": "SAR", "amount": "1000.00" }),
+    );
+    let cash = s.get(&format!("/v1/accounts/{b}/cash"), Some(&w.buyer));
+    assert_eq!(cash["balances"][0]["available"], "9000.00");
+    s.ok(
+        "POST",
+        "/v1/cash/transfers",
+        &w.buyer,
+        json!({ "from": b, "to": DEV_ACC, "currency": "SAR", "amount": "100.00" }),
+    );
+    assert_eq!(
+        s.get(&format!("/v1/accounts/{DEV_ACC}/cash"), Some(&w.dev))["balances"][0]["available"],
+        "100.00"
+    );
+
+    // Halted instruments refuse orders; resumed ones take them.
+    s.ok("POST", "/v1/instruments/VCS1-2021/halt", &w.op, json!({}));
+    let buy = json!({ "instrument": "VCS1-2021", "account": b, "side": "buy", "quantity": 20, "price": "37.50" });
+    let r = s.call("POST", "/v1/orders", Some(&w.buyer), Some(&buy));
+    assert_eq!((r.status, r.code().as_str()), (409, "instrument_halted"));
+    s.ok("POST", "/v1/instruments/1/resume", &w.op, json!({}));
+    assert_eq!(s.get("/v1/instruments/1", None)["status"], "open");
+    let order = first_event(&s.ok("POST", "/v1/orders", &w.buyer, buy.clone()), "order");
+    s.ok("POST", "/v1/orders", &w.buyer, json!({ "instrument": "VCS1-2021", "account": b, "side": "buy", "quantity": 10, "price": "37.00" }));
+    // Amend: a smaller quantity, then a new price.
+    let doc = s.ok("PATCH", &format!("/v1/orders/{order}"), &w.buyer, json!({ "quantity": 10 }));
+    assert_eq!(
+        (doc["events"][0]["type"].as_str(), doc["events"][0]["priority_kept"].as_bool()),
+        (Some("order_amended"), Some(true))
+    );
+    s.ok("PATCH", &format!("/v1/orders/{order}"), &w.buyer, json!({ "price": "38.00" }));
+    let orders = s.get(&format!("/v1/orders?account={b}&limit=1"), Some(&w.buyer));
+    assert_eq!(
+        (orders["items"][0]["price"].as_str(), orders["next_cursor"].is_string()),
+        (Some("38.00"), true)
+    );
+    assert_eq!(s.get("/v1/instruments", None)["items"][0]["best_bid"], "38.00");
+    // A seller crosses; then cancel-all empties the buyer's book.
+    s.ok("POST", "/v1/orders", &w.dev, json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "38.00" }));
+    assert_eq!(s.get("/v1/stats", None)["trades"], 1);
+    let doc = s.ok(
+        "DELETE",
+        &format!("/v1/orders?account={b}&instrument=VCS1-2021"),
+        &w.buyer,
+        json!({}),
+    );
+    assert_eq!(doc["events"].as_array().unwrap().len(), 1, "{doc}");
+    assert!(
+        s.get(&format!("/v1/orders?account={b}"), Some(&w.buyer))["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.ok("POST", "/v1/instruments/1/reference-price", &w.op, json!({ "price": "38.00" }));
+    s.ok("POST", "/v1/trading-session/close", &w.op, json!({}));
+
+    // Baskets: define, list an instrument on it, deposit, see one's own deposit, withdraw.
+    let doc = s.ok("POST", "/v1/baskets", &w.op, json!({ "name": "Nature removals", "criteria": { "effects": ["removal"], "bases": ["nature"], "vintage_min": 2020 } }));
+    let basket = first_event(&doc, "basket");
+    s.ok("POST", "/v1/instruments", &w.op, json!({ "symbol": "NBR", "basket": basket, "currency": "SAR", "tick": "0.05", "lot_tonnes": 10, "band_bps": 2000, "reference_price": "20.00" }));
+    s.ok(
+        "POST",
+        &format!("/v1/baskets/{basket}/deposits"),
+        &w.dev,
+        json!({ "account": DEV_ACC, "issuance": 1, "quantity": 100, "priority": 1 }),
+    );
+    let public = s.get(&format!("/v1/baskets/{basket}"), None);
+    assert_eq!((public["free_deposited_tonnes"].as_u64(), public.get("mine")), (Some(100), None));
+    let mine = s.get(&format!("/v1/baskets/{basket}"), Some(&w.dev));
+    assert_eq!(mine["mine"]["deposits"][0]["free_tonnes"], 100);
+    assert!(
+        s.get(&format!("/v1/baskets/{basket}"), Some(&w.buyer))["mine"]["deposits"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    s.ok(
+        "POST",
+        &format!("/v1/baskets/{basket}/withdrawals"),
+        &w.dev,
+        json!({ "account": DEV_ACC, "issuance": 1, "quantity": 40 }),
+    );
+    assert_eq!(s.get("/v1/baskets", None)["items"][0]["free_deposited_tonnes"], 60);
+    // Criteria that exclude the deposit return it.
+    s.ok("PUT", &format!("/v1/baskets/{basket}/criteria"), &w.op, json!({ "vintage_min": 2023 }));
+    assert_eq!(s.get("/v1/baskets", None)["items"][0]["free_deposited_tonnes"], 0);
+    s.ok("POST", "/v1/instruments/NBR/close", &w.op, json!({}));
+}
+
+#[test]
+fn auction_bids_are_sealed_and_results_public() {
+    let s = Server::start();
+    let w = setup(&s);
+    let b = w.buyer_acc;
+    s.ok(
+        "POST",
+        "/v1/cash/deposits",
+        &w.op,
+        json!({ "account": b, "currency": "SAR", "amount": "100000.00" }),
+    );
+    // Closing a second from now: close is polled until the window has passed.
+    let closes = rasid_core::time::rfc3339(
+        i64::try_from(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
+        )
+        .unwrap()
+            + 1_000,
+    );
+    let doc = s.ok("POST", "/v1/auctions", &w.op, json!({
+        "name": "First auction", "rule": "uniform_price", "closes_at": closes,
+        "lots": [{ "instrument": "VCS1-2021", "seller": DEV_ACC, "quantity": 100, "reserve_price": "30.00", "min_bid": 10, "increment": 10 }],
+    }));
+    let auction = first_event(&doc, "auction");
+    let doc = s.ok(
+        "POST",
+        &format!("/v1/auctions/{auction}/bids"),
+        &w.buyer,
+        json!({ "lot": 0, "account": b, "price": "35.00", "quantity": 50 }),
+    );
+    let bid = first_event(&doc, "bid");
+    s.ok(
+        "PATCH",
+        &format!("/v1/auctions/{auction}/bids/{bid}"),
+        &w.buyer,
+        json!({ "quantity": 60 }),
+    );
+    let doc = s.ok(
+        "POST",
+        &format!("/v1/auctions/{auction}/bids"),
+        &w.buyer,
+        json!({ "lot": 0, "account": b, "price": "31.00", "quantity": 10 }),
+    );
+    let second = first_event(&doc, "bid");
+    s.ok("DELETE", &format!("/v1/auctions/{auction}/bids/{second}"), &w.buyer, json!({}));
+    // The owner sees its bid; another member and the public do not.
+    let own = s.get(&format!("/v1/auctions/{auction}"), Some(&w.buyer));
+    assert_eq!(
+        (own["mine"]["bids"][0]["bid"].as_u64(), own["mine"]["bids"][0]["quantity"].as_u64()),
+        (Some(bid), Some(60))
+    );
+    assert_eq!(own["mine"]["bids"].as_array().unwrap().len(), 1);
+    let other = s.get(&format!("/v1/auctions/{auction}"), Some(&w.dev));
+    assert!(other["mine"]["bids"].as_array().unwrap().is_empty(), "{other}");
+    let public = s.get(&format!("/v1/auctions/{auction}"), None);
+    assert!(public.get("mine").is_none() && !public.to_string().contains("35.00"), "{public}");
+    let r = s.call("DELETE", &format!("/v1/auctions/{auction}/bids/{bid}"), Some(&w.dev), None);
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (404, "unknown_bid"),
+        "another member's bid is unknown"
+    );
+    assert_eq!(
+        s.get(&format!("/v1/auctions/{auction}/results"), None)["lots"][0]["result"],
+        Value::Null
+    );
+    // Close once the window has passed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r =
+            s.call("POST", &format!("/v1/auctions/{auction}/close"), Some(&w.op), Some(&json!({})));
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.code(), "auction_not_ended", "{}", r.text);
+        assert!(Instant::now() < deadline, "the auction never ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let results = s.get(&format!("/v1/auctions/{auction}/results"), Some(&w.buyer));
+    let lot = &results["lots"][0]["result"];
+    assert_eq!(
+        (lot["clearing_price"].as_str(), lot["sold_tonnes"].as_u64()),
+        (Some("35.00"), Some(60)),
+        "{results}"
+    );
+    assert_eq!(lot["demand_curve"][0]["cumulative_tonnes"], 60);
+    assert_eq!(results["mine"]["allocations"][0]["quantity"], 60);
+    let public = s.get(&format!("/v1/auctions/{auction}/results"), None);
+    assert!(public.get("mine").is_none());
+    let seller = s.get(&format!("/v1/auctions/{auction}/results"), Some(&w.dev));
+    assert!(seller["mine"]["allocations"].as_array().unwrap().is_empty());
+    assert_eq!(s.get("/v1/auctions", None)["items"][0]["status"], "closed");
+}
