@@ -118,6 +118,8 @@ pub struct App {
     /// PostgreSQL both let this one read beside it. Opened on first use.
     database: DatabaseUrl,
     reader: Mutex<Option<Box<dyn Journal>>>,
+    /// On SQLite, an exclusive lock on `FILE.serve.lock` for as long as the process lives.
+    _sqlite_lock: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for Role {
@@ -211,6 +213,10 @@ impl App {
     /// creates the bootstrap operator on the first start. On PostgreSQL the server becomes the
     /// writer if it can take the lease, and a follower otherwise.
     pub fn open(options: &Options) -> Result<Self, String> {
+        let sqlite_lock = match &options.database {
+            DatabaseUrl::Sqlite(path) => Some(lock_sqlite(path)?),
+            DatabaseUrl::Postgres(_) => None,
+        };
         let users = auth::Users::open(&options.database)?;
         let config = Config { snapshot_interval: options.snapshot_interval, ..Config::default() };
         let (role, ha) = match &options.database {
@@ -298,6 +304,7 @@ impl App {
             users,
             database: options.database.clone(),
             reader: Mutex::new(None),
+            _sqlite_lock: sqlite_lock,
         })
     }
 
@@ -560,6 +567,31 @@ enum Action {
     TakeOver(i64),
     StepDown(i64),
     Rebuild,
+}
+
+/// Takes the one-server lock of an SQLite ledger: SQLite is an embedded, single-process
+/// database, so a second `rasid serve` on the same file is refused rather than left to race
+/// the first for sequence numbers. The operating system drops the lock when the process ends,
+/// however it ends.
+fn lock_sqlite(path: &std::path::Path) -> Result<std::fs::File, String> {
+    let lock_path = std::path::PathBuf::from(format!("{}.serve.lock", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another rasid serve is using {}: SQLite is single-process, so one server per file; \
+             for several servers (high availability) use a postgres:// database",
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(format!("cannot lock {}: {e}", lock_path.display()))
+        }
+    }
 }
 
 /// Writes the genesis record on an empty ledger.
