@@ -198,8 +198,11 @@ fn failover_after_kill_9_under_load_loses_no_acknowledged_command() {
                         break;
                     }
                     let name = format!("load-{c}-{i}");
-                    if let Ok(seq) = create_org(&addr, &token, &name) {
-                        acked.lock().unwrap().push((seq, name));
+                    match create_org(&addr, &token, &name) {
+                        Ok(seq) => acked.lock().unwrap().push((seq, name)),
+                        // No connection: the writer is gone, and so is this client's target.
+                        Err((0, _)) => break,
+                        Err(_) => {}
                     }
                 }
             })
