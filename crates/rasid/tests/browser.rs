@@ -427,6 +427,9 @@ async fn walk_through(ui: &Ui, addr: &str, account: u64) {
     assert!(cert.contains("Gulf Aviation Group (browser test)"), "{cert}");
     assert!(cert.contains("Certificate of retirement"), "{cert}");
     assert!(cert.contains("شهادة الإلغاء النهائي"), "bilingual: {cert}");
+    // The journal record's hash, as the server's certificate states it.
+    let hash = ui.text("#cert-hash-en").await;
+    assert!(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()), "record hash: {hash}");
     let ranges = ui
         .until("serial ranges", "document.querySelectorAll('#certificate .serial-list li').length")
         .await;
