@@ -79,25 +79,28 @@ async function auction(main, id, { problem }) {
     await Promise.all([loadBids(), loadResults()]);
   }
 
+  // The bid form is built once, so live refreshes of the auction never wipe what is being typed.
+  const bidForm = h('form', { class: 'inline', id: 'bid-form' },
+    field(t('auctions.lot'), h('input', { name: 'lot', value: '0', inputmode: 'numeric', size: 4, id: 'bid-lot' })),
+    field(t('order.account'), h('input', { name: 'account', value: currentAccount() || '', inputmode: 'numeric', size: 6, id: 'bid-account' })),
+    field(t('auctions.price'), h('input', { name: 'price', inputmode: 'decimal', size: 8, required: true, id: 'bid-price' })),
+    field(t('auctions.quantity'), h('input', { name: 'quantity', inputmode: 'numeric', size: 8, required: true, id: 'bid-quantity' })),
+    h('button', { type: 'submit', class: 'primary', id: 'bid-submit' }, t('auctions.place_bid')));
+  bidForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const v = formValues(bidForm);
+    try {
+      await post(`/auctions/${encodeURIComponent(id)}/bids`, { lot: Number(v.lot), account: Number(v.account), price: v.price, quantity: Number(v.quantity) });
+      await load();
+      mount(bidOut, h('p', { class: 'notice ok', role: 'status', id: 'bid-placed' }, t('auctions.bid_placed')));
+    } catch (e) { mount(bidOut, problem(e)); }
+  });
+  const bidTable = h('div', {});
+
   async function loadBids() {
     if (!token()) { mount(bidsBox, empty('trade.orders_login')); return; }
     const bids = a.mine?.bids || [];
     const out = bidOut;
-    const form = h('form', { class: 'inline', id: 'bid-form' },
-      field(t('auctions.lot'), h('input', { name: 'lot', value: String(lotNo((a.lots || [])[0] || {}, 0)), inputmode: 'numeric', size: 4, id: 'bid-lot' })),
-      field(t('order.account'), h('input', { name: 'account', value: currentAccount() || '', inputmode: 'numeric', size: 6, id: 'bid-account' })),
-      field(t('auctions.price'), h('input', { name: 'price', inputmode: 'decimal', size: 8, required: true, id: 'bid-price' })),
-      field(t('auctions.quantity'), h('input', { name: 'quantity', inputmode: 'numeric', size: 8, required: true, id: 'bid-quantity' })),
-      h('button', { type: 'submit', class: 'primary', id: 'bid-submit', disabled: isClosed(a) }, t('auctions.place_bid')));
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      const v = formValues(form);
-      try {
-        await post(`/auctions/${encodeURIComponent(id)}/bids`, { lot: Number(v.lot), account: Number(v.account), price: v.price, quantity: Number(v.quantity) });
-        await load();
-        mount(out, h('p', { class: 'notice ok', role: 'status', id: 'bid-placed' }, t('auctions.bid_placed')));
-      } catch (e) { mount(out, problem(e)); }
-    });
     const lotCurrency = (lot) => pick((a.lots || []).find((l, i) => String(lotNo(l, i)) === String(lot)), 'currency');
     const rows = bids.map((b) => {
       const price = h('input', { value: pick(b, 'price') ?? '', size: 8, 'aria-label': t('auctions.price') });
@@ -112,8 +115,9 @@ async function auction(main, id, { problem }) {
           try { await del(`/auctions/${encodeURIComponent(id)}/bids/${bidId(b)}`); await load(); } catch (e) { mount(out, problem(e)); }
         } }, t('auctions.withdraw_bid')))];
     });
-    mount(bidsBox, rows.length ? table(null, [t('auctions.bid'), t('auctions.lot'), t('auctions.price'), t('auctions.quantity'), t('trade.actions')], rows, { id: 'bids-table' }) : empty('auctions.no_bids'),
-      isClosed(a) ? null : form);
+    mount(bidTable, rows.length ? table(null, [t('auctions.bid'), t('auctions.lot'), t('auctions.price'), t('auctions.quantity'), t('trade.actions')], rows, { id: 'bids-table' }) : empty('auctions.no_bids'));
+    if (isClosed(a)) bidForm.remove();
+    if (bidsBox.firstChild !== bidTable) mount(bidsBox, bidTable, isClosed(a) ? null : bidForm);
   }
 
   async function loadResults() {
