@@ -181,8 +181,11 @@ pub fn document() -> Value {
             responses.insert("413".into(), error_response("Body too large"));
             responses.insert("422".into(), error_response("Refused by a domain rule"));
         }
+        // Grouped by the first path segment: accounts, orders, auctions, …
+        let tag = route.path.trim_start_matches("/v1/").split('/').next().unwrap_or("");
         let mut op = json!({
             "operationId": operation_id(route.method.as_str(), route.path),
+            "tags": [tag],
             "summary": route.summary,
             "description": format!("{} {who}", route.summary),
             "x-roles": roles,
