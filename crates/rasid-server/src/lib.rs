@@ -89,10 +89,13 @@ struct Ha {
     url: String,
     lease: Mutex<Lease>,
     config: Config,
-    /// Dropped (set to `None`) to stop the thread.
-    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Dropped (set to `None`) to stop the threads.
+    stop: Mutex<Vec<std::sync::mpsc::Sender<()>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
+
+/// How often the SQL read models are brought up to the journal's head.
+const READ_MODEL_SYNC_INTERVAL: Duration = Duration::from_millis(1_000);
 
 impl std::fmt::Debug for Ha {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +118,8 @@ pub struct App {
     /// PostgreSQL both let this one read beside it. Opened on first use.
     database: DatabaseUrl,
     reader: Mutex<Option<Box<dyn Journal>>>,
+    /// On SQLite, an exclusive lock on `FILE.serve.lock` for as long as the process lives.
+    _sqlite_lock: Option<std::fs::File>,
 }
 
 impl std::fmt::Debug for Role {
@@ -208,6 +213,10 @@ impl App {
     /// creates the bootstrap operator on the first start. On PostgreSQL the server becomes the
     /// writer if it can take the lease, and a follower otherwise.
     pub fn open(options: &Options) -> Result<Self, String> {
+        let sqlite_lock = match &options.database {
+            DatabaseUrl::Sqlite(path) => Some(lock_sqlite(path)?),
+            DatabaseUrl::Postgres(_) => None,
+        };
         let users = auth::Users::open(&options.database)?;
         let config = Config { snapshot_interval: options.snapshot_interval, ..Config::default() };
         let (role, ha) = match &options.database {
@@ -252,8 +261,8 @@ impl App {
                     url: url.clone(),
                     lease: Mutex::new(lease),
                     config,
-                    stop: Mutex::new(None),
-                    thread: Mutex::new(None),
+                    stop: Mutex::new(Vec::new()),
+                    threads: Mutex::new(Vec::new()),
                 };
                 (role, Some(ha))
             }
@@ -295,6 +304,7 @@ impl App {
             users,
             database: options.database.clone(),
             reader: Mutex::new(None),
+            _sqlite_lock: sqlite_lock,
         })
     }
 
@@ -338,18 +348,26 @@ impl App {
         Ok(LedgerRef(guard))
     }
 
-    /// Starts the high-availability thread (PostgreSQL only): renews the lease while writer,
-    /// catches up and tries to take over while follower.
+    /// Starts the PostgreSQL threads: the lease thread (renews the lease while writer, catches
+    /// up and tries to take over while follower) and the SQL read models' projector.
     fn start_ha(self: &Arc<Self>) -> Result<(), String> {
         let Some(ha) = &self.ha else { return Ok(()) };
         let (tx, rx) = std::sync::mpsc::channel();
-        *lock(&ha.stop) = Some(tx);
+        lock(&ha.stop).push(tx);
         let app = self.clone();
         let thread = std::thread::Builder::new()
             .name("rasid-lease".into())
             .spawn(move || app.ha_loop(&rx))
             .map_err(|e| format!("cannot start the lease thread: {e}"))?;
-        *lock(&ha.thread) = Some(thread);
+        lock(&ha.threads).push(thread);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        lock(&ha.stop).push(tx);
+        let url = ha.url.clone();
+        let thread = std::thread::Builder::new()
+            .name("rasid-read-models".into())
+            .spawn(move || project_read_models(&url, &rx))
+            .map_err(|e| format!("cannot start the read model thread: {e}"))?;
+        lock(&ha.threads).push(thread);
         Ok(())
     }
 
@@ -497,8 +515,9 @@ impl App {
     pub fn close(&self) -> Result<(), String> {
         self.closing.store(true, Ordering::Release);
         if let Some(ha) = &self.ha {
-            drop(lock(&ha.stop).take());
-            if let Some(thread) = lock(&ha.thread).take() {
+            lock(&ha.stop).clear();
+            let threads = std::mem::take(&mut *lock(&ha.threads));
+            for thread in threads {
                 let _ = thread.join();
             }
         }
@@ -516,11 +535,63 @@ impl App {
     }
 }
 
+/// Keeps the SQL read models (`rasid_store::read_model`) up to date until `stop` is dropped.
+/// Every server runs one; the position row's lock lets only one write each stretch.
+fn project_read_models(url: &str, stop: &std::sync::mpsc::Receiver<()>) {
+    let mut models = None;
+    let mut failing = false;
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        stop.recv_timeout(READ_MODEL_SYNC_INTERVAL)
+    {
+        let synced = match &mut models {
+            Some(m) => rasid_store::ReadModels::sync(m),
+            None => rasid_store::ReadModels::open(url).map(|m| {
+                models = Some(m);
+                0
+            }),
+        };
+        // Reported once per stretch of failures, not every second.
+        match synced {
+            Ok(_) => failing = false,
+            Err(e) if !failing => {
+                eprintln!("rasid: the SQL read models cannot sync: {e}");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 enum Action {
     None,
     TakeOver(i64),
     StepDown(i64),
     Rebuild,
+}
+
+/// Takes the one-server lock of an SQLite ledger: SQLite is an embedded, single-process
+/// database, so a second `rasid serve` on the same file is refused rather than left to race
+/// the first for sequence numbers. The operating system drops the lock when the process ends,
+/// however it ends.
+fn lock_sqlite(path: &std::path::Path) -> Result<std::fs::File, String> {
+    let lock_path = std::path::PathBuf::from(format!("{}.serve.lock", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another rasid serve is using {}: SQLite is single-process, so one server per file; \
+             for several servers (high availability) use a postgres:// database",
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(format!("cannot lock {}: {e}", lock_path.display()))
+        }
+    }
 }
 
 /// Writes the genesis record on an empty ledger.

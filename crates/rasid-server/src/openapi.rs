@@ -180,6 +180,13 @@ pub fn document() -> Value {
             responses.insert("409".into(), error_response("Conflicts with the ledger's state"));
             responses.insert("413".into(), error_response("Body too large"));
             responses.insert("422".into(), error_response("Refused by a domain rule"));
+            responses.insert(
+                "503".into(),
+                error_response(
+                    "not_writer: this server follows another (PostgreSQL high availability); \
+                     details.writer names the writer's address, retry there. Also while shutting down",
+                ),
+            );
         }
         // Grouped by the first path segment: accounts, orders, auctions, …
         let tag = route.path.trim_start_matches("/v1/").split('/').next().unwrap_or("");

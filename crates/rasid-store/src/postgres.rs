@@ -86,6 +86,110 @@ INSERT INTO rasid_lease (id, term, holder, address, expires_at)
 VALUES (1, 0, '', '', '-infinity');
 ",
     },
+    Migration {
+        version: 3,
+        description: "SQL read models (see docs/sql-read-models.md)",
+        // Derived from the journal by `crate::read_model`; amounts in minor units of the
+        // instrument's currency, quantities in whole tonnes, times in UTC.
+        sql: "
+CREATE TABLE read_model_position (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL
+);
+INSERT INTO read_model_position (id, seq) VALUES (1, 0);
+CREATE TABLE trades (
+    id               BIGINT PRIMARY KEY,
+    seq              BIGINT NOT NULL,
+    traded_at        TIMESTAMPTZ NOT NULL,
+    instrument       BIGINT NOT NULL,
+    symbol           TEXT   NOT NULL,
+    currency         TEXT   NOT NULL,
+    price_minor      BIGINT NOT NULL,
+    quantity_tonnes  BIGINT NOT NULL,
+    buy_order        BIGINT NOT NULL,
+    sell_order       BIGINT NOT NULL,
+    buyer_account    BIGINT NOT NULL,
+    seller_account   BIGINT NOT NULL,
+    aggressor        TEXT   NOT NULL,
+    buyer_fee_minor  BIGINT NOT NULL,
+    seller_fee_minor BIGINT NOT NULL
+);
+CREATE INDEX trades_symbol_time ON trades (symbol, traded_at);
+CREATE TABLE retirements (
+    id              BIGINT PRIMARY KEY,
+    seq             BIGINT NOT NULL,
+    retired_at      TIMESTAMPTZ NOT NULL,
+    account         BIGINT NOT NULL,
+    org             BIGINT NOT NULL,
+    issuance        BIGINT NOT NULL,
+    project         BIGINT NOT NULL,
+    vintage_year    INTEGER NOT NULL,
+    quantity_tonnes BIGINT NOT NULL,
+    serials         TEXT   NOT NULL,
+    beneficiary     TEXT   NOT NULL,
+    purpose         TEXT   NOT NULL
+);
+CREATE TABLE holdings (
+    account         BIGINT NOT NULL,
+    org             BIGINT NOT NULL,
+    issuance        BIGINT NOT NULL,
+    project         BIGINT NOT NULL,
+    vintage_year    INTEGER NOT NULL,
+    status          TEXT   NOT NULL CHECK (status IN ('available', 'reserved')),
+    serial_first    BIGINT NOT NULL,
+    serial_last     BIGINT NOT NULL,
+    quantity_tonnes BIGINT NOT NULL,
+    PRIMARY KEY (account, issuance, status, serial_first)
+);
+CREATE INDEX holdings_serials ON holdings (serial_first, serial_last);
+CREATE TABLE orders (
+    id               BIGINT PRIMARY KEY,
+    instrument       BIGINT NOT NULL,
+    symbol           TEXT   NOT NULL,
+    account          BIGINT NOT NULL,
+    org              BIGINT NOT NULL,
+    side             TEXT   NOT NULL,
+    price_minor      BIGINT NOT NULL,
+    quantity_tonnes  BIGINT NOT NULL,
+    remaining_tonnes BIGINT NOT NULL,
+    status           TEXT   NOT NULL CHECK (status IN ('open', 'filled', 'cancelled')),
+    updated_seq      BIGINT NOT NULL
+);
+CREATE TABLE auctions (
+    id        BIGINT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    rule      TEXT NOT NULL,
+    opens_at  TIMESTAMPTZ NOT NULL,
+    closes_at TIMESTAMPTZ NOT NULL,
+    status    TEXT NOT NULL
+);
+CREATE TABLE auction_lots (
+    auction              BIGINT  NOT NULL,
+    lot                  INTEGER NOT NULL,
+    instrument           BIGINT  NOT NULL,
+    symbol               TEXT    NOT NULL,
+    seller_account       BIGINT  NOT NULL,
+    offered_tonnes       BIGINT  NOT NULL,
+    reserve_price_minor  BIGINT  NOT NULL,
+    clearing_price_minor BIGINT,
+    sold_tonnes          BIGINT,
+    bids                 BIGINT,
+    bidders              BIGINT,
+    PRIMARY KEY (auction, lot)
+);
+CREATE TABLE auction_allocations (
+    auction           BIGINT  NOT NULL,
+    lot               INTEGER NOT NULL,
+    bid               BIGINT  NOT NULL,
+    account           BIGINT  NOT NULL,
+    org               BIGINT  NOT NULL,
+    quantity_tonnes   BIGINT  NOT NULL,
+    price_minor       BIGINT  NOT NULL,
+    guaranteed_tonnes BIGINT  NOT NULL,
+    PRIMARY KEY (auction, lot, bid)
+);
+",
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -198,8 +198,11 @@ fn failover_after_kill_9_under_load_loses_no_acknowledged_command() {
                         break;
                     }
                     let name = format!("load-{c}-{i}");
-                    if let Ok(seq) = create_org(&addr, &token, &name) {
-                        acked.lock().unwrap().push((seq, name));
+                    match create_org(&addr, &token, &name) {
+                        Ok(seq) => acked.lock().unwrap().push((seq, name)),
+                        // No connection: the writer is gone, and so is this client's target.
+                        Err((0, _)) => break,
+                        Err(_) => {}
                     }
                 }
             })
@@ -247,6 +250,21 @@ fn failover_after_kill_9_under_load_loses_no_acknowledged_command() {
             .unwrap();
     assert_eq!(status, 503, "{reply}");
     assert!(reply.contains("not_writer") && reply.contains(&b_addr), "{reply}");
+    // The servers keep the SQL read models up to the journal's head.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let row = sql(&r)
+            .query_one(
+                "SELECT (SELECT seq FROM read_model_position), (SELECT MAX(seq) FROM journal)",
+                &[],
+            )
+            .unwrap();
+        if row.get::<_, i64>(0) == row.get::<_, i64>(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the read models did not catch up in 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     a.stop();
     b.stop();
     let report = verify(&r);

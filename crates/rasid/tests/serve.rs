@@ -56,6 +56,31 @@ fn serve_bootstraps_the_operator_and_stops_on_sigterm() {
     bootstraps_and_stops(&format!("sqlite://{}", dir.path().join("rasid.db").display()));
 }
 
+/// SQLite is single-process: a second server on the same file is refused with a clear error
+/// (several servers on one database is what PostgreSQL is for).
+#[test]
+fn a_second_server_on_one_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("rasid.db").display());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut first = Command::new(env!("CARGO_BIN_EXE_rasid"))
+        .args(["serve", "--listen", &addr, "--database", &database])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(&mut first, &addr);
+    let second = Command::new(env!("CARGO_BIN_EXE_rasid"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &database])
+        .output()
+        .unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("SQLite is single-process") && stderr.contains("postgres"), "{stderr}");
+}
+
 /// The same on PostgreSQL: the user and session tables live in the database too.
 #[test]
 fn serve_runs_on_postgres() {
