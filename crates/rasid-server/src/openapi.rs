@@ -62,7 +62,7 @@ fn schemas() -> Map<String, Value> {
     }));
     add("Range", object(&[("first", "integer", true, "First serial"), ("last", "integer", true, "Last serial, inclusive"), ("quantity", "integer", false, "Tonnes (replies only)")]));
     add("Committed", object(&[("seq", "integer", true, "Journal sequence number of the command"), ("time", "string", true, "RFC 3339"), ("events", "[object]", true, "What the command did")]));
-    add("Health", object(&[("status", "string", true, "\"ok\""), ("seq", "integer", true, "")]));
+    add("Health", object(&[("status", "string", true, "\"ok\""), ("seq", "integer", true, "Last durable record"), ("role", "string", false, "writer or follower (PostgreSQL HA)"), ("term", "integer?", false, "Writer lease term")]));
     add("OpenApi", json!({ "type": "object", "description": "This document" }));
     add("LoginRequest", object(&[("username", "string", true, ""), ("password", "string", true, "")]));
     add("Session", object(&[("token", "string", true, "Bearer token"), ("token_type", "string", true, ""), ("expires_in_s", "integer", true, "")]));
@@ -71,14 +71,14 @@ fn schemas() -> Map<String, Value> {
     add("User", object(&[("username", "string", true, ""), ("organization", "integer", true, ""), ("role", "string", true, "")]));
     add("Organization", object(&[("id", "integer", true, ""), ("name", "string", true, ""), ("role", "string", true, "operator, registrar, member or auditor")]));
     add("Account", object(&[("id", "integer", true, ""), ("org", "integer", true, ""), ("name", "string", true, ""), ("kind", "string", true, "holding, fees or bufferpool"), ("cash", "[Balance]", false, "Single account only"), ("holdings", "[object]", false, "Single account only"), ("open_orders", "integer", false, "")]));
-    add("Me", object(&[("user", "string", true, ""), ("organization", "Organization", true, ""), ("role", "string", true, ""), ("accounts", "[Account]", true, "")]));
+    add("Me", object(&[("user", "string", true, ""), ("username", "string", true, "Same as user"), ("organization", "Organization", true, ""), ("role", "string", true, ""), ("accounts", "[Account]", true, "")]));
     add("NewOrganization", object(&[("name", "string", true, ""), ("role", "string", true, "operator, registrar, member or auditor")]));
     add("NewAccount", object(&[("organization", "integer", true, ""), ("name", "string", true, "")]));
     add("Balance", object(&[("currency", "string", true, "SAR, USD, EUR or AED"), ("available", "string", true, MONEY), ("reserved", "string", true, MONEY)]));
     add("Cash", object(&[("account", "integer", true, ""), ("balances", "[Balance]", true, "")]));
     add("Holdings", object(&[("account", "integer", true, ""), ("org", "integer", true, ""), ("holdings", "[object]", true, "Per issuance: available/reserved tonnes and serial ranges"), ("cash", "[Balance]", true, "")]));
     add("Project", object(&[("id", "integer", true, ""), ("program", "string", true, ""), ("external_id", "string", true, ""), ("name", "string", true, ""), ("methodology", "string", true, ""), ("country", "string", true, ""), ("region", "string", true, ""), ("scope", "string", true, ""), ("type", "string", true, ""), ("effect", "string", true, ""), ("basis", "string", true, ""), ("developer", "integer", true, ""), ("rating", "integer?", false, "Single project only"), ("issuances", "[integer]", false, "Single project only")]));
-    add("NewProject", object(&[("program", "string", true, "VCS, GS, ACR, CAR, ART, PURO, ISOMETRIC, CERCARBONO, NATIVE"), ("external_id", "string", true, ""), ("name", "string", true, ""), ("methodology", "string", false, ""), ("country", "string", true, ""), ("region", "string", false, ""), ("scope", "string", false, ""), ("project_type", "string", false, ""), ("effect", "string", true, "reduction, removal or mixed"), ("basis", "string", true, "nature or technology"), ("developer", "integer", true, "Organization id")]));
+    add("NewProject", object(&[("program", "string", true, "VCS, GS, ACR, CAR, ART, PURO, ISOMETRIC, CERCARBONO, NATIVE"), ("external_id", "string", true, ""), ("name", "string", true, ""), ("methodology", "string", false, ""), ("country", "string", true, ""), ("region", "string", false, ""), ("scope", "string", false, ""), ("project_type", "string", false, ""), ("effect", "string", false, "reduction (default), removal or mixed"), ("basis", "string", false, "technology (default) or nature"), ("developer", "integer", true, "Organization id")]));
     add("Rating", object(&[("rating", "integer?", true, "0–100, or null to clear")]));
     add("Labels", object(&[("corsia", "string?", false, "pilot, first or second"), ("ccp", "boolean", false, ""), ("article6", "object", false, "{authorization_ref, ca_status: not_required|committed|pending|completed}")]));
     add("Issuance", object(&[("id", "integer", true, ""), ("project", "integer", true, ""), ("vintage", "integer", true, ""), ("block", "[Range]", true, ""), ("quantity", "integer", true, ""), ("retired_tonnes", "integer", true, ""), ("cancelled_tonnes", "integer", true, ""), ("buffer_tonnes", "integer", true, ""), ("external_ref", "string?", true, ""), ("labels", "Labels", true, ""), ("issued", "string", true, "")]));
@@ -95,10 +95,10 @@ fn schemas() -> Map<String, Value> {
     add("Market", object(&[("id", "integer", true, ""), ("symbol", "string", true, ""), ("currency", "string", true, ""), ("status", "string", true, "open, halted or closed"), ("reference_price", "string", true, MONEY)]));
     add("Book", object(&[("instrument", "integer", true, ""), ("symbol", "string", true, ""), ("currency", "string", true, ""), ("bids", "[object]", true, "{price, quantity, orders}"), ("asks", "[object]", true, "")]));
     add("Instrument", object(&[("id", "integer", true, ""), ("symbol", "string", true, ""), ("status", "string", true, ""), ("project", "integer?", true, ""), ("vintage", "integer?", true, ""), ("basket", "integer?", true, ""), ("currency", "string", true, ""), ("tick", "string", true, MONEY), ("lot_tonnes", "integer", true, ""), ("band_bps", "integer", true, ""), ("band", "object", true, "{low, high}"), ("reference_price", "string", true, MONEY), ("fees", "object", true, ""), ("best_bid", "string?", true, ""), ("best_ask", "string?", true, "")]));
-    add("NewInstrument", object(&[("symbol", "string", true, ""), ("project", "integer", false, "With vintage"), ("vintage", "integer", false, ""), ("basket", "integer", false, "Instead of project and vintage"), ("currency", "string", true, ""), ("tick", "string", true, MONEY), ("lot_tonnes", "integer", true, ""), ("band_bps", "integer", true, ""), ("reference_price", "string", true, MONEY), ("maker_bps", "integer", false, ""), ("taker_bps", "integer", false, ""), ("min_fee", "string", false, MONEY)]));
+    add("NewInstrument", object(&[("symbol", "string", true, ""), ("project", "integer", false, "With vintage"), ("vintage", "integer", false, ""), ("basket", "integer", false, "Instead of project and vintage"), ("currency", "string", false, "Default SAR"), ("tick", "string", false, "Default 0.05"), ("lot_tonnes", "integer", false, "Default 1 (alias: lot)"), ("band_bps", "integer", false, "Default 2000 (±20%)"), ("reference_price", "string", true, MONEY), ("maker_bps", "integer", false, "Default 10"), ("taker_bps", "integer", false, "Default 20"), ("min_fee", "string", false, "Default 0")]));
     add("Price", object(&[("price", "string", true, MONEY)]));
     add("SessionClose", object(&[("instrument", "string?", false, "Id or symbol; all instruments when absent")]));
-    add("NewOrder", object(&[("instrument", "string", true, "Id or symbol"), ("account", "integer", true, ""), ("side", "string", true, "buy or sell"), ("quantity", "integer", true, "Tonnes"), ("price", "string", false, "Limit price; absent for a market order"), ("time_in_force", "string", false, "gtc, day, ioc or fok"), ("post_only", "boolean", false, ""), ("client_order_id", "string", false, ""), ("self_trade", "string", false, "cancel_resting, cancel_incoming or cancel_both")]));
+    add("NewOrder", object(&[("instrument", "string", true, "Id or symbol"), ("account", "integer", true, ""), ("side", "string", true, "buy or sell"), ("quantity", "integer", true, "Tonnes"), ("price", "string", false, "Limit price; absent for a market order"), ("time_in_force", "string", false, "gtc, day, gtd, ioc or fok (default gtc with a price, ioc without)"), ("expires_at", "string", false, "RFC 3339 UTC, with gtd"), ("post_only", "boolean", false, ""), ("client_order_id", "string", false, ""), ("self_trade", "string", false, "cancel_resting, cancel_incoming or cancel_both"), ("retire", "object", false, "Buy and retire: {beneficiary, purpose, using_entity?, note?}")]));
     add("Order", object(&[("id", "integer", true, ""), ("instrument", "integer", true, ""), ("account", "integer", true, ""), ("side", "string", true, ""), ("price", "string", true, MONEY), ("currency", "string", true, ""), ("quantity", "integer", true, ""), ("remaining", "integer", true, ""), ("time_in_force", "string", true, ""), ("client_order_id", "string?", true, "")]));
     add("Amend", object(&[("quantity", "integer", false, "New remaining tonnes"), ("price", "string", false, MONEY)]));
     add("BasketCriteria", object(&[("programs", "[string]", false, ""), ("effects", "[string]", false, ""), ("bases", "[string]", false, ""), ("project_types", "[string]", false, ""), ("places", "[string]", false, ""), ("vintage_min", "integer?", false, ""), ("vintage_max", "integer?", false, ""), ("corsia", "string?", false, ""), ("ccp", "boolean", false, ""), ("article6_authorised", "boolean", false, ""), ("rating_min", "integer?", false, "")]));
@@ -107,7 +107,7 @@ fn schemas() -> Map<String, Value> {
     add("BasketDeposit", object(&[("account", "integer", true, ""), ("issuance", "integer", true, ""), ("quantity", "integer", true, ""), ("priority", "integer", false, "Lower is delivered first")]));
     add("BasketWithdrawal", object(&[("account", "integer", true, ""), ("issuance", "integer", true, ""), ("quantity", "integer", true, "")]));
     add("Auction", object(&[("id", "integer", true, ""), ("name", "string", true, ""), ("rule", "string", true, "uniform_price or pay_as_bid"), ("status", "string", true, "open or closed"), ("opens", "string", true, ""), ("closes", "string", true, ""), ("approved_bidders", "integer", true, "How many"), ("lots", "[object]", true, "Public lot terms and, once closed, results"), ("mine", "object", false, "The caller's own bids and allocations")]));
-    add("NewAuction", object(&[("name", "string", true, ""), ("rule", "string", true, "uniform_price or pay_as_bid"), ("opens_at", "string", false, "RFC 3339 UTC; now when absent"), ("closes_at", "string", true, "RFC 3339 UTC"), ("approved_bidders", "[integer]", false, "Organization ids; empty: every member"), ("lots", "[object]", true, "{instrument, seller, quantity, reserve_price, min_bid, increment, guaranteed: [{org, tonnes}]}")]));
+    add("NewAuction", object(&[("name", "string", true, ""), ("rule", "string", true, "uniform_price or pay_as_bid"), ("opens_at", "string", false, "RFC 3339 UTC; now when absent"), ("closes_at", "string", true, "RFC 3339 UTC"), ("approved_bidders", "[integer]", false, "Organization ids; empty: every member"), ("lots", "[object]", true, "{instrument, seller, quantity, reserve_price, min_bid? (default: increment), increment? (default: the instrument's lot), guaranteed?: [{org, tonnes}]}")]));
     add("NewBid", object(&[("lot", "integer", true, ""), ("account", "integer", true, ""), ("price", "string", true, MONEY), ("quantity", "integer", true, "")]));
     add("ChangeBid", object(&[("price", "string", false, MONEY), ("quantity", "integer", false, "")]));
     add("AuctionResults", object(&[("auction", "integer", true, ""), ("status", "string", true, ""), ("lots", "[object]", true, "{lot, symbol, currency, result: {clearing_price, sold_tonnes, returned_tonnes, bids, bidders, demand_curve} | null}"), ("mine", "object", false, "The caller's own allocations")]));
@@ -209,6 +209,35 @@ pub fn document() -> Value {
         }
         let item = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
         item[route.method.as_str().to_lowercase()] = op;
+    }
+    // The web UI (`rasid_web::router`, merged into the server's router): its pages answer the
+    // application's HTML and its assets the embedded files. Public, outside `/v1`.
+    let web_pages = rasid_web::PAGES.iter().map(|p| {
+        (*p, "A page of the web UI (index.html; the application renders the view)", "text/html")
+    });
+    let web_files = [
+        ("/assets/{path}", "An embedded file of the web UI", "application/octet-stream"),
+        ("/favicon.ico", "The icon", "image/svg+xml"),
+    ];
+    for (path, summary, media) in web_pages.chain(web_files) {
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        paths.insert(path.to_owned(), json!({ "get": {
+            "operationId": format!("web_{}", operation_id("get", path)),
+            "summary": summary,
+            "description": format!("{summary}. Public."),
+            "tags": ["web"],
+            "x-roles": Access::Public.roles(),
+            "parameters": parameters,
+            "responses": {
+                "200": { "description": summary, "content": { media: { "schema": { "type": "string" } } } },
+                "304": { "description": "Not modified (ETag)" },
+                "404": { "description": "No such asset" },
+            },
+        } }));
     }
     json!({
         "openapi": "3.1.0",

@@ -338,7 +338,7 @@ pub fn auction_private_json(s: &State, a: &Auction, org: rasid_core::OrgId) -> V
         .filter(|b| b.org == org)
         .map(|b| {
             let c = lot_currency(s, &a.lots[b.lot as usize].spec);
-            json!({ "bid": b.id.0, "lot": b.lot, "account": b.account.0, "price": money(b.price_minor, c), "quantity": b.quantity_tonnes, "reserved_cash": money(b.reserved_cash_minor, c) })
+            json!({ "id": b.id.0, "bid": b.id.0, "lot": b.lot, "account": b.account.0, "price": money(b.price_minor, c), "quantity": b.quantity_tonnes, "reserved_cash": money(b.reserved_cash_minor, c) })
         })
         .collect();
     let allocations: Vec<Value> = a

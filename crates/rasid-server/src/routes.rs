@@ -593,12 +593,27 @@ struct PlaceOrderRequest {
     post_only: bool,
     client_order_id: Option<String>,
     self_trade: Option<String>,
+    /// For `time_in_force: "gtd"`: RFC 3339 UTC.
+    expires_at: Option<String>,
+    /// Buy and retire: what the order receives is retired for this beneficiary at once.
+    retire: Option<RetireFor>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetireFor {
+    beneficiary: String,
+    purpose: String,
+    #[serde(default)]
+    using_entity: String,
+    #[serde(default)]
+    note: String,
 }
 
 async fn place_order(
     State(app): State<Shared>,
     caller: Caller,
-    Body(req): Body<PlaceOrderRequest>,
+    Body(mut req): Body<PlaceOrderRequest>,
 ) -> Reply {
     let side: Side =
         req.side.parse().map_err(|m: String| ApiError::bad_request("invalid_side", m))?;
@@ -611,12 +626,38 @@ async fn place_order(
         "day" => TimeInForce::Day,
         "ioc" => TimeInForce::Ioc,
         "fok" => TimeInForce::Fok,
+        "gtd" => {
+            let at = req.expires_at.as_deref().ok_or_else(|| {
+                ApiError::bad_request("invalid_time_in_force", "gtd needs \"expires_at\"")
+            })?;
+            let expires_at_ms = rasid_core::time::parse_rfc3339(at)
+                .map_err(|m| ApiError::bad_request("invalid_time", m))?;
+            TimeInForce::Gtd { expires_at_ms }
+        }
         other => {
             return Err(ApiError::bad_request(
                 "invalid_time_in_force",
-                format!("{other:?}: expected gtc, day, ioc or fok"),
+                format!("{other:?}: expected gtc, day, gtd, ioc or fok"),
             ));
         }
+    };
+    if req.expires_at.is_some() && !matches!(time_in_force, TimeInForce::Gtd { .. }) {
+        return Err(ApiError::bad_request(
+            "invalid_time_in_force",
+            "\"expires_at\" goes with time_in_force \"gtd\" only",
+        ));
+    }
+    let retire = match req.retire.take() {
+        None => None,
+        Some(r) => Some(RetirementDetails {
+            beneficiary: r.beneficiary,
+            purpose: r
+                .purpose
+                .parse()
+                .map_err(|m: String| ApiError::bad_request("invalid_purpose", m))?,
+            using_entity: r.using_entity,
+            note: r.note,
+        }),
     };
     let self_trade = match req.self_trade.as_deref().unwrap_or("cancel_incoming") {
         "cancel_resting" => SelfTradePrevention::CancelResting,
@@ -652,7 +693,7 @@ async fn place_order(
             post_only: req.post_only,
             client_order_id: req.client_order_id,
             self_trade,
-            retire: None,
+            retire,
         };
         submit(&app, caller.org, Command::PlaceOrder { order }).map(created)
     })

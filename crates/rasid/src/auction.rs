@@ -5,20 +5,17 @@
 //! organization named by `--as`, that organization's own bids and allocations.
 
 use crate::cli::AuctionCmd;
-use crate::output::{Failure, Output, ranges_json};
+use crate::output::{Failure, Output};
 use crate::registry::{Ctx, accepted};
 use rasid_core::exchange::auction::{Auction, AuctionRule, AuctionSpec, AuctionStatus, LotSpec};
-use rasid_core::money::{format_minor, parse_minor};
+use rasid_core::money::parse_minor;
 use rasid_core::time::{parse_rfc3339, rfc3339};
 use rasid_core::{AccountId, Command, Currency, OrgId, Rejection, State};
+use rasid_server::render::{auction_private_json, auction_public_json};
 use serde_json::{Value, json};
 
 fn currency_of(s: &State, lot: &LotSpec) -> Currency {
     s.instrument(lot.instrument).map_or(Currency::Sar, |i| i.spec.currency)
-}
-
-fn money(minor: i64, c: Currency) -> String {
-    format_minor(i128::from(minor), c)
 }
 
 fn time(s: &str) -> Result<i64, Failure> {
@@ -92,7 +89,7 @@ pub fn run(ctx: &Ctx, cmd: AuctionCmd) -> Result<Output, Failure> {
             accepted(ctx, ctx.submit(ctx.operator()?, Command::CreateAuction { spec })?)
         }
         AuctionCmd::List => ctx.read(|s| {
-            let rows: Vec<Value> = s.auctions().map(|a| public_json(s, a)).collect();
+            let rows: Vec<Value> = s.auctions().map(|a| auction_public_json(s, a)).collect();
             let text = s
                 .auctions()
                 .map(|a| {
@@ -113,9 +110,9 @@ pub fn run(ctx: &Ctx, cmd: AuctionCmd) -> Result<Output, Failure> {
             let viewer = ctx.viewer();
             ctx.read(move |s| {
                 let a = s.auction(auction).ok_or(Failure::Rejected(Rejection::UnknownAuction))?;
-                let mut doc = public_json(s, a);
+                let mut doc = auction_public_json(s, a);
                 if let Some(org) = viewer {
-                    doc["mine"] = private_json(s, a, org);
+                    doc["mine"] = auction_private_json(s, a, org);
                 }
                 Ok(Output::new(serde_json::to_string_pretty(&doc).unwrap_or_default(), doc))
             })?
@@ -175,66 +172,4 @@ fn status(a: &Auction) -> &'static str {
         AuctionStatus::Open => "open",
         AuctionStatus::Closed => "closed",
     }
-}
-
-/// What anyone may see: never a bid or a bidder before close; after close only aggregates and
-/// the anonymous demand curve.
-fn public_json(s: &State, a: &Auction) -> Value {
-    let lots: Vec<Value> = a
-        .lots
-        .iter()
-        .enumerate()
-        .map(|(i, lot)| {
-            let c = currency_of(s, &lot.spec);
-            let result = lot.result.as_ref().map(|r| {
-                json!({
-                    "clearing_price": r.clearing_price_minor.map(|p| money(p, c)),
-                    "sold_tonnes": r.sold_tonnes, "returned_tonnes": r.returned_tonnes,
-                    "bids": r.bids, "bidders": r.bidders,
-                    "demand_curve": r.demand_curve.iter().map(|(p, q)| json!({ "price": money(*p, c), "cumulative_tonnes": q })).collect::<Vec<_>>(),
-                })
-            });
-            json!({
-                "lot": i, "instrument": lot.spec.instrument.0,
-                "symbol": s.instrument(lot.spec.instrument).map(|x| x.spec.symbol.clone()),
-                "quantity_tonnes": lot.spec.quantity_tonnes, "reserve_price": money(lot.spec.reserve_price_minor, c),
-                "currency": c.code(), "min_bid_tonnes": lot.spec.min_bid_tonnes, "increment_tonnes": lot.spec.increment_tonnes,
-                "guaranteed_bidders": lot.spec.guaranteed.len(), "result": result,
-            })
-        })
-        .collect();
-    json!({
-        "id": a.id.0, "name": a.name, "rule": a.rule.as_str(), "status": status(a),
-        "opens": rfc3339(a.opens_at_ms), "closes": rfc3339(a.closes_at_ms),
-        "approved_bidders": a.approved_bidders.len(), "lots": lots,
-    })
-}
-
-/// One organization's own bids (while open) and allocations (after close).
-fn private_json(s: &State, a: &Auction, org: OrgId) -> Value {
-    let bids: Vec<Value> = s
-        .bids_of(a.id)
-        .filter(|b| b.org == org)
-        .map(|b| {
-            let c = currency_of(s, &a.lots[b.lot as usize].spec);
-            json!({ "bid": b.id.0, "lot": b.lot, "account": b.account.0, "price": money(b.price_minor, c), "quantity": b.quantity_tonnes, "reserved_cash": money(b.reserved_cash_minor, c) })
-        })
-        .collect();
-    let allocations: Vec<Value> = a
-        .lots
-        .iter()
-        .enumerate()
-        .flat_map(|(i, lot)| {
-            let c = currency_of(s, &lot.spec);
-            lot.result.iter().flat_map(|r| r.allocations.iter()).filter(|al| al.org == org).map(move |al| {
-                json!({
-                    "lot": i, "bid": al.bid.0, "account": al.account.0, "quantity": al.quantity_tonnes,
-                    "price": money(al.price_minor, c), "guaranteed_tonnes": al.guaranteed_tonnes,
-                    "fee": money(al.buyer_fee_minor, c),
-                    "serials": al.serials.iter().map(|(iss, set)| json!({ "issuance": iss.0, "serials": ranges_json(set.ranges()) })).collect::<Vec<_>>(),
-                })
-            }).collect::<Vec<_>>()
-        })
-        .collect();
-    json!({ "org": org.0, "bids": bids, "allocations": allocations })
 }

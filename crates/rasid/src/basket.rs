@@ -3,8 +3,9 @@
 use crate::cli::{BasketCmd, CriteriaArgs};
 use crate::output::{Failure, Output};
 use crate::registry::{Ctx, accepted};
-use rasid_core::exchange::basket::{Basket, BasketCriteria};
-use rasid_core::{Command, State};
+use rasid_core::Command;
+use rasid_core::exchange::basket::BasketCriteria;
+use rasid_server::render::basket_json;
 use serde_json::{Value, json};
 
 fn criteria(a: CriteriaArgs) -> BasketCriteria {
@@ -21,29 +22,6 @@ fn criteria(a: CriteriaArgs) -> BasketCriteria {
         article6_authorised: a.article6,
         rating_min: a.rating_min,
     }
-}
-
-fn lower(v: impl std::fmt::Debug) -> String {
-    format!("{v:?}").to_lowercase()
-}
-
-fn basket_json(s: &State, b: &Basket) -> Value {
-    let c = &b.criteria;
-    let deposited: u64 =
-        s.deposits().filter(|(id, ..)| *id == b.id).map(|(.., d)| d.free.quantity_tonnes()).sum();
-    json!({
-        "id": b.id.0, "name": b.name,
-        "criteria": {
-            "programs": c.programs.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-            "effects": c.effects.iter().map(lower).collect::<Vec<_>>(),
-            "bases": c.bases.iter().map(lower).collect::<Vec<_>>(),
-            "project_types": c.project_types, "places": c.places,
-            "vintage_min": c.vintage_min, "vintage_max": c.vintage_max,
-            "corsia": c.corsia.map(lower), "ccp": c.ccp, "article6_authorised": c.article6_authorised,
-            "rating_min": c.rating_min,
-        },
-        "free_deposited_tonnes": deposited,
-    })
 }
 
 pub fn run(ctx: &Ctx, cmd: BasketCmd) -> Result<Output, Failure> {

@@ -12,6 +12,7 @@ use rasid_core::money::{format_minor, parse_minor};
 use rasid_core::time::{parse_rfc3339, rfc3339};
 use rasid_core::{Command, Currency, Rejection, State};
 use rasid_market::{Interval, MarketData};
+use rasid_server::render::{instrument_json, order_json};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
@@ -111,29 +112,6 @@ fn spec(a: InstrumentArgs) -> Result<InstrumentSpec, Failure> {
             taker_bps: a.taker_bps,
             min_fee_minor: price(&a.min_fee, c)?,
         },
-    })
-}
-
-fn instrument_json(s: &State, i: &Instrument) -> Value {
-    let c = i.spec.currency;
-    let (project, vintage_year, basket) = match i.spec.underlying {
-        Underlying::ProjectVintage { project, vintage_year } => {
-            (Some(project), Some(vintage_year), None)
-        }
-        Underlying::Basket { basket } => (None, None, Some(basket)),
-    };
-    let book = s.book(i.id);
-    let best = |side| book.and_then(|b| b.best_price(side)).map(|p| money(p, c));
-    let (low, high) = i.band();
-    json!({
-        "id": i.id.0, "symbol": i.spec.symbol, "status": i.status.as_str(),
-        "project": project.map(|p| p.0), "project_external_id": project.and_then(|p| s.project(p)).map(|p| p.info.external_id.clone()),
-        "vintage": vintage_year, "basket": basket.map(|b| b.0),
-        "basket_name": basket.and_then(|b| s.basket(b)).map(|b| b.name.clone()), "currency": c.code(), "tick": money(i.spec.tick_minor, c), "lot_tonnes": i.spec.lot_tonnes,
-        "band_bps": i.spec.band_bps, "band": { "low": money(low, c), "high": money(high, c) },
-        "reference_price": money(i.spec.reference_price_minor, c),
-        "fees": { "maker_bps": i.spec.fees.maker_bps, "taker_bps": i.spec.fees.taker_bps, "min_fee": money(i.spec.fees.min_fee_minor, c) },
-        "best_bid": best(Side::Buy), "best_ask": best(Side::Sell),
     })
 }
 
@@ -250,20 +228,6 @@ pub fn order(ctx: &Ctx, cmd: OrderCmd) -> Result<Output, Failure> {
 
 fn currency_of(s: &State, o: &Order) -> Currency {
     s.instrument(o.instrument).map_or(Currency::Sar, |i| i.spec.currency)
-}
-
-fn order_json(s: &State, o: &Order) -> Value {
-    let c = currency_of(s, o);
-    json!({
-        "id": o.id.0, "instrument": o.instrument.0, "account": o.account.0, "side": o.side.as_str(),
-        "price": money(o.price_minor, c), "currency": c.code(), "quantity": o.quantity_tonnes,
-        "remaining": o.remaining_tonnes, "time_in_force": o.time_in_force.as_str(),
-        "expires": match o.time_in_force { TimeInForce::Gtd { expires_at_ms } => Some(rfc3339(expires_at_ms)), _ => None },
-        "post_only": o.post_only, "client_order_id": o.client_order_id, "self_trade": o.self_trade.as_str(),
-        "retire_for": o.retire.as_ref().map(|r| r.beneficiary.clone()), "created": rfc3339(o.created_at_ms),
-        "reserved_cash": money(o.reserved_cash_minor, c),
-        "reserved_serials": o.reserved_serials.iter().map(|(i, set)| json!({ "issuance": i.0, "serials": crate::output::ranges_json(set.ranges()) })).collect::<Vec<_>>(),
-    })
 }
 
 fn order_text(s: &State, o: &Order) -> String {

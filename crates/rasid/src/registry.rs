@@ -317,6 +317,7 @@ fn name_delivered_credits(ctx: &Ctx, events: &mut [Value]) -> Result<(), Failure
 
 /// Shared with the HTTP API, which speaks the same wire format.
 pub use rasid_server::render::event_json;
+use rasid_server::render::{labels_json, project_json};
 
 fn event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> String {
     match e {
@@ -577,16 +578,6 @@ fn register(a: RegisterArgs) -> Command {
     }
 }
 
-fn project_json(p: &rasid_core::model::Project) -> Value {
-    let i = &p.info;
-    json!({
-        "id": p.id.0, "program": i.program.as_str(), "external_id": i.external_id, "name": i.name,
-        "methodology": i.methodology, "country": i.country, "region": i.region, "scope": i.scope,
-        "type": i.project_type, "effect": format!("{:?}", i.effect).to_lowercase(),
-        "basis": format!("{:?}", i.basis).to_lowercase(), "developer": i.developer.0,
-    })
-}
-
 fn issuances(s: &State, project: Option<rasid_core::ProjectId>, limit: usize) -> Output {
     let list: Vec<_> =
         s.issuances().filter(|i| project.is_none_or(|p| i.project == p)).take(limit).collect();
@@ -615,14 +606,6 @@ fn issuances(s: &State, project: Option<rasid_core::ProjectId>, limit: usize) ->
         .collect::<Vec<_>>()
         .join("\n");
     Output::new(text, json!({ "issuances": rows }))
-}
-
-fn labels_json(l: &Labels) -> Value {
-    json!({
-        "corsia": l.corsia.map(|c| format!("{c:?}").to_lowercase()),
-        "ccp": l.ccp,
-        "article6": l.article6.as_ref().map(|a| json!({ "authorization_ref": a.authorization_ref, "ca_status": a.ca_status.as_str() })),
-    })
 }
 
 fn holdings(s: &State, account: AccountId) -> Result<Output, Failure> {

@@ -100,8 +100,10 @@ pub(super) struct LotBody {
     quantity: u64,
     /// Decimal string in the instrument's currency.
     reserve_price: String,
-    min_bid: u64,
-    increment: u64,
+    /// Default: the increment.
+    min_bid: Option<u64>,
+    /// Default: the instrument's lot size.
+    increment: Option<u64>,
     #[serde(default)]
     guaranteed: Vec<GuaranteeBody>,
 }
@@ -146,25 +148,31 @@ pub(super) async fn create(
     let closes_at_ms = time(&req.closes_at)?;
     let opens_at_ms = req.opens_at.as_deref().map(time).transpose()?;
     blocking(move || {
+        // One query resolves every lot's instrument and reads the ledger's time.
+        let references: Vec<String> = req.lots.iter().map(|l| l.instrument.clone()).collect();
+        let (found, last_time_ms) = app.ledger()?.query(move |s| {
+            let found: Vec<_> = references
+                .iter()
+                .map(|r| super::resolve(s, r).map(|i| (i.id, i.spec.currency, i.spec.lot_tonnes)))
+                .collect();
+            (found, s.last_time_ms())
+        })?;
         let mut lots = Vec::with_capacity(req.lots.len());
-        for l in req.lots {
-            let reference = l.instrument.clone();
-            let (instrument, c) = app
-                .ledger()?
-                .query(move |s| super::resolve(s, &reference).map(|i| (i.id, i.spec.currency)))?
-                .ok_or(Rejection::UnknownInstrument)?;
+        for (l, found) in req.lots.into_iter().zip(found) {
+            let (instrument, c, lot_tonnes) = found.ok_or(Rejection::UnknownInstrument)?;
+            let increment = l.increment.unwrap_or(lot_tonnes);
             lots.push(LotSpec {
                 instrument,
                 seller: AccountId(l.seller),
                 quantity_tonnes: l.quantity,
                 reserve_price_minor: parse_minor(&l.reserve_price, c)
                     .map_err(|m| ApiError::bad_request("invalid_price", m))?,
-                min_bid_tonnes: l.min_bid,
-                increment_tonnes: l.increment,
+                min_bid_tonnes: l.min_bid.unwrap_or(increment),
+                increment_tonnes: increment,
                 guaranteed: l.guaranteed.iter().map(|g| (OrgId(g.org), g.tonnes)).collect(),
             });
         }
-        let now = crate::now_ms().max(app.ledger()?.query(|s| s.last_time_ms())?);
+        let now = crate::now_ms().max(last_time_ms);
         let spec = AuctionSpec {
             name: req.name,
             rule,

@@ -63,18 +63,42 @@ pub(super) struct NewInstrument {
     project: Option<u64>,
     vintage: Option<u16>,
     basket: Option<u64>,
+    /// The defaults are the CLI's (`rasid instrument list`).
+    #[serde(default = "default_currency")]
     currency: String,
     /// Decimal strings in `currency`.
+    #[serde(default = "default_tick")]
     tick: String,
+    #[serde(default = "default_lot", alias = "lot")]
     lot_tonnes: u64,
+    #[serde(default = "default_band_bps")]
     band_bps: u32,
     reference_price: String,
-    #[serde(default)]
+    #[serde(default = "default_maker_bps")]
     maker_bps: u32,
-    #[serde(default)]
+    #[serde(default = "default_taker_bps")]
     taker_bps: u32,
     #[serde(default)]
     min_fee: Option<String>,
+}
+
+fn default_currency() -> String {
+    "SAR".into()
+}
+fn default_tick() -> String {
+    "0.05".into()
+}
+fn default_lot() -> u64 {
+    1
+}
+fn default_band_bps() -> u32 {
+    2_000
+}
+fn default_maker_bps() -> u32 {
+    10
+}
+fn default_taker_bps() -> u32 {
+    20
 }
 
 pub(super) async fn list_instrument(

@@ -34,7 +34,7 @@ pub(super) async fn me(State(app): State<Shared>, caller: Caller) -> Reply {
             let org = s.organization(caller.org).map(organization_json);
             let accounts: Vec<Value> = s.accounts_of(caller.org).map(account_json).collect();
             json!({
-                "user": caller.username, "organization": org, "role": caller.role.as_str(),
+                "user": caller.username, "username": caller.username, "organization": org, "role": caller.role.as_str(),
                 "accounts": accounts,
             })
         })?;
@@ -179,6 +179,12 @@ pub(super) async fn list_projects(State(app): State<Shared>, params: Params) -> 
     }
     blocking(move || {
         let doc = app.ledger()?.query(move |s| {
+            // Labels belong to issuances: a project matches when one of its issuances has the
+            // label. One pass over the issuances, not one per project.
+            let labelled: Option<std::collections::BTreeSet<ProjectId>> =
+                label.as_deref().map(|l| {
+                    s.issuances().filter(|i| has_label(&i.labels, l)).map(|i| i.project).collect()
+                });
             let rows = s.projects().filter(|p| {
                 let i = &p.info;
                 let category_ok = match category {
@@ -186,14 +192,10 @@ pub(super) async fn list_projects(State(app): State<Shared>, params: Params) -> 
                     Some(Category::Effect(e)) => i.effect == e,
                     Some(Category::Basis(b)) => i.basis == b,
                 };
-                // Labels belong to issuances: a project matches when one of its issuances has it.
-                let label_ok = label.as_deref().is_none_or(|l| {
-                    s.issuances().any(|iss| iss.project == p.id && has_label(&iss.labels, l))
-                });
                 program.is_none_or(|pr| i.program == pr)
                     && country.as_deref().is_none_or(|c| i.country.eq_ignore_ascii_case(c))
                     && category_ok
-                    && label_ok
+                    && labelled.as_ref().is_none_or(|set| set.contains(&p.id))
             });
             page.collect(rows.map(|p| (p.id.0, project_json(p))))
         })?;
@@ -234,9 +236,20 @@ pub(super) struct NewProject {
     scope: String,
     #[serde(default)]
     project_type: String,
+    /// Defaults as the CLI's: reduction, technology.
+    #[serde(default = "default_effect")]
     effect: String,
+    #[serde(default = "default_basis")]
     basis: String,
     developer: u64,
+}
+
+fn default_effect() -> String {
+    "reduction".into()
+}
+
+fn default_basis() -> String {
+    "technology".into()
 }
 
 pub(super) async fn register_project(

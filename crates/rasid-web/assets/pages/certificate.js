@@ -30,7 +30,7 @@ function column(code, d, r, hash) {
       row('cert.journal_seq', String(r.seq ?? '—'), { class: 'mono' }),
       row('cert.journal_hash', hash || tr('cert.hash_unavailable'), { class: 'mono', id: `cert-hash-${code}` })),
     h('h3', {}, tr('cert.serial_ranges', { count: num(serials.length, code) })),
-    h('ol', { class: 'serial-list', dir: 'ltr' }, serials.map((s) => h('li', {}, `${s.first} – ${s.last} (${num(s.quantity, code)} t)`))),
+    h('ol', { class: 'serial-list' }, serials.map((s) => h('li', {}, h('bdi', { dir: 'ltr' }, `${s.first} – ${s.last}`), ` (${tr('cert.tonnes', { quantity: num(s.quantity, code) })})`))),
     h('h3', {}, tr('cert.verify_heading')),
     h('ol', { class: 'verify' },
       h('li', {}, tr('cert.verify_api', { id: r.id })),
