@@ -76,7 +76,7 @@ function header() {
         onclick: () => switchLanguage(switchTo),
       }, t('lang.other')),
       loggedIn
-        ? [h('span', { class: 'who', id: 'who' }, who?.username ? `${who.username}${role() ? ` · ${t(`role.${role()}`)}` : ''}` : t('session.signed_in')),
+        ? [h('span', { class: 'who', id: 'who' }, (who?.user || who?.username) ? `${who.user || who.username}${role() ? ` · ${t(`role.${role()}`)}` : ''}` : t('session.signed_in')),
           h('button', { type: 'button', id: 'logout', onclick: logout }, t('session.logout'))]
         : h('a', { href: '/login', 'data-link': true, class: 'button', id: 'login-link' }, t('session.login'))),
   ];

@@ -2,16 +2,26 @@
 // "where is this serial and what happened to it", the retirements ledger with beneficiaries,
 // and market-wide totals. Nothing here needs a login.
 
-import { h, field, select, table, formValues } from '../dom.js';
+import { h, mount, field, select, table, formValues } from '../dom.js';
 import { t, tOr, num, date } from '../i18n.js';
 import { get, all, items } from '../api.js';
 import { section, loading, empty, details, show } from '../view.js';
 
 const VIEWS = ['projects', 'issuances', 'serials', 'retirements', 'totals'];
 const PROGRAMS = ['', 'VCS', 'GS', 'ACR', 'CAR', 'ART', 'PURO', 'ISOMETRIC', 'CERCARBONO', 'NATIVE'];
-const CATEGORIES = ['', 'reduction_nature', 'reduction_technology', 'removal_nature', 'removal_technology'];
+const CATEGORIES = ['', 'reduction', 'removal', 'mixed', 'nature', 'technology'];
 const LABELS = ['', 'corsia', 'ccp', 'article6'];
 const ROWS_MAX = 200;
+
+/** The labels an issuance carries, named; "—" for none. */
+function labelsText(l) {
+  if (!l || typeof l !== 'object') return '—';
+  const out = [];
+  if (l.corsia) out.push(`${t('label.corsia')} (${tOr(`option.${l.corsia}`, l.corsia)})`);
+  if (l.ccp) out.push(t('label.ccp'));
+  if (l.article6) out.push(`${t('label.article6')} (${[l.article6.authorization_ref, l.article6.ca_status && tOr(`option.${l.article6.ca_status}`, l.article6.ca_status)].filter(Boolean).join(', ')})`);
+  return out.join(' · ') || '—';
+}
 
 function ranges(list) {
   return (list || []).map((r) => `${r.first}–${r.last}`).join(', ');
@@ -49,14 +59,14 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
       for (const k of ['program', 'country', 'category', 'label']) if (q.get(k)) params.set(k, q.get(k));
       params.set('limit', '100');
       const rows = (await all(`/projects?${params}`, 'projects', 2)).slice(0, ROWS_MAX);
-      list.replaceChildren(rows.length ? table(null,
-        [t('registry.id'), t('registry.external_id'), t('registry.name'), t('registry.program'), t('registry.country'), t('registry.category')],
+      mount(list, rows.length ? table(null,
+        [t('registry.id'), t('registry.external_id'), t('registry.name'), t('registry.program'), t('registry.country'), t('registry.category'), t('registry.type')],
         rows.map((p) => [String(p.id), p.external_id || '—',
           h('a', { href: `/registry/issuances?project=${p.id}`, 'data-link': true }, p.name || '—'),
           p.program ? tOr(`program.${String(p.program).toLowerCase()}`, p.program) : '—', p.country || '—',
-          p.category ? tOr(`category.${p.category}`, p.category) : [p.effect, p.basis].filter(Boolean).join(' / ') || '—']), { id: 'projects-table' })
+          [p.effect, p.basis].filter(Boolean).map((c) => tOr(`category.${c}`, c)).join(' · ') || '—', p.type || '—']), { id: 'projects-table' })
         : empty());
-    } catch (e) { list.replaceChildren(problem(e)); }
+    } catch (e) { mount(list, problem(e)); }
   }
 
   if (view === 'issuances') {
@@ -65,13 +75,13 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
     try {
       const project = q.get('project');
       const rows = (await all(`/issuances?limit=100${project ? `&project=${encodeURIComponent(project)}` : ''}`, 'issuances', 2)).slice(0, ROWS_MAX);
-      list.replaceChildren(rows.length ? table(null,
+      mount(list, rows.length ? table(null,
         [t('registry.id'), t('registry.project'), t('registry.vintage'), t('registry.serials'), t('registry.issued'), t('registry.labels')],
         rows.map((i) => [String(i.id), show('project', i.project), String(i.vintage ?? i.vintage_year ?? '—'),
           h('span', { class: 'serials' }, i.block ? ranges([].concat(i.block)) : `${i.first_serial ?? ''}–${i.last_serial ?? ''}`),
-          h('span', { class: 'num' }, num(i.quantity ?? i.issued_tonnes ?? i.quantity_tonnes)), show('labels', i.labels)]), { id: 'issuances-table' })
+          h('span', { class: 'num' }, num(i.quantity ?? i.issued_tonnes ?? i.quantity_tonnes)), labelsText(i.labels)]), { id: 'issuances-table' })
         : empty());
-    } catch (e) { list.replaceChildren(problem(e)); }
+    } catch (e) { mount(list, problem(e)); }
   }
 
   if (view === 'serials') {
@@ -80,15 +90,15 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
     const form = h('form', { class: 'inline', id: 'serial-form' }, field(t('registry.serial_label'), input, t('registry.serial_hint')),
       h('button', { type: 'submit', class: 'primary' }, t('registry.find')));
     const find = async () => {
-      out.replaceChildren(loading());
+      mount(out, loading());
       try {
         const doc = await get(`/serials/${encodeURIComponent(input.value.trim())}`);
         const status = doc.status || doc.location?.status;
-        out.replaceChildren(h('div', { class: 'card', 'data-status': status || '' },
+        mount(out, h('div', { class: 'card', 'data-status': status || '' },
           status ? h('p', { class: 'lead' }, t(`serial.${status}`)) : null,
           details(doc),
           doc.retirement ? h('a', { href: `/certificate/${doc.retirement}`, 'data-link': true }, t('registry.open_certificate')) : null));
-      } catch (e) { out.replaceChildren(problem(e)); }
+      } catch (e) { mount(out, problem(e)); }
     };
     form.addEventListener('submit', (ev) => { ev.preventDefault(); find(); });
     box.append(section(t('registry.serials'), 'serials-card', h('p', {}, t('registry.serial_intro')), form, out));
@@ -100,13 +110,13 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
     box.append(section(t('registry.retirements'), 'retirements-card', list));
     try {
       const rows = (await all('/retirements?limit=100', 'retirements', 2)).slice(0, ROWS_MAX);
-      list.replaceChildren(rows.length ? table(null,
+      mount(list, rows.length ? table(null,
         [t('registry.id'), t('registry.time'), t('registry.beneficiary'), t('registry.project'), t('registry.vintage'), t('registry.quantity'), t('registry.purpose'), ''],
         rows.map((r) => [String(r.id), date(r.time), r.beneficiary, r.project?.name || show('project', r.project), String(r.vintage ?? '—'),
           h('span', { class: 'num' }, num(r.quantity)), r.purpose ? t(`purpose.${r.purpose}`) : '—',
           h('a', { href: `/certificate/${r.id}`, 'data-link': true }, t('registry.certificate'))]), { id: 'retirements-table' })
         : empty());
-    } catch (e) { list.replaceChildren(problem(e)); }
+    } catch (e) { mount(list, problem(e)); }
   }
 
   if (view === 'totals') {
@@ -114,10 +124,10 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
     box.append(section(t('registry.totals'), 'totals-card', list));
     try {
       const doc = await get('/stats');
-      list.replaceChildren(h('div', { class: 'tiles' }, Object.entries(doc).filter(([, v]) => typeof v !== 'object').map(([k, v]) =>
+      mount(list, h('div', { class: 'tiles' }, Object.entries(doc).filter(([, v]) => typeof v !== 'object').map(([k, v]) =>
         h('div', { class: 'tile' }, h('span', { class: 'tile-label' }, tOr(`field.${k}`, k)), h('span', { class: 'tile-value' }, show(k, v))))),
       details(Object.fromEntries(Object.entries(doc).filter(([, v]) => typeof v === 'object'))));
-    } catch (e) { list.replaceChildren(problem(e)); }
+    } catch (e) { mount(list, problem(e)); }
   }
   return undefined;
 }
