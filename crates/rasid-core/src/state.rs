@@ -230,15 +230,14 @@ impl State {
     }
 
     pub fn order(&self, id: OrderId) -> Option<&Order> {
-        self.exchange.orders.get(&id)
+        self.exchange.orders.get(id)
     }
 
     /// One account's open orders, oldest first.
     pub fn orders_of(&self, account: AccountId) -> impl Iterator<Item = &Order> {
-        self.exchange
-            .by_account
-            .range((account, OrderId(0))..=(account, OrderId(u64::MAX)))
-            .map(|(_, id)| &self.exchange.orders[id])
+        self.exchange.by_account.range((account, OrderId(0))..=(account, OrderId(u64::MAX))).map(
+            |(_, id)| self.exchange.orders.get(*id).expect("audit: the index names open orders"),
+        )
     }
 
     /// Trades executed since genesis (trade ids are assigned in sequence from 1).

@@ -106,13 +106,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 /// The authenticated user: who they are and which organization (and so role) they act as.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    username: String,
-    org: OrgId,
-    role: Role,
+    pub(crate) username: String,
+    pub(crate) org: OrgId,
+    pub(crate) role: Role,
 }
 
 /// Checks the bearer token of a request: 401 when it is missing, malformed, unknown or expired.
-pub(crate) async fn authenticate(
+pub(crate) async fn authenticate_request(
     app: &Shared,
     headers: &axum::http::HeaderMap,
 ) -> Result<Caller, ApiError> {
@@ -123,6 +123,11 @@ pub(crate) async fn authenticate(
     }
     let token = bearer_token(headers)
         .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
+    authenticate(app, token).await
+}
+
+/// Resolves a session token to its caller.
+pub(crate) async fn authenticate(app: &Shared, token: String) -> Result<Caller, ApiError> {
     let app = app.clone();
     blocking(move || {
         let user = app
@@ -146,7 +151,7 @@ impl FromRequestParts<Shared> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        authenticate(app, &parts.headers).await
+        authenticate_request(app, &parts.headers).await
     }
 }
 
