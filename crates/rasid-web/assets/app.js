@@ -40,6 +40,7 @@ const NAV = [
 ];
 
 let stopPage = null;
+let focusMain = false;
 
 /** Goes to an in-app path without reloading. */
 export function navigate(path, replace = false) {
@@ -137,6 +138,9 @@ async function route() {
     mount(main, problem(e));
   }
   main.removeAttribute('aria-busy');
+  // After an in-app navigation, keyboard and screen-reader users start at the new content.
+  if (focusMain) main.focus();
+  focusMain = true;
   document.title = `${main.querySelector('h1')?.textContent || ''} · ${t('app.name')}`;
 }
 

@@ -231,6 +231,14 @@ impl Ui {
         self.find(ready_css).await;
         self.settled(lang).await;
         self.shot(&format!("{name}-{lang}")).await;
+        // A value the page failed to format shows up as one of these words.
+        let text = self.text("body").await;
+        for word in text.split(|c: char| !c.is_alphanumeric() && c != '[' && c != ']') {
+            assert!(
+                !["null", "undefined", "NaN", "[object"].contains(&word),
+                "{path} ({lang}) shows {word:?}: {text}"
+            );
+        }
     }
 }
 

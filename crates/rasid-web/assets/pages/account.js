@@ -2,7 +2,7 @@
 // retirement (leading to the certificate), and API keys. A member sees only its own
 // organization's accounts: the list comes from GET /v1/me and the API refuses other accounts.
 
-import { h, mount, field, select, table, formValues } from '../dom.js';
+import { h, add, mount, field, select, table, formValues } from '../dom.js';
 import { t, money, num, date } from '../i18n.js';
 import { get, post, del, items, token, me, accountIds, currentAccount, setCurrentAccount, notAvailable } from '../api.js';
 import { section, loading, empty } from '../view.js';
@@ -13,9 +13,9 @@ function ranges(list) {
 }
 
 export async function render(main, _params, { problem, navigate }) {
-  main.append(h('h1', {}, t('account.title')));
+  add(main, h('h1', {}, t('account.title')));
   if (!token()) {
-    main.append(h('div', { class: 'notice', role: 'status' }, t('state.login_needed'), ' ',
+    add(main, h('div', { class: 'notice', role: 'status' }, t('state.login_needed'), ' ',
       h('a', { href: '/login?next=/account', 'data-link': true }, t('session.login'))));
     return undefined;
   }
@@ -31,7 +31,7 @@ export async function render(main, _params, { problem, navigate }) {
   const holdingsBox = h('div', { id: 'holdings' }, loading());
   const cashBox = h('div', { id: 'cash' }, loading());
   const keysBox = h('div', { id: 'api-keys' }, loading());
-  main.append(pick,
+  add(main, pick,
     known.length ? null : h('p', { class: 'muted' }, t('account.no_me')),
     h('div', { class: 'grid-2' },
       section(t('account.holdings'), 'holdings-card', holdingsBox),
@@ -122,7 +122,7 @@ export async function render(main, _params, { problem, navigate }) {
         try {
           const doc = await post('/api-keys', { name: name.value.trim() });
           await loadKeys();
-          keysBox.append(h('p', { class: 'notice ok', role: 'status', id: 'key-secret' }, t('account.key_created'), ' ', h('code', {}, doc.secret || doc.key || '')));
+          add(keysBox, h('p', { class: 'notice ok', role: 'status', id: 'key-secret' }, t('account.key_created'), ' ', h('code', {}, doc.secret || doc.key || '')));
         } catch (e) { mount(out, problem(e)); }
       });
       mount(keysBox, 

@@ -2,7 +2,7 @@
 // baskets, auctions, projects and issuances with labels. Each form posts to its /v1 route; the
 // API decides who may (deny by default) and the page shows its answer.
 
-import { h, mount, field, select, table, formValues } from '../dom.js';
+import { h, add, mount, field, select, table, formValues } from '../dom.js';
 import { t, tOr, money } from '../i18n.js';
 import { get, post, items, token, role } from '../api.js';
 import { section, loading, empty, show } from '../view.js';
@@ -33,17 +33,17 @@ const list = (v) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : [])
 
 export async function render(main, [view = 'members'], { problem }) {
   if (!VIEWS.includes(view)) view = 'members';
-  main.append(h('h1', {}, t('admin.title')),
+  add(main, h('h1', {}, t('admin.title')),
     h('nav', { class: 'tabs', 'aria-label': t('admin.views') }, h('ul', {}, VIEWS.map((v) => h('li', {},
       h('a', { href: `/admin/${v}`, 'data-link': true, 'aria-current': v === view ? 'page' : false }, t(`admin.${v}`)))))));
-  if (!token()) { main.append(h('div', { class: 'notice' }, t('state.login_needed'))); return undefined; }
-  if (role() === 'member') { main.append(h('div', { class: 'notice' }, t('admin.staff_only'))); return undefined; }
+  if (!token()) { add(main, h('div', { class: 'notice' }, t('state.login_needed'))); return undefined; }
+  if (role() === 'member') { add(main, h('div', { class: 'notice' }, t('admin.staff_only'))); return undefined; }
   const box = h('div', { class: 'grid-2', id: `admin-${view}` });
-  main.append(box);
+  add(main, box);
 
   if (view === 'members') {
     const orgs = h('div', {}, loading());
-    box.append(section(t('admin.organizations'), 'orgs-card', orgs),
+    add(box, section(t('admin.organizations'), 'orgs-card', orgs),
       actionForm('org-form', 'admin.new_org', [['name', 'admin.name', 'text'], ['role', 'admin.role', ['member', 'registrar', 'auditor', 'operator']]],
         (v) => post('/organizations', { name: v.name, role: v.role }), problem),
       actionForm('user-form', 'admin.new_user', [['username', 'login.username', 'text'], ['password', 'login.password', 'text'], ['organization', 'admin.organization', 'number']],
@@ -61,7 +61,7 @@ export async function render(main, [view = 'members'], { problem }) {
 
   if (view === 'instruments') {
     const list = h('div', {}, loading());
-    box.append(section(t('admin.instruments'), 'instruments-card', list),
+    add(box, section(t('admin.instruments'), 'instruments-card', list),
       actionForm('instrument-form', 'admin.new_instrument', [['symbol', 'markets.symbol', 'text'], ['project', 'registry.project', 'optional'], ['vintage', 'registry.vintage', 'optional'],
         ['basket', 'admin.basket', 'optional'], ['currency', 'account.currency', ['SAR', 'USD', 'AED', 'KZT']], ['tick', 'admin.tick', 'text'], ['lot_tonnes', 'admin.lot', 'number'],
         ['band_bps', 'admin.band_bps', 'number'], ['reference_price', 'markets.reference', 'text']],
@@ -73,7 +73,7 @@ export async function render(main, [view = 'members'], { problem }) {
         mount(list, rows.length ? table(null, [t('markets.symbol'), t('markets.status'), t('markets.reference'), t('trade.actions')],
           rows.map((m) => [m.symbol, t(`status.${m.status}`), money(m.reference_price, m.currency),
             h('div', { class: 'actions' }, ['halt', 'resume'].map((act) => h('button', { type: 'button', onclick: async () => {
-              try { await post(`/instruments/${m.id}/${act}`); load(); } catch (e) { list.append(problem(e)); }
+              try { await post(`/instruments/${m.id}/${act}`); load(); } catch (e) { add(list, problem(e)); }
             } }, t(`admin.${act}`))))])) : empty());
       } catch (e) { mount(list, problem(e)); }
     };
@@ -82,7 +82,7 @@ export async function render(main, [view = 'members'], { problem }) {
 
   if (view === 'baskets') {
     const list = h('div', {}, loading());
-    box.append(section(t('markets.baskets'), 'baskets-card', list),
+    add(box, section(t('markets.baskets'), 'baskets-card', list),
       actionForm('basket-form', 'admin.new_basket', [['name', 'admin.name', 'text'], ['programs', 'admin.programs', 'optional'], ['places', 'admin.places', 'optional'],
         ['effects', 'admin.effects', 'optional'], ['vintage_min', 'admin.vintage_from', 'optional'], ['vintage_max', 'admin.vintage_to', 'optional'],
         ['ccp', 'label.ccp', ['false', 'true']], ['article6_authorised', 'label.article6', ['false', 'true']]],
@@ -99,7 +99,7 @@ export async function render(main, [view = 'members'], { problem }) {
 
   if (view === 'auctions') {
     const list = h('div', {}, loading());
-    box.append(section(t('auctions.all'), 'admin-auctions-card', list),
+    add(box, section(t('auctions.all'), 'admin-auctions-card', list),
       actionForm('auction-form', 'admin.new_auction', [['name', 'admin.name', 'text'], ['rule', 'admin.rule', ['uniform_price', 'pay_as_bid']], ['closes_at', 'admin.closes_at', 'text'],
         ['instrument', 'auctions.instrument', 'text'], ['seller', 'admin.seller_account', 'number'], ['quantity', 'auctions.quantity', 'number'], ['reserve_price', 'auctions.reserve', 'text'],
         ['min_bid', 'auctions.min_bid', 'number'], ['increment', 'auctions.increment', 'number']],
@@ -111,7 +111,7 @@ export async function render(main, [view = 'members'], { problem }) {
         mount(list, rows.length ? table(null, [t('auctions.name'), t('auctions.status'), t('trade.actions')],
           rows.map((a) => [h('a', { href: `/auctions/${a.id}`, 'data-link': true }, a.name || `#${a.id}`), a.status ? t(`auction_status.${a.status}`) : '—',
             h('button', { type: 'button', onclick: async () => {
-              try { await post(`/auctions/${a.id}/close`); load(); } catch (e) { list.append(problem(e)); }
+              try { await post(`/auctions/${a.id}/close`); load(); } catch (e) { add(list, problem(e)); }
             } }, t('admin.close_auction'))])) : empty());
       } catch (e) { mount(list, problem(e)); }
     };
@@ -119,7 +119,7 @@ export async function render(main, [view = 'members'], { problem }) {
   }
 
   if (view === 'registry') {
-    box.append(
+    add(box, 
       actionForm('project-form', 'admin.new_project', [['external_id', 'registry.external_id', 'text'], ['name', 'registry.name', 'text'],
         ['program', 'registry.program', ['NATIVE', 'VCS', 'GS', 'ACR', 'CAR', 'ART', 'PURO', 'ISOMETRIC', 'CERCARBONO']], ['country', 'registry.country', 'text'],
         ['effect', 'admin.effect', ['removal', 'reduction', 'mixed']], ['basis', 'admin.basis', ['nature', 'technology']], ['developer', 'admin.developer', 'number']],

@@ -2,7 +2,7 @@
 // sealed bids (place, change, withdraw) and, after the close, each lot's clearing price,
 // volume, anonymised demand curve and my allocation. Bids are visible to their owner only.
 
-import { h, mount, field, table, formValues } from '../dom.js';
+import { h, add, mount, field, table, formValues } from '../dom.js';
 import { t, money, num, date } from '../i18n.js';
 import { get, post, patch, del, items, token, currentAccount } from '../api.js';
 import { section, loading, empty, toNum, show } from '../view.js';
@@ -18,9 +18,9 @@ const isClosed = (a) => ['closed', 'cleared', 'settled'].includes(a?.status);
 
 export async function render(main, [id], ctx) {
   if (id) return auction(main, id, ctx);
-  main.append(h('h1', {}, t('auctions.title')));
+  add(main, h('h1', {}, t('auctions.title')));
   const box = h('div', { id: 'auctions-list' }, loading());
-  main.append(section(t('auctions.all'), 'auctions-card', box));
+  add(main, section(t('auctions.all'), 'auctions-card', box));
   try {
     const rows = items(await get('/auctions?limit=100'), 'auctions');
     mount(box, rows.length ? table(null,
@@ -40,7 +40,7 @@ async function auction(main, id, { problem }) {
   const resultsBox = h('div', { id: 'results' });
   const bidOut = h('div', { 'aria-live': 'polite', id: 'bid-result' });
   const countdown = h('span', { class: 'countdown', id: 'countdown', role: 'timer', 'aria-live': 'off' });
-  main.append(head, section(t('auctions.lots'), 'lots-card', lotsBox),
+  add(main, head, section(t('auctions.lots'), 'lots-card', lotsBox),
     section(t('auctions.my_bids'), 'bids-card', bidsBox, bidOut),
     section(t('auctions.results'), 'results-card', resultsBox));
   let a = null;

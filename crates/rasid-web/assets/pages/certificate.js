@@ -2,7 +2,7 @@
 // beside it), naming every serial range, the journal record's sequence number and hash, and how
 // anyone can verify the claim. Public, like the retirement it certifies.
 
-import { h } from '../dom.js';
+import { h, add } from '../dom.js';
 import { t, currentLang, otherLang, dictionary, num, date } from '../i18n.js';
 import { get } from '../api.js';
 
@@ -60,14 +60,14 @@ export async function render(main, [id], { problem }) {
   try {
     r = await get(`/retirements/${encodeURIComponent(id)}`);
   } catch (e) {
-    main.append(h('h1', {}, t('cert.title')), problem(e));
+    add(main, h('h1', {}, t('cert.title')), problem(e));
     return undefined;
   }
   const hash = r.record_hash || r.hash || await recordHash(id);
   const first = currentLang();
   const second = otherLang();
   const [d1, d2] = await Promise.all([dictionary(first), dictionary(second)]);
-  main.append(
+  add(main, 
     h('div', { class: 'no-print toolbar' },
       h('button', { type: 'button', class: 'primary', onclick: () => window.print() }, t('cert.print')),
       h('a', { href: `/v1/retirements/${encodeURIComponent(id)}/certificate?lang=${first}`, class: 'button' }, t('cert.server_version'))),

@@ -1,6 +1,6 @@
 // Sign in: POST /v1/sessions, then GET /v1/me for the organization, role and accounts.
 
-import { h, mount, field, formValues } from '../dom.js';
+import { h, add, mount, field, formValues } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, setSession, loadMe } from '../api.js';
 
@@ -25,6 +25,6 @@ export async function render(main, _params, { navigate, problem }) {
       mount(out, problem(e));
     }
   });
-  main.append(h('h1', {}, t('login.title')), form);
+  add(main, h('h1', {}, t('login.title')), form);
   form.querySelector('input').focus();
 }

@@ -1,7 +1,7 @@
 // Markets: every instrument with its last price, change and volume (from its daily candles),
 // and the baskets with their criteria.
 
-import { h, mount, table } from '../dom.js';
+import { h, add, mount, table } from '../dom.js';
 import { t, money, num } from '../i18n.js';
 import { get, items, notAvailable } from '../api.js';
 import { section, loading, empty, normCandle, details } from '../view.js';
@@ -42,7 +42,7 @@ async function dayStats(m) {
 export async function render(main, _params, { problem }) {
   const list = h('div', {}, loading());
   const baskets = h('div', {}, loading());
-  main.append(h('h1', {}, t('markets.title')),
+  add(main, h('h1', {}, t('markets.title')),
     section(t('markets.instruments'), 'instruments', list),
     section(t('markets.baskets'), 'baskets', baskets));
 

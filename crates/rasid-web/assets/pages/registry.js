@@ -2,7 +2,7 @@
 // "where is this serial and what happened to it", the retirements ledger with beneficiaries,
 // and market-wide totals. Nothing here needs a login.
 
-import { h, mount, field, select, table, formValues } from '../dom.js';
+import { h, add, mount, field, select, table, formValues } from '../dom.js';
 import { t, tOr, num, date } from '../i18n.js';
 import { get, all, items } from '../api.js';
 import { section, loading, empty, details, show } from '../view.js';
@@ -29,11 +29,11 @@ function ranges(list) {
 
 export async function render(main, [view = 'projects'], { problem, navigate }) {
   if (!VIEWS.includes(view)) view = 'projects';
-  main.append(h('h1', {}, t('registry.title')),
+  add(main, h('h1', {}, t('registry.title')),
     h('nav', { class: 'tabs', 'aria-label': t('registry.views') }, h('ul', {}, VIEWS.map((v) => h('li', {},
       h('a', { href: `/registry/${v}`, 'data-link': true, 'aria-current': v === view ? 'page' : false, id: `tab-${v}` }, t(`registry.${v}`)))))));
   const box = h('div', { id: `registry-${view}` });
-  main.append(box);
+  add(main, box);
   const q = new URLSearchParams(location.search);
 
   if (view === 'projects') {
@@ -53,7 +53,7 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
       navigate(`/registry/projects${params.toString() ? `?${params}` : ''}`);
     });
     const list = h('div', {}, loading());
-    box.append(section(t('registry.projects'), 'projects-card', form, list));
+    add(box, section(t('registry.projects'), 'projects-card', form, list));
     try {
       const params = new URLSearchParams();
       for (const k of ['program', 'country', 'category', 'label']) if (q.get(k)) params.set(k, q.get(k));
@@ -71,7 +71,7 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
 
   if (view === 'issuances') {
     const list = h('div', {}, loading());
-    box.append(section(t('registry.issuances'), 'issuances-card', list));
+    add(box, section(t('registry.issuances'), 'issuances-card', list));
     try {
       const project = q.get('project');
       const rows = (await all(`/issuances?limit=100${project ? `&project=${encodeURIComponent(project)}` : ''}`, 'issuances', 2)).slice(0, ROWS_MAX);
@@ -101,13 +101,13 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
       } catch (e) { mount(out, problem(e)); }
     };
     form.addEventListener('submit', (ev) => { ev.preventDefault(); find(); });
-    box.append(section(t('registry.serials'), 'serials-card', h('p', {}, t('registry.serial_intro')), form, out));
+    add(box, section(t('registry.serials'), 'serials-card', h('p', {}, t('registry.serial_intro')), form, out));
     if (input.value) await find();
   }
 
   if (view === 'retirements') {
     const list = h('div', {}, loading());
-    box.append(section(t('registry.retirements'), 'retirements-card', list));
+    add(box, section(t('registry.retirements'), 'retirements-card', list));
     try {
       const rows = (await all('/retirements?limit=100', 'retirements', 2)).slice(0, ROWS_MAX);
       mount(list, rows.length ? table(null,
@@ -121,7 +121,7 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
 
   if (view === 'totals') {
     const list = h('div', {}, loading());
-    box.append(section(t('registry.totals'), 'totals-card', list));
+    add(box, section(t('registry.totals'), 'totals-card', list));
     try {
       const doc = await get('/stats');
       mount(list, h('div', { class: 'tiles' }, Object.entries(doc).filter(([, v]) => typeof v !== 'object').map(([k, v]) =>

@@ -2,7 +2,7 @@
 // with volume, order entry, my open orders (amend, cancel) and my fills — refreshed over the
 // WebSocket channels book:SYM, trades:SYM, candles:SYM:INTERVAL, orders and fills.
 
-import { h, mount, field, select, table, formValues } from '../dom.js';
+import { h, add, mount, field, select, table, formValues } from '../dom.js';
 import { t, money, num, date } from '../i18n.js';
 import { get, post, patch, del, items, token, currentAccount, setCurrentAccount, notAvailable } from '../api.js';
 import { section, loading, empty, toNum, normCandle } from '../view.js';
@@ -43,11 +43,11 @@ export async function render(main, [symbol], { problem }) {
     const markets = items(await get('/markets'), 'markets');
     inst = markets.find((m) => m.symbol === symbol || String(m.id) === symbol);
   } catch (e) {
-    main.append(problem(e));
+    add(main, problem(e));
     return undefined;
   }
   if (!inst) {
-    main.append(h('h1', {}, symbol), h('div', { class: 'notice error', role: 'alert' }, t('trade.unknown_instrument')));
+    add(main, h('h1', {}, symbol), h('div', { class: 'notice error', role: 'alert' }, t('trade.unknown_instrument')));
     return undefined;
   }
   const cur = inst.currency;
@@ -67,7 +67,7 @@ export async function render(main, [symbol], { problem }) {
   const intervalSel = select('interval', [['1m', t('trade.interval_1m')], ['1h', t('trade.interval_1h')], ['1d', t('trade.interval_1d')]], interval);
   intervalSel.addEventListener('change', () => { interval = intervalSel.value; resubscribeCandles(); loadCandles(); });
 
-  main.append(
+  add(main, 
     h('div', { class: 'title-row' },
       h('h1', {}, symbol),
       h('span', { class: `status status-${inst.status}`, id: 'instrument-status' }, t(`status.${inst.status}`)),
@@ -132,8 +132,10 @@ export async function render(main, [symbol], { problem }) {
     retireBox.addEventListener('change', () => { beneficiary.disabled = !retireBox.checked; beneficiary.required = retireBox.checked; });
     const sideSel = select('side', [['buy', t('side.buy')], ['sell', t('side.sell')]], 'buy');
     sideSel.id = 'order-side';
-    const tif = select('time_in_force', [['gtc', t('tif.gtc')], ['day', t('tif.day')], ['ioc', t('tif.ioc')], ['fok', t('tif.fok')]], 'gtc');
+    const tif = select('time_in_force', [['gtc', t('tif.gtc')], ['day', t('tif.day')], ['gtd', t('tif.gtd')], ['ioc', t('tif.ioc')], ['fok', t('tif.fok')]], 'gtc');
     tif.id = 'order-tif';
+    const expires = h('input', { name: 'expires_at', type: 'datetime-local', id: 'order-expires', disabled: true });
+    tif.addEventListener('change', () => { expires.disabled = tif.value !== 'gtd'; expires.required = tif.value === 'gtd'; });
     const form = h('form', { id: 'order-form', class: 'stack' },
       token() ? null : h('p', { class: 'notice' }, t('state.login_needed')),
       field(t('order.account'), h('input', { name: 'account', id: 'order-account', value: account || '', required: true, inputmode: 'numeric' })),
@@ -142,6 +144,7 @@ export async function render(main, [symbol], { problem }) {
       field(t('order.price', { currency: cur }), priceInput),
       field(t('order.quantity'), h('input', { name: 'quantity', id: 'order-quantity', required: true, inputmode: 'numeric' })),
       field(t('order.tif'), tif),
+      field(t('order.expires_at'), expires),
       h('div', { class: 'check' }, h('input', { type: 'checkbox', name: 'post_only', id: 'order-post-only' }), h('label', { for: 'order-post-only' }, t('order.post_only'))),
       h('div', { class: 'check' }, retireBox, h('label', { for: 'order-retire' }, t('order.buy_and_retire'))),
       field(t('order.beneficiary'), beneficiary),
@@ -155,6 +158,8 @@ export async function render(main, [symbol], { problem }) {
       };
       if (v.type === 'limit') body.price = v.price;
       if (v.type === 'limit' || v.time_in_force !== 'gtc') body.time_in_force = v.type === 'market' && v.time_in_force === 'gtc' ? 'ioc' : v.time_in_force;
+      // datetime-local is in the browser's zone; the API takes RFC 3339 UTC.
+      if (v.time_in_force === 'gtd' && v.expires_at) body.expires_at = new Date(v.expires_at).toISOString();
       if (v.post_only) body.post_only = true;
       if (v.retire) body.retire = { beneficiary: v.beneficiary, purpose: 'voluntary' };
       try {
@@ -214,7 +219,7 @@ export async function render(main, [symbol], { problem }) {
     try {
       await del(`/orders?account=${encodeURIComponent(currentAccount())}&instrument=${enc}`);
     } catch (e) {
-      ordersBox.append(problem(e));
+      add(ordersBox, problem(e));
       return;
     }
     refreshAll();
