@@ -193,8 +193,6 @@ impl State {
 
     fn audit_order_indexes(&self) -> Result<(), AuditError> {
         let ex = &self.exchange;
-        let by_account: BTreeSet<_> =
-            ex.orders.iter_unordered().map(|o| (o.account, o.id)).collect();
         let client_ids: BTreeMap<_, _> = ex
             .orders
             .iter_unordered()
@@ -214,7 +212,7 @@ impl State {
                 .iter()
                 .all(|(s, id)| ex.instruments.get(id).is_some_and(|i| &i.spec.symbol == s));
         let books_ok = ex.books.keys().eq(ex.instruments.keys());
-        if by_account != ex.by_account
+        if !ex.orders.accounts_consistent()
             || client_ids != ex.client_ids
             || expiries != ex.expiries
             || !symbols_ok

@@ -62,16 +62,26 @@ impl Hasher for IdHasher {
 #[derive(Clone, Debug)]
 struct Entry {
     order: Order,
+    /// Neighbours in the price level's queue.
     prev: u32,
     next: u32,
+    /// Neighbours among the same account's open orders, in no particular order.
+    account_prev: u32,
+    account_next: u32,
 }
 
-/// Every open order, in slots.
+type IdMap<K> = HashMap<K, u32, BuildHasherDefault<IdHasher>>;
+
+/// Every open order, in slots, with two indexes: by id, and per account as a list linked
+/// through the slots (O(1) to maintain on every rest and removal, where an ordered set of
+/// `(account, order)` pairs cost two B-tree searches per order).
 #[derive(Clone, Debug, Default)]
 pub struct Orders {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
-    index: HashMap<OrderId, u32, BuildHasherDefault<IdHasher>>,
+    index: IdMap<OrderId>,
+    /// First slot of each account's list; accounts without open orders are absent.
+    accounts: IdMap<crate::ids::AccountId>,
 }
 
 impl Orders {
@@ -124,8 +134,10 @@ impl Orders {
     /// Stores an order (not yet linked into a level) and returns its slot.
     pub(crate) fn insert(&mut self, order: Order) -> u32 {
         assert!(self.index.len() < OPEN_ORDERS_MAX, "open orders fit in u32 slots");
-        let id = order.id;
-        let entry = Some(Entry { order, prev: NIL, next: NIL });
+        let (id, account) = (order.id, order.account);
+        let head = self.accounts.get(&account).copied().unwrap_or(NIL);
+        let entry =
+            Some(Entry { order, prev: NIL, next: NIL, account_prev: NIL, account_next: head });
         let slot = match self.free.pop() {
             Some(slot) => {
                 debug_assert!(self.slots[slot as usize].is_none());
@@ -139,6 +151,10 @@ impl Orders {
         };
         let previous = self.index.insert(id, slot);
         assert!(previous.is_none(), "order ids are unique");
+        if head != NIL {
+            self.entry_mut(head).account_prev = slot;
+        }
+        self.accounts.insert(account, slot);
         slot
     }
 
@@ -148,6 +164,17 @@ impl Orders {
         debug_assert!(entry.prev == NIL && entry.next == NIL, "unlinked before removal");
         let removed = self.index.remove(&entry.order.id);
         assert_eq!(removed, Some(slot), "the index agrees with the slots");
+        let (before, after) = (entry.account_prev, entry.account_next);
+        if after != NIL {
+            self.entry_mut(after).account_prev = before;
+        }
+        if before != NIL {
+            self.entry_mut(before).account_next = after;
+        } else if after != NIL {
+            self.accounts.insert(entry.order.account, after);
+        } else {
+            self.accounts.remove(&entry.order.account);
+        }
         self.free.push(slot);
         entry.order
     }
@@ -156,6 +183,41 @@ impl Orders {
     /// visit does not matter (sums, checks), or sort the result by id.
     pub fn iter_unordered(&self) -> impl Iterator<Item = &Order> {
         self.slots.iter().filter_map(|e| e.as_ref().map(|e| &e.order))
+    }
+
+    /// One account's open orders, oldest (lowest id) first.
+    pub fn of_account(&self, account: crate::ids::AccountId) -> Vec<&Order> {
+        let mut out = Vec::new();
+        let mut slot = self.accounts.get(&account).copied().unwrap_or(NIL);
+        while slot != NIL {
+            assert!(out.len() < self.index.len(), "an account's list has no cycle");
+            let e = self.entry(slot);
+            out.push(&e.order);
+            slot = e.account_next;
+        }
+        out.sort_unstable_by_key(|o| o.id);
+        out
+    }
+
+    /// Checks the per-account lists against the orders: each list links exactly its account's
+    /// orders, both ways. For the audit.
+    pub(crate) fn accounts_consistent(&self) -> bool {
+        let mut linked = 0usize;
+        for (account, head) in &self.accounts {
+            let (mut prev, mut slot) = (NIL, *head);
+            while slot != NIL {
+                let Some(Some(e)) = self.slots.get(slot as usize) else {
+                    return false;
+                };
+                if e.order.account != *account || e.account_prev != prev || linked >= self.len() {
+                    return false;
+                }
+                linked += 1;
+                prev = slot;
+                slot = e.account_next;
+            }
+        }
+        linked == self.len()
     }
 
     /// Ids of the open orders that satisfy `keep`, ascending: for commands that act on many

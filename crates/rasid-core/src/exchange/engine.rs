@@ -285,7 +285,6 @@ impl State {
         if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
             self.exchange.expiries.insert((expires_at_ms, id));
         }
-        self.exchange.by_account.insert((account, id));
         let ex = &mut self.exchange;
         let slot = ex.orders.insert(order);
         ex.books.get_mut(&instrument).expect("listed").push_back(&mut ex.orders, slot);
@@ -309,7 +308,6 @@ impl State {
         if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
             ex.expiries.remove(&(expires_at_ms, id));
         }
-        ex.by_account.remove(&(order.account, id));
         order
     }
 

@@ -313,7 +313,6 @@ pub struct ExchangeState {
     /// Open orders only: filled, cancelled and expired orders leave the state (their history is
     /// in the journal and the read models).
     pub(crate) orders: book::Orders,
-    pub(crate) by_account: BTreeSet<(AccountId, OrderId)>,
     pub(crate) client_ids: BTreeMap<(AccountId, String), OrderId>,
     /// GTD orders by expiry.
     pub(crate) expiries: BTreeSet<(i64, OrderId)>,
@@ -329,7 +328,6 @@ impl Default for ExchangeState {
             symbols: Default::default(),
             books: Default::default(),
             orders: Default::default(),
-            by_account: Default::default(),
             client_ids: Default::default(),
             expiries: Default::default(),
             next_instrument: 1,
@@ -351,7 +349,6 @@ struct ExchangeWire {
     symbols: BTreeMap<String, InstrumentId>,
     books: BTreeMap<InstrumentId, (SideWire, SideWire)>,
     orders: Vec<Order>,
-    by_account: BTreeSet<(AccountId, OrderId)>,
     client_ids: BTreeMap<(AccountId, String), OrderId>,
     expiries: BTreeSet<(i64, OrderId)>,
     next_instrument: u64,
@@ -377,7 +374,6 @@ impl ExchangeState {
             symbols: self.symbols.clone(),
             books: self.books.iter().map(|(id, b)| (*id, (side(&b.bids), side(&b.asks)))).collect(),
             orders,
-            by_account: self.by_account.clone(),
             client_ids: self.client_ids.clone(),
             expiries: self.expiries.clone(),
             next_instrument: self.next_instrument,
@@ -429,7 +425,6 @@ impl ExchangeState {
             symbols: w.symbols,
             books,
             orders,
-            by_account: w.by_account,
             client_ids: w.client_ids,
             expiries: w.expiries,
             next_instrument: w.next_instrument,
