@@ -486,7 +486,38 @@ async fn walk_through(ui: &Ui, addr: &str, account: u64) {
         ui.page("/auctions", "en", "auctions", "#auctions-list [data-state=not-available]").await;
     }
 
+    // The public registry filters projects by country.
+    ui.page("/registry/projects?country=Kazakhstan", "en", "registry-projects", "#projects-table")
+        .await;
+    let projects = ui.text("#projects-table").await;
+    assert!(projects.contains("RSD-KZ-0001"), "{projects}");
+    assert!(!projects.contains("India"), "only Kazakh projects: {projects}");
+
     // Signing out forgets the session.
+    ui.click("#logout").await;
+    ui.find("#login-link").await;
+
+    // The operator's console halts and resumes the instrument.
+    ui.goto("/login?lang=en").await;
+    ui.fill("#username", "operator").await;
+    ui.fill("#password", "demo-operator").await;
+    ui.click("#login-submit").await;
+    ui.find("#logout").await;
+    ui.page("/admin/instruments", "en", "admin-instruments", "#admin-instruments table").await;
+    let status = format!("#admin-instruments span[data-symbol='{SYMBOL}']");
+    for (action, shown, api) in [("halt", "Halted", "halted"), ("resume", "Open", "open")] {
+        ui.click(&format!("#admin-instruments button[data-action='{action}:{SYMBOL}']")).await;
+        ui.until(
+            &format!("{action} shown"),
+            &format!("document.querySelector(\"{status}\")?.innerText === '{shown}'"),
+        )
+        .await;
+        let (_, markets) = http(addr, "GET", "/v1/markets", None, "");
+        let markets: Value = serde_json::from_str(&markets).unwrap();
+        let listed = markets["items"].as_array().unwrap().iter().find(|m| m["symbol"] == SYMBOL);
+        assert_eq!(listed.unwrap()["status"], api, "{markets}");
+    }
+    ui.page("/admin/instruments", "ar", "admin-instruments", "#admin-instruments table").await;
     ui.click("#logout").await;
     ui.find("#login-link").await;
 }

@@ -71,8 +71,8 @@ export async function render(main, [view = 'members'], { problem }) {
       try {
         const rows = items(await get('/markets'), 'markets');
         mount(list, rows.length ? table(null, [t('markets.symbol'), t('markets.status'), t('markets.reference'), t('trade.actions')],
-          rows.map((m) => [m.symbol, t(`status.${m.status}`), money(m.reference_price, m.currency),
-            h('div', { class: 'actions' }, ['halt', 'resume'].map((act) => h('button', { type: 'button', onclick: async () => {
+          rows.map((m) => [m.symbol, h('span', { class: `status status-${m.status}`, 'data-symbol': m.symbol }, t(`status.${m.status}`)), money(m.reference_price, m.currency),
+            h('div', { class: 'actions' }, ['halt', 'resume'].map((act) => h('button', { type: 'button', 'data-action': `${act}:${m.symbol}`, onclick: async () => {
               try { await post(`/instruments/${m.id}/${act}`); load(); } catch (e) { add(list, problem(e)); }
             } }, t(`admin.${act}`))))])) : empty());
       } catch (e) { mount(list, problem(e)); }
