@@ -266,6 +266,8 @@ fn screenshots_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let dir = target.join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
+    // A failure screenshot of an earlier run would mislead whoever looks.
+    let _ = std::fs::remove_file(dir.join("failure.png"));
     dir
 }
 

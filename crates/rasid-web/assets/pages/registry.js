@@ -96,7 +96,7 @@ export async function render(main, [view = 'projects'], { problem, navigate }) {
         const status = doc.status || doc.location?.status;
         mount(out, h('div', { class: 'card', 'data-status': status || '' },
           status ? h('p', { class: 'lead' }, t(`serial.${status}`)) : null,
-          details(doc),
+          details(doc, status ? ['status'] : []),
           doc.retirement ? h('a', { href: `/certificate/${doc.retirement}`, 'data-link': true }, t('registry.open_certificate')) : null));
       } catch (e) { mount(out, problem(e)); }
     };
