@@ -283,30 +283,35 @@ impl RangeSet {
     /// Adds `range`, merging with adjacent neighbours. Refuses serials already present.
     pub fn insert(&mut self, range: SerialRange) -> Result<(), RangeSetError> {
         if let Repr::Large(m) = &mut self.repr {
-            // A large set is typically a buyer's fragmented holding, credited on every fill: one
-            // look-up on each side finds both overlaps and neighbours, where the general path
-            // below would search the tree four or five times.
-            let below = m.range(..range.first).next_back().map(|(&f, &l)| (f, l));
-            let above = m.range(range.first..).next().map(|(&f, &l)| (f, l));
+            // A large set is typically a buyer's fragmented holding or a seller's reserved
+            // serials, changed on every fill: one search finds both neighbours (the last range
+            // starting at or below `last + 1`, and the one before it), and a range that extends
+            // its lower neighbour grows it in place, where the general path below would search
+            // the tree four or five times.
+            let mut it = m.range(..=range.last.saturating_add(1));
+            let mut below = it.next_back().map(|(&f, &l)| (f, l));
+            let mut above = None;
+            if below.is_some_and(|(f, _)| f >= range.first) {
+                above = below;
+                below = it.next_back().map(|(&f, &l)| (f, l));
+            }
             let overlaps = below.is_some_and(|(_, l)| l >= range.first)
                 || above.is_some_and(|(f, _)| f <= range.last);
             if overlaps {
                 return Err(RangeSetError::Overlap);
             }
-            let mut merged = range;
-            if let Some((f, l)) = below
-                && l.checked_add(1) == Some(range.first)
-            {
+            let joins_above = above.filter(|(f, _)| range.last.checked_add(1) == Some(*f));
+            let joins_below = below.filter(|(_, l)| l.checked_add(1) == Some(range.first));
+            let last = joins_above.map_or(range.last, |(_, l)| l);
+            if let Some((f, _)) = joins_above {
                 m.remove(&f);
-                merged.first = f;
             }
-            if let Some((f, l)) = above
-                && range.last.checked_add(1) == Some(f)
-            {
-                m.remove(&f);
-                merged.last = l;
+            match joins_below {
+                Some((f, _)) => *m.get_mut(&f).expect("found just above") = last,
+                None => {
+                    m.insert(range.first, last);
+                }
             }
-            m.insert(merged.first, merged.last);
             self.quantity_tonnes += range.quantity_tonnes();
             return Ok(());
         }

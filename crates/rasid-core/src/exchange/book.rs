@@ -135,9 +135,8 @@ impl Orders {
     pub(crate) fn insert(&mut self, order: Order) -> u32 {
         assert!(self.index.len() < OPEN_ORDERS_MAX, "open orders fit in u32 slots");
         let (id, account) = (order.id, order.account);
-        let head = self.accounts.get(&account).copied().unwrap_or(NIL);
         let entry =
-            Some(Entry { order, prev: NIL, next: NIL, account_prev: NIL, account_next: head });
+            Some(Entry { order, prev: NIL, next: NIL, account_prev: NIL, account_next: NIL });
         let slot = match self.free.pop() {
             Some(slot) => {
                 debug_assert!(self.slots[slot as usize].is_none());
@@ -151,10 +150,12 @@ impl Orders {
         };
         let previous = self.index.insert(id, slot);
         assert!(previous.is_none(), "order ids are unique");
+        // The new order becomes the head of its account's list.
+        let head = std::mem::replace(self.accounts.entry(account).or_insert(NIL), slot);
+        self.entry_mut(slot).account_next = head;
         if head != NIL {
             self.entry_mut(head).account_prev = slot;
         }
-        self.accounts.insert(account, slot);
         slot
     }
 
