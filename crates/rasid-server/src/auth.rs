@@ -2,6 +2,10 @@
 //! live in tables of their own beside the journal in the same SQLite file. Passwords are stored
 //! as argon2id PHC strings; session tokens are random and stored only as their SHA-256, so a
 //! copy of the database does not let anyone log in.
+//!
+//! API keys (`rk_…`) are for programs: random secrets shown once at creation, stored only as
+//! their SHA-256 (with a short prefix kept to tell keys apart), usable wherever a session token
+//! is, and revocable. A key acts as the user who made it.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -29,6 +33,23 @@ pub struct Users {
 pub struct User {
     pub username: String,
     pub org: OrgId,
+}
+
+/// What every API key secret starts with, so a token's kind is known without a look-up.
+pub const API_KEY_PREFIX: &str = "rk_";
+/// Most live (unrevoked) keys one user may hold.
+pub const API_KEYS_PER_USER_MAX: i64 = 32;
+pub const API_KEY_NAME_LEN_MAX: usize = 64;
+
+/// An API key as listed: never its secret.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: u64,
+    pub name: String,
+    /// The secret's first characters, to tell keys apart.
+    pub prefix: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -78,6 +99,15 @@ impl Users {
                  token_sha256 BLOB PRIMARY KEY,
                  username TEXT NOT NULL REFERENCES server_users(username),
                  expires_ms INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS server_api_keys (
+                 id INTEGER PRIMARY KEY,
+                 username TEXT NOT NULL REFERENCES server_users(username),
+                 name TEXT NOT NULL,
+                 prefix TEXT NOT NULL,
+                 secret_sha256 BLOB NOT NULL UNIQUE,
+                 created_ms INTEGER NOT NULL,
+                 revoked_ms INTEGER
              );",
         )
         .map_err(|e| format!("cannot create the user tables: {e}"))?;
@@ -151,6 +181,88 @@ impl Users {
             [token_hash(token).to_vec()],
         )?;
         Ok(())
+    }
+
+    /// The user a bearer token — a session token or an API key — belongs to.
+    pub fn user_for_token(&self, token: &str, now_ms: i64) -> Result<Option<User>, AuthError> {
+        if token.starts_with(API_KEY_PREFIX) {
+            self.api_key_user(token)
+        } else {
+            self.session(token, now_ms)
+        }
+    }
+
+    /// Creates an API key for `username`; returns it and its secret, which is shown only now.
+    /// `None` when the user already holds [`API_KEYS_PER_USER_MAX`] live keys.
+    pub fn create_api_key(
+        &self,
+        username: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<Option<(ApiKey, String)>, AuthError> {
+        let conn = self.conn();
+        let live: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM server_api_keys WHERE username = ?1 AND revoked_ms IS NULL",
+            [username],
+            |r| r.get(0),
+        )?;
+        if live >= API_KEYS_PER_USER_MAX {
+            return Ok(None);
+        }
+        let secret = format!("{API_KEY_PREFIX}{}", hex(&random_bytes::<32>()?));
+        let prefix: String = secret.chars().take(API_KEY_PREFIX.len() + 8).collect();
+        conn.execute(
+            "INSERT INTO server_api_keys (username, name, prefix, secret_sha256, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![username, name, prefix, token_hash(&secret).to_vec(), now_ms],
+        )?;
+        let id = u64::try_from(conn.last_insert_rowid()).unwrap_or_default();
+        let key =
+            ApiKey { id, name: name.to_owned(), prefix, created_ms: now_ms, revoked_ms: None };
+        Ok(Some((key, secret)))
+    }
+
+    /// The user's keys, revoked ones included, oldest first.
+    pub fn api_keys(&self, username: &str) -> Result<Vec<ApiKey>, AuthError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT id, name, prefix, created_ms, revoked_ms FROM server_api_keys
+             WHERE username = ?1 ORDER BY id",
+        )?;
+        let rows = statement.query_map([username], |r| {
+            Ok(ApiKey {
+                id: u64::try_from(r.get::<_, i64>(0)?).unwrap_or_default(),
+                name: r.get(1)?,
+                prefix: r.get(2)?,
+                created_ms: r.get(3)?,
+                revoked_ms: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes one of the user's keys. `false` when the user has no such live key.
+    pub fn revoke_api_key(&self, username: &str, id: u64, now_ms: i64) -> Result<bool, AuthError> {
+        let Ok(id) = i64::try_from(id) else { return Ok(false) };
+        let n = self.conn().execute(
+            "UPDATE server_api_keys SET revoked_ms = ?3
+             WHERE id = ?1 AND username = ?2 AND revoked_ms IS NULL",
+            params![id, username, now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn api_key_user(&self, secret: &str) -> Result<Option<User>, AuthError> {
+        let user = self
+            .conn()
+            .query_row(
+                "SELECT u.username, u.org FROM server_api_keys k JOIN server_users u USING (username)
+                 WHERE k.secret_sha256 = ?1 AND k.revoked_ms IS NULL",
+                [token_hash(secret).to_vec()],
+                |r| Ok(User { username: r.get(0)?, org: OrgId(r.get::<_, i64>(1)? as u64) }),
+            )
+            .optional()?;
+        Ok(user)
     }
 
     /// The user a bearer token belongs to, if the session exists and has not expired.
@@ -259,7 +371,7 @@ fn hash_password(password: &str) -> Result<String, AuthError> {
         .to_string())
 }
 
-fn token_hash(token: &str) -> [u8; 32] {
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 

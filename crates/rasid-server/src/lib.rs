@@ -15,14 +15,19 @@
 mod auth;
 mod error;
 mod idempotency;
+mod limits;
+pub mod live;
+mod market;
+mod metrics;
 pub mod render;
 mod routes;
 pub mod serial_lookup;
+mod ws;
 
 pub use error::{ApiError, rejection_status};
 
 use rasid_core::{Command, OrgId, State};
-use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
+use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, replay_committed, system_clock};
 use std::future::Future;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -50,6 +55,13 @@ pub struct App {
     /// are answered 503 instead of reaching a stopped ledger.
     ledger: RwLock<Option<Ledger>>,
     users: auth::Users,
+    /// Read models fed by the ledger after each commit (market data, depth, WebSocket hub).
+    pub(crate) live: Arc<live::Live>,
+    /// Per-token request budgets (429).
+    pub(crate) limits: limits::RateLimiter,
+    /// The ledger's counters, kept past close for `/metrics`.
+    pub(crate) stats: Arc<rasid_store::Stats>,
+    pub(crate) metrics: metrics::HttpMetrics,
 }
 
 /// The open ledger, borrowed for one request.
@@ -68,9 +80,18 @@ impl App {
     pub fn open(options: &Options) -> Result<Self, String> {
         // Refuse unsupported databases before touching the journal.
         let users = auth::Users::open(&options.database)?;
-        let journal = open_journal(&options.database).map_err(|e| e.to_string())?;
+        let mut journal = open_journal(&options.database).map_err(|e| e.to_string())?;
+        // The read models are rebuilt from the whole journal before the ledger starts, so the
+        // feed continues exactly where the replay stopped (the server is the only writer).
+        let live = Arc::new(live::Live::new());
+        replay_committed(journal.as_mut(), &mut |c| live.replay(&c)).map_err(|e| e.to_string())?;
         let config = Config { snapshot_interval: options.snapshot_interval, ..Config::default() };
-        let ledger = Ledger::open(journal, config, system_clock()).map_err(|e| e.to_string())?;
+        let feed: rasid_store::Feed = {
+            let live = live.clone();
+            Box::new(move |batch| live.apply(batch))
+        };
+        let ledger = Ledger::open_with_feed(journal, config, system_clock(), Some(feed))
+            .map_err(|e| e.to_string())?;
         let initialized = ledger.query(State::is_initialized).map_err(|e| e.to_string())?;
         if !initialized {
             let genesis = Command::Genesis {
@@ -103,7 +124,37 @@ impl App {
                 Err(e) => return Err(format!("cannot create the demo user {username}: {e:?}")),
             }
         }
-        Ok(Self { ledger: RwLock::new(Some(ledger)), users })
+        let stats = ledger.stats_shared();
+        Ok(Self {
+            ledger: RwLock::new(Some(ledger)),
+            users,
+            live,
+            limits: limits::RateLimiter::default(),
+            stats,
+            metrics: metrics::HttpMetrics::default(),
+        })
+    }
+
+    /// Sets each token's request budget: `rate_per_s` on average, `burst` at once; 0 turns
+    /// rate limiting off (benchmarks).
+    pub fn set_rate_limit(&self, rate_per_s: u32, burst: u32) {
+        self.limits.configure(rate_per_s, burst);
+    }
+
+    /// Submits a command as `actor` through the server's ledger, as a route would (for the
+    /// demo's trading bots, which run in the server's process).
+    pub fn submit(&self, actor: OrgId, command: Command) -> Result<rasid_store::Committed, String> {
+        let ledger = self.ledger().map_err(|e| e.message().to_owned())?;
+        ledger.submit(actor, command).map_err(|e| e.to_string())
+    }
+
+    /// Runs `f` on the ledger's state in sequence with commands (see `Ledger::query`).
+    pub fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&State) -> R + Send + 'static,
+    ) -> Result<R, String> {
+        let ledger = self.ledger().map_err(|e| e.message().to_owned())?;
+        ledger.query(f).map_err(|e| e.to_string())
     }
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
@@ -137,7 +188,15 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let app = Arc::new(app);
+    serve_shared(listener, Arc::new(app), shutdown).await
+}
+
+/// As [`serve`], for an app the caller keeps a handle to (the demo's bots, the HTTP bench).
+pub async fn serve_shared(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let router = routes::router(app.clone());
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)

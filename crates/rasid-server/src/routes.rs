@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) type Shared = Arc<App>;
-type Reply = Result<(StatusCode, Json<Value>), ApiError>;
+pub(crate) type Reply = Result<(StatusCode, Json<Value>), ApiError>;
 
 /// Bodies above this are refused (413) before they are parsed.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
@@ -50,8 +50,14 @@ pub fn router(app: Shared) -> Router {
         .route("/v1/serials/{serial}", get(serial))
         .route("/v1/markets", get(markets))
         .route("/v1/markets/{instrument}/book", get(book))
+        .route("/v1/markets/{instrument}/trades", get(crate::market::trades))
+        .route("/v1/markets/{instrument}/candles", get(crate::market::candles))
         .route("/v1/orders", post(place_order).get(list_orders))
         .route("/v1/orders/{id}", delete(cancel_order))
+        .route("/v1/api-keys", get(list_api_keys).post(create_api_key))
+        .route("/v1/api-keys/{id}", delete(revoke_api_key))
+        .route("/v1/ws", get(crate::ws::upgrade))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -62,11 +68,12 @@ pub fn router(app: Shared) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), crate::metrics::layer))
         .with_state(app)
 }
 
 /// Runs ledger or database work off the async threads: it blocks until durable.
-async fn blocking<R: Send + 'static>(
+pub(crate) async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
 ) -> Result<R, ApiError> {
     tokio::task::spawn_blocking(f).await?
@@ -85,9 +92,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 
 /// The authenticated user: who they are and which organization (and so role) they act as.
 #[derive(Debug)]
-struct Caller {
-    org: OrgId,
-    role: Role,
+pub(crate) struct Caller {
+    pub(crate) username: String,
+    pub(crate) org: OrgId,
+    pub(crate) role: Role,
 }
 
 impl FromRequestParts<Shared> for Caller {
@@ -95,27 +103,33 @@ impl FromRequestParts<Shared> for Caller {
     async fn from_request_parts(parts: &mut Parts, app: &Shared) -> Result<Self, ApiError> {
         if !parts.headers.contains_key(AUTHORIZATION) {
             return Err(ApiError::unauthenticated(
-                "this route needs a bearer token (POST /v1/sessions)",
+                "this route needs a bearer token (POST /v1/sessions) or an API key",
             ));
         }
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
-        let app = app.clone();
-        blocking(move || {
-            let user = app
-                .users
-                .session(&token, now_ms())
-                .map_err(storage)?
-                .ok_or_else(|| ApiError::unauthenticated("the token is invalid or expired"))?;
-            let org = user.org;
-            let role =
-                app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
-                    || ApiError::internal(format!("user {} has no organization", user.username)),
-                )?;
-            Ok(Caller { org, role })
-        })
-        .await
+        authenticate(app, token).await
     }
+}
+
+/// Resolves a session token or API key to its caller, after taking one request from the token's
+/// rate-limit bucket (429 when it is empty).
+pub(crate) async fn authenticate(app: &Shared, token: String) -> Result<Caller, ApiError> {
+    let hash = auth::token_hash(&token);
+    app.limits.take(&hash, std::time::Instant::now()).map_err(ApiError::rate_limited)?;
+    let app = app.clone();
+    blocking(move || {
+        let user =
+            app.users.user_for_token(&token, now_ms()).map_err(storage)?.ok_or_else(|| {
+                ApiError::unauthenticated("the token is invalid, expired or revoked")
+            })?;
+        let org = user.org;
+        let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
+            || ApiError::internal(format!("user {} has no organization", user.username)),
+        )?;
+        Ok(Caller { username: user.username, org, role })
+    })
+    .await
 }
 
 impl Caller {
@@ -521,7 +535,7 @@ async fn book(
 }
 
 /// An instrument by id (`3`, `ins3`) or symbol.
-fn resolve<'s>(
+pub(crate) fn resolve<'s>(
     s: &'s rasid_core::State,
     reference: &str,
 ) -> Option<&'s rasid_core::exchange::Instrument> {
@@ -661,6 +675,82 @@ async fn list_orders(
             Ok(json!({ "orders": rows }))
         })??;
         Ok((StatusCode::OK, Json(doc)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApiKey {
+    name: String,
+}
+
+fn api_key_json(k: &auth::ApiKey) -> Value {
+    json!({
+        "id": k.id, "name": k.name, "prefix": k.prefix, "created": rfc3339(k.created_ms),
+        "revoked": k.revoked_ms.map(rfc3339),
+    })
+}
+
+/// Creates an API key for the caller; its secret is in this reply and nowhere else, ever.
+async fn create_api_key(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(req): Body<NewApiKey>,
+) -> Reply {
+    let name = req.name.trim().to_owned();
+    if name.is_empty() || name.len() > auth::API_KEY_NAME_LEN_MAX {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!("a key name has 1–{} bytes", auth::API_KEY_NAME_LEN_MAX),
+        ));
+    }
+    blocking(move || {
+        let (key, secret) = app
+            .users
+            .create_api_key(&caller.username, &name, now_ms())
+            .map_err(storage)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "too_many_api_keys",
+                    format!(
+                        "a user holds at most {} live keys; revoke one",
+                        auth::API_KEYS_PER_USER_MAX
+                    ),
+                )
+            })?;
+        let mut doc = api_key_json(&key);
+        doc["secret"] = Value::String(secret);
+        Ok(created(doc))
+    })
+    .await
+}
+
+/// The caller's own keys (never their secrets), revoked ones included.
+async fn list_api_keys(State(app): State<Shared>, caller: Caller) -> Reply {
+    blocking(move || {
+        let keys = app.users.api_keys(&caller.username).map_err(storage)?;
+        let items: Vec<Value> = keys.iter().map(api_key_json).collect();
+        Ok((StatusCode::OK, Json(json!({ "items": items, "next_cursor": null }))))
+    })
+    .await
+}
+
+async fn revoke_api_key(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Reply {
+    let id: u64 = parse_id(&id, "API key")?;
+    blocking(move || {
+        if !app.users.revoke_api_key(&caller.username, id, now_ms()).map_err(storage)? {
+            return Err(ApiError::not_found(
+                "unknown_api_key",
+                "you hold no live API key with this id",
+            ));
+        }
+        Ok((StatusCode::OK, Json(json!({ "id": id, "revoked": true }))))
     })
     .await
 }

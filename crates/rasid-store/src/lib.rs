@@ -13,9 +13,12 @@ pub mod testing;
 pub mod verify;
 
 pub use journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError};
-pub use ledger::{Clock, Committed, Config, Ledger, SubmitError, Ticket, system_clock};
+pub use ledger::{
+    COMMIT_LATENCY_BUCKETS_US, Clock, Committed, Config, Feed, Ledger, Stats, SubmitError, Ticket,
+    system_clock,
+};
 pub use postgres::{PostgresJournal, ScratchSchema};
-pub use replay::{Recovery, recover, replay_from_genesis};
+pub use replay::{Recovery, recover, replay_committed, replay_from_genesis};
 pub use sqlite::SqliteJournal;
 pub use verify::{VerifyReport, verify};
 
