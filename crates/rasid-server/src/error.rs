@@ -64,7 +64,7 @@ impl ApiError {
 
     /// Server trouble. The cause goes to the log, never to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        eprintln!("rasid-server: internal error: {cause}");
+        tracing::error!(%cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
     }
 

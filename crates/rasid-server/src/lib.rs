@@ -148,6 +148,15 @@ impl App {
         ledger.submit(actor, command).map_err(|e| e.to_string())
     }
 
+    /// Submits commands in one request, each accepted or rejected on its own.
+    pub fn submit_batch(
+        &self,
+        commands: Vec<(OrgId, Command)>,
+    ) -> Result<Vec<Result<rasid_store::Committed, rasid_core::Rejection>>, String> {
+        let ledger = self.ledger().map_err(|e| e.message().to_owned())?;
+        ledger.submit_batch(commands).map_err(|e| e.to_string())
+    }
+
     /// Runs `f` on the ledger's state in sequence with commands (see `Ledger::query`).
     pub fn query<R: Send + 'static>(
         &self,
@@ -212,6 +221,21 @@ pub async fn serve_shared(
 
 /// `rasid serve`: binds `listen`, serves until Ctrl-C or SIGTERM, then shuts down gracefully.
 pub fn run(listen: &str, options: Options) -> Result<(), String> {
+    run_with(listen, options, |_| Box::new(|| {}))
+}
+
+/// Stops what [`run_with`]'s `start` began; called on shutdown, before the ledger closes.
+pub type Stop = Box<dyn FnOnce() + Send>;
+
+/// As [`run`], and once the ledger is open and the port bound, calls `start` with the app (the
+/// demo starts its trading bots there). Its [`Stop`] runs at shutdown, before the ledger is
+/// closed, so in-process writers finish cleanly.
+pub fn run_with(
+    listen: &str,
+    options: Options,
+    start: impl FnOnce(Arc<App>) -> Stop + Send + 'static,
+) -> Result<(), String> {
+    init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -224,9 +248,25 @@ pub fn run(listen: &str, options: Options) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let app = Arc::new(app);
+        let stop = start(app.clone());
         eprintln!("rasid: serving http://{addr}/v1");
-        serve(listener, app, shutdown_signal()).await
+        tracing::info!(%addr, "serving");
+        let shutdown = async move {
+            shutdown_signal().await;
+            let _ = tokio::task::spawn_blocking(stop).await;
+        };
+        serve_shared(listener, app, shutdown).await
     })
+}
+
+/// Structured logs to stderr, filtered by `RUST_LOG` (default: warnings, and this crate's info).
+/// Only the first call in a process installs the subscriber.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rasid_server=info"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 async fn shutdown_signal() {
