@@ -13,6 +13,7 @@
 //! sessions are kept in tables beside the journal (SQLite only for now), not in the ledger.
 
 mod auth;
+mod cache;
 mod error;
 mod idempotency;
 mod limits;
@@ -62,6 +63,7 @@ pub struct App {
     /// The ledger's counters, kept past close for `/metrics`.
     pub(crate) stats: Arc<rasid_store::Stats>,
     pub(crate) metrics: metrics::HttpMetrics,
+    pub(crate) caches: cache::Caches,
 }
 
 /// The open ledger, borrowed for one request.
@@ -132,6 +134,7 @@ impl App {
             limits: limits::RateLimiter::default(),
             stats,
             metrics: metrics::HttpMetrics::default(),
+            caches: cache::Caches::default(),
         })
     }
 
@@ -164,6 +167,17 @@ impl App {
     ) -> Result<R, String> {
         let ledger = self.ledger().map_err(|e| e.message().to_owned())?;
         ledger.query(f).map_err(|e| e.to_string())
+    }
+
+    /// The instrument directory (ids, symbols, currencies), rebuilt only after a new listing.
+    pub(crate) fn instruments(&self) -> Result<Arc<cache::Directory>, ApiError> {
+        let version = self.live.instruments_version.load(std::sync::atomic::Ordering::Acquire);
+        if let Some(d) = self.caches.directory(version) {
+            return Ok(d);
+        }
+        let directory = Arc::new(self.ledger()?.query(cache::Directory::from_state)?);
+        self.caches.set_directory(version, directory.clone());
+        Ok(directory)
     }
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {

@@ -143,6 +143,8 @@ pub struct Live {
     pub ws_clients: AtomicU64,
     /// Messages a client missed because it fell behind, for `/metrics`.
     pub ws_lagged_messages: AtomicU64,
+    /// Moves on every new instrument listing: the instrument directory cache's version.
+    pub instruments_version: AtomicU64,
 }
 
 impl Default for Live {
@@ -153,12 +155,18 @@ impl Default for Live {
 
 impl Live {
     pub fn new() -> Self {
-        let (hub, _) = broadcast::channel(HUB_BATCHES_MAX);
+        Self::with_capacity(HUB_BATCHES_MAX)
+    }
+
+    /// A hub keeping `batches` batches for clients that are behind (tests use a small one).
+    pub fn with_capacity(batches: usize) -> Self {
+        let (hub, _) = broadcast::channel(batches);
         Self {
             models: Mutex::new(Models::default()),
             hub,
             ws_clients: AtomicU64::new(0),
             ws_lagged_messages: AtomicU64::new(0),
+            instruments_version: AtomicU64::new(0),
         }
     }
 
@@ -181,6 +189,9 @@ impl Live {
         let mut messages = Vec::new();
         for c in batch {
             m.apply(c, &mut messages);
+            if c.events.iter().any(|e| matches!(e, Event::InstrumentListed { .. })) {
+                self.instruments_version.fetch_add(1, std::sync::atomic::Ordering::Release);
+            }
         }
         if !messages.is_empty() {
             // No receivers is not an error: nobody is listening.

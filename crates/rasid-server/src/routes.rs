@@ -24,7 +24,6 @@ use rasid_core::{
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) type Shared = Arc<App>;
@@ -116,7 +115,11 @@ impl FromRequestParts<Shared> for Caller {
 /// rate-limit bucket (429 when it is empty).
 pub(crate) async fn authenticate(app: &Shared, token: String) -> Result<Caller, ApiError> {
     let hash = auth::token_hash(&token);
-    app.limits.take(&hash, std::time::Instant::now()).map_err(ApiError::rate_limited)?;
+    let now = std::time::Instant::now();
+    app.limits.take(&hash, now).map_err(ApiError::rate_limited)?;
+    if let Some(c) = app.caches.caller(&hash, now) {
+        return Ok(Caller { username: c.username, org: c.org, role: c.role });
+    }
     let app = app.clone();
     blocking(move || {
         let user =
@@ -127,6 +130,7 @@ pub(crate) async fn authenticate(app: &Shared, token: String) -> Result<Caller, 
         let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
             || ApiError::internal(format!("user {} has no organization", user.username)),
         )?;
+        app.caches.remember(hash, user.username.clone(), org, role);
         Ok(Caller { username: user.username, org, role })
     })
     .await
@@ -168,9 +172,8 @@ pub(crate) fn storage(e: AuthError) -> ApiError {
 fn submit(app: &App, actor: OrgId, command: Command) -> Result<Value, ApiError> {
     let committed = app.ledger()?.submit(actor, command)?;
     // Prices in exchange events are shown in their instrument's currency.
-    let currencies: BTreeMap<InstrumentId, Currency> =
-        app.ledger()?.query(|s| s.instruments().map(|i| (i.id, i.spec.currency)).collect())?;
-    let currency = |i: InstrumentId| currencies.get(&i).copied().unwrap_or(Currency::Sar);
+    let directory = app.instruments()?;
+    let currency = |i: InstrumentId| directory.currency(i).unwrap_or(Currency::Sar);
     let events: Vec<Value> = committed.events.iter().map(|e| event_json(e, &currency)).collect();
     Ok(json!({ "seq": committed.seq, "time": rfc3339(committed.time_ms), "events": events }))
 }
@@ -218,6 +221,7 @@ async fn logout(
     let token = bearer_token(&headers).ok_or_else(|| ApiError::unauthenticated("no token"))?;
     blocking(move || {
         app.users.end_session(&token).map_err(storage)?;
+        app.caches.forget(&auth::token_hash(&token));
         Ok((StatusCode::OK, Json(json!({ "ended": true }))))
     })
     .await
@@ -597,10 +601,7 @@ async fn place_order(
     };
     blocking(move || {
         let reference = req.instrument.clone();
-        let inst = app
-            .ledger()?
-            .query(move |s| resolve(s, &reference).map(|i| (i.id, i.spec.currency)))?
-            .ok_or(Rejection::UnknownInstrument)?;
+        let inst = app.instruments()?.resolve(&reference).ok_or(Rejection::UnknownInstrument)?;
         let order_type = match &req.price {
             Some(p) => OrderType::Limit {
                 price_minor: parse_minor(p, inst.1)
@@ -750,6 +751,8 @@ async fn revoke_api_key(
                 "you hold no live API key with this id",
             ));
         }
+        // Its hash is not known here, so every cached caller goes.
+        app.caches.forget_all();
         Ok((StatusCode::OK, Json(json!({ "id": id, "revoked": true }))))
     })
     .await

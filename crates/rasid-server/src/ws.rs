@@ -88,10 +88,8 @@ async fn connection(app: Shared, socket: WebSocket) {
             batch = feed.recv() => match batch {
                 Ok(batch) => updates(&batch, &mut subs, org),
                 Err(RecvError::Lagged(missed)) => {
-                    // The skipped batches are gone; a jump in every channel's seq tells the
-                    // client so, and it resubscribes for a fresh snapshot.
                     app.live.ws_lagged_messages.fetch_add(missed, Ordering::Relaxed);
-                    subs.values_mut().for_each(|s| s.seq += 1);
+                    lagged(&mut subs);
                     Vec::new()
                 }
                 Err(RecvError::Closed) => break,
@@ -107,6 +105,13 @@ async fn connection(app: Shared, socket: WebSocket) {
             return;
         }
     }
+}
+
+/// The client fell behind and the hub dropped batches it had not read. They may have held
+/// updates for any channel, so every channel's seq skips one: the client sees the gap on the
+/// next update and resubscribes for a fresh snapshot.
+fn lagged(subs: &mut BTreeMap<ChannelKey, Subscription>) {
+    subs.values_mut().for_each(|s| s.seq += 1);
 }
 
 /// The updates of one published batch this connection's subscriptions want, rendered.
@@ -273,5 +278,67 @@ async fn parse_channel(app: &Shared, name: &str) -> Result<ChannelKey, ApiError>
             })
         }
         _ => Err(unknown()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::Live;
+    use rasid_core::exchange::{Fill, InstrumentId, OrderId, Side, TradeId};
+    use rasid_core::{AccountId, Event, IssuanceId, RangeSet, SerialRange};
+    use rasid_store::Committed;
+
+    fn trade(seq: u64, n: u64) -> Committed {
+        let fill = Fill {
+            trade: TradeId(n),
+            instrument: InstrumentId(1),
+            price_minor: 3_750,
+            quantity_tonnes: 1,
+            buy_order: OrderId(1),
+            sell_order: OrderId(2),
+            buyer: AccountId(3),
+            seller: AccountId(4),
+            aggressor: Side::Buy,
+            serials: vec![(IssuanceId(1), RangeSet::from_range(SerialRange::new(n, n).unwrap()))],
+            buyer_fee_minor: 0,
+            seller_fee_minor: 0,
+            retirements: vec![],
+        };
+        Committed { seq, time_ms: 1_700_000_000_000, events: vec![Event::Traded(Box::new(fill))] }
+    }
+
+    /// A client that falls further behind than the hub keeps is not waited for: the hub drops
+    /// its oldest batches, and the client's next update on the channel skips a seq.
+    #[test]
+    fn a_lagging_client_sees_a_gap_in_seq_and_the_feed_never_waits() {
+        let live = Live::with_capacity(2);
+        let mut rx = live.subscribe();
+        let key = ChannelKey::Trades(InstrumentId(1));
+        let mut subs = BTreeMap::new();
+        subs.insert(key, Subscription { name: "trades:1".into(), seq: 1, snapshot_seq: 0 });
+        for n in 1..=5 {
+            live.apply(&[trade(n, n)]);
+        }
+        let mut seqs = Vec::new();
+        loop {
+            match rx.try_recv() {
+                Ok(batch) => {
+                    for text in updates(&batch, &mut subs, None) {
+                        let doc: Value = serde_json::from_str(&text).unwrap();
+                        seqs.push((
+                            doc["seq"].as_u64().unwrap(),
+                            doc["data"]["trade"].as_u64().unwrap(),
+                        ));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                    assert_eq!(n, 3, "three of five batches were dropped");
+                    lagged(&mut subs);
+                }
+                Err(_) => break,
+            }
+        }
+        assert_eq!(seqs, vec![(3, 4), (4, 5)], "after the snapshot (1) the next seq is 3: a gap");
     }
 }
