@@ -180,15 +180,16 @@ impl Live {
     pub fn replay(&self, committed: &Committed) {
         let mut m = self.models();
         let mut sink = Vec::new();
-        m.apply(committed, &mut sink);
+        m.apply(committed, false, &mut sink);
     }
 
     /// The feed: applies a durable batch and publishes its messages. Never blocks on clients.
     pub fn apply(&self, batch: &[Committed]) {
         let mut m = self.models();
         let mut messages = Vec::new();
+        let render = self.hub.receiver_count() > 0;
         for c in batch {
-            m.apply(c, &mut messages);
+            m.apply(c, render, &mut messages);
             if c.events.iter().any(|e| matches!(e, Event::InstrumentListed { .. })) {
                 self.instruments_version.fetch_add(1, std::sync::atomic::Ordering::Release);
             }
@@ -313,14 +314,24 @@ impl Models {
         self.account_org.get(&account).copied()
     }
 
-    fn apply(&mut self, c: &Committed, out: &mut Vec<Message>) {
+    fn apply(&mut self, c: &Committed, render: bool, out: &mut Vec<Message>) {
         assert!(c.seq > self.head_seq, "the feed delivers commands once, in journal order");
         self.head_seq = c.seq;
         self.market.apply(c.time_ms, &c.events);
         let seq = c.seq;
-        let mut push = |channel, owner, data: Value| {
-            out.push(Message { channel, seq, owner, data: data.to_string() });
-        };
+        // Rendering is skipped when nobody listens: it would only cost the writer thread time.
+        macro_rules! push {
+            ($channel:expr, $owner:expr, $data:expr $(,)?) => {
+                if render {
+                    out.push(Message {
+                        channel: $channel,
+                        seq,
+                        owner: $owner,
+                        data: $data.to_string(),
+                    });
+                }
+            };
+        }
         // Levels whose depth changed in this command, for one book delta per instrument.
         let mut touched: BTreeMap<InstrumentId, BTreeSet<(Side, i64)>> = BTreeMap::new();
         let mut traded: BTreeSet<InstrumentId> = BTreeSet::new();
@@ -348,7 +359,7 @@ impl Models {
                             rested: false,
                         },
                     );
-                    push(
+                    push!(
                         ChannelKey::Orders,
                         self.org_of(*account),
                         json!({
@@ -373,7 +384,7 @@ impl Models {
                             true,
                         );
                         touched.entry(*instrument).or_default().insert((*side, *price_minor));
-                        push(
+                        push!(
                             ChannelKey::Orders,
                             self.org_of(account),
                             json!({
@@ -406,7 +417,7 @@ impl Models {
                         }
                         o.price_minor = *price_minor;
                         o.remaining_tonnes = *remaining_tonnes;
-                        push(
+                        push!(
                             ChannelKey::Orders,
                             self.org_of(account),
                             json!({
@@ -437,7 +448,7 @@ impl Models {
                             );
                             touched.entry(*instrument).or_default().insert((*side, o.price_minor));
                         }
-                        push(
+                        push!(
                             ChannelKey::Orders,
                             self.org_of(o.account),
                             json!({
@@ -461,14 +472,14 @@ impl Models {
                         quantity_tonnes: f.quantity_tonnes,
                         aggressor: f.aggressor,
                     };
-                    push(ChannelKey::Trades(f.instrument), None, trade_json(f.instrument, &print));
+                    push!(ChannelKey::Trades(f.instrument), None, trade_json(f.instrument, &print));
                     let notional = i128::from(f.price_minor) * i128::from(f.quantity_tonnes);
                     for (side, account, order, fee) in [
                         (Side::Buy, f.buyer, f.buy_order, f.buyer_fee_minor),
                         (Side::Sell, f.seller, f.sell_order, f.seller_fee_minor),
                     ] {
                         let owner = self.org_of(account);
-                        push(
+                        push!(
                             ChannelKey::Fills,
                             owner,
                             json!({
@@ -483,7 +494,7 @@ impl Models {
                             Side::Buy => -(notional + i128::from(fee)),
                             Side::Sell => notional - i128::from(fee),
                         };
-                        push(
+                        push!(
                             ChannelKey::Balances,
                             owner,
                             json!({
@@ -493,49 +504,49 @@ impl Models {
                         );
                     }
                 }
-                Event::CashDeposited { account, currency, amount_minor } => push(
+                Event::CashDeposited { account, currency, amount_minor } => push!(
                     ChannelKey::Balances,
                     self.org_of(*account),
                     cash_json(*account, *currency, "deposit", i128::from(*amount_minor)),
                 ),
-                Event::CashWithdrawn { account, currency, amount_minor } => push(
+                Event::CashWithdrawn { account, currency, amount_minor } => push!(
                     ChannelKey::Balances,
                     self.org_of(*account),
                     cash_json(*account, *currency, "withdrawal", -i128::from(*amount_minor)),
                 ),
                 Event::CashTransferred { from, to, currency, amount_minor } => {
                     let amount = i128::from(*amount_minor);
-                    push(
+                    push!(
                         ChannelKey::Balances,
                         self.org_of(*from),
                         cash_json(*from, *currency, "transfer", -amount),
                     );
-                    push(
+                    push!(
                         ChannelKey::Balances,
                         self.org_of(*to),
                         cash_json(*to, *currency, "transfer", amount),
                     );
                 }
                 Event::AuctionCreated { auction } => {
-                    push(ChannelKey::Auction(*auction), None, json!({ "event": "created" }));
+                    push!(ChannelKey::Auction(*auction), None, json!({ "event": "created" }));
                 }
                 // Bids are anonymous on the public channel: only that one moved, not whose.
-                Event::BidPlaced { auction, lot, .. } => push(
+                Event::BidPlaced { auction, lot, .. } => push!(
                     ChannelKey::Auction(*auction),
                     None,
                     json!({ "event": "bid_placed", "lot": lot }),
                 ),
-                Event::BidChanged { auction, lot, .. } => push(
+                Event::BidChanged { auction, lot, .. } => push!(
                     ChannelKey::Auction(*auction),
                     None,
                     json!({ "event": "bid_changed", "lot": lot }),
                 ),
-                Event::BidWithdrawn { auction, lot, .. } => push(
+                Event::BidWithdrawn { auction, lot, .. } => push!(
                     ChannelKey::Auction(*auction),
                     None,
                     json!({ "event": "bid_withdrawn", "lot": lot }),
                 ),
-                Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes } => push(
+                Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes } => push!(
                     ChannelKey::Auction(*auction),
                     None,
                     json!({
@@ -544,7 +555,7 @@ impl Models {
                     }),
                 ),
                 Event::AuctionClosed { auction } => {
-                    push(ChannelKey::Auction(*auction), None, json!({ "event": "closed" }));
+                    push!(ChannelKey::Auction(*auction), None, json!({ "event": "closed" }));
                 }
                 _ => {}
             }
@@ -552,7 +563,7 @@ impl Models {
         for instrument in traded {
             for interval in Interval::ALL {
                 if let Some(candle) = self.market.candles(instrument, interval, 1).first() {
-                    push(
+                    push!(
                         ChannelKey::Candles(instrument, interval),
                         None,
                         candle_json(instrument, interval, candle),
@@ -569,7 +580,7 @@ impl Models {
                     .map(|(_, p)| depth.level_json(s, *p))
                     .collect()
             };
-            push(
+            push!(
                 ChannelKey::Book(instrument),
                 None,
                 json!({ "instrument": instrument.0, "bids": side(Side::Buy), "asks": side(Side::Sell) }),
