@@ -46,8 +46,9 @@ enum ClientMessage {
 }
 
 struct Subscription {
-    /// The name the client used (an instrument may be named by id or symbol).
-    name: String,
+    /// The name the client used (an instrument may be named by id or symbol), as a JSON string,
+    /// rendered once rather than per message.
+    name_json: String,
     /// The last sequence number sent on this channel.
     seq: u64,
     /// Updates of commands up to this one are already in the snapshot.
@@ -132,9 +133,7 @@ fn updates(
         sub.seq += 1;
         out.push(format!(
             r#"{{"channel":{},"seq":{},"type":"update","data":{}}}"#,
-            Value::String(sub.name.clone()),
-            sub.seq,
-            m.data
+            sub.name_json, sub.seq, m.data
         ));
     }
     out
@@ -201,7 +200,10 @@ async fn subscribe(
         app.live.snapshot(key, org)
     };
     let text = json!({ "channel": name, "seq": 1, "type": "snapshot", "data": data }).to_string();
-    subs.insert(key, Subscription { name, seq: 1, snapshot_seq });
+    subs.insert(
+        key,
+        Subscription { name_json: Value::String(name).to_string(), seq: 1, snapshot_seq },
+    );
     Ok(text)
 }
 
@@ -316,7 +318,10 @@ mod tests {
         let mut rx = live.subscribe();
         let key = ChannelKey::Trades(InstrumentId(1));
         let mut subs = BTreeMap::new();
-        subs.insert(key, Subscription { name: "trades:1".into(), seq: 1, snapshot_seq: 0 });
+        subs.insert(
+            key,
+            Subscription { name_json: "\"trades:1\"".into(), seq: 1, snapshot_seq: 0 },
+        );
         for n in 1..=5 {
             live.apply(&[trade(n, n)]);
         }
