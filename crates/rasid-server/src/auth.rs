@@ -3,6 +3,10 @@
 //! PostgreSQL database and schema (shared by every server of a highly available deployment). Passwords are stored
 //! as argon2id PHC strings; session tokens are random and stored only as their SHA-256, so a
 //! copy of the database does not let anyone log in.
+//!
+//! API keys (`rk_…`) are for programs: random secrets shown once at creation, stored only as
+//! their SHA-256 (with a short prefix kept to tell keys apart), usable wherever a session token
+//! is, and revocable. A key acts as the user who made it.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -31,6 +35,23 @@ pub struct Users {
 pub struct User {
     pub username: String,
     pub org: OrgId,
+}
+
+/// What every API key secret starts with, so a token's kind is known without a look-up.
+pub const API_KEY_PREFIX: &str = "rk_";
+/// Most live (unrevoked) keys one user may hold.
+pub const API_KEYS_PER_USER_MAX: i64 = 32;
+pub const API_KEY_NAME_LEN_MAX: usize = 64;
+
+/// An API key as listed: never its secret.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: u64,
+    pub name: String,
+    /// The secret's first characters, to tell keys apart.
+    pub prefix: String,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -113,6 +134,46 @@ impl Users {
     /// The user a bearer token belongs to, if the session exists and has not expired.
     pub fn session(&self, token: &str, now_ms: i64) -> Result<Option<User>, AuthError> {
         self.db.session_user(&token_hash(token), now_ms)
+    }
+
+    /// The user a bearer token — a session token or an API key — belongs to.
+    pub fn user_for_token(&self, token: &str, now_ms: i64) -> Result<Option<User>, AuthError> {
+        if token.starts_with(API_KEY_PREFIX) {
+            self.db.api_key_user(&token_hash(token))
+        } else {
+            self.session(token, now_ms)
+        }
+    }
+
+    /// Creates an API key for `username`; returns it and its secret, which is shown only now.
+    /// `None` when the user already holds [`API_KEYS_PER_USER_MAX`] live keys.
+    pub fn create_api_key(
+        &self,
+        username: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<Option<(ApiKey, String)>, AuthError> {
+        let secret = format!("{API_KEY_PREFIX}{}", hex(&random_bytes::<32>()?));
+        let prefix: String = secret.chars().take(API_KEY_PREFIX.len() + 8).collect();
+        let Some(id) =
+            self.db.insert_api_key(username, name, &prefix, &token_hash(&secret), now_ms)?
+        else {
+            return Ok(None);
+        };
+        let key =
+            ApiKey { id, name: name.to_owned(), prefix, created_ms: now_ms, revoked_ms: None };
+        Ok(Some((key, secret)))
+    }
+
+    /// The user's keys, revoked ones included, oldest first.
+    pub fn api_keys(&self, username: &str) -> Result<Vec<ApiKey>, AuthError> {
+        self.db.api_keys(username)
+    }
+
+    /// Revokes one of the user's keys. `false` when the user has no such live key.
+    pub fn revoke_api_key(&self, username: &str, id: u64, now_ms: i64) -> Result<bool, AuthError> {
+        let Ok(id) = i64::try_from(id) else { return Ok(false) };
+        self.db.revoke_api_key(username, id, now_ms)
     }
 }
 
@@ -200,10 +261,11 @@ impl std::fmt::Debug for PgClient {
 
 /// The server tables' schema history on PostgreSQL, applied like the journal's (in order, each
 /// once, never edited), recorded in `server_migrations`.
-const PG_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "server users, sessions and idempotency keys",
-    sql: "
+const PG_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "server users, sessions and idempotency keys",
+        sql: "
 CREATE TABLE server_users (
     username     TEXT PRIMARY KEY,
     org          BIGINT NOT NULL,
@@ -225,7 +287,24 @@ CREATE TABLE server_sessions (
     expires_ms   BIGINT NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "server API keys",
+        sql: "
+CREATE TABLE server_api_keys (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    username      TEXT NOT NULL REFERENCES server_users (username),
+    name          TEXT NOT NULL,
+    prefix        TEXT NOT NULL,
+    secret_sha256 BYTEA NOT NULL UNIQUE,
+    created_ms    BIGINT NOT NULL,
+    revoked_ms    BIGINT
+);
+CREATE INDEX server_api_keys_username ON server_api_keys (username);
+",
+    },
+];
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves the database consistent (each statement is atomic).
@@ -268,6 +347,15 @@ impl Db {
                  token_sha256 BLOB PRIMARY KEY,
                  username TEXT NOT NULL REFERENCES server_users(username),
                  expires_ms INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS server_api_keys (
+                 id INTEGER PRIMARY KEY,
+                 username TEXT NOT NULL REFERENCES server_users(username),
+                 name TEXT NOT NULL,
+                 prefix TEXT NOT NULL,
+                 secret_sha256 BLOB NOT NULL UNIQUE,
+                 created_ms INTEGER NOT NULL,
+                 revoked_ms INTEGER
              );",
         )
         .map_err(|e| format!("cannot create the user tables: {e}"))?;
@@ -512,6 +600,160 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Inserts a key unless the user already holds [`API_KEYS_PER_USER_MAX`] live ones; its id.
+    fn insert_api_key(
+        &self,
+        username: &str,
+        name: &str,
+        prefix: &str,
+        secret_sha256: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<Option<u64>, AuthError> {
+        let id: i64 = match self {
+            Db::Sqlite(c) => {
+                // One connection behind a mutex: the count and the insert cannot interleave
+                // with another request's.
+                let conn = lock(c);
+                let live: i64 = conn.query_row(
+                    "SELECT COUNT(*) FROM server_api_keys WHERE username = ?1 AND revoked_ms IS NULL",
+                    [username],
+                    |r| r.get(0),
+                )?;
+                if live >= API_KEYS_PER_USER_MAX {
+                    return Ok(None);
+                }
+                conn.execute(
+                    "INSERT INTO server_api_keys (username, name, prefix, secret_sha256, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![username, name, prefix, secret_sha256.to_vec(), now_ms],
+                )?;
+                conn.last_insert_rowid()
+            }
+            Db::Postgres(c) => {
+                // Several servers share the table: the user's row is locked for the count and
+                // the insert, so two concurrent creations cannot both pass the limit.
+                let client = &mut lock(c).0;
+                let mut tx = client.transaction()?;
+                if tx
+                    .query_opt(
+                        "SELECT 1 FROM server_users WHERE username = $1 FOR UPDATE",
+                        &[&username],
+                    )?
+                    .is_none()
+                {
+                    return Err(AuthError::Storage(format!("no user {username}")));
+                }
+                let live: i64 = tx
+                    .query_one(
+                        "SELECT COUNT(*) FROM server_api_keys
+                         WHERE username = $1 AND revoked_ms IS NULL",
+                        &[&username],
+                    )?
+                    .try_get(0)?;
+                if live >= API_KEYS_PER_USER_MAX {
+                    return Ok(None);
+                }
+                let id: i64 = tx
+                    .query_one(
+                        "INSERT INTO server_api_keys (username, name, prefix, secret_sha256, created_ms)
+                         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                        &[&username, &name, &prefix, &&secret_sha256[..], &now_ms],
+                    )?
+                    .try_get(0)?;
+                tx.commit()?;
+                id
+            }
+        };
+        u64::try_from(id)
+            .map(Some)
+            .map_err(|_| AuthError::Storage(format!("stored API key id {id} is negative")))
+    }
+
+    fn api_keys(&self, username: &str) -> Result<Vec<ApiKey>, AuthError> {
+        type Row = (i64, String, String, i64, Option<i64>);
+        let rows: Vec<Row> = match self {
+            Db::Sqlite(c) => {
+                let conn = lock(c);
+                let mut statement = conn.prepare(
+                    "SELECT id, name, prefix, created_ms, revoked_ms FROM server_api_keys
+                     WHERE username = ?1 ORDER BY id",
+                )?;
+                let rows = statement.query_map([username], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?;
+                rows.collect::<Result<_, _>>()?
+            }
+            Db::Postgres(c) => lock(c)
+                .0
+                .query(
+                    "SELECT id, name, prefix, created_ms, revoked_ms FROM server_api_keys
+                     WHERE username = $1 ORDER BY id",
+                    &[&username],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok::<_, postgres::Error>((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        r.try_get(4)?,
+                    ))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        rows.into_iter()
+            .map(|(id, name, prefix, created_ms, revoked_ms)| {
+                let id = u64::try_from(id).map_err(|_| {
+                    AuthError::Storage(format!("stored API key id {id} is negative"))
+                })?;
+                Ok(ApiKey { id, name, prefix, created_ms, revoked_ms })
+            })
+            .collect()
+    }
+
+    /// `false` when the user has no such live key.
+    fn revoke_api_key(&self, username: &str, id: i64, now_ms: i64) -> Result<bool, AuthError> {
+        let n = match self {
+            Db::Sqlite(c) => lock(c).execute(
+                "UPDATE server_api_keys SET revoked_ms = ?3
+                 WHERE id = ?1 AND username = ?2 AND revoked_ms IS NULL",
+                params![id, username, now_ms],
+            )? as u64,
+            Db::Postgres(c) => lock(c).0.execute(
+                "UPDATE server_api_keys SET revoked_ms = $3
+                 WHERE id = $1 AND username = $2 AND revoked_ms IS NULL",
+                &[&id, &username, &now_ms],
+            )?,
+        };
+        Ok(n == 1)
+    }
+
+    fn api_key_user(&self, secret_sha256: &[u8; 32]) -> Result<Option<User>, AuthError> {
+        let row: Option<(String, i64)> = match self {
+            Db::Sqlite(c) => lock(c)
+                .query_row(
+                    "SELECT u.username, u.org FROM server_api_keys k JOIN server_users u USING (username)
+                     WHERE k.secret_sha256 = ?1 AND k.revoked_ms IS NULL",
+                    [secret_sha256.to_vec()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?,
+            Db::Postgres(c) => lock(c)
+                .0
+                .query_opt(
+                    "SELECT u.username, u.org FROM server_api_keys k JOIN server_users u USING (username)
+                     WHERE k.secret_sha256 = $1 AND k.revoked_ms IS NULL",
+                    &[&&secret_sha256[..]],
+                )?
+                .map(|r| Ok::<_, postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?,
+        };
+        row.map(|(username, org)| Ok(User { username, org: org_from(org)? })).transpose()
+    }
+}
+
 /// argon2id (the crate's default algorithm and OWASP-level parameters) with a fresh salt.
 fn hash_password(password: &str) -> Result<String, AuthError> {
     let salt = SaltString::encode_b64(&random_bytes::<16>()?)
@@ -522,7 +764,7 @@ fn hash_password(password: &str) -> Result<String, AuthError> {
         .to_string())
 }
 
-fn token_hash(token: &str) -> [u8; 32] {
+pub(crate) fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 

@@ -15,11 +15,29 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Value,
+    /// Sent as `Retry-After` (429).
+    retry_after_s: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: json!({}) }
+        Self { status, code, message: message.into(), details: json!({}), retry_after_s: None }
+    }
+
+    /// 429 `rate_limited`: the caller's token spent its request budget; retry after `retry_s`.
+    pub fn rate_limited(retry_s: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests for this token; retry in {retry_s} s"),
+        );
+        e.retry_after_s = Some(retry_s);
+        e.details = json!({ "retry_after_s": retry_s });
+        e
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -46,7 +64,7 @@ impl ApiError {
 
     /// Server trouble. The cause goes to the log, never to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        eprintln!("rasid-server: internal error: {cause}");
+        tracing::error!(%cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
     }
 
@@ -64,7 +82,11 @@ impl IntoResponse for ApiError {
         let body = json!({
             "error": { "code": self.code, "message": self.message, "details": self.details }
         });
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
     let claim = {
         let (app, key) = (app.clone(), key.clone());
         tokio::task::spawn_blocking(move || {
-            let Some(user) = app.users.session(&token, now_ms())? else {
+            let Some(user) = app.users.user_for_token(&token, now_ms())? else {
                 return Ok(None);
             };
             let seen = app.users.idempotency_begin(&user.username, &key, &fingerprint, now_ms())?;

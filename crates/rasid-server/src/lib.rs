@@ -19,21 +19,27 @@
 //! expires. A writer that loses the lease steps down to follower; its appends are fenced.
 
 mod auth;
+mod cache;
 mod certificate;
 mod error;
 mod idempotency;
+mod limits;
+pub mod live;
+mod market;
+mod metrics;
 pub mod openapi;
 pub mod render;
 mod routes;
 pub mod serial_lookup;
+mod ws;
 
 pub use error::{ApiError, rejection_status};
 
 use axum::http::StatusCode;
 use rasid_core::{Command, OrgId, State};
 use rasid_store::{
-    Committed, Config, DatabaseUrl, Fence, Follower, Hash, Journal, Lease, LeaseInfo, Ledger,
-    PostgresJournal, open_journal, system_clock,
+    Committed, Config, DatabaseUrl, Feed, Fence, Follower, Hash, Journal, Lease, LeaseInfo, Ledger,
+    PostgresJournal, open_journal, replay_committed, system_clock,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,6 +126,15 @@ pub struct App {
     reader: Mutex<Option<Box<dyn Journal>>>,
     /// On SQLite, an exclusive lock on `FILE.serve.lock` for as long as the process lives.
     _sqlite_lock: Option<std::fs::File>,
+    /// Read models fed by the ledger after each commit (market data, depth, WebSocket hub).
+    pub(crate) live: Arc<live::Live>,
+    /// Per-token request budgets (429).
+    pub(crate) limits: limits::RateLimiter,
+    /// The writer's ledger counters, kept past close (and past a step-down) for `/metrics`;
+    /// replaced when this server takes over as writer.
+    stats: RwLock<Arc<rasid_store::Stats>>,
+    pub(crate) metrics: metrics::HttpMetrics,
+    pub(crate) caches: cache::Caches,
 }
 
 impl std::fmt::Debug for Role {
@@ -161,6 +176,18 @@ impl LedgerRef<'_> {
         }
     }
 
+    /// Executes commands in one request on the writer, each accepted or rejected on its own;
+    /// a follower refuses them with `503 not_writer`.
+    pub fn submit_batch(
+        &self,
+        commands: Vec<(OrgId, Command)>,
+    ) -> Result<Vec<Result<Committed, rasid_core::Rejection>>, ApiError> {
+        match self.role() {
+            Role::Writer { ledger, .. } => Ok(ledger.submit_batch(commands)?),
+            Role::Follower { writer, .. } => Err(not_writer(writer)),
+        }
+    }
+
     /// Sequence number and hash of the last durable (writer) or applied (follower) record.
     pub fn head(&self) -> (u64, Hash) {
         match self.role() {
@@ -196,6 +223,31 @@ fn not_writer(writer: &Mutex<Option<LeaseInfo>>) -> ApiError {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_writer", message).with_details(details)
 }
 
+/// An error as text for in-process callers (the demo's bots, the bench): its code and message.
+fn api_text(e: ApiError) -> String {
+    format!("{}: {}", e.code(), e.message())
+}
+
+/// Opens the writer's ledger with the after-commit feed into `live`, after rebuilding `live`
+/// from the whole journal: the feed continues exactly where the replay stopped, because this
+/// server is the journal's only writer (the SQLite lock file, or the PostgreSQL lease whose
+/// fence refuses every other writer's appends).
+fn open_writer(
+    mut journal: Box<dyn Journal>,
+    config: Config,
+    live: &Arc<live::Live>,
+) -> Result<Ledger, String> {
+    replay_committed(journal.as_mut(), &mut |c| live.replay(&c)).map_err(|e| e.to_string())?;
+    Ledger::open_with_feed(journal, config, system_clock(), Some(live_feed(live)))
+        .map_err(|e| e.to_string())
+}
+
+/// The ledger's after-commit feed into the live read models.
+fn live_feed(live: &Arc<live::Live>) -> Feed {
+    let live = live.clone();
+    Box::new(move |batch| live.apply(batch))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -219,11 +271,14 @@ impl App {
         };
         let users = auth::Users::open(&options.database)?;
         let config = Config { snapshot_interval: options.snapshot_interval, ..Config::default() };
+        // The live read models (market data, depth, WebSocket hub) are rebuilt from the whole
+        // journal at open, on both roles; afterwards the writer's ledger feeds them after each
+        // commit, and a follower feeds them from the records it tails.
+        let live = Arc::new(live::Live::new());
         let (role, ha) = match &options.database {
             DatabaseUrl::Sqlite(_) => {
                 let journal = open_journal(&options.database).map_err(|e| e.to_string())?;
-                let ledger =
-                    Ledger::open(journal, config, system_clock()).map_err(|e| e.to_string())?;
+                let ledger = open_writer(journal, config, &live)?;
                 (Role::Writer { ledger, term: None }, None)
             }
             DatabaseUrl::Postgres(url) => {
@@ -238,14 +293,14 @@ impl App {
                         drop(journal);
                         let journal = PostgresJournal::open_fenced(url, Fence::Term(term))
                             .map_err(|e| e.to_string())?;
-                        let ledger = Ledger::open(Box::new(journal), config, system_clock())
-                            .map_err(|e| e.to_string())?;
+                        let ledger = open_writer(Box::new(journal), config, &live)?;
                         eprintln!("rasid: writer (lease term {term})");
                         Role::Writer { ledger, term: Some(term) }
                     }
                     None => {
                         let follower =
-                            Follower::open(Box::new(journal)).map_err(|e| e.to_string())?;
+                            Follower::open_feeding(Box::new(journal), 0, &mut |b| live.apply(b))
+                                .map_err(|e| e.to_string())?;
                         let writer = lease.current().map_err(|e| e.to_string())?;
                         eprintln!(
                             "rasid: follower (the writer is {} under lease term {})",
@@ -273,6 +328,10 @@ impl App {
                 ledger.query(|s| s.operator()).map_err(|e| e.to_string())?
             }
             Role::Follower { follower, .. } => follower.query(|s| s.operator()),
+        };
+        let stats = match &role {
+            Role::Writer { ledger, .. } => ledger.stats_shared(),
+            Role::Follower { .. } => Arc::default(),
         };
         if let Some(password) = &options.bootstrap_operator_password
             && users.is_empty().map_err(|e| format!("{e:?}"))?
@@ -305,6 +364,11 @@ impl App {
             database: options.database.clone(),
             reader: Mutex::new(None),
             _sqlite_lock: sqlite_lock,
+            live,
+            limits: limits::RateLimiter::default(),
+            stats: RwLock::new(stats),
+            metrics: metrics::HttpMetrics::default(),
+            caches: cache::Caches::default(),
         })
     }
 
@@ -333,6 +397,55 @@ impl App {
                 Err(ApiError::internal(e))
             }
         }
+    }
+
+    /// Sets each token's request budget: `rate_per_s` on average, `burst` at once; 0 turns
+    /// rate limiting off (benchmarks).
+    pub fn set_rate_limit(&self, rate_per_s: u32, burst: u32) {
+        self.limits.configure(rate_per_s, burst);
+    }
+
+    /// The writer ledger's counters (zero on a server that has not been the writer).
+    pub(crate) fn stats(&self) -> Arc<rasid_store::Stats> {
+        self.stats.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Submits a command as `actor` through the server's ledger, as a route would (for the
+    /// demo's trading bots, which run in the server's process). A follower refuses it
+    /// (`not_writer`).
+    pub fn submit(&self, actor: OrgId, command: Command) -> Result<Committed, String> {
+        let ledger = self.ledger().map_err(api_text)?;
+        ledger.submit(actor, command).map_err(api_text)
+    }
+
+    /// Submits commands in one request, each accepted or rejected on its own. A follower
+    /// refuses the request (`not_writer`).
+    pub fn submit_batch(
+        &self,
+        commands: Vec<(OrgId, Command)>,
+    ) -> Result<Vec<Result<Committed, rasid_core::Rejection>>, String> {
+        let ledger = self.ledger().map_err(api_text)?;
+        ledger.submit_batch(commands).map_err(api_text)
+    }
+
+    /// Runs `f` on the ledger's state (see [`LedgerRef::query`]).
+    pub fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&State) -> R + Send + 'static,
+    ) -> Result<R, String> {
+        let ledger = self.ledger().map_err(api_text)?;
+        ledger.query(f).map_err(api_text)
+    }
+
+    /// The instrument directory (ids, symbols, currencies), rebuilt only after a new listing.
+    pub(crate) fn instruments(&self) -> Result<Arc<cache::Directory>, ApiError> {
+        let version = self.live.instruments_version.load(std::sync::atomic::Ordering::Acquire);
+        if let Some(d) = self.caches.directory(version) {
+            return Ok(d);
+        }
+        let directory = Arc::new(self.ledger()?.query(cache::Directory::from_state)?);
+        self.caches.set_directory(version, directory.clone());
+        Ok(directory)
     }
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
@@ -412,7 +525,8 @@ impl App {
                         }
                     }
                     Some(Role::Follower { follower, writer }) => {
-                        if let Err(e) = follower.catch_up() {
+                        let feed = &mut |batch: &[Committed]| self.live.apply(batch);
+                        if let Err(e) = follower.catch_up_feeding(feed) {
                             eprintln!("rasid: follower cannot catch up: {e}");
                         }
                         let mut lease = lock(&ha.lease);
@@ -457,13 +571,25 @@ impl App {
         let mut guard = self.role.write().unwrap_or_else(|p| p.into_inner());
         match &*guard {
             Some(Role::Follower { follower, .. }) => {
-                follower.catch_up().map_err(|e| e.to_string())?;
+                let feed = &mut |batch: &[Committed]| self.live.apply(batch);
+                follower.catch_up_feeding(feed).map_err(|e| e.to_string())?;
             }
             _ => return Err("not a follower".into()),
         }
         let Some(Role::Follower { follower, .. }) = guard.take() else { unreachable!() };
+        // The live read models are fed up to the follower's head, where the ledger starts: its
+        // feed continues them with no command twice and none missed.
+        debug_assert_eq!(self.live.head_seq(), follower.head().0);
+        let feed = Some(live_feed(&self.live));
         let opened = follower.into_parts().and_then(|(_, state, head)| {
-            Ledger::open_at(Box::new(fenced), ha.config, system_clock(), state, head)
+            Ledger::open_at_with_feed(
+                Box::new(fenced),
+                ha.config,
+                system_clock(),
+                state,
+                head,
+                feed,
+            )
         });
         match opened {
             Ok(ledger) => {
@@ -473,6 +599,7 @@ impl App {
                     ledger.head().0,
                     started.elapsed().as_millis()
                 );
+                *self.stats.write().unwrap_or_else(|p| p.into_inner()) = ledger.stats_shared();
                 *guard = Some(Role::Writer { ledger, term: Some(term) });
                 Ok(())
             }
@@ -485,7 +612,13 @@ impl App {
     /// after a failed take-over. The follower recovers before the switch so reads pause only
     /// for the switch itself.
     fn become_follower(&self, ha: &Ha, term: Option<i64>) {
-        let follower = PostgresJournal::open(&ha.url).and_then(|j| Follower::open(Box::new(j)));
+        // The live read models already reflect what the old ledger fed them; the follower feeds
+        // them the rest. A command the old ledger commits and feeds while the follower recovers
+        // reaches them from both sides, and `Live::apply` takes it once.
+        let fed = self.live.head_seq();
+        let feed = &mut |batch: &[Committed]| self.live.apply(batch);
+        let follower = PostgresJournal::open(&ha.url)
+            .and_then(|j| Follower::open_feeding(Box::new(j), fed, feed));
         let follower = match follower {
             Ok(f) => f,
             Err(e) => {
@@ -617,7 +750,8 @@ pub async fn serve(
     serve_shared(listener, Arc::new(app), shutdown).await
 }
 
-/// `serve` for an app the caller keeps a handle on (tests read the state digest through it).
+/// As [`serve`], for an app the caller keeps a handle to (tests read the state digest through
+/// it; the demo's bots and the HTTP bench submit through it).
 pub async fn serve_shared(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
@@ -639,6 +773,21 @@ pub async fn serve_shared(
 
 /// `rasid serve`: binds `listen`, serves until Ctrl-C or SIGTERM, then shuts down gracefully.
 pub fn run(listen: &str, options: Options) -> Result<(), String> {
+    run_with(listen, options, |_| Box::new(|| {}))
+}
+
+/// Stops what [`run_with`]'s `start` began; called on shutdown, before the ledger closes.
+pub type Stop = Box<dyn FnOnce() + Send>;
+
+/// As [`run`], and once the ledger is open and the port bound, calls `start` with the app (the
+/// demo starts its trading bots there). Its [`Stop`] runs at shutdown, before the ledger is
+/// closed, so in-process writers finish cleanly.
+pub fn run_with(
+    listen: &str,
+    options: Options,
+    start: impl FnOnce(Arc<App>) -> Stop + Send + 'static,
+) -> Result<(), String> {
+    init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -655,9 +804,25 @@ pub fn run(listen: &str, options: Options) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let app = Arc::new(app);
+        let stop = start(app.clone());
         eprintln!("rasid: serving http://{addr}/v1");
-        serve(listener, app, shutdown_signal()).await
+        tracing::info!(%addr, "serving");
+        let shutdown = async move {
+            shutdown_signal().await;
+            let _ = tokio::task::spawn_blocking(stop).await;
+        };
+        serve_shared(listener, app, shutdown).await
     })
+}
+
+/// Structured logs to stderr, filtered by `RUST_LOG` (default: warnings, and this crate's info).
+/// Only the first call in a process installs the subscriber.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rasid_server=info"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 async fn shutdown_signal() {

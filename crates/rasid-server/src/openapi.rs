@@ -111,6 +111,14 @@ fn schemas() -> Map<String, Value> {
     add("NewBid", object(&[("lot", "integer", true, ""), ("account", "integer", true, ""), ("price", "string", true, MONEY), ("quantity", "integer", true, "")]));
     add("ChangeBid", object(&[("price", "string", false, MONEY), ("quantity", "integer", false, "")]));
     add("AuctionResults", object(&[("auction", "integer", true, ""), ("status", "string", true, ""), ("lots", "[object]", true, "{lot, symbol, currency, result: {clearing_price, sold_tonnes, returned_tonnes, bids, bidders, demand_curve} | null}"), ("mine", "object", false, "The caller's own allocations")]));
+    add("Trade", object(&[("trade", "integer", true, "Trade id"), ("instrument", "integer", true, ""), ("time", "string", true, "RFC 3339"), ("price", "string", true, MONEY), ("quantity", "integer", true, "Tonnes"), ("aggressor", "string", true, "buy or sell: the side that took liquidity")]));
+    add("Candle", object(&[("instrument", "integer", true, ""), ("interval", "string", true, "1m, 1h or 1d"), ("start", "string", true, "RFC 3339"), ("open", "string", true, MONEY), ("high", "string", true, MONEY), ("low", "string", true, MONEY), ("close", "string", true, MONEY), ("volume", "integer", true, "Tonnes"), ("trades", "integer", true, "")]));
+    add("ApiKey", object(&[("id", "integer", true, ""), ("name", "string", true, ""), ("prefix", "string", true, "The secret's first characters, to tell keys apart"), ("created", "string", true, "RFC 3339"), ("revoked", "string?", true, "RFC 3339, or null while the key works")]));
+    add("NewApiKey", object(&[("name", "string", true, "1–64 bytes")]));
+    add("NewApiKeySecret", object(&[("id", "integer", true, ""), ("name", "string", true, ""), ("prefix", "string", true, ""), ("created", "string", true, "RFC 3339"), ("revoked", "string?", true, "null"), ("secret", "string", true, "rk_…: use as a bearer token; shown only now")]));
+    add("Revoked", object(&[("id", "integer", true, ""), ("revoked", "boolean", true, "true")]));
+    add("WebSocket", json!({ "type": "string", "description": "Answered with 101 Switching Protocols. Client messages: {\"op\":\"subscribe\"|\"unsubscribe\",\"channel\":C}, {\"op\":\"auth\",\"token\":T}. Channels: book:{instrument}, trades:{instrument}, candles:{instrument}:{1m|1h|1d}, auction:{id}; private: orders, fills, balances. Server messages: {\"channel\",\"seq\",\"type\":\"snapshot\"|\"update\",\"data\"}." }));
+    add("Metrics", json!({ "type": "string", "description": "Prometheus text exposition format 0.0.4" }));
     for (page, item) in [
         ("OrganizationPage", "Organization"),
         ("AccountPage", "Account"),
@@ -122,6 +130,9 @@ fn schemas() -> Map<String, Value> {
         ("OrderPage", "Order"),
         ("BasketPage", "Basket"),
         ("AuctionPage", "Auction"),
+        ("TradePage", "Trade"),
+        ("CandlePage", "Candle"),
+        ("ApiKeyPage", "ApiKey"),
     ] {
         m.insert(page.to_owned(), page_of(item));
     }
@@ -157,8 +168,11 @@ pub fn document() -> Value {
             Access::Authenticated => "Any authenticated role.".to_owned(),
             Access::Roles(_) => format!("Roles: {}.", roles.join(", ")),
         };
-        let media =
-            if route.response == "CertificateHtml" { "text/html" } else { "application/json" };
+        let media = match route.response {
+            "CertificateHtml" => "text/html",
+            "Metrics" => "text/plain",
+            _ => "application/json",
+        };
         let mut responses = Map::new();
         responses.insert(
             route.status.to_string(),

@@ -23,11 +23,10 @@ use rasid_core::{
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) type Shared = Arc<App>;
-type Reply = Result<(StatusCode, Json<Value>), ApiError>;
+pub(crate) type Reply = Result<(StatusCode, Json<Value>), ApiError>;
 
 /// Bodies above this are refused (413) before they are parsed.
 pub const BODY_BYTES_MAX: usize = 64 * 1024;
@@ -63,6 +62,7 @@ pub fn router(app: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
         .layer(axum::middleware::from_fn(read_body))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), crate::metrics::layer))
         .with_state(app)
         .merge(rasid_web::router())
 }
@@ -86,7 +86,7 @@ async fn read_body(req: Request, next: axum::middleware::Next) -> axum::response
 }
 
 /// Runs ledger or database work off the async threads: it blocks until durable.
-async fn blocking<R: Send + 'static>(
+pub(crate) async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
 ) -> Result<R, ApiError> {
     tokio::task::spawn_blocking(f).await?
@@ -111,37 +111,20 @@ pub(crate) struct Caller {
     pub(crate) role: Role,
 }
 
-/// Checks the bearer token of a request: 401 when it is missing, malformed, unknown or expired.
-pub(crate) async fn authenticate_request(
+/// Checks the bearer token of a request — a session token or an API key: 401 when it is
+/// missing, malformed, unknown, expired or revoked; 429 when the token is over its rate limit.
+pub(crate) async fn authenticate(
     app: &Shared,
     headers: &axum::http::HeaderMap,
 ) -> Result<Caller, ApiError> {
     if !headers.contains_key(AUTHORIZATION) {
         return Err(ApiError::unauthenticated(
-            "this route needs a bearer token (POST /v1/sessions)",
+            "this route needs a bearer token (POST /v1/sessions) or an API key",
         ));
     }
     let token = bearer_token(headers)
         .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
-    authenticate(app, token).await
-}
-
-/// Resolves a session token to its caller.
-pub(crate) async fn authenticate(app: &Shared, token: String) -> Result<Caller, ApiError> {
-    let app = app.clone();
-    blocking(move || {
-        let user = app
-            .users
-            .session(&token, now_ms())
-            .map_err(storage)?
-            .ok_or_else(|| ApiError::unauthenticated("the token is invalid or expired"))?;
-        let org = user.org;
-        let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
-            || ApiError::internal(format!("user {} has no organization", user.username)),
-        )?;
-        Ok(Caller { username: user.username, org, role })
-    })
-    .await
+    authenticate_token(app, token).await
 }
 
 impl FromRequestParts<Shared> for Caller {
@@ -151,7 +134,7 @@ impl FromRequestParts<Shared> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        authenticate_request(app, &parts.headers).await
+        authenticate(app, &parts.headers).await
     }
 }
 
@@ -163,6 +146,31 @@ impl FromRequestParts<Shared> for MaybeCaller {
     async fn from_request_parts(parts: &mut Parts, _: &Shared) -> Result<Self, ApiError> {
         Ok(MaybeCaller(parts.extensions.get::<Caller>().cloned()))
     }
+}
+
+/// Resolves a session token or API key to its caller, after taking one request from the token's
+/// rate-limit bucket (429 when it is empty).
+pub(crate) async fn authenticate_token(app: &Shared, token: String) -> Result<Caller, ApiError> {
+    let hash = auth::token_hash(&token);
+    let now = std::time::Instant::now();
+    app.limits.take(&hash, now).map_err(ApiError::rate_limited)?;
+    if let Some(c) = app.caches.caller(&hash, now) {
+        return Ok(Caller { username: c.username, org: c.org, role: c.role });
+    }
+    let app = app.clone();
+    blocking(move || {
+        let user =
+            app.users.user_for_token(&token, now_ms()).map_err(storage)?.ok_or_else(|| {
+                ApiError::unauthenticated("the token is invalid, expired or revoked")
+            })?;
+        let org = user.org;
+        let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
+            || ApiError::internal(format!("user {} has no organization", user.username)),
+        )?;
+        app.caches.remember(hash, user.username.clone(), org, role);
+        Ok(Caller { username: user.username, org, role })
+    })
+    .await
 }
 
 impl Caller {
@@ -208,9 +216,8 @@ pub(crate) fn storage(e: AuthError) -> ApiError {
 fn submit(app: &App, actor: OrgId, command: Command) -> Result<Value, ApiError> {
     let committed = app.ledger()?.submit(actor, command)?;
     // Prices in exchange events are shown in their instrument's currency.
-    let currencies: BTreeMap<InstrumentId, Currency> =
-        app.ledger()?.query(|s| s.instruments().map(|i| (i.id, i.spec.currency)).collect())?;
-    let currency = |i: InstrumentId| currencies.get(&i).copied().unwrap_or(Currency::Sar);
+    let directory = app.instruments()?;
+    let currency = |i: InstrumentId| directory.currency(i).unwrap_or(Currency::Sar);
     let events: Vec<Value> = committed.events.iter().map(|e| event_json(e, &currency)).collect();
     Ok(json!({ "seq": committed.seq, "time": rfc3339(committed.time_ms), "events": events }))
 }
@@ -265,6 +272,7 @@ async fn logout(
     let token = bearer_token(&headers).ok_or_else(|| ApiError::unauthenticated("no token"))?;
     blocking(move || {
         app.users.end_session(&token).map_err(storage)?;
+        app.caches.forget(&auth::token_hash(&token));
         Ok((StatusCode::OK, Json(json!({ "ended": true }))))
     })
     .await
@@ -575,7 +583,7 @@ async fn book(
 }
 
 /// An instrument by id (`3`, `ins3`) or symbol.
-fn resolve<'s>(
+pub(crate) fn resolve<'s>(
     s: &'s rasid_core::State,
     reference: &str,
 ) -> Option<&'s rasid_core::exchange::Instrument> {
@@ -677,10 +685,7 @@ async fn place_order(
     };
     blocking(move || {
         let reference = req.instrument.clone();
-        let inst = app
-            .ledger()?
-            .query(move |s| resolve(s, &reference).map(|i| (i.id, i.spec.currency)))?
-            .ok_or(Rejection::UnknownInstrument)?;
+        let inst = app.instruments()?.resolve(&reference).ok_or(Rejection::UnknownInstrument)?;
         let order_type = match &req.price {
             Some(p) => OrderType::Limit {
                 price_minor: parse_minor(p, inst.1)
@@ -731,6 +736,84 @@ async fn list_orders(State(app): State<Shared>, caller: Caller, params: Params) 
             )
         })??;
         Ok((StatusCode::OK, Json(doc)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApiKey {
+    name: String,
+}
+
+fn api_key_json(k: &auth::ApiKey) -> Value {
+    json!({
+        "id": k.id, "name": k.name, "prefix": k.prefix, "created": rfc3339(k.created_ms),
+        "revoked": k.revoked_ms.map(rfc3339),
+    })
+}
+
+/// Creates an API key for the caller; its secret is in this reply and nowhere else, ever.
+async fn create_api_key(
+    State(app): State<Shared>,
+    caller: Caller,
+    Body(req): Body<NewApiKey>,
+) -> Reply {
+    let name = req.name.trim().to_owned();
+    if name.is_empty() || name.len() > auth::API_KEY_NAME_LEN_MAX {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            format!("a key name has 1–{} bytes", auth::API_KEY_NAME_LEN_MAX),
+        ));
+    }
+    blocking(move || {
+        let (key, secret) = app
+            .users
+            .create_api_key(&caller.username, &name, now_ms())
+            .map_err(storage)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "too_many_api_keys",
+                    format!(
+                        "a user holds at most {} live keys; revoke one",
+                        auth::API_KEYS_PER_USER_MAX
+                    ),
+                )
+            })?;
+        let mut doc = api_key_json(&key);
+        doc["secret"] = Value::String(secret);
+        Ok(created(doc))
+    })
+    .await
+}
+
+/// The caller's own keys (never their secrets), revoked ones included.
+async fn list_api_keys(State(app): State<Shared>, caller: Caller) -> Reply {
+    blocking(move || {
+        let keys = app.users.api_keys(&caller.username).map_err(storage)?;
+        let items: Vec<Value> = keys.iter().map(api_key_json).collect();
+        Ok((StatusCode::OK, Json(json!({ "items": items, "next_cursor": null }))))
+    })
+    .await
+}
+
+async fn revoke_api_key(
+    State(app): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Reply {
+    let id: u64 = parse_id(&id, "API key")?;
+    blocking(move || {
+        if !app.users.revoke_api_key(&caller.username, id, now_ms()).map_err(storage)? {
+            return Err(ApiError::not_found(
+                "unknown_api_key",
+                "you hold no live API key with this id",
+            ));
+        }
+        // Its hash is not known here, so every cached caller goes.
+        app.caches.forget_all();
+        Ok((StatusCode::OK, Json(json!({ "id": id, "revoked": true }))))
     })
     .await
 }

@@ -7,14 +7,19 @@
 //! [`Follower::into_parts`] hands its state to [`crate::Ledger::open_at`] without a second
 //! recovery.
 
+use crate::Committed;
+use crate::journal::GENESIS_HASH;
 use crate::journal::{Hash, Journal, StoreError};
-use crate::replay::{recover, replay_into};
+use crate::replay::{recover, replay_feeding, replay_into};
 use rasid_core::State;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 
 /// What a follower hands over when it takes over: its journal, state and head `(seq, hash)`.
 pub type FollowerParts = (Box<dyn Journal>, State, (u64, Hash));
+
+/// Where a feeding follower hands the commands it applies (see [`crate::Feed`]).
+pub type FollowerFeed<'a> = &'a mut dyn FnMut(&[Committed]);
 
 pub struct Follower {
     journal: Mutex<Box<dyn Journal>>,
@@ -44,6 +49,26 @@ impl Follower {
         })
     }
 
+    /// As [`Follower::open`], and hands every command after `feed_after` to `feed` (read
+    /// models fed after commit, see [`crate::Feed`]): the state is rebuilt from genesis, not
+    /// from a snapshot, because the commands' events are needed. `feed_after` is the last
+    /// command the read models already reflect (0 for fresh ones), so none is fed twice.
+    pub fn open_feeding(
+        mut journal: Box<dyn Journal>,
+        feed_after: u64,
+        feed: FollowerFeed<'_>,
+    ) -> Result<Self, StoreError> {
+        let mut state = State::new();
+        let head =
+            replay_feeding(journal.as_mut(), &mut state, (0, GENESIS_HASH), feed_after, feed)?;
+        Ok(Self {
+            journal: Mutex::new(journal),
+            state: RwLock::new(state),
+            head: Mutex::new(head),
+            broken: AtomicBool::new(false),
+        })
+    }
+
     /// Sequence number and hash of the last record applied.
     pub fn head(&self) -> (u64, Hash) {
         *self.head.lock().unwrap_or_else(|p| p.into_inner())
@@ -52,6 +77,16 @@ impl Follower {
     /// Applies every record appended since the last call; returns how many. Readers wait only
     /// while records are being applied, not while the journal is asked whether there are any.
     pub fn catch_up(&self) -> Result<u64, StoreError> {
+        self.catch_up_with(None)
+    }
+
+    /// As [`Follower::catch_up`], and hands the commands applied to `feed` in journal order,
+    /// each exactly once: the read models a writer feeds after commit, fed on a follower.
+    pub fn catch_up_feeding(&self, feed: FollowerFeed<'_>) -> Result<u64, StoreError> {
+        self.catch_up_with(Some(feed))
+    }
+
+    fn catch_up_with(&self, feed: Option<FollowerFeed<'_>>) -> Result<u64, StoreError> {
         if self.broken.load(Ordering::Acquire) {
             return Err(StoreError::Stopped("an earlier catch-up failed part-way".into()));
         }
@@ -71,7 +106,11 @@ impl Follower {
             });
         }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        match replay_into(journal.as_mut(), &mut state, head, &mut |_, _| Ok(())) {
+        let replayed = match feed {
+            Some(feed) => replay_feeding(journal.as_mut(), &mut state, head, head.0, feed),
+            None => replay_into(journal.as_mut(), &mut state, head, &mut |_, _| Ok(())),
+        };
+        match replayed {
             Ok(new) => {
                 *self.head.lock().unwrap_or_else(|p| p.into_inner()) = new;
                 Ok(new.0 - head.0)

@@ -71,6 +71,17 @@ pub enum SubmitError {
     Unavailable(String),
 }
 
+/// The after-commit feed: called on the writer thread after each durable commit with that
+/// commit's accepted commands, in journal order, exactly once each. Read models (market data,
+/// WebSocket streams) are fed from here, so they never touch the engine and never see a command
+/// that could still be lost. It runs between the commit and the next one, so it must be quick
+/// and must not block (hand the work on through a bounded, non-blocking queue).
+pub type Feed = Box<dyn FnMut(&[Committed]) + Send>;
+
+/// Upper bounds (microseconds) of the commit latency histogram buckets; the last is open.
+pub const COMMIT_LATENCY_BUCKETS_US: [u64; 12] =
+    [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, u64::MAX];
+
 /// A reply on its way: resolved after the batch holding its request is durable.
 #[derive(Debug)]
 pub struct Ticket<T>(Receiver<Result<T, SubmitError>>);
@@ -103,6 +114,8 @@ struct Batch {
     /// Run after the commit with `true`, or with `false` if it failed.
     replies: Vec<Deliver>,
     snapshot: Option<(u64, Vec<u8>, Hash)>,
+    /// The accepted commands with their events, for the feed (empty when there is none).
+    committed: Vec<Committed>,
 }
 
 struct PendingRecord {
@@ -113,11 +126,40 @@ struct PendingRecord {
     body: Vec<u8>,
 }
 
-/// Counters of the writer, for benchmarks and operators: how well group commit is batching.
+/// Counters of the sequencer and writer, for benchmarks and operators (`/metrics`): how well
+/// group commit is batching, how long commits take, what gets rejected.
 #[derive(Debug, Default)]
 pub struct Stats {
     pub commits: AtomicU64,
     pub records: AtomicU64,
+    /// Commits whose latency (append call, including fsync) fell in each bucket of
+    /// [`COMMIT_LATENCY_BUCKETS_US`] (not cumulative).
+    pub commit_latency_buckets: [AtomicU64; COMMIT_LATENCY_BUCKETS_US.len()],
+    pub commit_latency_sum_us: AtomicU64,
+    /// The largest batch committed so far.
+    pub batch_records_max: AtomicU64,
+    /// Rejections by code. A mutex: rejections are rare next to acceptances, and the map stays
+    /// as small as the set of codes.
+    pub rejections: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl Stats {
+    fn record_commit(&self, records: u64, elapsed_us: u64) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.records.fetch_add(records, Ordering::Relaxed);
+        self.commit_latency_sum_us.fetch_add(elapsed_us, Ordering::Relaxed);
+        self.batch_records_max.fetch_max(records, Ordering::Relaxed);
+        let bucket = COMMIT_LATENCY_BUCKETS_US
+            .iter()
+            .position(|&bound| elapsed_us <= bound)
+            .expect("the last bucket is unbounded");
+        self.commit_latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn record_rejection(&self, rejection: Rejection) {
+        let mut map = self.rejections.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry(rejection.code()).or_insert(0) += 1;
+    }
 }
 
 /// The durable ledger: a running sequencer over a journal.
@@ -141,23 +183,49 @@ impl std::fmt::Debug for dyn Journal {
 impl Ledger {
     /// Recovers the state (newest snapshot + replay of the tail) and starts the sequencer.
     pub fn open(
-        mut journal: Box<dyn Journal>,
+        journal: Box<dyn Journal>,
         config: Config,
         clock: Clock,
     ) -> Result<Self, StoreError> {
+        Self::open_with_feed(journal, config, clock, None)
+    }
+
+    /// As [`Ledger::open`], with an after-commit [`Feed`] that receives every command made
+    /// durable from now on (commands already in the journal are the caller's to replay, e.g.
+    /// with [`crate::replay_committed`] before opening).
+    pub fn open_with_feed(
+        mut journal: Box<dyn Journal>,
+        config: Config,
+        clock: Clock,
+        feed: Option<Feed>,
+    ) -> Result<Self, StoreError> {
         let (state, head, recovery) = recover(journal.as_mut())?;
-        Self::start(journal, config, clock, state, head, recovery)
+        Self::start(journal, config, clock, state, head, recovery, feed)
     }
 
     /// Starts the sequencer on a state the caller already rebuilt from this journal: a
     /// follower taking over (`Follower::into_parts`) skips a second recovery. Fails if the
     /// journal has moved past `head` since.
     pub fn open_at(
+        journal: Box<dyn Journal>,
+        config: Config,
+        clock: Clock,
+        state: State,
+        head: (u64, Hash),
+    ) -> Result<Self, StoreError> {
+        Self::open_at_with_feed(journal, config, clock, state, head, None)
+    }
+
+    /// As [`Ledger::open_at`], with an after-commit [`Feed`]. The feed receives the commands
+    /// committed from now on, so a follower that fed its read models up to `head` while
+    /// tailing continues them with no command twice and none missed.
+    pub fn open_at_with_feed(
         mut journal: Box<dyn Journal>,
         config: Config,
         clock: Clock,
         state: State,
         head: (u64, Hash),
+        feed: Option<Feed>,
     ) -> Result<Self, StoreError> {
         let stored = journal.head()?.unwrap_or((0, crate::journal::GENESIS_HASH));
         if stored != head {
@@ -169,7 +237,7 @@ impl Ledger {
         assert_eq!(state.last_seq(), head.0, "the state is at its head");
         let snapshot_seq = journal.snapshot_digests()?.last().map_or(0, |(seq, _)| *seq);
         let recovery = Recovery { snapshot_seq, replayed: 0, head_seq: head.0 };
-        Self::start(journal, config, clock, state, head, recovery)
+        Self::start(journal, config, clock, state, head, recovery, feed)
     }
 
     fn start(
@@ -179,6 +247,7 @@ impl Ledger {
         state: State,
         head: (u64, Hash),
         recovery: Recovery,
+        feed: Option<Feed>,
     ) -> Result<Self, StoreError> {
         let stopped = Arc::new(AtomicBool::new(false));
         let head = Arc::new(Mutex::new(head));
@@ -186,18 +255,29 @@ impl Ledger {
         let (batch_tx, batch_rx) = bounded::<Batch>(BATCHES_IN_FLIGHT_MAX);
         let last_snapshot = recovery.snapshot_seq;
         let stats = Arc::new(Stats::default());
+        let feeding = feed.is_some();
         let writer = {
             let stopped = stopped.clone();
             let head = head.clone();
             let stats = stats.clone();
             std::thread::Builder::new()
                 .name("rasid-writer".into())
-                .spawn(move || write_loop(journal, batch_rx, &stopped, &head, &stats))
+                .spawn(move || write_loop(journal, batch_rx, &stopped, &head, &stats, feed))
                 .map_err(|e| StoreError::Database(format!("cannot start writer: {e}")))?
         };
         let sequencer = {
             let stopped = stopped.clone();
-            let mut seq = Sequencer { state, clock, config, last_snapshot, batch_tx, stopped };
+            let stats = stats.clone();
+            let mut seq = Sequencer {
+                state,
+                clock,
+                config,
+                last_snapshot,
+                batch_tx,
+                stopped,
+                feeding,
+                stats,
+            };
             std::thread::Builder::new()
                 .name("rasid-sequencer".into())
                 .spawn(move || seq.run(&req_rx))
@@ -223,6 +303,11 @@ impl Ledger {
     /// ledger takes no more commands.
     pub fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::Acquire)
+    }
+
+    /// The live counters, shared: `/metrics` reads them while the ledger runs.
+    pub fn stats_shared(&self) -> Arc<Stats> {
+        self.stats.clone()
     }
 
     pub fn recovery(&self) -> Recovery {
@@ -346,12 +431,20 @@ struct Sequencer {
     last_snapshot: u64,
     batch_tx: Sender<Batch>,
     stopped: Arc<AtomicBool>,
+    /// Whether batches carry their events to a feed.
+    feeding: bool,
+    stats: Arc<Stats>,
 }
 
 impl Sequencer {
     fn run(&mut self, requests: &Receiver<Request>) {
         while let Ok(first) = requests.recv() {
-            let mut batch = Batch { records: Vec::new(), replies: Vec::new(), snapshot: None };
+            let mut batch = Batch {
+                records: Vec::new(),
+                replies: Vec::new(),
+                snapshot: None,
+                committed: Vec::new(),
+            };
             let time_ms = (self.clock)().max(self.state.last_time_ms());
             self.expire_due_orders(time_ms, &mut batch);
             let mut next = Some(first);
@@ -417,7 +510,8 @@ impl Sequencer {
         batch: &mut Batch,
     ) -> Result<Committed, Rejection> {
         let envelope = Envelope { seq: self.state.last_seq() + 1, time_ms, actor, command };
-        let events = self.state.execute(&envelope)?;
+        let events =
+            self.state.execute(&envelope).inspect_err(|r| self.stats.record_rejection(*r))?;
         batch.records.push(PendingRecord {
             seq: envelope.seq,
             time_ms,
@@ -429,7 +523,11 @@ impl Sequencer {
         if interval > 0 && envelope.seq.is_multiple_of(interval) {
             self.snapshot(batch);
         }
-        Ok(Committed { seq: envelope.seq, time_ms, events })
+        let committed = Committed { seq: envelope.seq, time_ms, events };
+        if self.feeding {
+            batch.committed.push(committed.clone());
+        }
+        Ok(committed)
     }
 
     /// Snapshots the state as of the last command in `batch` (or the last durable one). A batch
@@ -448,6 +546,7 @@ fn write_loop(
     stopped: &AtomicBool,
     head: &Mutex<(u64, Hash)>,
     stats: &Stats,
+    mut feed: Option<Feed>,
 ) -> Box<dyn Journal> {
     let (mut last_seq, mut last_hash) = *head.lock().expect("head lock");
     let mut records = Vec::new();
@@ -481,11 +580,20 @@ fn write_loop(
             // A snapshot taken on close (no records in its batch) is at the durable head.
             record_hash: snapshot_hash.unwrap_or(last_hash),
         });
+        let started = std::time::Instant::now();
         let ok = journal.append(&records, snapshot.as_ref()).is_ok();
         if ok {
+            let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             *head.lock().expect("head lock") = (last_seq, last_hash);
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            stats.records.fetch_add(records.len() as u64, Ordering::Relaxed);
+            stats.record_commit(records.len() as u64, elapsed_us);
+            if let Some(feed) = feed.as_mut()
+                && !batch.committed.is_empty()
+            {
+                // Before the replies: a client that hears its command succeeded and then
+                // subscribes finds it in the read models.
+                debug_assert!(batch.committed.windows(2).all(|w| w[0].seq < w[1].seq));
+                feed(&batch.committed);
+            }
         } else {
             stopped.store(true, Ordering::Release);
         }

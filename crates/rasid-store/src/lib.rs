@@ -18,10 +18,13 @@ pub mod verify;
 pub use follower::Follower;
 pub use journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError};
 pub use lease::{Lease, LeaseInfo};
-pub use ledger::{Clock, Committed, Config, Ledger, SubmitError, Ticket, system_clock};
+pub use ledger::{
+    COMMIT_LATENCY_BUCKETS_US, Clock, Committed, Config, Feed, Ledger, Stats, SubmitError, Ticket,
+    system_clock,
+};
 pub use postgres::{Fence, PostgresJournal, ScratchSchema};
 pub use read_model::ReadModels;
-pub use replay::{Recovery, recover, replay_from_genesis};
+pub use replay::{Recovery, recover, replay_committed, replay_from_genesis};
 pub use sqlite::SqliteJournal;
 pub use verify::{VerifyReport, verify};
 

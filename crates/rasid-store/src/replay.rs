@@ -61,6 +61,64 @@ pub fn replay_from_genesis(journal: &mut dyn Journal) -> Result<(State, u64), St
     Ok((state, head.0))
 }
 
+/// Replays the whole journal from genesis, handing each command's `(seq, time, events)` to
+/// `visit` in order: how read models fed by [`crate::Feed`] are rebuilt at open. Single-threaded
+/// and checks the hash chain. Returns the number of records replayed.
+pub fn replay_committed(
+    journal: &mut dyn Journal,
+    visit: &mut dyn FnMut(crate::Committed),
+) -> Result<u64, StoreError> {
+    let mut state = State::new();
+    let mut head = (0, GENESIS_HASH);
+    journal.scan(1, &mut |record: Record| {
+        let envelope = check_record(&record, head)?;
+        head = (record.seq, record.hash);
+        let events = state.execute(&envelope).map_err(|r| StoreError::Corrupt {
+            seq: envelope.seq,
+            reason: format!("the engine rejects it on replay ({})", r.code()),
+        })?;
+        visit(crate::Committed { seq: envelope.seq, time_ms: envelope.time_ms, events });
+        Ok(())
+    })?;
+    Ok(head.0)
+}
+
+/// Replays every record after `start` into `state`, handing the commands after `feed_after`
+/// (their sequence number is greater) to `feed` in journal order, in chunks of at most
+/// `REPLAY_CHUNK_RECORDS`: how a follower feeds its read models from the records it tails.
+/// Single-threaded (the events are needed) and checks the hash chain. Returns the new head.
+/// On an error, `state` and `feed` may have seen the records before the bad one.
+pub fn replay_feeding(
+    journal: &mut dyn Journal,
+    state: &mut State,
+    start: (u64, Hash),
+    feed_after: u64,
+    feed: &mut dyn FnMut(&[crate::Committed]),
+) -> Result<(u64, Hash), StoreError> {
+    let mut head = start;
+    let mut chunk: Vec<crate::Committed> = Vec::with_capacity(REPLAY_CHUNK_RECORDS);
+    journal.scan(start.0 + 1, &mut |record: Record| {
+        let envelope = check_record(&record, head)?;
+        let events = state.execute(&envelope).map_err(|r| StoreError::Corrupt {
+            seq: envelope.seq,
+            reason: format!("the engine rejects it on replay ({})", r.code()),
+        })?;
+        head = (record.seq, record.hash);
+        if envelope.seq > feed_after {
+            chunk.push(crate::Committed { seq: envelope.seq, time_ms: envelope.time_ms, events });
+            if chunk.len() == REPLAY_CHUNK_RECORDS {
+                feed(&chunk);
+                chunk.clear();
+            }
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        feed(&chunk);
+    }
+    Ok(head)
+}
+
 /// Replays every record after `start` into `state` and returns the new head.
 pub fn replay_into(
     journal: &mut dyn Journal,

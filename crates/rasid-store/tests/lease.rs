@@ -5,8 +5,8 @@
 use rasid_core::{Command, OrgId, model::Role};
 use rasid_store::testing::postgres_test_url;
 use rasid_store::{
-    Config, Fence, Follower, Journal, Lease, Ledger, PostgresJournal, ScratchSchema, StoreError,
-    SubmitError, system_clock,
+    Committed, Config, Fence, Follower, Journal, Lease, Ledger, PostgresJournal, ScratchSchema,
+    StoreError, SubmitError, system_clock,
 };
 
 fn schema(test: &str) -> Option<ScratchSchema> {
@@ -111,4 +111,71 @@ fn a_follower_tails_the_writer_and_takes_over_where_it_stopped() {
     let journal = ledger.close().unwrap();
     let mut journal = journal;
     assert!(rasid_store::verify(journal.as_mut()).is_ok());
+}
+
+/// A feeding follower hands every command to its feed exactly once and in order — the ones
+/// before it opened, the ones it tails — and the ledger it turns into feeds on from its head:
+/// together the same commands, with the same events, as a replay of the whole journal.
+#[test]
+fn a_feeding_follower_and_the_ledger_it_becomes_feed_every_command_once() {
+    let Some(s) = schema("a_feeding_follower") else { return };
+    PostgresJournal::open(s.url()).unwrap();
+    let mut a = Lease::connect(s.url(), "a", "http://a", 60_000).unwrap();
+    let term = a.try_acquire().unwrap().unwrap();
+    let writer = Ledger::open(
+        Box::new(PostgresJournal::open_fenced(s.url(), Fence::Term(term)).unwrap()),
+        Config::default(),
+        system_clock(),
+    )
+    .unwrap();
+    writer.submit(OrgId(0), genesis()).unwrap();
+    writer.submit(OrgId(1), org("before")).unwrap();
+    let fed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut sink = |batch: &[Committed]| fed.lock().unwrap().extend_from_slice(batch);
+    let follower =
+        Follower::open_feeding(Box::new(PostgresJournal::open(s.url()).unwrap()), 0, &mut sink)
+            .unwrap();
+    assert_eq!(fed.lock().unwrap().iter().map(|c| c.seq).collect::<Vec<_>>(), [1, 2]);
+    for i in 0..5 {
+        writer.submit(OrgId(1), org(&format!("o{i}"))).unwrap();
+    }
+    assert_eq!(follower.catch_up_feeding(&mut sink).unwrap(), 5);
+    assert_eq!(follower.catch_up_feeding(&mut sink).unwrap(), 0);
+    // A follower opened after some commands were fed elsewhere feeds only the rest.
+    let mut later = Vec::new();
+    let other = Follower::open_feeding(
+        Box::new(PostgresJournal::open(s.url()).unwrap()),
+        4,
+        &mut |batch: &[Committed]| later.extend_from_slice(batch),
+    )
+    .unwrap();
+    assert_eq!(later.iter().map(|c| c.seq).collect::<Vec<_>>(), [5, 6, 7]);
+    assert_eq!(other.head(), follower.head());
+
+    drop(writer);
+    a.release(term).unwrap();
+    let mut b = Lease::connect(s.url(), "b", "http://b", 60_000).unwrap();
+    let term = b.try_acquire().unwrap().unwrap();
+    follower.catch_up_feeding(&mut sink).unwrap();
+    let (_, state, head) = follower.into_parts().unwrap();
+    let fenced = PostgresJournal::open_fenced(s.url(), Fence::Term(term)).unwrap();
+    let feed: rasid_store::Feed = {
+        let fed = fed.clone();
+        Box::new(move |batch| fed.lock().unwrap().extend_from_slice(batch))
+    };
+    let ledger = Ledger::open_at_with_feed(
+        Box::new(fenced),
+        Config::default(),
+        system_clock(),
+        state,
+        head,
+        Some(feed),
+    )
+    .unwrap();
+    ledger.submit(OrgId(1), org("after")).unwrap();
+    let mut journal = ledger.close().unwrap();
+    let mut replayed = Vec::new();
+    rasid_store::replay_committed(journal.as_mut(), &mut |c| replayed.push(c)).unwrap();
+    assert_eq!(replayed.len(), 8);
+    assert_eq!(*fed.lock().unwrap(), replayed, "every command once, in order, same events");
 }

@@ -719,6 +719,26 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 500_000)]
         durable_ops: u64,
     },
+    /// Orders through the HTTP server (keep-alive HTTP/1.1, JSON, durable before reply) on a
+    /// temporary database: throughput, latency at a fixed offered rate, and WebSocket trade
+    /// subscribers counting gaps; against the same orders straight into the ledger.
+    Http {
+        /// Orders in the throughput run.
+        #[arg(long, default_value_t = 200_000)]
+        orders: u64,
+        /// Keep-alive connections of the load generator.
+        #[arg(long, default_value_t = 256)]
+        connections: usize,
+        /// Offered orders per second in the latency run.
+        #[arg(long, default_value_t = 20_000)]
+        rate: u64,
+        /// Length of the latency run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// WebSocket subscribers on the trades channel during the latency run.
+        #[arg(long, default_value_t = 1_000)]
+        subscribers: usize,
+    },
     /// Registry serial parsing speed (Verra, Gold Standard, CDM, ACR, CAR, Cercarbono) against
     /// splitting the same strings on '-'.
     Serials {

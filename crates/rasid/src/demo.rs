@@ -16,12 +16,15 @@ use rasid_store::DatabaseUrl;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// The VROD market history, compressed, built into the binary so `rasid demo` runs anywhere.
 /// Provenance and licence: testdata/vrod/README.md.
 static VROD_GZ: &[u8] = include_bytes!("../../../testdata/vrod/vrod-vintages.csv.gz");
 
 const DEVELOPER: &str = "Ile-Alatau Forestry Fund";
+/// The demo's own instrument, where the trading bots quote and trade.
+const DEMO_SYMBOL: &str = "RSD-KZ-0001-2023";
 const BUYER: &str = "Gulf Aviation Group";
 
 /// The demo's logins: (username, password, organization name). Printed by `rasid demo`; they
@@ -72,7 +75,16 @@ pub fn run(
         demo_users: logins,
         ha: rasid_server::HaOptions::default(),
     };
-    rasid_server::run(listen, options).map_err(Failure::Internal)?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "Trading bots ({} and {}) keep orders flowing on {DEMO_SYMBOL}.",
+        crate::demo_bots::MAKER,
+        crate::demo_bots::TAKER
+    );
+    rasid_server::run_with(listen, options, |app| {
+        crate::demo_bots::start(app, DEMO_SYMBOL, DEVELOPER)
+    })
+    .map_err(Failure::Internal)?;
     Ok(Output::new("demo server stopped", json!({ "ok": true, "stopped": true })))
 }
 

@@ -156,6 +156,17 @@ fn demo_seeds_the_market_then_serves_it_with_the_demo_logins() {
     let (status, body) = http(&addr, "GET", "/v1/markets", "").unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("\"CORE\"") && body.contains("RSD-KZ-0001-2023"), "{body}");
+    // The trading bots keep the market moving: new trades reach the tape and the book changes.
+    let tape = || http(&addr, "GET", "/v1/markets/RSD-KZ-0001-2023/trades?limit=1", "").unwrap();
+    let book = || http(&addr, "GET", "/v1/markets/RSD-KZ-0001-2023/book", "").unwrap().1;
+    let (status, first_tape) = tape();
+    assert_eq!(status, 200, "{first_tape}");
+    let first_book = book();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while tape().1 == first_tape || book() == first_book {
+        assert!(Instant::now() < deadline, "the demo's tape and book did not move in 120 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     terminate(&mut child);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {

@@ -3,7 +3,7 @@
 //! cannot disagree. Access is enforced here, by a layer on each route, before the handler runs
 //! (and so before its body is parsed): deny by default, a route is public only when it says so.
 
-use super::{Caller, Shared, auctions, authenticate_request, exchange, registry};
+use super::{Caller, Shared, auctions, authenticate, exchange, registry};
 use crate::error::ApiError;
 use axum::extract::{Request, State};
 use axum::handler::Handler;
@@ -158,6 +158,8 @@ pub fn routes() -> Vec<Route> {
     // Exchange.
     b.add(M::GET, "/v1/markets", PUBLIC, "Listed instruments, brief", PAGE, None, (OK, "MarketPage"), r::markets);
     b.add(M::GET, "/v1/markets/{instrument}/book", PUBLIC, "Aggregated order book depth", &[("levels", "Price levels per side, at most 100 (default 20)")], None, (OK, "Book"), r::book);
+    b.add(M::GET, "/v1/markets/{instrument}/trades", PUBLIC, "Recent trades, newest first (from the live read model)", &[("cursor", "Opaque cursor from the previous page's `next_cursor`"), ("limit", "Trades per page, 1–100 (default 100)")], None, (OK, "TradePage"), crate::market::trades);
+    b.add(M::GET, "/v1/markets/{instrument}/candles", PUBLIC, "OHLCV candles, oldest first (from the live read model)", &[("interval", "1m, 1h or 1d (default 1m)"), ("cursor", "Opaque cursor from the previous page's `next_cursor`"), ("limit", "Candles per page, 1–500 (default 500)")], None, (OK, "CandlePage"), crate::market::candles);
     b.add(M::GET, "/v1/instruments", PUBLIC, "Instruments, in full", PAGE, None, (OK, "InstrumentPage"), exchange::list_instruments);
     b.add(M::POST, "/v1/instruments", OP, "List an instrument", &[], Some("NewInstrument"), (CREATED, "Committed"), exchange::list_instrument);
     b.add(M::GET, "/v1/instruments/{id}", PUBLIC, "One instrument (id or symbol)", &[], None, (OK, "Instrument"), exchange::instrument);
@@ -187,6 +189,13 @@ pub fn routes() -> Vec<Route> {
     b.add(M::DELETE, "/v1/auctions/{id}/bids/{bid}", MEM, "Withdraw one's own bid", &[], None, (OK, "Committed"), auctions::withdraw_bid);
     b.add(M::POST, "/v1/auctions/{id}/close", OP, "Clear and settle every lot", &[], None, (OK, "Committed"), auctions::close);
     b.add(M::GET, "/v1/auctions/{id}/results", PUBLIC_OR_CALLER, "Clearing price, volume, anonymous demand curve; the caller's own allocations", &[], None, (OK, "AuctionResults"), auctions::results);
+    // API keys: the caller's own, acting as the caller.
+    b.add(M::GET, "/v1/api-keys", ANY, "The caller's API keys, revoked ones included (never their secrets)", &[], None, (OK, "ApiKeyPage"), r::list_api_keys);
+    b.add(M::POST, "/v1/api-keys", ANY, "Create an API key: its secret is shown only in this answer", &[], Some("NewApiKey"), (CREATED, "NewApiKeySecret"), r::create_api_key);
+    b.add(M::DELETE, "/v1/api-keys/{id}", ANY, "Revoke one of the caller's API keys", &[], None, (OK, "Revoked"), r::revoke_api_key);
+    // Streams and operations.
+    b.add(M::GET, "/v1/ws", PUBLIC, "WebSocket stream of books, trades, candles, auctions and (after an auth message) the caller's orders, fills and balances", &[], None, (OK, "WebSocket"), crate::ws::upgrade);
+    b.add(M::GET, "/metrics", PUBLIC, "Counters and histograms in the Prometheus text format", &[], None, (OK, "Metrics"), crate::metrics::render);
     b.0
 }
 
@@ -201,7 +210,7 @@ pub(crate) async fn enforce(
         Access::Public => None,
         Access::PublicOrCaller if !req.headers().contains_key(AUTHORIZATION) => None,
         Access::PublicOrCaller | Access::Authenticated | Access::Roles(_) => {
-            match authenticate_request(&app, req.headers()).await {
+            match authenticate(&app, req.headers()).await {
                 Ok(caller) => Some(caller),
                 Err(e) => return e.into_response(),
             }

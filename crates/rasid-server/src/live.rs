@@ -1,0 +1,665 @@
+//! Read models fed by the ledger's after-commit feed, and the hub that fans their changes out to
+//! WebSocket clients.
+//!
+//! The ledger's writer calls [`Live::apply`] after each durable commit with its commands in
+//! journal order (`rasid_store::Feed`). `apply` updates the models — market data (tape, candles),
+//! a mirror of every book's depth, open orders and which organization owns which account — and
+//! publishes the rendered changes on a bounded broadcast channel, all under one lock. The writer
+//! never waits for a client: the broadcast keeps the newest [`HUB_BATCHES_MAX`] batches, and a
+//! client that falls further behind is told so by the channel (`Lagged`) and shows its gap as a
+//! jump in its sequence numbers. At open the models are rebuilt by replaying the journal
+//! (`rasid_store::replay_committed`), so they never read the engine's state.
+//!
+//! Prices are rendered as decimal strings in the instrument's currency. Every currency has two
+//! minor digits today (`Currency::minor_digits`), which is what lets the writer render them
+//! without looking the instrument up; a test pins this.
+
+use rasid_core::exchange::auction::AuctionId;
+use rasid_core::exchange::{InstrumentId, OrderId, Side};
+use rasid_core::money::format_minor;
+use rasid_core::time::rfc3339;
+use rasid_core::{AccountId, Currency, Event, OrgId};
+use rasid_market::{Candle, Interval, MarketData, Print};
+use rasid_store::Committed;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::broadcast;
+
+/// Batches of changes the hub keeps for clients that are behind. A client further behind than
+/// this loses messages and sees a gap in its sequence numbers.
+pub const HUB_BATCHES_MAX: usize = 4_096;
+/// Most price levels per side in a book snapshot.
+pub const SNAPSHOT_LEVELS_MAX: usize = 100;
+/// Most trades in a trades snapshot, and in one page of `GET …/trades`.
+pub const SNAPSHOT_TRADES_MAX: usize = 100;
+/// Most candles in a candles snapshot, and in one page of `GET …/candles`.
+pub const SNAPSHOT_CANDLES_MAX: usize = 500;
+
+/// A channel a client can subscribe to, parsed from its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChannelKey {
+    Book(InstrumentId),
+    Trades(InstrumentId),
+    Candles(InstrumentId, Interval),
+    Auction(AuctionId),
+    /// Private: the subscriber's organization's orders, fills and cash changes.
+    Orders,
+    Fills,
+    Balances,
+}
+
+impl ChannelKey {
+    pub fn is_private(self) -> bool {
+        matches!(self, ChannelKey::Orders | ChannelKey::Fills | ChannelKey::Balances)
+    }
+}
+
+/// One change for one channel, rendered once for every subscriber.
+#[derive(Debug)]
+pub struct Message {
+    pub channel: ChannelKey,
+    /// The ledger sequence number of the command that caused it.
+    pub seq: u64,
+    /// For private channels, the organization allowed to see it.
+    pub owner: Option<OrgId>,
+    /// The `data` member, as JSON text.
+    pub data: String,
+}
+
+/// What one feed call published: the messages of its commands, in journal order.
+pub type Published = Arc<Vec<Message>>;
+
+#[derive(Clone, Copy, Debug)]
+struct OpenOrder {
+    instrument: InstrumentId,
+    account: AccountId,
+    side: Side,
+    price_minor: i64,
+    remaining_tonnes: u64,
+    /// Whether the order is in the book (counts in the depth).
+    rested: bool,
+}
+
+/// Aggregated depth of one book: price → (tonnes, orders).
+#[derive(Clone, Debug, Default)]
+struct Depth {
+    bids: BTreeMap<i64, (u64, u32)>,
+    asks: BTreeMap<i64, (u64, u32)>,
+}
+
+impl Depth {
+    fn side(&mut self, side: Side) -> &mut BTreeMap<i64, (u64, u32)> {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    /// Adds (or with `add == false` removes) tonnes and orders at a level; empty levels go.
+    fn change(&mut self, side: Side, price: i64, tonnes: u64, orders: i32, add: bool) {
+        let levels = self.side(side);
+        let level = levels.entry(price).or_insert((0, 0));
+        if add {
+            level.0 += tonnes;
+        } else {
+            assert!(level.0 >= tonnes, "the depth mirror removes only what it added");
+            level.0 -= tonnes;
+        }
+        level.1 = level.1.checked_add_signed(orders).expect("order counts stay non-negative");
+        if level.0 == 0 {
+            levels.remove(&price);
+        }
+    }
+
+    fn level_json(&self, side: Side, price: i64) -> Value {
+        let levels = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        let (q, n) = levels.get(&price).copied().unwrap_or((0, 0));
+        json!({ "price": decimal(price), "quantity": q, "orders": n })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Models {
+    market: MarketData,
+    depth: BTreeMap<InstrumentId, Depth>,
+    orders: HashMap<OrderId, OpenOrder>,
+    account_org: HashMap<AccountId, OrgId>,
+    /// The last command applied.
+    head_seq: u64,
+}
+
+/// The live read models and their hub. Shared by the feed (writer thread), the REST handlers
+/// and the WebSocket connections.
+#[derive(Debug)]
+pub struct Live {
+    models: Mutex<Models>,
+    hub: broadcast::Sender<Published>,
+    /// Open WebSocket connections, for `/metrics`.
+    pub ws_clients: AtomicU64,
+    /// Messages a client missed because it fell behind, for `/metrics`.
+    pub ws_lagged_messages: AtomicU64,
+    /// Moves on every new instrument listing: the instrument directory cache's version.
+    pub instruments_version: AtomicU64,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Live {
+    pub fn new() -> Self {
+        Self::with_capacity(HUB_BATCHES_MAX)
+    }
+
+    /// A hub keeping `batches` batches for clients that are behind (tests use a small one).
+    pub fn with_capacity(batches: usize) -> Self {
+        let (hub, _) = broadcast::channel(batches);
+        Self {
+            models: Mutex::new(Models::default()),
+            hub,
+            ws_clients: AtomicU64::new(0),
+            ws_lagged_messages: AtomicU64::new(0),
+            instruments_version: AtomicU64::new(0),
+        }
+    }
+
+    fn models(&self) -> MutexGuard<'_, Models> {
+        // A panic inside `apply` would leave a model half-updated; the assertions there are
+        // invariants of the journal, so carrying on with the guard is no worse than stopping.
+        self.models.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replays one command at open: updates the models without publishing.
+    pub fn replay(&self, committed: &Committed) {
+        let mut m = self.models();
+        let mut sink = Vec::new();
+        m.apply(committed, false, &mut sink);
+    }
+
+    /// The feed: applies a durable batch and publishes its messages. Never blocks on clients.
+    /// Commands the models already reflect are skipped: around a step-down both the old
+    /// writer's ledger and the new follower may deliver the same command (see
+    /// `App::become_follower`), and it must count once.
+    pub fn apply(&self, batch: &[Committed]) {
+        let mut m = self.models();
+        let mut messages = Vec::new();
+        let render = self.hub.receiver_count() > 0;
+        for c in batch {
+            if c.seq <= m.head_seq {
+                continue;
+            }
+            m.apply(c, render, &mut messages);
+            if c.events.iter().any(|e| matches!(e, Event::InstrumentListed { .. })) {
+                self.instruments_version.fetch_add(1, std::sync::atomic::Ordering::Release);
+            }
+        }
+        if !messages.is_empty() {
+            // No receivers is not an error: nobody is listening.
+            let _ = self.hub.send(Arc::new(messages));
+        }
+    }
+
+    /// A receiver of every batch published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
+        self.hub.subscribe()
+    }
+
+    /// The last command the models reflect.
+    pub fn head_seq(&self) -> u64 {
+        self.models().head_seq
+    }
+
+    /// Trades with ids below `before` (all when `None`), newest first.
+    pub fn trades(
+        &self,
+        instrument: InstrumentId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Vec<Print> {
+        let m = self.models();
+        let newest_first = m.market.trades(instrument, rasid_market::TAPE_TRADES_MAX);
+        newest_first
+            .into_iter()
+            .filter(|p| before.is_none_or(|b| p.trade.0 < b))
+            .take(limit)
+            .collect()
+    }
+
+    /// Candles starting before `before_ms` (all when `None`), oldest first, the newest `limit`.
+    pub fn candles(
+        &self,
+        instrument: InstrumentId,
+        interval: Interval,
+        before_ms: Option<i64>,
+        limit: usize,
+    ) -> Vec<Candle> {
+        let m = self.models();
+        let mut all = m.market.candles(instrument, interval, rasid_market::CANDLES_MAX);
+        if let Some(before) = before_ms {
+            all.retain(|c| c.start_ms < before);
+        }
+        let skip = all.len().saturating_sub(limit);
+        all.split_off(skip)
+    }
+
+    /// The snapshot a new subscriber gets, and the sequence number it reflects: updates of
+    /// commands up to and including it are already in the snapshot. `None` for the balances
+    /// channel, whose snapshot comes from the ledger.
+    pub fn snapshot(&self, channel: ChannelKey, org: Option<OrgId>) -> (Value, u64) {
+        let m = self.models();
+        let data = match channel {
+            ChannelKey::Book(i) => {
+                let depth = m.depth.get(&i).cloned().unwrap_or_default();
+                let side = |levels: &mut dyn Iterator<Item = (&i64, &(u64, u32))>| -> Vec<Value> {
+                    levels
+                        .take(SNAPSHOT_LEVELS_MAX)
+                        .map(|(p, (q, n))| {
+                            json!({ "price": decimal(*p), "quantity": q, "orders": n })
+                        })
+                        .collect()
+                };
+                json!({
+                    "instrument": i.0,
+                    "bids": side(&mut depth.bids.iter().rev()),
+                    "asks": side(&mut depth.asks.iter()),
+                })
+            }
+            ChannelKey::Trades(i) => {
+                let trades: Vec<Value> = m
+                    .market
+                    .trades(i, SNAPSHOT_TRADES_MAX)
+                    .iter()
+                    .map(|p| trade_json(i, p))
+                    .collect();
+                json!({ "instrument": i.0, "trades": trades })
+            }
+            ChannelKey::Candles(i, interval) => {
+                let candles: Vec<Value> = m
+                    .market
+                    .candles(i, interval, SNAPSHOT_CANDLES_MAX)
+                    .iter()
+                    .map(|c| candle_json(i, interval, c))
+                    .collect();
+                json!({ "instrument": i.0, "interval": interval.as_str(), "candles": candles })
+            }
+            ChannelKey::Orders => {
+                let mut mine: Vec<(&OrderId, &OpenOrder)> = m
+                    .orders
+                    .iter()
+                    .filter(|(_, o)| org.is_some() && m.account_org.get(&o.account) == org.as_ref())
+                    .collect();
+                mine.sort_by_key(|(id, _)| **id);
+                let orders: Vec<Value> = mine
+                    .into_iter()
+                    .map(|(id, o)| {
+                        json!({
+                            "order": id.0, "instrument": o.instrument.0, "account": o.account.0,
+                            "side": o.side.as_str(), "price": decimal(o.price_minor),
+                            "remaining": o.remaining_tonnes,
+                        })
+                    })
+                    .collect();
+                json!({ "orders": orders })
+            }
+            ChannelKey::Auction(a) => json!({ "auction": a.0 }),
+            ChannelKey::Fills | ChannelKey::Balances => json!({}),
+        };
+        (data, m.head_seq)
+    }
+}
+
+impl Models {
+    fn org_of(&self, account: AccountId) -> Option<OrgId> {
+        self.account_org.get(&account).copied()
+    }
+
+    fn apply(&mut self, c: &Committed, render: bool, out: &mut Vec<Message>) {
+        assert_eq!(c.seq, self.head_seq + 1, "the feed delivers every command once, in order");
+        self.head_seq = c.seq;
+        self.market.apply(c.time_ms, &c.events);
+        let seq = c.seq;
+        // Rendering is skipped when nobody listens: it would only cost the writer thread time.
+        macro_rules! push {
+            ($channel:expr, $owner:expr, $data:expr $(,)?) => {
+                if render {
+                    out.push(Message {
+                        channel: $channel,
+                        seq,
+                        owner: $owner,
+                        data: $data.to_string(),
+                    });
+                }
+            };
+        }
+        // Levels whose depth changed in this command, for one book delta per instrument.
+        let mut touched: BTreeMap<InstrumentId, BTreeSet<(Side, i64)>> = BTreeMap::new();
+        let mut traded: BTreeSet<InstrumentId> = BTreeSet::new();
+        for event in &c.events {
+            match event {
+                Event::AccountOpened { account, org } => {
+                    self.account_org.insert(*account, *org);
+                }
+                Event::OrderAccepted {
+                    order,
+                    instrument,
+                    account,
+                    side,
+                    price_minor,
+                    quantity_tonnes,
+                } => {
+                    self.orders.insert(
+                        *order,
+                        OpenOrder {
+                            instrument: *instrument,
+                            account: *account,
+                            side: *side,
+                            price_minor: *price_minor,
+                            remaining_tonnes: *quantity_tonnes,
+                            rested: false,
+                        },
+                    );
+                    push!(
+                        ChannelKey::Orders,
+                        self.org_of(*account),
+                        json!({
+                            "event": "accepted", "order": order.0, "instrument": instrument.0,
+                            "account": account.0, "side": side.as_str(), "price": decimal(*price_minor),
+                            "quantity": quantity_tonnes, "time": rfc3339(c.time_ms),
+                        }),
+                    );
+                }
+                Event::OrderRested { order, instrument, side, price_minor, remaining_tonnes } => {
+                    if let Some(o) = self.orders.get_mut(order) {
+                        assert!(!o.rested, "an order rests once");
+                        o.rested = true;
+                        o.remaining_tonnes = *remaining_tonnes;
+                        o.price_minor = *price_minor;
+                        let account = o.account;
+                        self.depth.entry(*instrument).or_default().change(
+                            *side,
+                            *price_minor,
+                            *remaining_tonnes,
+                            1,
+                            true,
+                        );
+                        touched.entry(*instrument).or_default().insert((*side, *price_minor));
+                        push!(
+                            ChannelKey::Orders,
+                            self.org_of(account),
+                            json!({
+                                "event": "rested", "order": order.0, "instrument": instrument.0,
+                                "side": side.as_str(), "price": decimal(*price_minor),
+                                "remaining": remaining_tonnes, "time": rfc3339(c.time_ms),
+                            }),
+                        );
+                    }
+                }
+                Event::OrderAmended {
+                    order,
+                    instrument,
+                    side,
+                    old_price_minor,
+                    old_remaining_tonnes,
+                    price_minor,
+                    remaining_tonnes,
+                    priority_kept,
+                } => {
+                    if let Some(o) = self.orders.get_mut(order) {
+                        let account = o.account;
+                        if o.rested {
+                            let depth = self.depth.entry(*instrument).or_default();
+                            depth.change(*side, *old_price_minor, *old_remaining_tonnes, -1, false);
+                            let levels = touched.entry(*instrument).or_default();
+                            levels.insert((*side, *old_price_minor));
+                            if *priority_kept {
+                                // Reduced in place: it keeps its place in the book.
+                                depth.change(*side, *price_minor, *remaining_tonnes, 1, true);
+                                levels.insert((*side, *price_minor));
+                            } else {
+                                // Taken out of the book and entered again like a new order: it
+                                // may trade as the taker, then rests (`OrderRested`) or goes.
+                                o.rested = false;
+                            }
+                        }
+                        o.price_minor = *price_minor;
+                        o.remaining_tonnes = *remaining_tonnes;
+                        push!(
+                            ChannelKey::Orders,
+                            self.org_of(account),
+                            json!({
+                                "event": "amended", "order": order.0, "instrument": instrument.0,
+                                "side": side.as_str(), "price": decimal(*price_minor),
+                                "remaining": remaining_tonnes, "time": rfc3339(c.time_ms),
+                            }),
+                        );
+                    }
+                }
+                Event::OrderCancelled {
+                    order,
+                    instrument,
+                    side,
+                    price_minor,
+                    remaining_tonnes,
+                    reason,
+                    rested,
+                } => {
+                    if let Some(o) = self.orders.remove(order) {
+                        if *rested && o.rested {
+                            self.depth.entry(*instrument).or_default().change(
+                                *side,
+                                o.price_minor,
+                                o.remaining_tonnes,
+                                -1,
+                                false,
+                            );
+                            touched.entry(*instrument).or_default().insert((*side, o.price_minor));
+                        }
+                        push!(
+                            ChannelKey::Orders,
+                            self.org_of(o.account),
+                            json!({
+                                "event": "cancelled", "order": order.0, "instrument": instrument.0,
+                                "side": side.as_str(), "price": decimal(*price_minor),
+                                "remaining": remaining_tonnes, "reason": reason.as_str(),
+                                "time": rfc3339(c.time_ms),
+                            }),
+                        );
+                    }
+                }
+                Event::Traded(f) => {
+                    traded.insert(f.instrument);
+                    for order in [f.buy_order, f.sell_order] {
+                        self.fill_order(order, f.quantity_tonnes, &mut touched);
+                    }
+                    let print = Print {
+                        trade: f.trade,
+                        time_ms: c.time_ms,
+                        price_minor: f.price_minor,
+                        quantity_tonnes: f.quantity_tonnes,
+                        aggressor: f.aggressor,
+                    };
+                    push!(ChannelKey::Trades(f.instrument), None, trade_json(f.instrument, &print));
+                    let notional = i128::from(f.price_minor) * i128::from(f.quantity_tonnes);
+                    for (side, account, order, fee) in [
+                        (Side::Buy, f.buyer, f.buy_order, f.buyer_fee_minor),
+                        (Side::Sell, f.seller, f.sell_order, f.seller_fee_minor),
+                    ] {
+                        let owner = self.org_of(account);
+                        push!(
+                            ChannelKey::Fills,
+                            owner,
+                            json!({
+                                "trade": f.trade.0, "order": order.0, "instrument": f.instrument.0,
+                                "account": account.0, "side": side.as_str(),
+                                "price": decimal(f.price_minor), "quantity": f.quantity_tonnes,
+                                "fee": decimal(fee), "liquidity": if side == f.aggressor { "taker" } else { "maker" },
+                                "time": rfc3339(c.time_ms),
+                            }),
+                        );
+                        let change = match side {
+                            Side::Buy => -(notional + i128::from(fee)),
+                            Side::Sell => notional - i128::from(fee),
+                        };
+                        push!(
+                            ChannelKey::Balances,
+                            owner,
+                            json!({
+                                "account": account.0, "cause": "trade", "trade": f.trade.0,
+                                "instrument": f.instrument.0, "change": format_minor(change, Currency::Sar),
+                            }),
+                        );
+                    }
+                }
+                Event::CashDeposited { account, currency, amount_minor } => push!(
+                    ChannelKey::Balances,
+                    self.org_of(*account),
+                    cash_json(*account, *currency, "deposit", i128::from(*amount_minor)),
+                ),
+                Event::CashWithdrawn { account, currency, amount_minor } => push!(
+                    ChannelKey::Balances,
+                    self.org_of(*account),
+                    cash_json(*account, *currency, "withdrawal", -i128::from(*amount_minor)),
+                ),
+                Event::CashTransferred { from, to, currency, amount_minor } => {
+                    let amount = i128::from(*amount_minor);
+                    push!(
+                        ChannelKey::Balances,
+                        self.org_of(*from),
+                        cash_json(*from, *currency, "transfer", -amount),
+                    );
+                    push!(
+                        ChannelKey::Balances,
+                        self.org_of(*to),
+                        cash_json(*to, *currency, "transfer", amount),
+                    );
+                }
+                Event::AuctionCreated { auction } => {
+                    push!(ChannelKey::Auction(*auction), None, json!({ "event": "created" }));
+                }
+                // Bids are anonymous on the public channel: only that one moved, not whose.
+                Event::BidPlaced { auction, lot, .. } => push!(
+                    ChannelKey::Auction(*auction),
+                    None,
+                    json!({ "event": "bid_placed", "lot": lot }),
+                ),
+                Event::BidChanged { auction, lot, .. } => push!(
+                    ChannelKey::Auction(*auction),
+                    None,
+                    json!({ "event": "bid_changed", "lot": lot }),
+                ),
+                Event::BidWithdrawn { auction, lot, .. } => push!(
+                    ChannelKey::Auction(*auction),
+                    None,
+                    json!({ "event": "bid_withdrawn", "lot": lot }),
+                ),
+                Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes } => push!(
+                    ChannelKey::Auction(*auction),
+                    None,
+                    json!({
+                        "event": "lot_cleared", "lot": lot,
+                        "clearing_price": clearing_price_minor.map(decimal), "sold": sold_tonnes,
+                    }),
+                ),
+                Event::AuctionClosed { auction } => {
+                    push!(ChannelKey::Auction(*auction), None, json!({ "event": "closed" }));
+                }
+                _ => {}
+            }
+        }
+        for instrument in traded {
+            for interval in Interval::ALL {
+                if let Some(candle) = self.market.candles(instrument, interval, 1).first() {
+                    push!(
+                        ChannelKey::Candles(instrument, interval),
+                        None,
+                        candle_json(instrument, interval, candle),
+                    );
+                }
+            }
+        }
+        for (instrument, levels) in touched {
+            let depth = self.depth.entry(instrument).or_default();
+            let side = |s: Side| -> Vec<Value> {
+                levels
+                    .iter()
+                    .filter(|(ls, _)| *ls == s)
+                    .map(|(_, p)| depth.level_json(s, *p))
+                    .collect()
+            };
+            push!(
+                ChannelKey::Book(instrument),
+                None,
+                json!({ "instrument": instrument.0, "bids": side(Side::Buy), "asks": side(Side::Sell) }),
+            );
+        }
+    }
+
+    /// A fill takes `tonnes` off an order (and off its level, if it rests); a filled order goes.
+    fn fill_order(
+        &mut self,
+        order: OrderId,
+        tonnes: u64,
+        touched: &mut BTreeMap<InstrumentId, BTreeSet<(Side, i64)>>,
+    ) {
+        let Some(o) = self.orders.get_mut(&order) else { return };
+        assert!(o.remaining_tonnes >= tonnes, "a fill never exceeds the order");
+        o.remaining_tonnes -= tonnes;
+        let o = *o;
+        if o.rested {
+            let gone = if o.remaining_tonnes == 0 { -1 } else { 0 };
+            self.depth.entry(o.instrument).or_default().change(
+                o.side,
+                o.price_minor,
+                tonnes,
+                gone,
+                false,
+            );
+            touched.entry(o.instrument).or_default().insert((o.side, o.price_minor));
+        }
+        if o.remaining_tonnes == 0 {
+            self.orders.remove(&order);
+        }
+    }
+}
+
+/// A price in minor units as a decimal string (two minor digits, as every currency has).
+pub fn decimal(minor: i64) -> String {
+    format_minor(i128::from(minor), Currency::Sar)
+}
+
+pub fn trade_json(instrument: InstrumentId, p: &Print) -> Value {
+    json!({
+        "trade": p.trade.0, "instrument": instrument.0, "time": rfc3339(p.time_ms),
+        "price": decimal(p.price_minor), "quantity": p.quantity_tonnes, "aggressor": p.aggressor.as_str(),
+    })
+}
+
+pub fn candle_json(instrument: InstrumentId, interval: Interval, c: &Candle) -> Value {
+    json!({
+        "instrument": instrument.0, "interval": interval.as_str(), "start": rfc3339(c.start_ms),
+        "open": decimal(c.open_minor), "high": decimal(c.high_minor), "low": decimal(c.low_minor),
+        "close": decimal(c.close_minor), "volume": c.volume_tonnes, "trades": c.trades,
+    })
+}
+
+fn cash_json(account: AccountId, currency: Currency, cause: &str, change: i128) -> Value {
+    json!({
+        "account": account.0, "cause": cause, "currency": currency.code(),
+        "change": format_minor(change, currency),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_currency_has_two_minor_digits_as_the_feed_renders_them() {
+        assert!(rasid_core::Currency::ALL.iter().all(|c| c.minor_digits() == 2));
+    }
+}

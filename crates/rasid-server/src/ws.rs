@@ -1,0 +1,349 @@
+//! `GET /v1/ws`: the WebSocket stream of the live read models (`crate::live`).
+//!
+//! A client sends `{"op":"subscribe","channel":C}`, `{"op":"unsubscribe","channel":C}` and, for
+//! the private channels, `{"op":"auth","token":T}` first (a session token or an API key). Public
+//! channels: `book:{instrument}`, `trades:{instrument}`, `candles:{instrument}:{1m|1h|1d}`,
+//! `auction:{id}`; private: `orders`, `fills`, `balances`, filtered to the caller's organization.
+//! The server answers each subscription with a snapshot and then sends updates, as
+//! `{"channel":C,"seq":N,"type":"snapshot"|"update","data":…}` where `seq` counts per channel and
+//! connection from 1 (the snapshot). A client that falls behind the hub's buffer skips what it
+//! missed and its next `seq` jumps: it resubscribes and gets a fresh snapshot (seq 1 again).
+//! Errors are `{"type":"error","error":{"code","message"}}` and leave the connection open.
+
+use crate::error::ApiError;
+use crate::live::{ChannelKey, Published};
+use crate::routes::{Shared, authenticate_token, blocking, resolve};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use rasid_core::exchange::auction::AuctionId;
+use rasid_core::{OrgId, Rejection};
+use rasid_market::Interval;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Client messages above this are refused by the WebSocket layer.
+pub const CLIENT_MESSAGE_BYTES_MAX: usize = 4 * 1024;
+/// Most channels one connection may subscribe to at once.
+pub const SUBSCRIPTIONS_MAX: usize = 64;
+
+pub(crate) async fn upgrade(State(app): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(CLIENT_MESSAGE_BYTES_MAX)
+        .max_frame_size(CLIENT_MESSAGE_BYTES_MAX)
+        .on_upgrade(move |socket| connection(app, socket))
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Subscribe { channel: String },
+    Unsubscribe { channel: String },
+    Auth { token: String },
+}
+
+struct Subscription {
+    /// The name the client used (an instrument may be named by id or symbol), as a JSON string,
+    /// rendered once rather than per message.
+    name_json: String,
+    /// The last sequence number sent on this channel.
+    seq: u64,
+    /// Updates of commands up to this one are already in the snapshot.
+    snapshot_seq: u64,
+}
+
+/// Counts the connection in `/metrics` while it lives.
+struct ClientGauge(Shared);
+
+impl Drop for ClientGauge {
+    fn drop(&mut self) {
+        self.0.live.ws_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn connection(app: Shared, socket: WebSocket) {
+    app.live.ws_clients.fetch_add(1, Ordering::Relaxed);
+    let _gauge = ClientGauge(app.clone());
+    // Subscribed before any snapshot is taken, so no update after a snapshot can be missed.
+    let mut feed = app.live.subscribe();
+    let (mut sink, mut stream) = socket.split();
+    let mut subs: BTreeMap<ChannelKey, Subscription> = BTreeMap::new();
+    let mut org: Option<OrgId> = None;
+    loop {
+        let outgoing: Vec<String> = tokio::select! {
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    handle(&app, text.as_str(), &mut subs, &mut org).await
+                }
+                Some(Ok(Message::Binary(_))) => vec![error_text(&ApiError::bad_request(
+                    "malformed_request",
+                    "send JSON text messages",
+                ))],
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                // Pings are answered by the WebSocket layer itself.
+                Some(Ok(_)) => Vec::new(),
+            },
+            batch = feed.recv() => match batch {
+                Ok(batch) => updates(&batch, &mut subs, org),
+                Err(RecvError::Lagged(missed)) => {
+                    app.live.ws_lagged_messages.fetch_add(missed, Ordering::Relaxed);
+                    lagged(&mut subs);
+                    Vec::new()
+                }
+                Err(RecvError::Closed) => break,
+            },
+        };
+        let count = outgoing.len();
+        for text in outgoing {
+            if sink.feed(Message::Text(text.into())).await.is_err() {
+                return;
+            }
+        }
+        if count > 0 && sink.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The client fell behind and the hub dropped batches it had not read. They may have held
+/// updates for any channel, so every channel's seq skips one: the client sees the gap on the
+/// next update and resubscribes for a fresh snapshot.
+fn lagged(subs: &mut BTreeMap<ChannelKey, Subscription>) {
+    subs.values_mut().for_each(|s| s.seq += 1);
+}
+
+/// The updates of one published batch this connection's subscriptions want, rendered.
+fn updates(
+    batch: &Published,
+    subs: &mut BTreeMap<ChannelKey, Subscription>,
+    org: Option<OrgId>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in batch.iter() {
+        let Some(sub) = subs.get_mut(&m.channel) else { continue };
+        if m.seq <= sub.snapshot_seq {
+            continue;
+        }
+        if m.channel.is_private() && (m.owner.is_none() || m.owner != org) {
+            continue;
+        }
+        sub.seq += 1;
+        out.push(format!(
+            r#"{{"channel":{},"seq":{},"type":"update","data":{}}}"#,
+            sub.name_json, sub.seq, m.data
+        ));
+    }
+    out
+}
+
+fn error_text(e: &ApiError) -> String {
+    json!({ "type": "error", "error": { "code": e.code(), "message": e.message() } }).to_string()
+}
+
+async fn handle(
+    app: &Shared,
+    text: &str,
+    subs: &mut BTreeMap<ChannelKey, Subscription>,
+    org: &mut Option<OrgId>,
+) -> Vec<String> {
+    match serde_json::from_str::<ClientMessage>(text) {
+        Err(e) => vec![error_text(&ApiError::bad_request("malformed_request", e.to_string()))],
+        Ok(ClientMessage::Auth { token }) => match authenticate_token(app, token).await {
+            Ok(caller) => {
+                *org = Some(caller.org);
+                vec![json!({ "type": "authenticated", "organization": caller.org.0 }).to_string()]
+            }
+            Err(e) => vec![error_text(&e)],
+        },
+        Ok(ClientMessage::Unsubscribe { channel }) => match parse_channel(app, &channel).await {
+            Ok(key) => {
+                subs.remove(&key);
+                vec![json!({ "type": "unsubscribed", "channel": channel }).to_string()]
+            }
+            Err(e) => vec![error_text(&e)],
+        },
+        Ok(ClientMessage::Subscribe { channel }) => {
+            match subscribe(app, channel, subs, *org).await {
+                Ok(snapshot) => vec![snapshot],
+                Err(e) => vec![error_text(&e)],
+            }
+        }
+    }
+}
+
+/// Subscribes (or resubscribes: a fresh snapshot restarts the channel at seq 1).
+async fn subscribe(
+    app: &Shared,
+    name: String,
+    subs: &mut BTreeMap<ChannelKey, Subscription>,
+    org: Option<OrgId>,
+) -> Result<String, ApiError> {
+    let key = parse_channel(app, &name).await?;
+    if key.is_private() && org.is_none() {
+        return Err(ApiError::unauthenticated(
+            "private channels need {\"op\":\"auth\",\"token\":…} first",
+        ));
+    }
+    if !subs.contains_key(&key) && subs.len() >= SUBSCRIPTIONS_MAX {
+        return Err(ApiError::bad_request(
+            "too_many_subscriptions",
+            format!("a connection may hold at most {SUBSCRIPTIONS_MAX} subscriptions"),
+        ));
+    }
+    let (data, snapshot_seq) = if key == ChannelKey::Balances {
+        let org = org.expect("checked above");
+        balances_snapshot(app, org).await?
+    } else {
+        app.live.snapshot(key, org)
+    };
+    let text = json!({ "channel": name, "seq": 1, "type": "snapshot", "data": data }).to_string();
+    subs.insert(
+        key,
+        Subscription { name_json: Value::String(name).to_string(), seq: 1, snapshot_seq },
+    );
+    Ok(text)
+}
+
+/// Every account's cash of the organization, from the ledger, with the sequence it is as of.
+async fn balances_snapshot(app: &Shared, org: OrgId) -> Result<(Value, u64), ApiError> {
+    let app = app.clone();
+    blocking(move || {
+        app.ledger()?.query(move |s| {
+            let accounts: Vec<Value> = s
+                .accounts_of(org)
+                .map(|a| {
+                    let cash: Vec<Value> = s
+                        .balances_of(a.id)
+                        .map(|(c, b)| {
+                            json!({
+                                "currency": c.code(),
+                                "available": rasid_core::money::format_minor(i128::from(b.available_minor), c),
+                                "reserved": rasid_core::money::format_minor(i128::from(b.reserved_minor), c),
+                            })
+                        })
+                        .collect();
+                    json!({ "account": a.id.0, "cash": cash })
+                })
+                .collect();
+            (json!({ "accounts": accounts }), s.last_seq())
+        })
+    })
+    .await
+}
+
+/// A channel name to its key; instruments by id or symbol.
+async fn parse_channel(app: &Shared, name: &str) -> Result<ChannelKey, ApiError> {
+    let unknown = || {
+        ApiError::bad_request(
+            "unknown_channel",
+            format!(
+                "{name:?}: expected book:I, trades:I, candles:I:1m|1h|1d, auction:N, orders, \
+                 fills or balances"
+            ),
+        )
+    };
+    let mut parts = name.split(':');
+    let kind = parts.next().unwrap_or_default();
+    let arg = parts.next();
+    let interval = parts.next();
+    if parts.next().is_some() {
+        return Err(unknown());
+    }
+    match (kind, arg, interval) {
+        ("orders", None, None) => Ok(ChannelKey::Orders),
+        ("fills", None, None) => Ok(ChannelKey::Fills),
+        ("balances", None, None) => Ok(ChannelKey::Balances),
+        ("auction", Some(id), None) => {
+            let id: AuctionId = id.parse().map_err(|_| unknown())?;
+            Ok(ChannelKey::Auction(id))
+        }
+        ("book" | "trades", Some(i), None) | ("candles", Some(i), Some(_)) => {
+            let reference = i.to_owned();
+            let app = app.clone();
+            let instrument = blocking(move || {
+                let id = app.ledger()?.query(move |s| resolve(s, &reference).map(|i| i.id))?;
+                Ok(id.ok_or(Rejection::UnknownInstrument)?)
+            })
+            .await?;
+            Ok(match (kind, interval) {
+                ("book", _) => ChannelKey::Book(instrument),
+                ("trades", _) => ChannelKey::Trades(instrument),
+                (_, Some(iv)) => ChannelKey::Candles(
+                    instrument,
+                    iv.parse::<Interval>()
+                        .map_err(|m| ApiError::bad_request("invalid_interval", m))?,
+                ),
+                _ => return Err(unknown()),
+            })
+        }
+        _ => Err(unknown()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::Live;
+    use rasid_core::exchange::{Fill, InstrumentId, OrderId, Side, TradeId};
+    use rasid_core::{AccountId, Event, IssuanceId, RangeSet, SerialRange};
+    use rasid_store::Committed;
+
+    fn trade(seq: u64, n: u64) -> Committed {
+        let fill = Fill {
+            trade: TradeId(n),
+            instrument: InstrumentId(1),
+            price_minor: 3_750,
+            quantity_tonnes: 1,
+            buy_order: OrderId(1),
+            sell_order: OrderId(2),
+            buyer: AccountId(3),
+            seller: AccountId(4),
+            aggressor: Side::Buy,
+            serials: vec![(IssuanceId(1), RangeSet::from_range(SerialRange::new(n, n).unwrap()))],
+            buyer_fee_minor: 0,
+            seller_fee_minor: 0,
+            retirements: vec![],
+        };
+        Committed { seq, time_ms: 1_700_000_000_000, events: vec![Event::Traded(Box::new(fill))] }
+    }
+
+    /// A client that falls further behind than the hub keeps is not waited for: the hub drops
+    /// its oldest batches, and the client's next update on the channel skips a seq.
+    #[test]
+    fn a_lagging_client_sees_a_gap_in_seq_and_the_feed_never_waits() {
+        let live = Live::with_capacity(2);
+        let mut rx = live.subscribe();
+        let key = ChannelKey::Trades(InstrumentId(1));
+        let mut subs = BTreeMap::new();
+        subs.insert(
+            key,
+            Subscription { name_json: "\"trades:1\"".into(), seq: 1, snapshot_seq: 0 },
+        );
+        for n in 1..=5 {
+            live.apply(&[trade(n, n)]);
+        }
+        let mut seqs = Vec::new();
+        loop {
+            match rx.try_recv() {
+                Ok(batch) => {
+                    for text in updates(&batch, &mut subs, None) {
+                        let doc: Value = serde_json::from_str(&text).unwrap();
+                        seqs.push((
+                            doc["seq"].as_u64().unwrap(),
+                            doc["data"]["trade"].as_u64().unwrap(),
+                        ));
+                    }
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                    assert_eq!(n, 3, "three of five batches were dropped");
+                    lagged(&mut subs);
+                }
+                Err(_) => break,
+            }
+        }
+        assert_eq!(seqs, vec![(3, 4), (4, 5)], "after the snapshot (1) the next seq is 3: a gap");
+    }
+}

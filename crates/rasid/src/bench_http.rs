@@ -1,0 +1,517 @@
+//! `rasid bench http`: orders through the whole HTTP server — keep-alive HTTP/1.1, JSON, each
+//! reply sent only once its order is durable — against the same orders submitted straight to
+//! the ledger in the same run (the baseline: what HTTP, JSON, authentication and the read
+//! models cost on top of the engine and the journal).
+//!
+//! The server runs in this process on a temporary SQLite database with rate limits off; the
+//! load generator runs beside it on its own runtime and speaks HTTP over loopback through a
+//! minimal client of its own (one request in flight per connection, `Content-Length` bodies,
+//! which is all the server sends). Three measurements:
+//! 1. throughput: `--connections` closed-loop clients place `--orders` orders;
+//! 2. latency at a fixed offered rate (`--rate` orders/s for `--seconds`), open loop: each
+//!    request has a scheduled send time and its latency is counted from then, so a stalled
+//!    server is not hidden by clients that stop sending (no coordinated omission);
+//! 3. during (2), `--subscribers` WebSocket clients on the trades channel count the trades they
+//!    get and the gaps in their sequence numbers.
+//!
+//! Orders alternate a 1-tonne sell and a 1-tonne buy at one price, so about half trade.
+
+use crate::output::{Failure, Output};
+use futures_util::{SinkExt, StreamExt};
+use rasid_core::exchange::{
+    FeeSchedule, InstrumentSpec, OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce,
+    Underlying,
+};
+use rasid_core::model::{Program, Role};
+use rasid_core::{AccountId, Command, Currency, OrgId, ProjectId};
+use rasid_server::{App, Options};
+use rasid_store::{Config, DatabaseUrl, Ledger, Ticket, open_journal, system_clock};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const SYMBOL: &str = "BENCH-1";
+const PRICE: &str = "100.00";
+const PRICE_MINOR: i64 = 10_000;
+const SELLER: (OrgId, AccountId) = (OrgId(3), AccountId(3));
+const BUYER: (OrgId, AccountId) = (OrgId(4), AccountId(4));
+/// Response headers above this are refused (the server's are a few hundred bytes).
+const HEADER_BYTES_MAX: usize = 16 * 1024;
+const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// Baseline: orders per ledger request, and requests in flight.
+const BASELINE_REQUEST_ORDERS: usize = 1;
+const BASELINE_IN_FLIGHT: usize = 256;
+/// How long subscribers may take to drain after the load before their counts are final.
+const DRAIN_TIMEOUT_S: u64 = 30;
+
+#[derive(Debug, Clone, Copy)]
+pub struct HttpBench {
+    pub orders: u64,
+    pub connections: usize,
+    pub rate: u64,
+    pub seconds: u64,
+    pub subscribers: usize,
+}
+
+pub fn run(b: HttpBench) -> Result<Output, Failure> {
+    if b.connections == 0 || b.connections > 4_096 || b.rate == 0 || b.seconds == 0 {
+        return Err(Failure::invalid(
+            "invalid_bench",
+            "--connections must be 1–4096; --rate and --seconds > 0",
+        ));
+    }
+    if b.subscribers > 10_000 {
+        return Err(Failure::invalid("invalid_bench", "--subscribers is at most 10000"));
+    }
+    let dir = tempfile::tempdir().map_err(|e| Failure::Internal(e.to_string()))?;
+    // Baseline: the same orders straight into a ledger, same disk, same run.
+    let base_db = DatabaseUrl::Sqlite(dir.path().join("baseline.db"));
+    seed(&base_db)?;
+    let baseline_per_s = baseline(&base_db, b.orders)?;
+
+    let db = DatabaseUrl::Sqlite(dir.path().join("http.db"));
+    seed(&db)?;
+    let options = Options {
+        database: db,
+        snapshot_interval: 1_000_000,
+        bootstrap_operator_password: None,
+        demo_users: vec![
+            ("seller".into(), "seller-password".into(), SELLER.0),
+            ("buyer".into(), "buyer-password".into(), BUYER.0),
+        ],
+        ha: rasid_server::HaOptions::default(),
+    };
+    let app = Arc::new(App::open(&options).map_err(Failure::Internal)?);
+    app.set_rate_limit(0, 0);
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("bench-server")
+        .build()
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| Failure::Internal(e.to_string()))?.to_string();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let served = server_rt.spawn(rasid_server::serve_shared(listener, app.clone(), async {
+        let _ = stop_rx.await;
+    }));
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let result = client_rt.block_on(load(&addr, b));
+    let _ = stop_tx.send(());
+    server_rt
+        .block_on(served)
+        .map_err(|e| Failure::Internal(e.to_string()))?
+        .map_err(Failure::Internal)?;
+    let r = result?;
+    let (commits, records) = (r.commits, r.records);
+    let text = format!(
+        "HTTP order entry (SQLite, durable before reply, {} keep-alive connections, loopback):\n\
+         \x20 throughput: {} orders in {:.2} s = {} orders/s\n\
+         \x20 baseline, same orders straight into the ledger (no HTTP), same run: {} orders/s (HTTP = {:.2}× of it)\n\
+         \x20 fixed offered rate {} orders/s for {} s: achieved {} orders/s, latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
+         \x20 WebSocket: {} subscribers on trades:{SYMBOL}, {} trades each expected, {} received in total, {} gaps, {} subscribers complete\n\
+         \x20 journal: {} commits for {} records ({:.1} per commit)\n",
+        b.connections,
+        b.orders,
+        r.throughput_secs,
+        r.throughput_per_s,
+        baseline_per_s,
+        r.throughput_per_s as f64 / baseline_per_s.max(1) as f64,
+        b.rate,
+        b.seconds,
+        r.fixed_achieved_per_s,
+        r.p50_ms,
+        r.p99_ms,
+        r.max_ms,
+        b.subscribers,
+        r.trades_expected,
+        r.ws_received,
+        r.ws_gaps,
+        r.ws_complete,
+        commits,
+        records,
+        records as f64 / commits.max(1) as f64,
+    );
+    Ok(Output::new(
+        text,
+        json!({
+            "ok": true, "connections": b.connections, "orders": b.orders,
+            "orders_per_s": r.throughput_per_s, "baseline_orders_per_s": baseline_per_s,
+            "offered_rate": b.rate, "achieved_rate": r.fixed_achieved_per_s,
+            "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms,
+            "subscribers": b.subscribers, "trades_expected": r.trades_expected,
+            "ws_received": r.ws_received, "ws_gaps": r.ws_gaps, "ws_complete": r.ws_complete,
+        }),
+    ))
+}
+
+fn seed(db: &DatabaseUrl) -> Result<(), Failure> {
+    let ledger = Ledger::open(open_journal(db)?, Config::default(), system_clock())?;
+    let (op, reg) = (OrgId(1), OrgId(2));
+    let commands = vec![
+        (OrgId(0), Command::Genesis { operator_name: "Op".into(), registrar_name: "Reg".into() }),
+        (op, Command::CreateOrganization { name: "Seller".into(), role: Role::Member }),
+        (op, Command::CreateOrganization { name: "Buyer".into(), role: Role::Member }),
+        (op, Command::OpenAccount { org: SELLER.0, name: "s".into() }),
+        (op, Command::OpenAccount { org: BUYER.0, name: "b".into() }),
+        (
+            reg,
+            Command::RegisterProject {
+                info: rasid_core::testing::project(Program::Vcs, "B1", "Bench", SELLER.0),
+            },
+        ),
+        (
+            reg,
+            Command::Issue {
+                project: ProjectId(1),
+                vintage_year: 2024,
+                quantity_tonnes: 1_000_000_000,
+                buffer_tonnes: 0,
+                to_account: SELLER.1,
+                first_serial: None,
+                external_ref: None,
+            },
+        ),
+        (
+            op,
+            Command::DepositCash {
+                account: BUYER.1,
+                currency: Currency::Sar,
+                amount_minor: i64::MAX / 4,
+            },
+        ),
+        (
+            op,
+            Command::ListInstrument {
+                spec: InstrumentSpec {
+                    symbol: SYMBOL.into(),
+                    underlying: Underlying::ProjectVintage {
+                        project: ProjectId(1),
+                        vintage_year: 2024,
+                    },
+                    currency: Currency::Sar,
+                    tick_minor: 1,
+                    lot_tonnes: 1,
+                    band_bps: 5_000,
+                    reference_price_minor: PRICE_MINOR,
+                    fees: FeeSchedule { maker_bps: 0, taker_bps: 0, min_fee_minor: 0 },
+                },
+            },
+        ),
+    ];
+    for outcome in ledger.submit_batch(commands)? {
+        outcome.map_err(|r| Failure::Internal(format!("bench seed refused: {}", r.code())))?;
+    }
+    ledger.close()?;
+    Ok(())
+}
+
+/// Orders per second straight into the ledger: single-order requests, many in flight, like
+/// the HTTP clients (each request one order, answered when durable).
+fn baseline(db: &DatabaseUrl, orders: u64) -> Result<u64, Failure> {
+    let ledger = Ledger::open(open_journal(db)?, Config::default(), system_clock())?;
+    let instrument = ledger
+        .query(|s| s.instrument_by_symbol(SYMBOL).map(|i| i.id))?
+        .ok_or_else(|| Failure::Internal("no bench instrument".into()))?;
+    let started = Instant::now();
+    let mut tickets: std::collections::VecDeque<Ticket<_>> = Default::default();
+    for i in 0..orders {
+        let (org, account, side) = if i.is_multiple_of(2) {
+            (SELLER.0, SELLER.1, Side::Sell)
+        } else {
+            (BUYER.0, BUYER.1, Side::Buy)
+        };
+        let order = OrderRequest {
+            instrument,
+            account,
+            side,
+            order_type: OrderType::Limit { price_minor: PRICE_MINOR },
+            quantity_tonnes: 1,
+            time_in_force: TimeInForce::Gtc,
+            post_only: false,
+            client_order_id: None,
+            self_trade: SelfTradePrevention::CancelIncoming,
+            retire: None,
+        };
+        debug_assert_eq!(BASELINE_REQUEST_ORDERS, 1);
+        tickets.push_back(ledger.submit_async(org, Command::PlaceOrder { order }));
+        if tickets.len() >= BASELINE_IN_FLIGHT {
+            tickets
+                .pop_front()
+                .expect("non-empty")
+                .wait()
+                .map_err(|e| Failure::Internal(e.to_string()))?;
+        }
+    }
+    for t in tickets {
+        t.wait().map_err(|e| Failure::Internal(e.to_string()))?;
+    }
+    let per_s = (orders as f64 / started.elapsed().as_secs_f64().max(1e-9)) as u64;
+    ledger.close()?;
+    Ok(per_s)
+}
+
+struct LoadResult {
+    throughput_secs: f64,
+    throughput_per_s: u64,
+    fixed_achieved_per_s: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    trades_expected: u64,
+    ws_received: u64,
+    ws_gaps: u64,
+    ws_complete: usize,
+    commits: u64,
+    records: u64,
+}
+
+/// One keep-alive HTTP/1.1 connection with one request in flight.
+struct Conn {
+    stream: BufReader<TcpStream>,
+    line: String,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> Result<Self, String> {
+        let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        Ok(Self { stream: BufReader::new(stream), line: String::new() })
+    }
+
+    /// Sends one request and reads its response: `(status, body)`.
+    async fn call(&mut self, request: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        let io = |e: std::io::Error| format!("http: {e}");
+        self.stream.get_mut().write_all(request).await.map_err(io)?;
+        self.line.clear();
+        self.stream.read_line(&mut self.line).await.map_err(io)?;
+        let status: u16 =
+            self.line.get(9..12).and_then(|s| s.parse().ok()).ok_or("bad status line")?;
+        let mut length = 0usize;
+        let mut header_bytes = 0;
+        loop {
+            self.line.clear();
+            let n = self.stream.read_line(&mut self.line).await.map_err(io)?;
+            header_bytes += n;
+            if n == 0 || header_bytes > HEADER_BYTES_MAX {
+                return Err("truncated or oversized headers".into());
+            }
+            let l = self.line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = l.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().map_err(|_| "bad content-length")?;
+            }
+        }
+        if length > BODY_BYTES_MAX {
+            return Err("oversized body".into());
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await.map_err(io)?;
+        Ok((status, body))
+    }
+}
+
+fn post(addr: &str, path: &str, token: Option<&str>, body: &str) -> Vec<u8> {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn order_request(addr: &str, token: &str, i: u64) -> Vec<u8> {
+    let (account, side) = if i.is_multiple_of(2) { (SELLER.1, "sell") } else { (BUYER.1, "buy") };
+    let body = format!(
+        r#"{{"instrument":"{SYMBOL}","account":{},"side":"{side}","quantity":1,"price":"{PRICE}"}}"#,
+        account.0
+    );
+    post(addr, "/v1/orders", Some(token), &body)
+}
+
+async fn login(addr: &str, user: &str, password: &str) -> Result<String, String> {
+    let mut c = Conn::open(addr).await?;
+    let body = json!({ "username": user, "password": password }).to_string();
+    let (status, body) = c.call(&post(addr, "/v1/sessions", None, &body)).await?;
+    let doc: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    if status != 201 {
+        return Err(format!("login: {status} {doc}"));
+    }
+    Ok(doc["token"].as_str().unwrap_or_default().to_owned())
+}
+
+async fn newest_trade(addr: &str) -> Result<u64, String> {
+    let mut c = Conn::open(addr).await?;
+    let request =
+        format!("GET /v1/markets/{SYMBOL}/trades?limit=1 HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let (_, body) = c.call(request.as_bytes()).await?;
+    let doc: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    Ok(doc["items"][0]["trade"].as_u64().unwrap_or(0))
+}
+
+async fn stats(addr: &str) -> Result<(u64, u64), String> {
+    let mut c = Conn::open(addr).await?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let (_, body) = c.call(request.as_bytes()).await?;
+    let text = String::from_utf8_lossy(&body);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0)
+    };
+    Ok((value("rasid_commits_total "), value("rasid_commands_total ")))
+}
+
+async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
+    let fail = Failure::Internal;
+    let seller = login(addr, "seller", "seller-password").await.map_err(fail)?;
+    let buyer = login(addr, "buyer", "buyer-password").await.map_err(fail)?;
+    let tokens = Arc::new((seller, buyer));
+
+    // 1. Throughput, closed loop.
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..b.connections {
+        let (addr, next, tokens) = (addr.to_owned(), next.clone(), tokens.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = Conn::open(&addr).await?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= b.orders {
+                    return Ok::<(), String>(());
+                }
+                let token = if i.is_multiple_of(2) { &tokens.0 } else { &tokens.1 };
+                let (status, body) = c.call(&order_request(&addr, token, i)).await?;
+                if status != 201 {
+                    return Err(format!(
+                        "order refused: {status} {}",
+                        String::from_utf8_lossy(&body)
+                    ));
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(|e| fail(e.to_string()))?.map_err(fail)?;
+    }
+    let throughput_secs = started.elapsed().as_secs_f64();
+    let throughput_per_s = (b.orders as f64 / throughput_secs.max(1e-9)) as u64;
+
+    // 3. Subscribers connect before the fixed-rate run and count what it trades.
+    let first_trade = newest_trade(addr).await.map_err(fail)?;
+    let received = Arc::new(AtomicU64::new(0));
+    let gaps = Arc::new(AtomicU64::new(0));
+    let (done_tx, _) = tokio::sync::watch::channel(0u64);
+    let mut subscribers = Vec::new();
+    for _ in 0..b.subscribers {
+        let url = format!("ws://{addr}/v1/ws");
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(url).await.map_err(|e| fail(e.to_string()))?;
+        let sub = json!({ "op": "subscribe", "channel": format!("trades:{SYMBOL}") }).to_string();
+        ws.send(tokio_tungstenite::tungstenite::Message::text(sub))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let (received, gaps, mut done) = (received.clone(), gaps.clone(), done_tx.subscribe());
+        subscribers.push(tokio::spawn(async move {
+            let (mut seq, mut last_trade) = (0u64, 0u64);
+            loop {
+                let target = *done.borrow();
+                if target > 0 && last_trade >= target {
+                    return true;
+                }
+                tokio::select! {
+                    m = ws.next() => {
+                        let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = m else { return false };
+                        let Ok(doc) = serde_json::from_str::<Value>(t.as_str()) else { return false };
+                        let s = doc["seq"].as_u64().unwrap_or(0);
+                        if doc["type"] == "update" {
+                            if s != seq + 1 {
+                                gaps.fetch_add(1, Ordering::Relaxed);
+                            }
+                            received.fetch_add(1, Ordering::Relaxed);
+                            last_trade = doc["data"]["trade"].as_u64().unwrap_or(last_trade);
+                        }
+                        seq = s;
+                    }
+                    changed = done.changed() => if changed.is_err() { return false },
+                }
+            }
+        }));
+    }
+
+    // 2. Fixed offered rate, open loop, latency from each request's scheduled time.
+    let total = b.rate * b.seconds;
+    let interval_ns = 1e9 / b.rate as f64;
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(50);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..b.connections {
+        let (addr, next, tokens) = (addr.to_owned(), next.clone(), tokens.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = Conn::open(&addr).await?;
+            let mut latencies_us = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<_, String>(latencies_us);
+                }
+                let due = t0 + Duration::from_nanos((i as f64 * interval_ns) as u64);
+                tokio::time::sleep_until(due).await;
+                let token = if i.is_multiple_of(2) { &tokens.0 } else { &tokens.1 };
+                let (status, _) = c.call(&order_request(&addr, token, i)).await?;
+                if status != 201 {
+                    return Err(format!("order refused: {status}"));
+                }
+                latencies_us.push(due.elapsed().as_micros() as u64);
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total as usize);
+    for t in tasks {
+        latencies.extend(t.await.map_err(|e| fail(e.to_string()))?.map_err(fail)?);
+    }
+    let fixed_secs = t0.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    let last_trade = newest_trade(addr).await.map_err(fail)?;
+    let _ = done_tx.send(last_trade.max(1));
+    let mut complete = 0;
+    for s in subscribers {
+        if let Ok(Ok(true)) = tokio::time::timeout(Duration::from_secs(DRAIN_TIMEOUT_S), s).await {
+            complete += 1;
+        }
+    }
+    let (commits, records) = stats(addr).await.map_err(fail)?;
+    Ok(LoadResult {
+        throughput_secs,
+        throughput_per_s,
+        fixed_achieved_per_s: (total as f64 / fixed_secs.max(1e-9)) as u64,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: latencies.last().copied().unwrap_or(0) as f64 / 1000.0,
+        trades_expected: last_trade - first_trade,
+        ws_received: received.load(Ordering::Relaxed),
+        ws_gaps: gaps.load(Ordering::Relaxed),
+        ws_complete: complete,
+        commits,
+        records,
+    })
+}
