@@ -9,7 +9,21 @@ use crate::state::State;
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever the encoding of a journaled or snapshotted type changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: the exchange keeps open orders in a slot arena and snapshots encode the books in a new
+/// form; journal records (commands) are encoded as in 1.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format whose journal records this build still reads. A database of a format from
+/// here up to [`FORMAT_VERSION`] is upgraded when opened: its snapshots, a cache derived from the
+/// journal, are dropped (recovery then replays the journal and writes new ones), and its
+/// records are kept as they are, so their hash chain still verifies.
+pub const JOURNAL_FORMAT_VERSION_MIN: u32 = 1;
+
+/// Whether a database stamped with format `stored` can be opened by dropping its snapshots.
+pub fn format_upgradable_by_dropping_snapshots(stored: &str) -> bool {
+    stored.parse::<u32>().is_ok_and(|v| (JOURNAL_FORMAT_VERSION_MIN..FORMAT_VERSION).contains(&v))
+}
 
 #[derive(Debug)]
 pub struct DecodeError(pub String);

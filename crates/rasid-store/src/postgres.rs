@@ -385,6 +385,11 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
             )?;
         }
         Some(v) if v == ours => {}
+        // Snapshots are a cache of the journal; dropping them is the whole upgrade.
+        Some(v) if rasid_core::codec::format_upgradable_by_dropping_snapshots(&v) => {
+            tx.execute("DELETE FROM snapshots", &[])?;
+            tx.execute("UPDATE rasid_meta SET value = $1 WHERE key = 'format_version'", &[&ours])?;
+        }
         Some(v) => {
             return Err(StoreError::Unsupported(format!(
                 "database format version {v}, this build reads {ours}"

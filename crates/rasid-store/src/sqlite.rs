@@ -59,6 +59,15 @@ impl SqliteJournal {
                 )?;
             }
             Some(v) if v == ours => {}
+            Some(v) if rasid_core::codec::format_upgradable_by_dropping_snapshots(&v) => {
+                let tx = conn.unchecked_transaction()?;
+                tx.execute("DELETE FROM snapshots", [])?;
+                tx.execute(
+                    "UPDATE rasid_meta SET value = ?1 WHERE key = 'format_version'",
+                    [&ours],
+                )?;
+                tx.commit()?;
+            }
             Some(v) => {
                 return Err(StoreError::Unsupported(format!(
                     "database format version {v}, this build reads {ours}"

@@ -62,6 +62,7 @@ on_both_backends!(
     scan_streams_every_record_in_order_across_pages,
     a_failed_append_stores_nothing_of_its_batch,
     another_format_version_is_refused,
+    regression_a_format_1_database_opens_by_dropping_its_snapshots,
     the_feed_sees_every_durable_command_once_in_order_and_replay_rebuilds_it,
 );
 
@@ -445,6 +446,28 @@ fn another_format_version_is_refused(backend: Backend) {
         matches!(err, StoreError::Unsupported(ref m) if m.contains("format version 999")),
         "{err}"
     );
+}
+
+/// Format 2 changed only the snapshot encoding (the exchange's order arena): a database written
+/// by format 1 must still open, replaying its journal instead of decoding a snapshot it cannot
+/// read, and must end in the same state.
+fn regression_a_format_1_database_opens_by_dropping_its_snapshots(backend: Backend) {
+    let place = Place::new(backend);
+    let ledger = open(&place, Config { snapshot_interval: 0, snapshot_on_close_min: 1 });
+    seed(&ledger);
+    let digest = ledger.query(rasid_core::codec::digest_state).unwrap();
+    drop(ledger.close().unwrap());
+    // Stamp it as format 1: its snapshot is then one this build must not try to decode.
+    let sql = "UPDATE rasid_meta SET value = '1' WHERE key = 'format_version'";
+    place.tamper(sql, sql);
+    let ledger = Ledger::open(place.journal(), Config::default(), clock()).unwrap();
+    assert_eq!(ledger.recovery().snapshot_seq, 0, "the old snapshot was dropped, not decoded");
+    assert_eq!(ledger.query(rasid_core::codec::digest_state).unwrap(), digest);
+    drop(ledger.close().unwrap());
+    // A format older than the journal's own is still refused.
+    let sql = "UPDATE rasid_meta SET value = '0' WHERE key = 'format_version'";
+    place.tamper(sql, sql);
+    assert!(place.try_journal().is_err());
 }
 
 /// What only the PostgreSQL backend has: versioned migrations and a network connection.

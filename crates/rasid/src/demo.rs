@@ -62,7 +62,7 @@ pub fn run(
     let mut text = seeded.text.clone();
     let _ = writeln!(
         text,
-        "\nServing the demo market at http://{listen}/v1 (Ctrl-C stops it). Logins:"
+        "\nServing the demo market at http://{listen}/ (web UI, Arabic and English) and http://{listen}/v1 (API; OpenAPI at /v1/openapi.json). Ctrl-C stops it. Logins:"
     );
     for (u, p, _) in &logins {
         let _ = writeln!(text, "  {u} / {p}");
