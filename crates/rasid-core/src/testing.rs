@@ -104,6 +104,12 @@ impl Harness {
             replayed.execute(env).expect("an accepted command is accepted again on replay");
         }
         assert_eq!(digest_state(&replayed), digest_state(&self.state), "replay diverged");
+        // The snapshot round-trips: the exchange's arena is rebuilt from orders in id order and
+        // queues as ids, and must come back equal, time priority included.
+        let bytes = crate::codec::encode_state(&self.state);
+        let decoded = crate::codec::decode_state(&bytes).expect("a snapshot decodes");
+        assert!(decoded == self.state, "snapshot round trip changed the state");
+        assert_eq!(crate::codec::encode_state(&decoded), bytes, "snapshot bytes are canonical");
     }
 }
 
