@@ -216,6 +216,16 @@ impl Live {
         self.models().head_seq
     }
 
+    /// Tonnes traded since genesis in these instruments (the sum of their daily volumes), for
+    /// `GET /v1/stats`.
+    pub fn traded_tonnes(&self, instruments: &[InstrumentId]) -> u64 {
+        let m = self.models();
+        instruments
+            .iter()
+            .flat_map(|i| m.market.days(*i))
+            .fold(0u64, |sum, (_, day)| sum.saturating_add(day.volume_tonnes))
+    }
+
     /// Trades with ids below `before` (all when `None`), newest first.
     pub fn trades(
         &self,

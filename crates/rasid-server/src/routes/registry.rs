@@ -505,7 +505,10 @@ pub(super) async fn certificate(
 /// Public: market-wide totals, computed from the ledger state.
 pub(super) async fn stats(State(app): State<Shared>) -> Reply {
     blocking(move || {
-        let doc = app.ledger()?.query(|s| {
+        let instruments: Vec<rasid_core::exchange::InstrumentId> =
+            app.ledger()?.query(|s| s.instruments().map(|i| i.id).collect())?;
+        let traded_tonnes = app.live.traded_tonnes(&instruments);
+        let mut doc = app.ledger()?.query(|s| {
             let mut issued: u64 = 0;
             let mut retired: u64 = 0;
             let mut cancelled: u64 = 0;
@@ -534,6 +537,9 @@ pub(super) async fn stats(State(app): State<Shared>) -> Reply {
                 "trades": s.trades_count(),
             })
         })?;
+        // From the live read model, fed after each commit: it may trail the state by the
+        // commands committed between the two reads.
+        doc["traded_tonnes"] = traded_tonnes.into();
         Ok(ok(doc))
     })
     .await
