@@ -282,6 +282,34 @@ impl RangeSet {
 
     /// Adds `range`, merging with adjacent neighbours. Refuses serials already present.
     pub fn insert(&mut self, range: SerialRange) -> Result<(), RangeSetError> {
+        if let Repr::Large(m) = &mut self.repr {
+            // A large set is typically a buyer's fragmented holding, credited on every fill: one
+            // look-up on each side finds both overlaps and neighbours, where the general path
+            // below would search the tree four or five times.
+            let below = m.range(..range.first).next_back().map(|(&f, &l)| (f, l));
+            let above = m.range(range.first..).next().map(|(&f, &l)| (f, l));
+            let overlaps = below.is_some_and(|(_, l)| l >= range.first)
+                || above.is_some_and(|(f, _)| f <= range.last);
+            if overlaps {
+                return Err(RangeSetError::Overlap);
+            }
+            let mut merged = range;
+            if let Some((f, l)) = below
+                && l.checked_add(1) == Some(range.first)
+            {
+                m.remove(&f);
+                merged.first = f;
+            }
+            if let Some((f, l)) = above
+                && range.last.checked_add(1) == Some(f)
+            {
+                m.remove(&f);
+                merged.last = l;
+            }
+            m.insert(merged.first, merged.last);
+            self.quantity_tonnes += range.quantity_tonnes();
+            return Ok(());
+        }
         if self.intersects(range) {
             return Err(RangeSetError::Overlap);
         }
@@ -308,6 +336,27 @@ impl RangeSet {
     /// Removes `range`, which must lie wholly inside one of the set's ranges (ranges never touch,
     /// so a range that is entirely present always does).
     pub fn remove(&mut self, range: SerialRange) -> Result<(), RangeSetError> {
+        if let Repr::Large(m) = &mut self.repr {
+            // A large set is typically a seller's reserved serials, reduced on every fill: the
+            // range is cut in place after one look-up instead of taken out and put back.
+            let Some((&first, last)) = m.range_mut(..=range.first).next_back() else {
+                return Err(RangeSetError::NotContained);
+            };
+            let held_last = *last;
+            if held_last < range.last {
+                return Err(RangeSetError::NotContained);
+            }
+            if first < range.first {
+                *last = range.first - 1;
+            } else {
+                m.remove(&first);
+            }
+            if range.last < held_last {
+                m.insert(range.last + 1, held_last);
+            }
+            self.quantity_tonnes -= range.quantity_tonnes();
+            return Ok(());
+        }
         let held = self.at_or_below(range.first).filter(|h| h.contains_range(range));
         let Some(held) = held else {
             return Err(RangeSetError::NotContained);
@@ -350,6 +399,13 @@ impl RangeSet {
 
     /// Removes every serial of `other`, which must be a subset. On error nothing is removed.
     pub fn subtract(&mut self, other: &RangeSet) -> Result<(), RangeSetError> {
+        // One range (the common case: a fill, a reservation) needs no separate check, since
+        // `remove` refuses without changing anything.
+        if let Repr::Small(v) = &other.repr
+            && v.len() == 1
+        {
+            return self.remove(v[0]);
+        }
         if !other.ranges().all(|r| self.contains(r)) {
             return Err(RangeSetError::NotContained);
         }
@@ -361,6 +417,12 @@ impl RangeSet {
 
     /// Adds every serial of `other`, which must be disjoint from the set. On error nothing is added.
     pub fn union_disjoint(&mut self, other: &RangeSet) -> Result<(), RangeSetError> {
+        // As in `subtract`: `insert` refuses an overlap without changing anything.
+        if let Repr::Small(v) = &other.repr
+            && v.len() == 1
+        {
+            return self.insert(v[0]);
+        }
         if other.ranges().any(|r| self.intersects(r)) {
             return Err(RangeSetError::Overlap);
         }

@@ -174,9 +174,12 @@ impl State {
 
     /// One account's holdings in issuance order.
     pub fn holdings_of(&self, account: AccountId) -> impl Iterator<Item = (IssuanceId, &Holding)> {
-        let lo = (account, IssuanceId(0));
-        let hi = (account, IssuanceId(u64::MAX));
-        self.holdings.range(lo..=hi).map(|((_, i), h)| (*i, h))
+        // An open-ended range searches the tree once (a closed one searches for both ends);
+        // selling looks an account's holdings up on every order.
+        self.holdings
+            .range((account, IssuanceId(0))..)
+            .take_while(move |((a, _), _)| *a == account)
+            .map(|((_, i), h)| (*i, h))
     }
 
     pub fn holdings(&self) -> impl Iterator<Item = (AccountId, IssuanceId, &Holding)> {
@@ -230,15 +233,12 @@ impl State {
     }
 
     pub fn order(&self, id: OrderId) -> Option<&Order> {
-        self.exchange.orders.get(&id)
+        self.exchange.orders.get(id)
     }
 
     /// One account's open orders, oldest first.
     pub fn orders_of(&self, account: AccountId) -> impl Iterator<Item = &Order> {
-        self.exchange
-            .by_account
-            .range((account, OrderId(0))..=(account, OrderId(u64::MAX)))
-            .map(|(_, id)| &self.exchange.orders[id])
+        self.exchange.orders.of_account(account).into_iter()
     }
 
     /// Trades executed since genesis (trade ids are assigned in sequence from 1).

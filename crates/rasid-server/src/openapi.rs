@@ -202,8 +202,11 @@ pub fn document() -> Value {
                 ),
             );
         }
+        // Grouped by the first path segment: accounts, orders, auctions, …
+        let tag = route.path.trim_start_matches("/v1/").split('/').next().unwrap_or("");
         let mut op = json!({
             "operationId": operation_id(route.method.as_str(), route.path),
+            "tags": [tag],
             "summary": route.summary,
             "description": format!("{} {who}", route.summary),
             "x-roles": roles,

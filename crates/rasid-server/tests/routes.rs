@@ -1080,7 +1080,18 @@ fn cash_instruments_orders_and_baskets() {
     // Baskets: define, list an instrument on it, deposit, see one's own deposit, withdraw.
     let doc = s.ok("POST", "/v1/baskets", &w.op, json!({ "name": "Nature removals", "criteria": { "effects": ["removal"], "bases": ["nature"], "vintage_min": 2020 } }));
     let basket = first_event(&doc, "basket");
-    s.ok("POST", "/v1/instruments", &w.op, json!({ "symbol": "NBR", "basket": basket, "currency": "SAR", "tick": "0.05", "lot_tonnes": 10, "band_bps": 2000, "reference_price": "20.00" }));
+    // Null optional fields take the defaults, as absent ones do (a form's empty inputs).
+    s.ok("POST", "/v1/instruments", &w.op, json!({ "symbol": "NBR", "basket": basket, "project": null, "currency": null, "tick": null, "lot": 10, "band_bps": null, "reference_price": "20.00" }));
+    let nbr = s.get("/v1/instruments/NBR", None);
+    assert_eq!(
+        (
+            nbr["tick"].as_str(),
+            nbr["lot_tonnes"].as_u64(),
+            nbr["band_bps"].as_u64(),
+            nbr["fees"]["taker_bps"].as_u64()
+        ),
+        (Some("0.05"), Some(10), Some(2_000), Some(20))
+    );
     s.ok(
         "POST",
         &format!("/v1/baskets/{basket}/deposits"),

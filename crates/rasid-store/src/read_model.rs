@@ -147,6 +147,11 @@ impl ReadModels {
             tx.commit()?;
             return self.sync_once();
         }
+        if position == 0 {
+            // Position 0 means "nothing projected yet": whatever the tables hold (a reset, a
+            // partial restore) goes, so writing from genesis cannot collide with it.
+            tx.batch_execute(&format!("TRUNCATE {TABLES}"))?;
+        }
         if position > p.head.0 {
             // Someone else wrote up to `position`: replay that far without writing, then take
             // the tables' contents as what the state says there.

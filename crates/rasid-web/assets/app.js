@@ -40,6 +40,7 @@ const NAV = [
 ];
 
 let stopPage = null;
+let focusMain = false;
 
 /** Goes to an in-app path without reloading. */
 export function navigate(path, replace = false) {
@@ -76,7 +77,7 @@ function header() {
         onclick: () => switchLanguage(switchTo),
       }, t('lang.other')),
       loggedIn
-        ? [h('span', { class: 'who', id: 'who' }, who?.username ? `${who.username}${role() ? ` · ${t(`role.${role()}`)}` : ''}` : t('session.signed_in')),
+        ? [h('span', { class: 'who', id: 'who' }, (who?.user || who?.username) ? `${who.user || who.username}${role() ? ` · ${t(`role.${role()}`)}` : ''}` : t('session.signed_in')),
           h('button', { type: 'button', id: 'logout', onclick: logout }, t('session.logout'))]
         : h('a', { href: '/login', 'data-link': true, class: 'button', id: 'login-link' }, t('session.login'))),
   ];
@@ -137,6 +138,9 @@ async function route() {
     mount(main, problem(e));
   }
   main.removeAttribute('aria-busy');
+  // After an in-app navigation, keyboard and screen-reader users start at the new content.
+  if (focusMain) main.focus();
+  focusMain = true;
   document.title = `${main.querySelector('h1')?.textContent || ''} · ${t('app.name')}`;
 }
 

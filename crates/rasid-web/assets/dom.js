@@ -76,3 +76,9 @@ export function formValues(form) {
   }
   return out;
 }
+
+/** Appends children to el, skipping null, undefined and false (Element.append would print them). */
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}

@@ -24,9 +24,14 @@ function setStatus(up) {
 export function onStatus(f) { statusListeners.add(f); f(socketUp); return () => statusListeners.delete(f); }
 export function isLive() { return socketUp; }
 
+// Channels that answered their subscription with a snapshot on the current socket. A channel
+// the server refused (an error instead of a snapshot) keeps polling, so a view never goes stale.
+const confirmed = new Set();
+
 function schedulePolling(sub) {
-  if (socketUp && sub.timer) { clearInterval(sub.timer); sub.timer = null; }
-  if (!socketUp && !sub.timer && !sub.closed) sub.timer = setInterval(() => sub.refresh(), POLL_MS);
+  const live = socketUp && confirmed.has(sub.channel);
+  if (live && sub.timer) { clearInterval(sub.timer); sub.timer = null; }
+  if (!live && !sub.timer && !sub.closed) sub.timer = setInterval(() => sub.refresh(), POLL_MS);
 }
 
 function send(msg) {
@@ -49,10 +54,17 @@ function connect() {
     try { msg = JSON.parse(ev.data); } catch { return; }
     const set = msg && subs.get(msg.channel);
     if (!set) return;
+    if (!confirmed.has(msg.channel)) {
+      confirmed.add(msg.channel);
+      for (const sub of set) schedulePolling(sub);
+    }
+    // Every message means "changed": the view reloads from REST, so a skipped seq (the server
+    // dropped updates for a slow client) loses nothing.
     for (const sub of set) sub.onMessage ? sub.onMessage(msg) : sub.refresh();
   });
   socket.addEventListener('close', () => {
     socket = null;
+    confirmed.clear();
     setStatus(false);
     if (subs.size) setTimeout(connect, reconnectMs);
     reconnectMs = Math.min(reconnectMs * 2, RECONNECT_MS_MAX);
@@ -64,9 +76,10 @@ function connect() {
  * Returns the function that ends the subscription.
  */
 export function subscribe(channel, refresh, onMessage) {
-  const sub = { refresh, onMessage, timer: null, closed: false };
+  const sub = { channel, refresh, onMessage, timer: null, closed: false };
   if (!subs.has(channel)) {
     subs.set(channel, new Set());
+    confirmed.delete(channel);
     send({ op: 'subscribe', channel });
   }
   subs.get(channel).add(sub);
@@ -80,6 +93,7 @@ export function subscribe(channel, refresh, onMessage) {
     set.delete(sub);
     if (!set.size) {
       subs.delete(channel);
+      confirmed.delete(channel);
       send({ op: 'unsubscribe', channel });
     }
   };

@@ -71,6 +71,9 @@ pub enum Cmd {
     Import(ImportCmd),
     /// Replay the journal from genesis and check the hash chain, the state and every invariant.
     Verify,
+    /// Bring the SQL read models (PostgreSQL; see docs/sql-read-models.md) up to the journal's
+    /// head, as a running `rasid serve` does every second.
+    SyncReadModels,
     /// Totals: organizations, projects, issued, held, retired, cancelled.
     Status,
     #[command(subcommand, name = "org")]

@@ -19,6 +19,7 @@ use std::fmt::Write as _;
 pub fn run(args: Cli) -> Result<Output, Failure> {
     match args.command {
         Cmd::Verify => verify(&args.database),
+        Cmd::SyncReadModels => sync_read_models(&args.database),
         Cmd::Bench(cmd) => crate::bench::run(cmd, &args.database),
         Cmd::Demo { listen, no_serve } => crate::demo::run(
             &args.database,
@@ -241,6 +242,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
             ExportCmd::OpenData { dir } => crate::export::open_data(ctx, &dir),
         },
         Cmd::Verify
+        | Cmd::SyncReadModels
         | Cmd::Bench(_)
         | Cmd::Demo { .. }
         | Cmd::Serve { .. }
@@ -762,6 +764,38 @@ fn serve(
     };
     rasid_server::run(listen, options).map_err(Failure::Internal)?;
     Ok(Output::new("server stopped", json!({ "ok": true, "stopped": true })))
+}
+
+/// `rasid sync-read-models`: the SQL read models up to the journal's head, in steps of at most
+/// `SYNC_RECORDS_MAX` records (each its own transaction).
+fn sync_read_models(database: &DatabaseUrl) -> Result<Output, Failure> {
+    let DatabaseUrl::Postgres(url) = database else {
+        return Err(Failure::invalid(
+            "postgres_only",
+            "the SQL read models exist on PostgreSQL ledgers only (--database postgres://…)",
+        ));
+    };
+    require_ledger(database)?;
+    let head = open_journal(database)?.head()?.map_or(0, |(seq, _)| seq);
+    let mut models = rasid_store::ReadModels::open(url)?;
+    let started = std::time::Instant::now();
+    // Each step advances by SYNC_RECORDS_MAX records or reaches the head; the bound only
+    // guards against a journal that keeps growing under a running writer.
+    let steps_max = head / rasid_store::read_model::SYNC_RECORDS_MAX + 2;
+    let mut position = 0;
+    for _ in 0..steps_max {
+        position = models.sync()?;
+        if position >= head {
+            break;
+        }
+    }
+    Ok(Output::new(
+        format!(
+            "the SQL read models show the ledger as of record {position} ({:.2} s)",
+            started.elapsed().as_secs_f64()
+        ),
+        json!({ "ok": true, "position": position, "elapsed_ms": started.elapsed().as_millis() as u64 }),
+    ))
 }
 
 fn verify(database: &DatabaseUrl) -> Result<Output, Failure> {

@@ -22,6 +22,7 @@ const SYMBOL: &str = "RSD-KZ-0001-2023";
 const CROSSING_PRICE: &str = "37.50";
 const BUY_TONNES: u64 = 100;
 const RETIRE_TONNES: u64 = 10;
+const RETIRED_ON_FILL: &str = "Gulf Aviation Group, retired on fill (browser test)";
 const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 
@@ -184,7 +185,9 @@ impl Ui {
     async fn text(&self, css: &str) -> String {
         let script =
             format!("const e = document.querySelector({css:?}); return e ? e.innerText : '';");
-        self.client.execute(&script, vec![]).await.unwrap().as_str().unwrap_or("").to_owned()
+        // Intl puts no-break spaces between currency and amount; tests compare plain spaces.
+        let text = self.client.execute(&script, vec![]).await.unwrap();
+        text.as_str().unwrap_or("").replace(['\u{a0}', '\u{202f}'], " ")
     }
 
     async fn fill(&self, css: &str, value: &str) {
@@ -228,6 +231,14 @@ impl Ui {
         self.find(ready_css).await;
         self.settled(lang).await;
         self.shot(&format!("{name}-{lang}")).await;
+        // A value the page failed to format shows up as one of these words.
+        let text = self.text("body").await;
+        for word in text.split(|c: char| !c.is_alphanumeric() && c != '[' && c != ']') {
+            assert!(
+                !["null", "undefined", "NaN", "[object"].contains(&word),
+                "{path} ({lang}) shows {word:?}: {text}"
+            );
+        }
     }
 }
 
@@ -382,11 +393,36 @@ async fn walk_through(ui: &Ui, addr: &str, account: u64) {
     ui.settled("en").await;
     ui.shot("trade-en").await;
 
+    // Buy-and-retire: the same crossing buy, retired on fill for a beneficiary.
+    ui.client
+        .execute("document.querySelector('#order-accepted').remove(); return null;", vec![])
+        .await
+        .unwrap();
+    ui.fill("#order-quantity", &BUY_TONNES.to_string()).await;
+    ui.click("#order-retire").await;
+    ui.fill("#order-beneficiary", RETIRED_ON_FILL).await;
+    ui.click("#order-submit").await;
+    let accepted = ui.find("#order-accepted").await.text().await.unwrap();
+    assert!(accepted.contains("1 trades") && accepted.contains("100 t filled"), "{accepted}");
+
     // The holdings grew by what was bought.
     ui.goto("/account?lang=en").await;
     ui.find("#holdings-table").await;
+    // Only the plain buy adds to the holdings; the buy-and-retire went to the retired set.
     let after = held(ui, &issuance).await;
     assert_eq!(after, before + BUY_TONNES, "holdings before {before}, after {after}");
+    let (status, ledger) =
+        http(addr, "GET", &format!("/v1/retirements?issuance={issuance}&limit=100"), None, "");
+    assert_eq!(status, 200, "{ledger}");
+    let ledger: Value = serde_json::from_str(&ledger).unwrap();
+    let retired_on_fill: Vec<&Value> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["beneficiary"] == RETIRED_ON_FILL)
+        .collect();
+    assert_eq!(retired_on_fill.len(), 1, "{ledger}");
+    assert_eq!(retired_on_fill[0]["quantity"], json!(BUY_TONNES));
 
     // Retire, then open the certificate.
     ui.fill("#retire-issuance", &issuance).await;
@@ -399,6 +435,9 @@ async fn walk_through(ui: &Ui, addr: &str, account: u64) {
     assert!(cert.contains("Gulf Aviation Group (browser test)"), "{cert}");
     assert!(cert.contains("Certificate of retirement"), "{cert}");
     assert!(cert.contains("شهادة الإلغاء النهائي"), "bilingual: {cert}");
+    // The journal record's hash, as the server's certificate states it.
+    let hash = ui.text("#cert-hash-en").await;
+    assert!(hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()), "record hash: {hash}");
     let ranges = ui
         .until("serial ranges", "document.querySelectorAll('#certificate .serial-list li').length")
         .await;
@@ -440,9 +479,9 @@ async fn walk_through(ui: &Ui, addr: &str, account: u64) {
     let found = ui.text("#serial-result").await;
     assert!(found.contains("Serial") && found.contains('1'), "{found}");
 
-    // Auctions: results after the close, when the server has the auction routes.
+    // The auction room: a sealed bid, then the result after the close.
     if has_route(addr, "/v1/auctions") {
-        ui.page("/auctions", "en", "auctions", "#auctions-table").await;
+        auction(ui, addr, account).await;
     } else {
         ui.page("/auctions", "en", "auctions", "#auctions-list [data-state=not-available]").await;
     }
@@ -450,4 +489,90 @@ async fn walk_through(ui: &Ui, addr: &str, account: u64) {
     // Signing out forgets the session.
     ui.click("#logout").await;
     ui.find("#login-link").await;
+}
+
+/// A session token for a demo login, over the API.
+fn login(addr: &str, username: &str, password: &str) -> String {
+    let body = json!({ "username": username, "password": password }).to_string();
+    let (status, reply) = http(addr, "POST", "/v1/sessions", None, &body);
+    assert_eq!(status, 201, "{reply}");
+    let doc: Value = serde_json::from_str(&reply).unwrap();
+    doc["token"].as_str().unwrap().to_owned()
+}
+
+/// The operator opens an auction of the developer's credits that closes shortly; the airline
+/// bids in the browser, sees its sealed bid, and after the close the clearing price, volume,
+/// demand curve and its own allocation.
+async fn auction(ui: &Ui, addr: &str, account: u64) {
+    const LOT_TONNES: u64 = 1_000;
+    const CLOSE_IN_MS: i64 = 20_000;
+    let developer = login(addr, "ile-alatau", "demo-member");
+    let (status, me) = http(addr, "GET", "/v1/me", Some(&developer), "");
+    assert_eq!(status, 200, "{me}");
+    let me: Value = serde_json::from_str(&me).unwrap();
+    let seller = me["accounts"][0]["id"].as_u64().unwrap();
+    let operator = login(addr, "operator", "demo-operator");
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis(),
+    )
+    .unwrap();
+    let closes_at = rasid_core::time::rfc3339(now_ms + CLOSE_IN_MS);
+    let body = json!({
+        "name": "Browser test auction", "rule": "uniform_price", "closes_at": closes_at,
+        "lots": [{ "instrument": SYMBOL, "seller": seller, "quantity": LOT_TONNES,
+                   "reserve_price": "30.00", "min_bid": 100, "increment": 100 }],
+    });
+    let (status, reply) = http(addr, "POST", "/v1/auctions", Some(&operator), &body.to_string());
+    assert_eq!(status, 201, "{reply}");
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    let id = reply["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "auction_created")
+        .and_then(|e| e["auction"].as_u64())
+        .expect("auction_created");
+
+    ui.page(&format!("/auctions/{id}"), "en", "auction-open", "#bid-form").await;
+    ui.fill("#bid-lot", "0").await;
+    ui.fill("#bid-account", &account.to_string()).await;
+    ui.fill("#bid-price", "35.00").await;
+    ui.fill("#bid-quantity", &LOT_TONNES.to_string()).await;
+    ui.click("#bid-submit").await;
+    ui.find("#bid-placed").await;
+    let bids = ui.find("#bids-table").await.text().await.unwrap();
+    assert!(bids.contains("SAR 35.00") && bids.contains("1,000"), "my sealed bid: {bids}");
+    assert!(ui.text("#countdown").await.contains("Closes in"), "the countdown runs");
+    ui.settled("en").await;
+    ui.shot("auction-open-en").await;
+
+    // Close as soon as the engine allows (it refuses before the closing time).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, reply) =
+            http(addr, "POST", &format!("/v1/auctions/{id}/close"), Some(&operator), "{}");
+        if status == 201 || status == 200 {
+            break;
+        }
+        assert!(reply.contains("auction_not_ended"), "{status}: {reply}");
+        assert!(Instant::now() < deadline, "the auction could not be closed");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for lang in ["en", "ar"] {
+        ui.page(&format!("/auctions/{id}"), lang, "auction-closed", ".lot-result").await;
+    }
+    ui.page(&format!("/auctions/{id}"), "en", "auction-closed", ".lot-result").await;
+    assert_eq!(ui.text(".lot-result .clearing-price").await, "SAR 35.00");
+    assert_eq!(whole(&ui.text(".lot-result .volume").await), LOT_TONNES);
+    let mine = ui.text(".lot-result .my-allocation").await;
+    assert!(mine.contains("1,000 t at SAR 35.00"), "my allocation: {mine}");
+    let steps = ui
+        .until(
+            "the demand curve",
+            "document.querySelector('.lot-result svg path.demand')?.getAttribute('d')",
+        )
+        .await;
+    assert!(steps.as_str().unwrap().contains('L'), "a drawn curve: {steps}");
+    ui.page("/auctions", "en", "auctions", "#auctions-table").await;
+    ui.page("/auctions", "ar", "auctions", "#auctions-table").await;
 }

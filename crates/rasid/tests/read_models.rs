@@ -186,4 +186,18 @@ fn sql_read_models_equal_the_engine_state() {
     db.batch_execute("DELETE FROM trades; UPDATE read_model_position SET seq = 0").unwrap();
     sync_all(&mut models, &url);
     assert_tables_match(&url);
+
+    // The CLI does the same without a server.
+    db.batch_execute("DELETE FROM holdings; UPDATE read_model_position SET seq = 0").unwrap();
+    let synced = r.ok(&["sync-read-models"]);
+    let head = PostgresJournal::open(&url).unwrap().head().unwrap().unwrap().0;
+    assert_eq!(synced["position"].as_u64(), Some(head));
+    assert_tables_match(&url);
+}
+
+#[test]
+fn sql_read_models_are_refused_on_sqlite() {
+    let r = Rasid::new();
+    r.ok(&["init"]);
+    assert_eq!(r.fails(&["sync-read-models"]), (2, "postgres_only".to_owned()));
 }

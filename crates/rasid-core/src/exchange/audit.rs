@@ -10,6 +10,7 @@
 //!   and issuance, reserved serials are the union of its sell orders' serials.
 //! - The indexes (by account, client order id, expiry) agree with the orders.
 
+use super::book::{Book, NIL};
 use super::{Side, TimeInForce};
 use crate::audit::AuditError;
 use crate::ids::{AccountId, IssuanceId};
@@ -41,29 +42,32 @@ impl State {
             }
             for side in [Side::Buy, Side::Sell] {
                 for (price, level) in book.levels_of(side) {
-                    let mut next = Some(level.head);
-                    let mut prev = None;
+                    let mut prev = NIL;
                     let (mut count, mut tonnes) = (0u32, 0u64);
-                    while let Some(oid) = next {
-                        let Some(o) = ex.orders.get(&oid) else {
-                            return fail(format!("{id}: level {price} links unknown {oid}"));
-                        };
+                    for slot in Book::queue(&ex.orders, level) {
+                        let o = ex.orders.at(slot);
+                        let oid = o.id;
                         if o.instrument != *id
                             || o.side != side
                             || o.price_minor != *price
-                            || o.prev != prev
+                            || ex.orders.prev_of(slot) != prev
+                            || ex.orders.slot_of(oid) != Some(slot)
                         {
                             return fail(format!("{id}: {oid} is misplaced in level {price}"));
                         }
                         if o.remaining_tonnes == 0 {
                             return fail(format!("{oid} rests with nothing remaining"));
                         }
+                        if count > level.orders {
+                            return fail(format!(
+                                "{id}: level {price} queue is longer than counted"
+                            ));
+                        }
                         count += 1;
                         tonnes += o.remaining_tonnes;
-                        prev = Some(oid);
-                        next = o.next;
+                        prev = slot;
                     }
-                    if prev != Some(level.tail)
+                    if prev != level.tail
                         || count != level.orders
                         || tonnes != level.quantity_tonnes
                     {
@@ -82,7 +86,7 @@ impl State {
     fn audit_order_holds(&self) -> Result<(), AuditError> {
         let mut cash: BTreeMap<(AccountId, Currency), i64> = BTreeMap::new();
         let mut serials: BTreeMap<(AccountId, IssuanceId), RangeSet> = BTreeMap::new();
-        for o in self.exchange.orders.values() {
+        for o in self.exchange.orders.iter_unordered() {
             let Some(inst) = self.exchange.instruments.get(&o.instrument) else {
                 return fail(format!("{} names an unknown instrument", o.id));
             };
@@ -189,15 +193,14 @@ impl State {
 
     fn audit_order_indexes(&self) -> Result<(), AuditError> {
         let ex = &self.exchange;
-        let by_account: BTreeSet<_> = ex.orders.values().map(|o| (o.account, o.id)).collect();
         let client_ids: BTreeMap<_, _> = ex
             .orders
-            .values()
+            .iter_unordered()
             .filter_map(|o| o.client_order_id.as_ref().map(|c| ((o.account, c.clone()), o.id)))
             .collect();
         let expiries: BTreeSet<_> = ex
             .orders
-            .values()
+            .iter_unordered()
             .filter_map(|o| match o.time_in_force {
                 TimeInForce::Gtd { expires_at_ms } => Some((expires_at_ms, o.id)),
                 _ => None,
@@ -209,7 +212,7 @@ impl State {
                 .iter()
                 .all(|(s, id)| ex.instruments.get(id).is_some_and(|i| &i.spec.symbol == s));
         let books_ok = ex.books.keys().eq(ex.instruments.keys());
-        if by_account != ex.by_account
+        if !ex.orders.accounts_consistent()
             || client_ids != ex.client_ids
             || expiries != ex.expiries
             || !symbols_ok

@@ -1,27 +1,234 @@
-//! One instrument's order book: price levels on each side, each a first-in-first-out queue of
-//! orders linked through the orders themselves (`Order::prev`/`next`), so adding at the tail and
-//! removing anywhere are O(1) once the order is found.
+//! One instrument's order book, and the arena that holds every open order.
+//!
+//! Open orders live in [`Orders`], a slab of slots reused through a free list; an order keeps
+//! its slot for as long as it rests. A price level is a first-in-first-out queue linked through
+//! the slots (`prev`/`next` slot numbers), so adding at the tail and removing anywhere are O(1),
+//! and matching walks the queue without any map look-up. The `OrderId → slot` index is needed
+//! only for commands that name an order from outside (cancel, amend, queries).
+//!
+//! Slot numbers depend on the order of past insertions and removals, so they never leave the
+//! process: the snapshot encodes orders in id order and each level's queue as order ids (see
+//! `ExchangeState`'s `Serialize`), and two states are equal when those encodings are.
 
 use super::{Order, OrderId, Side};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// "No slot": the end of a queue.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// Most open orders the arena holds at once. Slots are `u32` with `NIL` reserved; the limit is
+/// far beyond what fits in memory, so reaching it means a bug, not a busy day.
+pub const OPEN_ORDERS_MAX: usize = (u32::MAX - 1) as usize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Level {
-    pub head: OrderId,
-    pub tail: OrderId,
+    /// Slots of the first and last order in time priority.
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
     pub quantity_tonnes: u64,
     pub orders: u32,
 }
 
 /// Bids and asks keyed by price. The best bid is the highest key, the best ask the lowest.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Book {
     pub(crate) bids: BTreeMap<i64, Level>,
     pub(crate) asks: BTreeMap<i64, Level>,
 }
 
-pub type Orders = BTreeMap<OrderId, Order>;
+/// Order ids are assigned in sequence, so a multiplicative (Fibonacci) hash spreads them over
+/// the table's buckets as well as a general-purpose hash would, at a fraction of the cost. The
+/// hash is fixed, never seeded: nothing depends on the map's iteration order anyway.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    order: Order,
+    /// Neighbours in the price level's queue.
+    prev: u32,
+    next: u32,
+    /// Neighbours among the same account's open orders, in no particular order.
+    account_prev: u32,
+    account_next: u32,
+}
+
+type IdMap<K> = HashMap<K, u32, BuildHasherDefault<IdHasher>>;
+
+/// Every open order, in slots, with two indexes: by id, and per account as a list linked
+/// through the slots (O(1) to maintain on every rest and removal, where an ordered set of
+/// `(account, order)` pairs cost two B-tree searches per order).
+#[derive(Clone, Debug, Default)]
+pub struct Orders {
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    index: IdMap<OrderId>,
+    /// First slot of each account's list; accounts without open orders are absent.
+    accounts: IdMap<crate::ids::AccountId>,
+}
+
+impl Orders {
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn get(&self, id: OrderId) -> Option<&Order> {
+        self.index.get(&id).map(|s| self.at(*s))
+    }
+
+    pub(crate) fn get_mut(&mut self, id: OrderId) -> Option<&mut Order> {
+        let slot = *self.index.get(&id)?;
+        Some(self.at_mut(slot))
+    }
+
+    pub(crate) fn slot_of(&self, id: OrderId) -> Option<u32> {
+        self.index.get(&id).copied()
+    }
+
+    fn entry(&self, slot: u32) -> &Entry {
+        self.slots[slot as usize].as_ref().expect("a linked slot holds an order")
+    }
+
+    fn entry_mut(&mut self, slot: u32) -> &mut Entry {
+        self.slots[slot as usize].as_mut().expect("a linked slot holds an order")
+    }
+
+    pub(crate) fn at(&self, slot: u32) -> &Order {
+        &self.entry(slot).order
+    }
+
+    pub(crate) fn at_mut(&mut self, slot: u32) -> &mut Order {
+        &mut self.entry_mut(slot).order
+    }
+
+    /// The slot after `slot` in its level's queue.
+    pub(crate) fn next_of(&self, slot: u32) -> u32 {
+        self.entry(slot).next
+    }
+
+    pub(crate) fn prev_of(&self, slot: u32) -> u32 {
+        self.entry(slot).prev
+    }
+
+    /// Stores an order (not yet linked into a level) and returns its slot.
+    pub(crate) fn insert(&mut self, order: Order) -> u32 {
+        assert!(self.index.len() < OPEN_ORDERS_MAX, "open orders fit in u32 slots");
+        let (id, account) = (order.id, order.account);
+        let head = self.accounts.get(&account).copied().unwrap_or(NIL);
+        let entry =
+            Some(Entry { order, prev: NIL, next: NIL, account_prev: NIL, account_next: head });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                debug_assert!(self.slots[slot as usize].is_none());
+                self.slots[slot as usize] = entry;
+                slot
+            }
+            None => {
+                self.slots.push(entry);
+                u32::try_from(self.slots.len() - 1).expect("bounded by OPEN_ORDERS_MAX")
+            }
+        };
+        let previous = self.index.insert(id, slot);
+        assert!(previous.is_none(), "order ids are unique");
+        if head != NIL {
+            self.entry_mut(head).account_prev = slot;
+        }
+        self.accounts.insert(account, slot);
+        slot
+    }
+
+    /// Takes an order (already unlinked from its level) out of its slot.
+    pub(crate) fn remove(&mut self, slot: u32) -> Order {
+        let entry = self.slots[slot as usize].take().expect("removing a stored order");
+        debug_assert!(entry.prev == NIL && entry.next == NIL, "unlinked before removal");
+        let removed = self.index.remove(&entry.order.id);
+        assert_eq!(removed, Some(slot), "the index agrees with the slots");
+        let (before, after) = (entry.account_prev, entry.account_next);
+        if after != NIL {
+            self.entry_mut(after).account_prev = before;
+        }
+        if before != NIL {
+            self.entry_mut(before).account_next = after;
+        } else if after != NIL {
+            self.accounts.insert(entry.order.account, after);
+        } else {
+            self.accounts.remove(&entry.order.account);
+        }
+        self.free.push(slot);
+        entry.order
+    }
+
+    /// Open orders in slot order, which depends on history: use only where the order of the
+    /// visit does not matter (sums, checks), or sort the result by id.
+    pub fn iter_unordered(&self) -> impl Iterator<Item = &Order> {
+        self.slots.iter().filter_map(|e| e.as_ref().map(|e| &e.order))
+    }
+
+    /// One account's open orders, oldest (lowest id) first.
+    pub fn of_account(&self, account: crate::ids::AccountId) -> Vec<&Order> {
+        let mut out = Vec::new();
+        let mut slot = self.accounts.get(&account).copied().unwrap_or(NIL);
+        while slot != NIL {
+            assert!(out.len() < self.index.len(), "an account's list has no cycle");
+            let e = self.entry(slot);
+            out.push(&e.order);
+            slot = e.account_next;
+        }
+        out.sort_unstable_by_key(|o| o.id);
+        out
+    }
+
+    /// Checks the per-account lists against the orders: each list links exactly its account's
+    /// orders, both ways. For the audit.
+    pub(crate) fn accounts_consistent(&self) -> bool {
+        let mut linked = 0usize;
+        for (account, head) in &self.accounts {
+            let (mut prev, mut slot) = (NIL, *head);
+            while slot != NIL {
+                let Some(Some(e)) = self.slots.get(slot as usize) else {
+                    return false;
+                };
+                if e.order.account != *account || e.account_prev != prev || linked >= self.len() {
+                    return false;
+                }
+                linked += 1;
+                prev = slot;
+                slot = e.account_next;
+            }
+        }
+        linked == self.len()
+    }
+
+    /// Ids of the open orders that satisfy `keep`, ascending: for commands that act on many
+    /// orders, whose events must come out in a defined order.
+    pub(crate) fn ids_where(&self, keep: impl Fn(&Order) -> bool) -> Vec<OrderId> {
+        let mut ids: Vec<OrderId> =
+            self.iter_unordered().filter(|o| keep(o)).map(|o| o.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+}
 
 impl Book {
     pub fn best(&self, side: Side) -> Option<(i64, &Level)> {
@@ -63,10 +270,22 @@ impl Book {
         }
     }
 
-    /// Appends an order (already in `orders`) at the tail of its price level: last in time.
-    pub(crate) fn push_back(&mut self, orders: &mut Orders, id: OrderId) {
+    /// The slots of one level's queue, first in time first.
+    pub(crate) fn queue<'a>(orders: &'a Orders, level: &Level) -> impl Iterator<Item = u32> + 'a {
+        let mut next = level.head;
+        std::iter::from_fn(move || {
+            (next != NIL).then(|| {
+                let slot = next;
+                next = orders.next_of(slot);
+                slot
+            })
+        })
+    }
+
+    /// Appends a stored order at the tail of its price level: last in time.
+    pub(crate) fn push_back(&mut self, orders: &mut Orders, slot: u32) {
         let (side, price, remaining) = {
-            let o = &orders[&id];
+            let o = orders.at(slot);
             (o.side, o.price_minor, o.remaining_tonnes)
         };
         let levels = self.levels(side);
@@ -74,54 +293,57 @@ impl Book {
             None => {
                 levels.insert(
                     price,
-                    Level { head: id, tail: id, quantity_tonnes: remaining, orders: 1 },
+                    Level { head: slot, tail: slot, quantity_tonnes: remaining, orders: 1 },
                 );
-                let o = orders.get_mut(&id).expect("order is stored");
-                o.prev = None;
-                o.next = None;
+                let e = orders.entry_mut(slot);
+                e.prev = NIL;
+                e.next = NIL;
             }
             Some(level) => {
                 let tail = level.tail;
-                level.tail = id;
+                level.tail = slot;
                 level.quantity_tonnes += remaining;
                 level.orders += 1;
-                orders.get_mut(&tail).expect("level tail is stored").next = Some(id);
-                let o = orders.get_mut(&id).expect("order is stored");
-                o.prev = Some(tail);
-                o.next = None;
+                orders.entry_mut(tail).next = slot;
+                let e = orders.entry_mut(slot);
+                e.prev = tail;
+                e.next = NIL;
             }
         }
     }
 
-    /// Takes an order out of its level, wherever it is in the queue.
-    pub(crate) fn unlink(&mut self, orders: &mut Orders, id: OrderId) {
+    /// Takes an order out of its level, wherever it is in the queue; it stays in its slot.
+    pub(crate) fn unlink(&mut self, orders: &mut Orders, slot: u32) {
         let (side, price, remaining, prev, next) = {
-            let o = &orders[&id];
-            (o.side, o.price_minor, o.remaining_tonnes, o.prev, o.next)
+            let e = orders.entry(slot);
+            (e.order.side, e.order.price_minor, e.order.remaining_tonnes, e.prev, e.next)
         };
-        if let Some(p) = prev {
-            orders.get_mut(&p).expect("linked").next = next;
+        if prev != NIL {
+            orders.entry_mut(prev).next = next;
         }
-        if let Some(n) = next {
-            orders.get_mut(&n).expect("linked").prev = prev;
+        if next != NIL {
+            orders.entry_mut(next).prev = prev;
         }
         let levels = self.levels(side);
         let level = levels.get_mut(&price).expect("a resting order's level exists");
         level.orders -= 1;
         level.quantity_tonnes -= remaining;
         if level.orders == 0 {
+            assert!(prev == NIL && next == NIL, "the last order of a level has no neighbours");
             levels.remove(&price);
         } else {
-            if level.head == id {
-                level.head = next.expect("a level with orders left has a next");
+            if level.head == slot {
+                assert!(next != NIL, "a level with orders left has a next");
+                level.head = next;
             }
-            if level.tail == id {
-                level.tail = prev.expect("a level with orders left has a prev");
+            if level.tail == slot {
+                assert!(prev != NIL, "a level with orders left has a prev");
+                level.tail = prev;
             }
         }
-        let o = orders.get_mut(&id).expect("order is stored");
-        o.prev = None;
-        o.next = None;
+        let e = orders.entry_mut(slot);
+        e.prev = NIL;
+        e.next = NIL;
     }
 
     /// Records that `tonnes` of a resting order at `price` traded or were amended away.

@@ -19,6 +19,9 @@ use smallvec::SmallVec;
 /// Classes with at most this many issuances are searched issuance by issuance.
 const CLASS_LOOKUP_MAX: usize = 8;
 
+/// Events a typical order produces: acceptance, up to a few fills, rested or cancelled.
+const EVENTS_PER_ORDER_TYPICAL: usize = 6;
+
 type Outcome = Result<Vec<Event>, Rejection>;
 
 /// Serials an order holds, by issuance in ascending serial order.
@@ -80,13 +83,7 @@ impl State {
         }
         let mut events = Vec::new();
         if status == InstrumentStatus::Closed {
-            let ids: Vec<OrderId> = self
-                .exchange
-                .orders
-                .values()
-                .filter(|o| o.instrument == id)
-                .map(|o| o.id)
-                .collect();
+            let ids = self.exchange.orders.ids_where(|o| o.instrument == id);
             for order in ids {
                 self.cancel_resting(order, CancelReason::InstrumentClosed, &mut events);
             }
@@ -160,6 +157,7 @@ impl State {
         {
             return Err(Rejection::PostOnlyWouldCross);
         }
+        let mut class_held = None;
         let hold = match req.side {
             Side::Buy => {
                 let hold = fees.buy_hold(req.quantity_tonnes, lot, limit)?;
@@ -169,7 +167,20 @@ impl State {
                 hold
             }
             Side::Sell => {
-                if self.underlying_available(req.account, &underlying) < req.quantity_tonnes {
+                // A project-vintage sell finds the seller's issuances of the class once, for
+                // the check here and the reservation below.
+                let available = match underlying {
+                    Underlying::ProjectVintage { project, vintage_year } => {
+                        let held = self.class_holdings(req.account, project, vintage_year);
+                        let available = self.available_in(req.account, &held);
+                        class_held = Some(held);
+                        available
+                    }
+                    Underlying::Basket { .. } => {
+                        self.underlying_available(req.account, &underlying)
+                    }
+                };
+                if available < req.quantity_tonnes {
                     return Err(Rejection::InsufficientCredits);
                 }
                 0
@@ -196,7 +207,10 @@ impl State {
                 self.hold_cash(req.account, currency, hold);
                 Vec::new()
             }
-            Side::Sell => self.reserve_underlying(req.account, &underlying, req.quantity_tonnes),
+            Side::Sell => match class_held {
+                Some(held) => self.reserve_held(req.account, held, req.quantity_tonnes),
+                None => self.reserve_underlying(req.account, &underlying, req.quantity_tonnes),
+            },
         };
         let mut order = Order {
             id,
@@ -211,21 +225,21 @@ impl State {
             post_only: req.post_only,
             client_order_id: req.client_order_id.clone(),
             self_trade: req.self_trade,
-            retire: req.retire.clone(),
+            retire: req.retire.clone().map(Box::new),
             created_at_ms: env.time_ms,
             reserved_cash_minor: hold,
             reserved_serials,
-            prev: None,
-            next: None,
         };
-        let mut events = vec![Event::OrderAccepted {
+        // Room for the acceptance, a few fills and the rest/cancel event without regrowing.
+        let mut events = Vec::with_capacity(EVENTS_PER_ORDER_TYPICAL);
+        events.push(Event::OrderAccepted {
             order: id,
             instrument: req.instrument,
             account: req.account,
             side: req.side,
             price_minor: limit,
             quantity_tonnes: req.quantity_tonnes,
-        }];
+        });
         let stopped = self.match_incoming(&mut order, env, &mut events);
         self.finish_incoming(order, stopped, &mut events);
         Ok(events)
@@ -271,25 +285,29 @@ impl State {
         if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
             self.exchange.expiries.insert((expires_at_ms, id));
         }
-        self.exchange.by_account.insert((account, id));
-        self.exchange.orders.insert(id, order);
         let ex = &mut self.exchange;
-        ex.books.get_mut(&instrument).expect("listed").push_back(&mut ex.orders, id);
+        let slot = ex.orders.insert(order);
+        ex.books.get_mut(&instrument).expect("listed").push_back(&mut ex.orders, slot);
     }
 
     /// Takes a resting order out of the book and the indexes and returns it.
     fn unrest(&mut self, id: OrderId) -> Order {
+        let slot = self.exchange.orders.slot_of(id).expect("resting");
+        self.unrest_slot(slot)
+    }
+
+    fn unrest_slot(&mut self, slot: u32) -> Order {
         let ex = &mut self.exchange;
-        let instrument = ex.orders[&id].instrument;
-        ex.books.get_mut(&instrument).expect("listed").unlink(&mut ex.orders, id);
-        let order = ex.orders.remove(&id).expect("resting");
+        let instrument = ex.orders.at(slot).instrument;
+        ex.books.get_mut(&instrument).expect("listed").unlink(&mut ex.orders, slot);
+        let order = ex.orders.remove(slot);
+        let id = order.id;
         if let Some(cid) = &order.client_order_id {
             ex.client_ids.remove(&(order.account, cid.clone()));
         }
         if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
             ex.expiries.remove(&(expires_at_ms, id));
         }
-        ex.by_account.remove(&(order.account, id));
         order
     }
 
@@ -301,6 +319,12 @@ impl State {
         events: &mut Vec<Event>,
     ) {
         let order = self.unrest(id);
+        events.push(cancelled_event(&order, reason, true));
+        self.release_order(order);
+    }
+
+    fn cancel_resting_slot(&mut self, slot: u32, reason: CancelReason, events: &mut Vec<Event>) {
+        let order = self.unrest_slot(slot);
         events.push(cancelled_event(&order, reason, true));
         self.release_order(order);
     }
@@ -326,25 +350,25 @@ impl State {
         while incoming.remaining_tonnes > 0 {
             let best =
                 self.exchange.books[&incoming.instrument].best(opposite).map(|(p, l)| (p, l.head));
-            let Some((price, resting_id)) =
+            let Some((price, resting)) =
                 best.filter(|(p, _)| crosses(incoming.side, incoming.price_minor, *p))
             else {
                 return false;
             };
-            if self.exchange.orders[&resting_id].org == incoming.org {
+            if self.exchange.orders.at(resting).org == incoming.org {
                 match incoming.self_trade {
                     SelfTradePrevention::CancelResting => {
-                        self.cancel_resting(resting_id, CancelReason::SelfTrade, events);
+                        self.cancel_resting_slot(resting, CancelReason::SelfTrade, events);
                         continue;
                     }
                     SelfTradePrevention::CancelIncoming => return true,
                     SelfTradePrevention::CancelBoth => {
-                        self.cancel_resting(resting_id, CancelReason::SelfTrade, events);
+                        self.cancel_resting_slot(resting, CancelReason::SelfTrade, events);
                         return true;
                     }
                 }
             }
-            self.fill(incoming, resting_id, price, env, events);
+            self.fill(incoming, resting, price, env, events);
         }
         false
     }
@@ -354,7 +378,7 @@ impl State {
     fn fill(
         &mut self,
         incoming: &mut Order,
-        resting_id: OrderId,
+        resting_slot: u32,
         price: i64,
         env: &Envelope,
         events: &mut Vec<Event>,
@@ -363,7 +387,8 @@ impl State {
             let s = &self.exchange.instruments[&incoming.instrument].spec;
             (s.lot_tonnes, s.fees, s.currency)
         };
-        let resting = self.exchange.orders.get_mut(&resting_id).expect("head of a level");
+        let resting = self.exchange.orders.at_mut(resting_slot);
+        let resting_id = resting.id;
         let q = incoming.remaining_tonnes.min(resting.remaining_tonnes);
         let (buy, sell): (&mut Order, &mut Order) = match incoming.side {
             Side::Buy => (&mut *incoming, resting),
@@ -388,7 +413,7 @@ impl State {
         let (buyer, seller, buy_id, sell_id) = (buy.account, sell.account, buy.id, sell.id);
         let retire = buy.retire.clone();
         let resting_side = incoming_side_opposite(buy_id == resting_id);
-        let resting_done = self.exchange.orders[&resting_id].remaining_tonnes == 0;
+        let resting_done = self.exchange.orders.at(resting_slot).remaining_tonnes == 0;
 
         self.exchange.books.get_mut(&incoming.instrument).expect("listed").reduce(
             resting_side,
@@ -396,7 +421,7 @@ impl State {
             q,
         );
         if resting_done {
-            let done = self.unrest(resting_id);
+            let done = self.unrest_slot(resting_slot);
             debug_assert!(done.reserved_cash_minor == 0 && done.reserved_serials.is_empty());
         }
         let mut retirements = Vec::new();
@@ -454,9 +479,8 @@ impl State {
             if !crosses(side, limit, *price) {
                 return false;
             }
-            let mut next = Some(level.head);
-            while let Some(id) = next {
-                let o = &self.exchange.orders[&id];
+            for slot in super::Book::queue(&self.exchange.orders, level) {
+                let o = self.exchange.orders.at(slot);
                 if o.org == org {
                     if stp != SelfTradePrevention::CancelResting {
                         return false;
@@ -467,7 +491,6 @@ impl State {
                         return true;
                     }
                 }
-                next = o.next;
             }
         }
         false
@@ -481,7 +504,7 @@ impl State {
         price: Option<i64>,
         env: &Envelope,
     ) -> Outcome {
-        let o = self.exchange.orders.get(&id).ok_or(Rejection::UnknownOrder)?;
+        let o = self.exchange.orders.get(id).ok_or(Rejection::UnknownOrder)?;
         if o.org != actor {
             return Err(Rejection::Unauthorized);
         }
@@ -538,7 +561,7 @@ impl State {
             let cut = old_remaining - new_remaining;
             self.exchange.books.get_mut(&instrument).expect("listed").reduce(side, old_price, cut);
             let (freed_cash, freed_serials) = {
-                let order = self.exchange.orders.get_mut(&id).expect("checked");
+                let order = self.exchange.orders.get_mut(id).expect("checked");
                 order.remaining_tonnes = new_remaining;
                 order.quantity_tonnes -= cut;
                 match side {
@@ -592,12 +615,12 @@ impl State {
     }
 
     pub(crate) fn cancel_order(&mut self, actor: OrgId, id: OrderId) -> Outcome {
-        let o = self.exchange.orders.get(&id).ok_or(Rejection::UnknownOrder)?;
-        if o.org != actor {
+        let slot = self.exchange.orders.slot_of(id).ok_or(Rejection::UnknownOrder)?;
+        if self.exchange.orders.at(slot).org != actor {
             return Err(Rejection::Unauthorized);
         }
         let mut events = Vec::new();
-        self.cancel_resting(id, CancelReason::Requested, &mut events);
+        self.cancel_resting_slot(slot, CancelReason::Requested, &mut events);
         Ok(events)
     }
 
@@ -630,15 +653,9 @@ impl State {
         if instrument.is_some_and(|i| !self.exchange.instruments.contains_key(&i)) {
             return Err(Rejection::UnknownInstrument);
         }
-        let ids: Vec<OrderId> = self
-            .exchange
-            .orders
-            .values()
-            .filter(|o| {
-                o.time_in_force == TimeInForce::Day && instrument.is_none_or(|i| o.instrument == i)
-            })
-            .map(|o| o.id)
-            .collect();
+        let ids = self.exchange.orders.ids_where(|o| {
+            o.time_in_force == TimeInForce::Day && instrument.is_none_or(|i| o.instrument == i)
+        });
         let mut events = Vec::new();
         for id in ids {
             self.cancel_resting(id, CancelReason::SessionClosed, &mut events);
@@ -699,10 +716,13 @@ impl State {
         project: crate::ids::ProjectId,
         vintage_year: u16,
     ) -> u64 {
-        self.class_holdings(account, project, vintage_year)
-            .iter()
-            .map(|i| self.holdings[&(account, *i)].available.quantity_tonnes())
-            .sum()
+        let held = self.class_holdings(account, project, vintage_year);
+        self.available_in(account, &held)
+    }
+
+    /// Available tonnes an account holds across some of its holdings.
+    fn available_in(&self, account: AccountId, held: &[IssuanceId]) -> u64 {
+        held.iter().map(|i| self.holdings[&(account, *i)].available.quantity_tonnes()).sum()
     }
 
     /// Reserves the lowest `quantity` available serials across a class's issuances. The caller
@@ -714,9 +734,21 @@ impl State {
         vintage_year: u16,
         quantity: u64,
     ) -> Serials {
+        let held = self.class_holdings(account, project, vintage_year);
+        self.reserve_held(account, held, quantity)
+    }
+
+    /// Reserves the lowest `quantity` available serials across `held` (the account's holdings
+    /// of a class in ascending serial order, from `class_holdings`).
+    fn reserve_held(
+        &mut self,
+        account: AccountId,
+        held: SmallVec<[IssuanceId; 4]>,
+        quantity: u64,
+    ) -> Serials {
         let mut need = quantity;
-        let mut out = Vec::new();
-        for issuance in self.class_holdings(account, project, vintage_year) {
+        let mut out = Vec::with_capacity(1);
+        for issuance in held {
             if need == 0 {
                 break;
             }

@@ -35,15 +35,14 @@ impl FeeSchedule {
 
     /// The fee on a trade of `notional` minor units at `bps`.
     pub fn fee(&self, notional: i128, bps: u32) -> i128 {
-        let proportional = (notional * i128::from(bps) + 9_999) / 10_000;
+        let proportional = div_ceil_bps(notional * i128::from(bps));
         proportional.max(i128::from(self.min_fee_minor))
     }
 
     /// The most fee one lot at `price` can cost either side.
     pub fn fee_per_lot_bound(&self, lot_tonnes: u64, price_minor: i64) -> i128 {
         let lot_notional = i128::from(lot_tonnes) * i128::from(price_minor);
-        (lot_notional * i128::from(self.max_bps()) + 9_999) / 10_000
-            + i128::from(self.min_fee_minor)
+        div_ceil_bps(lot_notional * i128::from(self.max_bps())) + i128::from(self.min_fee_minor)
     }
 
     /// Cash a buy order of `quantity` tonnes at `price` holds.
@@ -60,10 +59,30 @@ impl FeeSchedule {
     }
 }
 
+/// `ceil(x / 10 000)` for the non-negative amounts fees are made of (and `x / 10 000` rounded
+/// towards zero after adding 9 999, as before, for any other). Dividing an `i128` is a library
+/// call several times slower than a 64-bit division, and every fill computes three of these, so
+/// values that fit in 64 bits — all but absurd notionals — take the 64-bit path.
+fn div_ceil_bps(x: i128) -> i128 {
+    let biased = x + 9_999;
+    match u64::try_from(biased) {
+        Ok(v) => i128::from(v / 10_000),
+        Err(_) => biased / 10_000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fast_division_agrees_with_i128_division() {
+        let edges = [0i128, 1, 9_999, 10_000, 10_001, -1, -10_001, i128::from(u64::MAX) - 9_999];
+        for x in edges.into_iter().chain([i128::from(u64::MAX), i128::from(u64::MAX) * 7 + 3]) {
+            assert_eq!(div_ceil_bps(x), (x + 9_999) / 10_000, "x = {x}");
+        }
+    }
 
     proptest! {
         /// Filling any split of an order never charges more than the hold releases, and what

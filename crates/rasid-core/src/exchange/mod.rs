@@ -16,6 +16,7 @@ use crate::model::RetirementDetails;
 use crate::money::Currency;
 use crate::serial::RangeSet;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use book::Book;
 pub use fees::FeeSchedule;
@@ -123,6 +124,28 @@ impl Instrument {
     /// The band `[low, high]` around the reference price, snapped inwards to the tick grid.
     pub fn band(&self) -> (i64, i64) {
         let s = &self.spec;
+        // Every order checks its price against the band, and 128-bit division is a library
+        // call; with realistic prices everything fits in 64 bits and gives the same answer.
+        if let Some(scaled) = s.reference_price_minor.checked_mul(i64::from(s.band_bps))
+            && s.tick_minor > 0
+            && s.reference_price_minor > 0
+        {
+            let width = scaled / 10_000;
+            let tick = s.tick_minor;
+            let low = (s.reference_price_minor - width).checked_add(tick - 1);
+            let high = s.reference_price_minor.checked_add(width);
+            if let (Some(low), Some(high)) = (low, high) {
+                let low = low.div_euclid(tick) * tick;
+                let high = high.div_euclid(tick) * tick;
+                return (low.max(tick), high.max(tick));
+            }
+        }
+        self.band_wide()
+    }
+
+    /// `band` computed in 128 bits, for any spec.
+    fn band_wide(&self) -> (i64, i64) {
+        let s = &self.spec;
         let reference = i128::from(s.reference_price_minor);
         let width = reference * i128::from(s.band_bps) / 10_000;
         let tick = i128::from(s.tick_minor);
@@ -224,16 +247,15 @@ pub struct Order {
     pub post_only: bool,
     pub client_order_id: Option<String>,
     pub self_trade: SelfTradePrevention,
-    pub retire: Option<RetirementDetails>,
+    /// Boxed: rare, and large enough that carrying it inline would double the bytes every
+    /// order moves through the engine.
+    pub retire: Option<Box<RetirementDetails>>,
     pub created_at_ms: i64,
     /// Buy orders: cash held for `remaining_tonnes` at `price_minor` plus the fee bound.
     pub reserved_cash_minor: i64,
     /// Sell orders: the exact serials held for `remaining_tonnes`, by issuance in ascending
     /// serial order; fills deliver from the front.
     pub reserved_serials: Vec<(IssuanceId, RangeSet)>,
-    /// Neighbours in the price level's time-priority queue.
-    pub(crate) prev: Option<OrderId>,
-    pub(crate) next: Option<OrderId>,
 }
 
 /// Why an order left the book (or never entered it) without trading in full.
@@ -281,19 +303,19 @@ pub struct Fill {
     pub retirements: Vec<crate::ids::RetirementId>,
 }
 
-/// The exchange's part of the ledger state. Every collection is ordered, like the rest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The exchange's part of the ledger state. Every collection but the order arena is ordered;
+/// the arena's layout never shows (see `book.rs`).
+#[derive(Clone, Debug)]
 pub struct ExchangeState {
-    pub(crate) instruments: std::collections::BTreeMap<InstrumentId, Instrument>,
-    pub(crate) symbols: std::collections::BTreeMap<String, InstrumentId>,
-    pub(crate) books: std::collections::BTreeMap<InstrumentId, Book>,
+    pub(crate) instruments: BTreeMap<InstrumentId, Instrument>,
+    pub(crate) symbols: BTreeMap<String, InstrumentId>,
+    pub(crate) books: BTreeMap<InstrumentId, Book>,
     /// Open orders only: filled, cancelled and expired orders leave the state (their history is
     /// in the journal and the read models).
     pub(crate) orders: book::Orders,
-    pub(crate) by_account: std::collections::BTreeSet<(AccountId, OrderId)>,
-    pub(crate) client_ids: std::collections::BTreeMap<(AccountId, String), OrderId>,
+    pub(crate) client_ids: BTreeMap<(AccountId, String), OrderId>,
     /// GTD orders by expiry.
-    pub(crate) expiries: std::collections::BTreeSet<(i64, OrderId)>,
+    pub(crate) expiries: BTreeSet<(i64, OrderId)>,
     pub(crate) next_instrument: u64,
     pub(crate) next_order: u64,
     pub(crate) next_trade: u64,
@@ -306,12 +328,159 @@ impl Default for ExchangeState {
             symbols: Default::default(),
             books: Default::default(),
             orders: Default::default(),
-            by_account: Default::default(),
             client_ids: Default::default(),
             expiries: Default::default(),
             next_instrument: 1,
             next_order: 1,
             next_trade: 1,
+        }
+    }
+}
+
+/// One side of a book as encoded: levels in ascending price, each queue as order ids, first in
+/// time first. Level totals are not encoded; decoding recomputes them from the orders.
+type SideWire = Vec<(i64, Vec<OrderId>)>;
+
+/// How the exchange state is encoded and compared: open orders in id order and queues as ids,
+/// so equal ledgers encode to equal bytes whatever slots their orders happen to occupy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct ExchangeWire {
+    instruments: BTreeMap<InstrumentId, Instrument>,
+    symbols: BTreeMap<String, InstrumentId>,
+    books: BTreeMap<InstrumentId, (SideWire, SideWire)>,
+    orders: Vec<Order>,
+    client_ids: BTreeMap<(AccountId, String), OrderId>,
+    expiries: BTreeSet<(i64, OrderId)>,
+    next_instrument: u64,
+    next_order: u64,
+    next_trade: u64,
+}
+
+impl ExchangeState {
+    fn to_wire(&self) -> ExchangeWire {
+        let side = |levels: &BTreeMap<i64, book::Level>| -> SideWire {
+            levels
+                .iter()
+                .map(|(price, level)| {
+                    let ids = Book::queue(&self.orders, level).map(|s| self.orders.at(s).id);
+                    (*price, ids.collect())
+                })
+                .collect()
+        };
+        let mut orders: Vec<Order> = self.orders.iter_unordered().cloned().collect();
+        orders.sort_unstable_by_key(|o| o.id);
+        ExchangeWire {
+            instruments: self.instruments.clone(),
+            symbols: self.symbols.clone(),
+            books: self.books.iter().map(|(id, b)| (*id, (side(&b.bids), side(&b.asks)))).collect(),
+            orders,
+            client_ids: self.client_ids.clone(),
+            expiries: self.expiries.clone(),
+            next_instrument: self.next_instrument,
+            next_order: self.next_order,
+            next_trade: self.next_trade,
+        }
+    }
+
+    /// Rebuilds the arena and the books from the encoded form, refusing an encoding whose
+    /// queues do not link exactly the open orders at their instrument, side and price.
+    fn from_wire(w: ExchangeWire) -> Result<Self, String> {
+        let mut orders = book::Orders::default();
+        for o in w.orders {
+            if orders.get(o.id).is_some() {
+                return Err(format!("{} is encoded twice", o.id));
+            }
+            orders.insert(o);
+        }
+        let mut books = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        let mut linked = 0usize;
+        for (instrument, (bids, asks)) in w.books {
+            let mut book = Book::default();
+            for (side, levels) in [(Side::Buy, bids), (Side::Sell, asks)] {
+                for (price, ids) in levels {
+                    for id in ids {
+                        let slot = orders.slot_of(id).ok_or_else(|| format!("{id} is not open"))?;
+                        let o = orders.at(slot);
+                        let placed = o.instrument == instrument
+                            && o.side == side
+                            && o.price_minor == price
+                            && o.remaining_tonnes > 0
+                            && seen.insert(id);
+                        if !placed {
+                            return Err(format!("{id} is misplaced in a queue"));
+                        }
+                        book.push_back(&mut orders, slot);
+                        linked += 1;
+                    }
+                }
+            }
+            books.insert(instrument, book);
+        }
+        if linked != orders.len() {
+            return Err(format!("{} open orders, {linked} in queues", orders.len()));
+        }
+        Ok(Self {
+            instruments: w.instruments,
+            symbols: w.symbols,
+            books,
+            orders,
+            client_ids: w.client_ids,
+            expiries: w.expiries,
+            next_instrument: w.next_instrument,
+            next_order: w.next_order,
+            next_trade: w.next_trade,
+        })
+    }
+}
+
+impl PartialEq for ExchangeState {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_wire() == other.to_wire()
+    }
+}
+
+impl Eq for ExchangeState {}
+
+impl Serialize for ExchangeState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_wire().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExchangeState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = ExchangeWire::deserialize(deserializer)?;
+        Self::from_wire(wire).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The 64-bit band agrees with the 128-bit one wherever it applies, up to the edges of
+        /// the price range.
+        #[test]
+        fn band_fast_path_agrees_with_wide(
+            reference in prop_oneof![1i64..10_000_000, (i64::MAX / 20_000)..i64::MAX],
+            tick in prop_oneof![1i64..1_000, 1i64..i64::MAX],
+            band_bps in 1u32..=10_000,
+        ) {
+            let spec = InstrumentSpec {
+                symbol: "T".into(),
+                underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2020 },
+                currency: Currency::Usd,
+                tick_minor: tick,
+                lot_tonnes: 1,
+                band_bps,
+                reference_price_minor: reference,
+                fees: FeeSchedule { maker_bps: 0, taker_bps: 0, min_fee_minor: 0 },
+            };
+            let inst = Instrument { id: InstrumentId(1), spec, status: InstrumentStatus::Open };
+            prop_assert_eq!(inst.band(), inst.band_wide());
         }
     }
 }

@@ -63,42 +63,18 @@ pub(super) struct NewInstrument {
     project: Option<u64>,
     vintage: Option<u16>,
     basket: Option<u64>,
-    /// The defaults are the CLI's (`rasid instrument list`).
-    #[serde(default = "default_currency")]
-    currency: String,
+    /// Absent or null takes the CLI's default (`rasid instrument list`): SAR, tick 0.05, lot
+    /// 1 t, band ±20%, maker 10 bp, taker 20 bp, no minimum fee.
+    currency: Option<String>,
     /// Decimal strings in `currency`.
-    #[serde(default = "default_tick")]
-    tick: String,
-    #[serde(default = "default_lot", alias = "lot")]
-    lot_tonnes: u64,
-    #[serde(default = "default_band_bps")]
-    band_bps: u32,
+    tick: Option<String>,
+    #[serde(alias = "lot")]
+    lot_tonnes: Option<u64>,
+    band_bps: Option<u32>,
     reference_price: String,
-    #[serde(default = "default_maker_bps")]
-    maker_bps: u32,
-    #[serde(default = "default_taker_bps")]
-    taker_bps: u32,
-    #[serde(default)]
+    maker_bps: Option<u32>,
+    taker_bps: Option<u32>,
     min_fee: Option<String>,
-}
-
-fn default_currency() -> String {
-    "SAR".into()
-}
-fn default_tick() -> String {
-    "0.05".into()
-}
-fn default_lot() -> u64 {
-    1
-}
-fn default_band_bps() -> u32 {
-    2_000
-}
-fn default_maker_bps() -> u32 {
-    10
-}
-fn default_taker_bps() -> u32 {
-    20
 }
 
 pub(super) async fn list_instrument(
@@ -106,8 +82,12 @@ pub(super) async fn list_instrument(
     caller: Caller,
     Body(req): Body<NewInstrument>,
 ) -> Reply {
-    let c: Currency =
-        req.currency.parse().map_err(|m: String| ApiError::bad_request("invalid_currency", m))?;
+    let c: Currency = req
+        .currency
+        .as_deref()
+        .unwrap_or("SAR")
+        .parse()
+        .map_err(|m: String| ApiError::bad_request("invalid_currency", m))?;
     let underlying = match (req.basket, req.project, req.vintage) {
         (Some(basket), None, None) => Underlying::Basket { basket: BasketId(basket) },
         (None, Some(project), Some(vintage_year)) => {
@@ -124,13 +104,13 @@ pub(super) async fn list_instrument(
         symbol: req.symbol,
         underlying,
         currency: c,
-        tick_minor: price(&req.tick, c, "invalid_price")?,
-        lot_tonnes: req.lot_tonnes,
-        band_bps: req.band_bps,
+        tick_minor: price(req.tick.as_deref().unwrap_or("0.05"), c, "invalid_price")?,
+        lot_tonnes: req.lot_tonnes.unwrap_or(1),
+        band_bps: req.band_bps.unwrap_or(2_000),
         reference_price_minor: price(&req.reference_price, c, "invalid_price")?,
         fees: FeeSchedule {
-            maker_bps: req.maker_bps,
-            taker_bps: req.taker_bps,
+            maker_bps: req.maker_bps.unwrap_or(10),
+            taker_bps: req.taker_bps.unwrap_or(20),
             min_fee_minor: price(req.min_fee.as_deref().unwrap_or("0"), c, "invalid_price")?,
         },
     };
@@ -407,8 +387,7 @@ pub(super) struct DepositRequest {
     issuance: u64,
     quantity: u64,
     /// Lower is delivered first; default 0.
-    #[serde(default)]
-    priority: u32,
+    priority: Option<u32>,
 }
 
 pub(super) async fn deposit(
@@ -423,7 +402,7 @@ pub(super) async fn deposit(
         account: AccountId(req.account),
         issuance: IssuanceId(req.issuance),
         quantity_tonnes: req.quantity,
-        priority: req.priority,
+        priority: req.priority.unwrap_or(0),
     };
     blocking(move || submit(&app, caller.org, command).map(created)).await
 }

@@ -339,8 +339,8 @@ pub(super) struct NewIssuance {
     project: u64,
     vintage: u16,
     quantity: u64,
-    #[serde(default)]
-    buffer: u64,
+    /// Tonnes to the buffer pool; absent or null: none.
+    buffer: Option<u64>,
     to_account: u64,
     first_serial: Option<u64>,
     external_ref: Option<String>,
@@ -355,7 +355,7 @@ pub(super) async fn issue(
         project: ProjectId(req.project),
         vintage_year: req.vintage,
         quantity_tonnes: req.quantity,
-        buffer_tonnes: req.buffer,
+        buffer_tonnes: req.buffer.unwrap_or(0),
         to_account: AccountId(req.to_account),
         first_serial: req.first_serial,
         external_ref: req.external_ref,

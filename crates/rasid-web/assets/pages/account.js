@@ -2,7 +2,7 @@
 // retirement (leading to the certificate), and API keys. A member sees only its own
 // organization's accounts: the list comes from GET /v1/me and the API refuses other accounts.
 
-import { h, field, select, table, formValues } from '../dom.js';
+import { h, add, mount, field, select, table, formValues } from '../dom.js';
 import { t, money, num, date } from '../i18n.js';
 import { get, post, del, items, token, me, accountIds, currentAccount, setCurrentAccount, notAvailable } from '../api.js';
 import { section, loading, empty } from '../view.js';
@@ -13,9 +13,9 @@ function ranges(list) {
 }
 
 export async function render(main, _params, { problem, navigate }) {
-  main.append(h('h1', {}, t('account.title')));
+  add(main, h('h1', {}, t('account.title')));
   if (!token()) {
-    main.append(h('div', { class: 'notice', role: 'status' }, t('state.login_needed'), ' ',
+    add(main, h('div', { class: 'notice', role: 'status' }, t('state.login_needed'), ' ',
       h('a', { href: '/login?next=/account', 'data-link': true }, t('session.login'))));
     return undefined;
   }
@@ -31,7 +31,7 @@ export async function render(main, _params, { problem, navigate }) {
   const holdingsBox = h('div', { id: 'holdings' }, loading());
   const cashBox = h('div', { id: 'cash' }, loading());
   const keysBox = h('div', { id: 'api-keys' }, loading());
-  main.append(pick,
+  add(main, pick,
     known.length ? null : h('p', { class: 'muted' }, t('account.no_me')),
     h('div', { class: 'grid-2' },
       section(t('account.holdings'), 'holdings-card', holdingsBox),
@@ -42,11 +42,11 @@ export async function render(main, _params, { problem, navigate }) {
     section(t('account.api_keys'), 'keys-card', keysBox));
 
   async function loadHoldings() {
-    if (!account) { holdingsBox.replaceChildren(empty('account.pick')); cashBox.replaceChildren(); return; }
+    if (!account) { mount(holdingsBox, empty('account.pick')); mount(cashBox); return; }
     try {
       const doc = await get(`/accounts/${encodeURIComponent(account)}/holdings`);
       const rows = doc.holdings || [];
-      holdingsBox.replaceChildren(rows.length
+      mount(holdingsBox, rows.length
         ? table(null, [t('account.issuance'), t('account.project'), t('account.vintage'), t('account.available'), t('account.reserved'), t('account.serials')],
           rows.map((r) => [String(r.issuance), r.project, String(r.vintage),
             h('span', { class: 'num', 'data-issuance': r.issuance }, num(r.available_tonnes)), h('span', { class: 'num' }, num(r.reserved_tonnes)),
@@ -54,13 +54,13 @@ export async function render(main, _params, { problem, navigate }) {
           { id: 'holdings-table' })
         : empty('account.no_holdings'));
       const cash = doc.cash || [];
-      cashBox.replaceChildren(cash.length
+      mount(cashBox, cash.length
         ? table(null, [t('account.currency'), t('account.available'), t('account.reserved')],
           cash.map((c) => [c.currency, h('span', { class: 'num' }, money(c.available, c.currency)), h('span', { class: 'num' }, money(c.reserved, c.currency))]), { id: 'cash-table' })
         : empty('account.no_cash'));
     } catch (e) {
-      holdingsBox.replaceChildren(problem(e));
-      cashBox.replaceChildren();
+      mount(holdingsBox, problem(e));
+      mount(cashBox);
     }
   }
 
@@ -76,9 +76,9 @@ export async function render(main, _params, { problem, navigate }) {
       const v = formValues(form);
       try {
         await post('/transfers', { from: Number(account), to: Number(v.to), issuance: Number(v.issuance), quantity: Number(v.quantity) });
-        out.replaceChildren(h('p', { class: 'notice ok', role: 'status' }, t('account.transferred')));
+        mount(out, h('p', { class: 'notice ok', role: 'status' }, t('account.transferred')));
         loadHoldings();
-      } catch (e) { out.replaceChildren(problem(e)); }
+      } catch (e) { mount(out, problem(e)); }
     });
     return form;
   }
@@ -103,10 +103,10 @@ export async function render(main, _params, { problem, navigate }) {
           beneficiary: v.beneficiary, purpose: v.purpose, using_entity: v.using_entity, note: v.note,
         });
         const ev0 = (doc.events || []).find((e) => e.type === 'retired');
-        out.replaceChildren(h('p', { class: 'notice ok', role: 'status' }, t('account.retired', { id: ev0?.retirement ?? '?' }), ' ',
+        mount(out, h('p', { class: 'notice ok', role: 'status' }, t('account.retired', { id: ev0?.retirement ?? '?' }), ' ',
           ev0 ? h('a', { href: `/certificate/${ev0.retirement}`, 'data-link': true, id: 'certificate-link' }, t('account.open_certificate')) : null));
         loadHoldings();
-      } catch (e) { out.replaceChildren(problem(e)); }
+      } catch (e) { mount(out, problem(e)); }
     });
     return form;
   }
@@ -122,18 +122,18 @@ export async function render(main, _params, { problem, navigate }) {
         try {
           const doc = await post('/api-keys', { name: name.value.trim() });
           await loadKeys();
-          keysBox.append(h('p', { class: 'notice ok', role: 'status' }, t('account.key_created'), ' ', h('code', {}, doc.key || doc.token || '')));
-        } catch (e) { out.replaceChildren(problem(e)); }
+          add(keysBox, h('p', { class: 'notice ok', role: 'status', id: 'key-secret' }, t('account.key_created'), ' ', h('code', {}, doc.secret || doc.key || '')));
+        } catch (e) { mount(out, problem(e)); }
       });
-      keysBox.replaceChildren(
+      mount(keysBox, 
         rows.length ? table(null, [t('account.key_name'), t('account.key_prefix'), t('account.key_created_at'), t('trade.actions')], rows.map((k) => [
-          k.name || '—', h('code', {}, k.prefix || k.id), date(k.created_at || k.created),
-          h('button', { type: 'button', class: 'danger', onclick: async () => {
-            try { await del(`/api-keys/${encodeURIComponent(k.id)}`); loadKeys(); } catch (e) { out.replaceChildren(problem(e)); }
+          k.name || '—', h('code', {}, `${k.prefix || k.id}…`), date(k.created || k.created_at),
+          k.revoked ? `${t('account.key_revoked')} ${date(k.revoked)}` : h('button', { type: 'button', class: 'danger', onclick: async () => {
+            try { await del(`/api-keys/${encodeURIComponent(k.id)}`); loadKeys(); } catch (e) { mount(out, problem(e)); }
           } }, t('account.key_revoke'))])) : empty('account.no_keys'),
         form, out);
     } catch (e) {
-      keysBox.replaceChildren(notAvailable(e) ? problem(e) : problem(e));
+      mount(keysBox, notAvailable(e) ? problem(e) : problem(e));
     }
   }
 

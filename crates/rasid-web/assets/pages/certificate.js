@@ -2,7 +2,7 @@
 // beside it), naming every serial range, the journal record's sequence number and hash, and how
 // anyone can verify the claim. Public, like the retirement it certifies.
 
-import { h } from '../dom.js';
+import { h, add } from '../dom.js';
 import { t, currentLang, otherLang, dictionary, num, date } from '../i18n.js';
 import { get } from '../api.js';
 
@@ -38,19 +38,36 @@ function column(code, d, r, hash) {
       h('li', {}, tr('cert.verify_journal', { seq: r.seq ?? '—' }))));
 }
 
+/**
+ * The journal record's hash, read from the server's printable certificate (the JSON retirement
+ * does not carry it). The HTML is parsed into an inert document, never inserted, so nothing in
+ * it runs; null when the server has no certificate route.
+ */
+async function recordHash(id) {
+  try {
+    const res = await fetch(`/v1/retirements/${encodeURIComponent(id)}/certificate`);
+    if (!res.ok) return null;
+    const doc = new DOMParser().parseFromString(await res.text(), 'text/html');
+    const code = [...doc.querySelectorAll('code')].map((c) => c.textContent.trim()).find((x) => /^[0-9a-f]{64}$/.test(x));
+    return code || null;
+  } catch {
+    return null;
+  }
+}
+
 export async function render(main, [id], { problem }) {
   let r;
   try {
     r = await get(`/retirements/${encodeURIComponent(id)}`);
   } catch (e) {
-    main.append(h('h1', {}, t('cert.title')), problem(e));
+    add(main, h('h1', {}, t('cert.title')), problem(e));
     return undefined;
   }
-  const hash = r.hash || r.record_hash || r.journal_hash || r.journal?.hash || null;
+  const hash = r.record_hash || r.hash || await recordHash(id);
   const first = currentLang();
   const second = otherLang();
   const [d1, d2] = await Promise.all([dictionary(first), dictionary(second)]);
-  main.append(
+  add(main, 
     h('div', { class: 'no-print toolbar' },
       h('button', { type: 'button', class: 'primary', onclick: () => window.print() }, t('cert.print')),
       h('a', { href: `/v1/retirements/${encodeURIComponent(id)}/certificate?lang=${first}`, class: 'button' }, t('cert.server_version'))),

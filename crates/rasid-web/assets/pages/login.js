@@ -1,6 +1,6 @@
 // Sign in: POST /v1/sessions, then GET /v1/me for the organization, role and accounts.
 
-import { h, field, formValues } from '../dom.js';
+import { h, add, mount, field, formValues } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, setSession, loadMe } from '../api.js';
 
@@ -14,7 +14,7 @@ export async function render(main, _params, { navigate, problem }) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const v = formValues(form);
-    out.replaceChildren();
+    mount(out);
     try {
       const doc = await api('POST', '/sessions', { username: v.username, password: v.password });
       setSession(doc.token, { username: v.username });
@@ -22,9 +22,9 @@ export async function render(main, _params, { navigate, problem }) {
       const next = new URLSearchParams(location.search).get('next');
       navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/markets');
     } catch (e) {
-      out.replaceChildren(problem(e));
+      mount(out, problem(e));
     }
   });
-  main.append(h('h1', {}, t('login.title')), form);
+  add(main, h('h1', {}, t('login.title')), form);
   form.querySelector('input').focus();
 }

@@ -1,13 +1,20 @@
 // Markets: every instrument with its last price, change and volume (from its daily candles),
 // and the baskets with their criteria.
 
-import { h, table } from '../dom.js';
+import { h, add, mount, table } from '../dom.js';
 import { t, money, num } from '../i18n.js';
 import { get, items, notAvailable } from '../api.js';
 import { section, loading, empty, normCandle, details } from '../view.js';
 import { subscribe } from '../live.js';
 
 const SUBSCRIPTIONS_MAX = 20;
+
+/** A basket's criteria as a list: only the constraints it sets. */
+function criteria(c) {
+  const rows = Object.entries(c || {}).filter(([, v]) => !(v === null || v === false || (Array.isArray(v) && !v.length)));
+  if (!rows.length) return h('p', { class: 'muted' }, t('markets.any_credit'));
+  return details(Object.fromEntries(rows));
+}
 
 async function dayStats(m) {
   if (m.last_price !== undefined) {
@@ -35,7 +42,7 @@ async function dayStats(m) {
 export async function render(main, _params, { problem }) {
   const list = h('div', {}, loading());
   const baskets = h('div', {}, loading());
-  main.append(h('h1', {}, t('markets.title')),
+  add(main, h('h1', {}, t('markets.title')),
     section(t('markets.instruments'), 'instruments', list),
     section(t('markets.baskets'), 'baskets', baskets));
 
@@ -43,10 +50,10 @@ export async function render(main, _params, { problem }) {
     try {
       const doc = await get('/markets');
       const rows = items(doc, 'markets');
-      if (!rows.length) { list.replaceChildren(empty('markets.none')); return []; }
+      if (!rows.length) { mount(list, empty('markets.none')); return []; }
       const stats = await Promise.all(rows.map(dayStats));
       const unavailable = stats.some((s) => s.unavailable);
-      list.replaceChildren(
+      mount(list, 
         table(null, [t('markets.symbol'), t('markets.status'), t('markets.last'), t('markets.change'), t('markets.volume'), t('markets.reference')],
           rows.map((m, i) => {
             const s = stats[i];
@@ -63,7 +70,7 @@ export async function render(main, _params, { problem }) {
         unavailable ? h('p', { class: 'muted', 'data-state': 'not-available' }, t('markets.stats_unavailable')) : null);
       return rows.map((m) => m.symbol);
     } catch (e) {
-      list.replaceChildren(problem(e));
+      mount(list, problem(e));
       return [];
     }
   }
@@ -71,13 +78,20 @@ export async function render(main, _params, { problem }) {
   async function loadBaskets() {
     try {
       const rows = items(await get('/baskets'), 'baskets');
-      if (!rows.length) { baskets.replaceChildren(empty('markets.no_baskets')); return; }
-      baskets.replaceChildren(h('ul', { class: 'plain' }, rows.map((b) => h('li', { class: 'basket' },
-        h('strong', {}, b.symbol || b.name || `#${b.id}`), ' ',
-        details(b.criteria || {}, []),
-        b.instrument ? h('a', { href: `/trade/${encodeURIComponent(b.instrument_symbol || b.instrument)}`, 'data-link': true }, t('markets.trade')) : null))));
+      if (!rows.length) { mount(baskets, empty('markets.no_baskets')); return; }
+      // A basket trades as the instrument listed on it.
+      let instruments = [];
+      try { instruments = items(await get('/instruments?limit=100'), 'instruments'); } catch { /* links only */ }
+      mount(baskets, h('ul', { class: 'plain', id: 'baskets-list' }, rows.map((b) => {
+        const listed = instruments.filter((i) => String(i.basket) === String(b.id));
+        return h('li', { class: 'basket' },
+          h('h3', {}, b.name || `#${b.id}`),
+          criteria(b.criteria),
+          b.free_deposited_tonnes !== undefined ? h('p', { class: 'muted' }, t('markets.basket_free', { tonnes: num(b.free_deposited_tonnes) })) : null,
+          listed.map((i) => h('a', { href: `/trade/${encodeURIComponent(i.symbol)}`, 'data-link': true, class: 'button' }, `${t('markets.trade')} ${i.symbol}`)));
+      })));
     } catch (e) {
-      baskets.replaceChildren(problem(e));
+      mount(baskets, problem(e));
     }
   }
 
