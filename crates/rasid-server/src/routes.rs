@@ -113,7 +113,7 @@ pub(crate) struct Caller {
 
 /// Checks the bearer token of a request — a session token or an API key: 401 when it is
 /// missing, malformed, unknown, expired or revoked; 429 when the token is over its rate limit.
-pub(crate) async fn authenticate(
+pub(crate) async fn authenticate_request(
     app: &Shared,
     headers: &axum::http::HeaderMap,
 ) -> Result<Caller, ApiError> {
@@ -124,7 +124,7 @@ pub(crate) async fn authenticate(
     }
     let token = bearer_token(headers)
         .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
-    authenticate_token(app, token).await
+    authenticate(app, token).await
 }
 
 impl FromRequestParts<Shared> for Caller {
@@ -134,7 +134,7 @@ impl FromRequestParts<Shared> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        authenticate(app, &parts.headers).await
+        authenticate_request(app, &parts.headers).await
     }
 }
 
@@ -150,7 +150,7 @@ impl FromRequestParts<Shared> for MaybeCaller {
 
 /// Resolves a session token or API key to its caller, after taking one request from the token's
 /// rate-limit bucket (429 when it is empty).
-pub(crate) async fn authenticate_token(app: &Shared, token: String) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(app: &Shared, token: String) -> Result<Caller, ApiError> {
     let hash = auth::token_hash(&token);
     let now = std::time::Instant::now();
     app.limits.take(&hash, now).map_err(ApiError::rate_limited)?;

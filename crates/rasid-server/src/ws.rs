@@ -12,7 +12,7 @@
 
 use crate::error::ApiError;
 use crate::live::{ChannelKey, Published};
-use crate::routes::{Shared, authenticate_token, blocking, resolve};
+use crate::routes::{Shared, authenticate, blocking, resolve};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -151,7 +151,7 @@ async fn handle(
 ) -> Vec<String> {
     match serde_json::from_str::<ClientMessage>(text) {
         Err(e) => vec![error_text(&ApiError::bad_request("malformed_request", e.to_string()))],
-        Ok(ClientMessage::Auth { token }) => match authenticate_token(app, token).await {
+        Ok(ClientMessage::Auth { token }) => match authenticate(app, token).await {
             Ok(caller) => {
                 *org = Some(caller.org);
                 vec![json!({ "type": "authenticated", "organization": caller.org.0 }).to_string()]

@@ -735,9 +735,12 @@ pub enum BenchCmd {
         /// Length of the latency run.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
-        /// WebSocket subscribers on the trades channel during the latency run.
+        /// WebSocket subscribers on the trades channel in the subscriber run.
         #[arg(long, default_value_t = 1_000)]
         subscribers: usize,
+        /// Offered orders per second while the subscribers listen.
+        #[arg(long, default_value_t = 2_000)]
+        ws_rate: u64,
     },
     /// Registry serial parsing speed (Verra, Gold Standard, CDM, ACR, CAR, Cercarbono) against
     /// splitting the same strings on '-'.

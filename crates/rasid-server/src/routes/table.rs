@@ -3,7 +3,7 @@
 //! cannot disagree. Access is enforced here, by a layer on each route, before the handler runs
 //! (and so before its body is parsed): deny by default, a route is public only when it says so.
 
-use super::{Caller, Shared, auctions, authenticate, exchange, registry};
+use super::{Caller, Shared, auctions, authenticate_request, exchange, registry};
 use crate::error::ApiError;
 use axum::extract::{Request, State};
 use axum::handler::Handler;
@@ -210,7 +210,7 @@ pub(crate) async fn enforce(
         Access::Public => None,
         Access::PublicOrCaller if !req.headers().contains_key(AUTHORIZATION) => None,
         Access::PublicOrCaller | Access::Authenticated | Access::Roles(_) => {
-            match authenticate(&app, req.headers()).await {
+            match authenticate_request(&app, req.headers()).await {
                 Ok(caller) => Some(caller),
                 Err(e) => return e.into_response(),
             }
