@@ -58,6 +58,9 @@ pub enum Cmd {
         /// Seed and print the tour, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
+        /// Serve without the trading bots, so the book stays as seeded (scripted walk-throughs).
+        #[arg(long)]
+        no_bots: bool,
     },
     /// Create the ledger's genesis record (done automatically by the first command otherwise).
     Init {

@@ -95,7 +95,9 @@ fn start_demo(dir: &Path) -> (Process, String, u64) {
     let addr = format!("127.0.0.1:{}", free_port());
     let database = format!("sqlite://{}", dir.join("rasid.db").display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_rasid"))
-        .args(["demo", "--listen", &addr, "--database", &database])
+        // Without the trading bots: they would move the book this walk-through crosses at the
+        // seeded ask (the bots are tested in serve.rs).
+        .args(["demo", "--listen", &addr, "--database", &database, "--no-bots"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
