@@ -58,6 +58,10 @@ pub enum Cmd {
         /// Seed and print the tour, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
+        /// Serve without the trading bots, so only people move the market (the browser tests
+        /// count holdings exactly).
+        #[arg(long)]
+        no_bots: bool,
     },
     /// Create the ledger's genesis record (done automatically by the first command otherwise).
     Init {

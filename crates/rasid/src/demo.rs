@@ -37,11 +37,12 @@ const DEMO_LOGINS: [(&str, &str, &str); 4] = [
 ];
 
 /// Seeds the demo market, prints the tour, then — unless `listen` is `None` — serves the HTTP
-/// API over it with the demo logins until Ctrl-C or SIGTERM.
+/// API over it with the demo logins until Ctrl-C or SIGTERM, with the trading bots when `bots`.
 pub fn run(
     database: &DatabaseUrl,
     snapshot_interval: u64,
     listen: Option<&str>,
+    bots: bool,
     json_output: bool,
 ) -> Result<Output, Failure> {
     let seeded = seed(database, snapshot_interval)?;
@@ -75,14 +76,16 @@ pub fn run(
         demo_users: logins,
         ha: rasid_server::HaOptions::default(),
     };
-    let _ = writeln!(
-        std::io::stderr(),
-        "Trading bots ({} and {}) keep orders flowing on {DEMO_SYMBOL}.",
-        crate::demo_bots::MAKER,
-        crate::demo_bots::TAKER
-    );
-    rasid_server::run_with(listen, options, |app| {
-        crate::demo_bots::start(app, DEMO_SYMBOL, DEVELOPER)
+    if bots {
+        let _ = writeln!(
+            std::io::stderr(),
+            "Trading bots ({} and {}) keep orders flowing on {DEMO_SYMBOL}.",
+            crate::demo_bots::MAKER,
+            crate::demo_bots::TAKER
+        );
+    }
+    rasid_server::run_with(listen, options, move |app| -> rasid_server::Stop {
+        if bots { crate::demo_bots::start(app, DEMO_SYMBOL, DEVELOPER) } else { Box::new(|| {}) }
     })
     .map_err(Failure::Internal)?;
     Ok(Output::new("demo server stopped", json!({ "ok": true, "stopped": true })))

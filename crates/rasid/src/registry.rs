@@ -21,10 +21,11 @@ pub fn run(args: Cli) -> Result<Output, Failure> {
         Cmd::Verify => verify(&args.database),
         Cmd::SyncReadModels => sync_read_models(&args.database),
         Cmd::Bench(cmd) => crate::bench::run(cmd, &args.database),
-        Cmd::Demo { listen, no_serve } => crate::demo::run(
+        Cmd::Demo { listen, no_serve, no_bots } => crate::demo::run(
             &args.database,
             args.snapshot_interval,
             (!no_serve).then_some(listen.as_str()),
+            !no_bots,
             args.json,
         ),
         Cmd::Serve { listen, advertise, lease_ttl_ms } => {
