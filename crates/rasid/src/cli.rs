@@ -58,7 +58,8 @@ pub enum Cmd {
         /// Seed and print the tour, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
-        /// Serve without the trading bots, so the book stays as seeded (scripted walk-throughs).
+        /// Serve without the trading bots, so only people move the market (the browser tests
+        /// count holdings exactly).
         #[arg(long)]
         no_bots: bool,
     },

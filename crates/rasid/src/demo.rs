@@ -83,12 +83,10 @@ pub fn run(
             crate::demo_bots::MAKER,
             crate::demo_bots::TAKER
         );
-        rasid_server::run_with(listen, options, |app| {
-            crate::demo_bots::start(app, DEMO_SYMBOL, DEVELOPER)
-        })
-    } else {
-        rasid_server::run(listen, options)
     }
+    rasid_server::run_with(listen, options, move |app| -> rasid_server::Stop {
+        if bots { crate::demo_bots::start(app, DEMO_SYMBOL, DEVELOPER) } else { Box::new(|| {}) }
+    })
     .map_err(Failure::Internal)?;
     Ok(Output::new("demo server stopped", json!({ "ok": true, "stopped": true })))
 }

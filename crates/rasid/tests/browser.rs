@@ -95,9 +95,7 @@ fn start_demo(dir: &Path) -> (Process, String, u64) {
     let addr = format!("127.0.0.1:{}", free_port());
     let database = format!("sqlite://{}", dir.join("rasid.db").display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_rasid"))
-        // Without the trading bots: they would move the book this walk-through crosses at the
-        // seeded ask (the bots are tested in serve.rs).
-        .args(["demo", "--listen", &addr, "--database", &database, "--no-bots"])
+        .args(["demo", "--no-bots", "--listen", &addr, "--database", &database])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
