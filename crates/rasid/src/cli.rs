@@ -707,8 +707,6 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1_000_000)]
         commands: u64,
     },
-    /// The matching engine in process (no journal) on a synthetic order stream, with
-    /// reservations and serial settlement; and the same stream durably through the journal.
     /// Clearing and settling one auction lot of `--bids` sealed bids.
     Auction {
         #[arg(long, default_value_t = 100_000)]
@@ -716,6 +714,9 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2_500_000)]
         tonnes: u64,
     },
+    /// The matching engine in process (no journal) on a synthetic order stream, with
+    /// reservations and serial settlement, against the comparison crates when built with
+    /// `--features compare-engines`; and the same stream durably through the journal.
     Matching {
         #[arg(long, default_value_t = 2_000_000)]
         ops: u64,
