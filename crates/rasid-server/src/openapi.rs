@@ -268,7 +268,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas(),
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A session token from POST /v1/sessions" } },
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A session token from POST /v1/sessions, or an API key (rk_…) from POST /v1/api-keys" } },
         },
     })
 }
