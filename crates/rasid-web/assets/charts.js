@@ -39,7 +39,7 @@ export function emptyChart(title, message, height = 220) {
  */
 export function depthChart(title, bids, asks, fmtPrice, fmtQty, emptyText) {
   const height = 240;
-  const pad = { l: 56, r: 16, t: 12, b: 28 };
+  const pad = { l: 76, r: 16, t: 12, b: 28 };
   if (!bids.length && !asks.length) return emptyChart(title, emptyText, height);
   const cum = (levels) => {
     let total = 0;
@@ -85,7 +85,7 @@ export function depthChart(title, bids, asks, fmtPrice, fmtQty, emptyText) {
  */
 export function candleChart(title, candles, fmtPrice, fmtQty, fmtTime, emptyText) {
   const height = 300;
-  const pad = { l: 56, r: 16, t: 12, b: 28 };
+  const pad = { l: 76, r: 16, t: 12, b: 28 };
   const volH = 70;
   if (!candles.length) return emptyChart(title, emptyText, height);
   const lo = Math.min(...candles.map((c) => c.low));
@@ -130,7 +130,7 @@ export function candleChart(title, candles, fmtPrice, fmtQty, fmtTime, emptyText
  */
 export function demandChart(title, points, clearing, supply, fmtPrice, fmtQty, emptyText) {
   const height = 260;
-  const pad = { l: 56, r: 16, t: 12, b: 28 };
+  const pad = { l: 76, r: 16, t: 12, b: 28 };
   if (!points.length) return emptyChart(title, emptyText, height);
   const pts = [...points].sort((p, q) => q.price - p.price);
   const maxQ = Math.max(...pts.map((p) => p.quantity), supply || 0, 1);

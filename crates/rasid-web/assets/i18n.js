@@ -87,6 +87,16 @@ export function num(value, code) {
   return new Intl.NumberFormat(locale(code)).format(v);
 }
 
+/**
+ * A whole number shortened for a chart axis ("130K", "2.5M", or the Arabic equivalents), where a
+ * label has a fixed width and exact digits are in the table beside the chart.
+ */
+export function compact(value, code) {
+  if (value === undefined || value === null || value === '') return '—';
+  return new Intl.NumberFormat(locale(code), { notation: 'compact', maximumFractionDigits: 1 })
+    .format(Number(value));
+}
+
 /** A decimal string amount ("37.50") in a currency, exactly (no float rounding). */
 export function money(amount, currency, code) {
   if (amount === undefined || amount === null || amount === '') return '—';

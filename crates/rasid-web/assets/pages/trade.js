@@ -3,7 +3,7 @@
 // WebSocket channels book:SYM, trades:SYM, candles:SYM:INTERVAL, orders and fills.
 
 import { h, add, mount, field, select, table, formValues } from '../dom.js';
-import { t, money, num, date } from '../i18n.js';
+import { t, money, num, compact, date } from '../i18n.js';
 import { get, post, patch, del, items, token, currentAccount, setCurrentAccount, notAvailable } from '../api.js';
 import { section, loading, empty, toNum, normCandle } from '../view.js';
 import { depthChart, candleChart, emptyChart } from '../charts.js';
@@ -52,7 +52,8 @@ export async function render(main, [symbol], { problem }) {
   }
   const cur = inst.currency;
   const fmtP = (p) => money(String(p), null);
-  const fmtQ = (q) => num(q);
+  // Axis labels have a fixed width: quantities are shortened there (the book table has them exact).
+  const fmtQ = (q) => compact(q);
   const fmtT = (ms) => date(ms);
 
   const bookBox = h('div', { id: 'book' }, loading());
