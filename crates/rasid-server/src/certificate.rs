@@ -90,7 +90,13 @@ pub fn html(d: &Data, record_hash: &[u8; 32], arabic_first: bool) -> String {
         );
     }
     let first_serial = d.ranges.first().map_or(0, |r| r.first());
-    let e = |s: &str| escape(s);
+    // Every value from the record is escaped once, here; both language blocks use these.
+    let (q, id, vintage, seq) = (d.quantity_tonnes, d.id.0, d.vintage, d.seq);
+    let (ben, using, purpose) =
+        (escape(&d.beneficiary), escape(&d.using_entity), escape(d.purpose));
+    let (prog, ext, name) =
+        (escape(d.program), escape(&d.project_external_id), escape(&d.project_name));
+    let (country, time, note) = (escape(&d.country), escape(&d.time), escape(&d.note));
     let english = format!(
         "<section lang=\"en\" dir=\"ltr\"><h1>Certificate of Retirement</h1>\
 <p>{q} tonnes of CO₂e were permanently retired on the Rasid registry on behalf of <strong>{ben}</strong>.</p>\
@@ -102,19 +108,6 @@ pub fn html(d: &Data, record_hash: &[u8; 32], arabic_first: bool) -> String {
 <p class=\"verify\">To verify: look any serial up at <code>GET /v1/serials/{first_serial}</code> (it answers “retired”, \
 retirement ret{id}); an auditor with a copy of the journal runs <code>rasid verify</code>, which recomputes the hash chain \
 — record #{seq} must have the hash above.</p></section>",
-        q = d.quantity_tonnes,
-        ben = e(&d.beneficiary),
-        id = d.id.0,
-        using = e(&d.using_entity),
-        purpose = e(d.purpose),
-        prog = e(d.program),
-        ext = e(&d.project_external_id),
-        name = e(&d.project_name),
-        country = e(&d.country),
-        vintage = d.vintage,
-        time = e(&d.time),
-        note = e(&d.note),
-        seq = d.seq,
     );
     let arabic = format!(
         "<section lang=\"ar\" dir=\"rtl\"><h1>شهادة سحب أرصدة كربونية</h1>\
@@ -127,19 +120,6 @@ retirement ret{id}); an auditor with a copy of the journal runs <code>rasid veri
 <p class=\"verify\">للتحقق: ابحث عن أي رقم تسلسلي عبر <code>GET /v1/serials/{first_serial}</code> (الجواب: مسحوب، \
 السحب ret{id})؛ ويمكن لمدقق يملك نسخة من اليومية تشغيل <code>rasid verify</code> لإعادة حساب سلسلة البصمات — \
 يجب أن تكون بصمة السجل #{seq} كما هي أعلاه.</p></section>",
-        q = d.quantity_tonnes,
-        ben = e(&d.beneficiary),
-        id = d.id.0,
-        using = e(&d.using_entity),
-        purpose = e(d.purpose),
-        prog = e(d.program),
-        ext = e(&d.project_external_id),
-        name = e(&d.project_name),
-        country = e(&d.country),
-        vintage = d.vintage,
-        time = e(&d.time),
-        note = e(&d.note),
-        seq = d.seq,
     );
     let (first, second, lang, dir) =
         if arabic_first { (arabic, english, "ar", "rtl") } else { (english, arabic, "en", "ltr") };
