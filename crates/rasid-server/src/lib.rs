@@ -265,6 +265,13 @@ impl App {
     /// creates the bootstrap operator on the first start. On PostgreSQL the server becomes the
     /// writer if it can take the lease, and a follower otherwise.
     pub fn open(options: &Options) -> Result<Self, String> {
+        Self::open_with_hub(options, live::HUB_BATCHES_MAX)
+    }
+
+    /// As [`App::open`], with a WebSocket hub that keeps `hub_batches` published batches for
+    /// clients that are behind (rounded up to a power of two). Tests use a small hub so that a
+    /// slow client falls behind after a few dozen orders rather than thousands.
+    pub fn open_with_hub(options: &Options, hub_batches: usize) -> Result<Self, String> {
         let sqlite_lock = match &options.database {
             DatabaseUrl::Sqlite(path) => Some(lock_sqlite(path)?),
             DatabaseUrl::Postgres(_) => None,
@@ -274,7 +281,7 @@ impl App {
         // The live read models (market data, depth, WebSocket hub) are rebuilt from the whole
         // journal at open, on both roles; afterwards the writer's ledger feeds them after each
         // commit, and a follower feeds them from the records it tails.
-        let live = Arc::new(live::Live::new());
+        let live = Arc::new(live::Live::with_capacity(hub_batches));
         let (role, ha) = match &options.database {
             DatabaseUrl::Sqlite(_) => {
                 let journal = open_journal(&options.database).map_err(|e| e.to_string())?;

@@ -145,6 +145,8 @@ pub struct Live {
     pub ws_lagged_messages: AtomicU64,
     /// Moves on every new instrument listing: the instrument directory cache's version.
     pub instruments_version: AtomicU64,
+    /// The batches the hub was asked to keep.
+    capacity: usize,
 }
 
 impl Default for Live {
@@ -167,6 +169,7 @@ impl Live {
             ws_clients: AtomicU64::new(0),
             ws_lagged_messages: AtomicU64::new(0),
             instruments_version: AtomicU64::new(0),
+            capacity: batches,
         }
     }
 
@@ -204,6 +207,14 @@ impl Live {
             // No receivers is not an error: nobody is listening.
             let _ = self.hub.send(Arc::new(messages));
         }
+    }
+
+    /// Published batches that some client has not read yet, and the most the hub keeps. When
+    /// the first equals the second, the slowest client is as far behind as the hub allows: the
+    /// next batch published pushes out one it has not read, and that client will see a gap.
+    pub fn hub_queued(&self) -> (usize, usize) {
+        // The broadcast channel rounds its capacity up to a power of two and keeps that many.
+        (self.hub.len(), self.capacity.next_power_of_two())
     }
 
     /// A receiver of every batch published from now on.

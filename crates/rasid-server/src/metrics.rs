@@ -104,6 +104,19 @@ fn text(app: &App) -> String {
         "Published batches WebSocket clients missed because they fell behind.",
         load(&app.live.ws_lagged_messages),
     );
+    let (queued, kept) = app.live.hub_queued();
+    counter(
+        "rasid_ws_hub_queued_batches",
+        "gauge",
+        "Published batches the slowest WebSocket client has not read yet.",
+        queued as u64,
+    );
+    counter(
+        "rasid_ws_hub_capacity_batches",
+        "gauge",
+        "Batches the hub keeps for slow clients; a client further behind skips ahead.",
+        kept as u64,
+    );
     let commits: Vec<u64> = s.commit_latency_buckets.iter().map(load).collect();
     histogram(
         &mut out,

@@ -100,12 +100,21 @@ impl Server {
         Self::start_with(database, None)
     }
 
+    /// A server whose WebSocket hub keeps only `batches` published batches for slow clients.
+    fn start_with_hub(database: DatabaseUrl, batches: usize) -> Self {
+        Self::start_tuned(database, None, batches)
+    }
+
     /// A server of a highly available PostgreSQL deployment with a `lease_ttl_ms` lease.
     fn start_ha(database: DatabaseUrl, lease_ttl_ms: u64) -> Self {
         Self::start_with(database, Some(lease_ttl_ms))
     }
 
     fn start_with(database: DatabaseUrl, lease_ttl_ms: Option<u64>) -> Self {
+        Self::start_tuned(database, lease_ttl_ms, rasid_server::live::HUB_BATCHES_MAX)
+    }
+
+    fn start_tuned(database: DatabaseUrl, lease_ttl_ms: Option<u64>, hub_batches: usize) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let base = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -125,7 +134,7 @@ impl Server {
             ],
             ha,
         };
-        let app = Arc::new(App::open(&options).unwrap());
+        let app = Arc::new(App::open_with_hub(&options, hub_batches).unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
         let thread = std::thread::spawn(move || {
@@ -218,6 +227,43 @@ impl Server {
             s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         }
         Ws(socket)
+    }
+
+    /// A WebSocket client whose socket has a small receive buffer, so that when it stops
+    /// reading, the server's writes to it block after a few kilobytes instead of megabytes.
+    fn ws_small_buffer(&self) -> Ws {
+        let addr: std::net::SocketAddr = self.base.parse().unwrap();
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4_096).unwrap();
+        socket.connect(&addr.into()).unwrap();
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let url = format!("ws://{}/v1/ws", self.base);
+        let (socket, _) =
+            tokio_tungstenite::tungstenite::client(url, MaybeTlsStream::Plain(stream)).unwrap();
+        Ws(socket)
+    }
+
+    /// The value of one unlabelled metric.
+    fn metric(&self, token: Option<&str>, name: &str) -> u64 {
+        let r = self.get("/metrics", token);
+        assert_eq!(r.status, 200, "{}", r.doc);
+        let text = r.doc.as_str().unwrap();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no {name} in {text}"));
+        line.parse().unwrap()
+    }
+
+    /// The newest trade ids on the REST tape (at most 100), oldest first, and the REST book's
+    /// levels as `(price, quantity, orders)`, bids best first then asks best first.
+    fn tape_and_book(&self) -> Rest {
+        let tape =
+            trade_ids(&self.get(&format!("/v1/markets/{SYMBOL}/trades?limit=100"), None).doc);
+        let book = self.get(&format!("/v1/markets/{SYMBOL}/book?levels=100"), None).doc;
+        (tape, levels(&book["bids"]), levels(&book["asks"]))
     }
 
     fn stop(mut self) {
@@ -718,6 +764,219 @@ fn amended_orders_keep_the_depth_mirror_equal_to_the_book() {
     let server = Server::start(database);
     let mut ws = server.ws();
     assert_eq!(ws.subscribe(&format!("book:{SYMBOL}"))["data"], expected);
+    drop(ws);
+    server.stop();
+}
+
+/// Book levels as `(price, quantity, orders)`, best first.
+type Levels = Vec<(String, u64, u64)>;
+/// What REST shows: the newest trade ids (oldest first), bids and asks.
+type Rest = (Vec<u64>, Levels, Levels);
+
+/// Book levels of a REST book or a WebSocket book snapshot as `(price, quantity, orders)`.
+fn levels(side: &Value) -> Levels {
+    side.as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let price = l["price"].as_str().unwrap().to_owned();
+            (price, l["quantity"].as_u64().unwrap(), l["orders"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+/// What a WebSocket client rebuilds from the `trades` and `book` channels: the tape and the
+/// depth, with each channel's last seq and whether it is waiting for a fresh snapshot.
+#[derive(Default)]
+struct Mirror {
+    tape: Vec<u64>,
+    bids: std::collections::BTreeMap<i64, (u64, u64)>,
+    asks: std::collections::BTreeMap<i64, (u64, u64)>,
+    seq: std::collections::BTreeMap<String, u64>,
+    resubscribing: std::collections::BTreeSet<String>,
+    gaps: std::collections::BTreeSet<String>,
+}
+
+/// "37.50" → 3750, so the mirror's levels sort by price.
+fn cents(price: &str) -> i64 {
+    let (whole, frac) = price.split_once('.').unwrap();
+    whole.parse::<i64>().unwrap() * 100 + frac.parse::<i64>().unwrap()
+}
+
+impl Mirror {
+    fn set_levels(map: &mut std::collections::BTreeMap<i64, (u64, u64)>, side: &Value) {
+        for (price, quantity, orders) in levels(side) {
+            if quantity == 0 {
+                map.remove(&cents(&price));
+            } else {
+                map.insert(cents(&price), (quantity, orders));
+            }
+        }
+    }
+
+    /// Applies one message as a careful client does: a snapshot replaces the channel's state; an
+    /// update whose seq does not follow the last one is a gap, so the client resubscribes (and
+    /// ignores that channel's updates until the fresh snapshot arrives).
+    fn apply(&mut self, ws: &mut Ws, m: &Value) {
+        let channel = m["channel"].as_str().unwrap().to_owned();
+        if channel == "orders" {
+            // Only there to fill the socket (see the test).
+            return;
+        }
+        let seq = m["seq"].as_u64().unwrap();
+        let data = &m["data"];
+        match m["type"].as_str().unwrap() {
+            "snapshot" => {
+                assert_eq!(seq, 1);
+                self.resubscribing.remove(&channel);
+                if channel.starts_with("trades:") {
+                    self.tape = data["trades"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .rev()
+                        .map(|t| t["trade"].as_u64().unwrap())
+                        .collect();
+                } else {
+                    self.bids.clear();
+                    self.asks.clear();
+                    Self::set_levels(&mut self.bids, &data["bids"]);
+                    Self::set_levels(&mut self.asks, &data["asks"]);
+                }
+            }
+            "update" if self.resubscribing.contains(&channel) => return,
+            "update" => {
+                let last = self.seq[&channel];
+                if seq != last + 1 {
+                    assert!(seq > last + 1, "{channel}: seq went back from {last} to {seq}");
+                    self.gaps.insert(channel.clone());
+                    self.resubscribing.insert(channel.clone());
+                    ws.send(json!({ "op": "subscribe", "channel": channel }));
+                    return;
+                }
+                if channel.starts_with("trades:") {
+                    self.tape.push(data["trade"].as_u64().unwrap());
+                } else {
+                    Self::set_levels(&mut self.bids, &data["bids"]);
+                    Self::set_levels(&mut self.asks, &data["asks"]);
+                }
+            }
+            other => panic!("unexpected message type {other}: {m}"),
+        }
+        self.seq.insert(channel, seq);
+    }
+
+    /// Whether the mirror shows what REST shows: the newest trades of the tape, and the book.
+    fn equals(&self, rest: &Rest) -> bool {
+        let (tape, bids, asks) = rest;
+        let side = |m: &std::collections::BTreeMap<i64, (u64, u64)>, rev: bool| {
+            let mut v: Levels = m
+                .iter()
+                .map(|(p, (q, n))| (format!("{}.{:02}", p / 100, p % 100), *q, *n))
+                .collect();
+            if rev {
+                v.reverse();
+            }
+            v
+        };
+        self.resubscribing.is_empty()
+            && self.tape.len() >= tape.len()
+            && self.tape[self.tape.len() - tape.len()..] == tape[..]
+            && side(&self.bids, true) == *bids
+            && side(&self.asks, false) == *asks
+    }
+
+    /// Reads messages until the mirror equals REST (a read timeout fails the test).
+    fn catch_up(&mut self, ws: &mut Ws, server: &Server) {
+        let rest = server.tape_and_book();
+        while !self.equals(&rest) {
+            let m = ws.next();
+            self.apply(ws, &m);
+        }
+        assert!(
+            self.tape.windows(2).all(|w| w[1] == w[0] + 1),
+            "the mirrored tape has every trade once, in order: {:?}",
+            self.tape
+        );
+    }
+}
+
+/// A slow client over a real connection: it stops reading, the server's writes to it block, the
+/// hub (8 batches here) moves on without it, and `/metrics` shows the hub full of batches it has
+/// not read. More trading then pushes out batches it never saw. When it reads again, each
+/// channel's seq jumps; it resubscribes, gets a snapshot, and ends with exactly the tape and book
+/// the REST API shows — and keeps them equal from the deltas that follow.
+#[test]
+fn a_lagging_client_sees_a_seq_gap_resubscribes_and_ends_equal_to_rest() {
+    const HUB: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start_with_hub(database, HUB);
+    let seller = server.login("seller", "seller-password");
+    let buyer = server.login("buyer", "buyer-password");
+    let operator = server.login("operator", "operator-secret-1");
+    let prices = ["37.00", "37.50", "38.00"];
+    // One trading step: a sell that rests (a book delta) and a buy that takes half of it (a
+    // trade and a book delta), each its own command and so its own published batch.
+    let step = |i: usize| {
+        server.order(&seller, SELLER_ACC, "sell", 2, prices[i % 3]);
+        server.order(&buyer, BUYER_ACC, "buy", 1, prices[i % 3]);
+    };
+
+    let mut ws = server.ws_small_buffer();
+    ws.send(json!({ "op": "auth", "token": seller }));
+    assert_eq!(ws.next()["type"], "authenticated");
+    let mut mirror = Mirror::default();
+    for channel in [format!("trades:{SYMBOL}"), format!("book:{SYMBOL}")] {
+        let snapshot = ws.subscribe(&channel);
+        mirror.apply(&mut ws, &snapshot);
+    }
+    // The seller gets 60 open orders (each sell rests two tonnes, the buy takes one), read as
+    // they come: a client that keeps up sees no gap.
+    let mut i = 0;
+    while i < 60 {
+        step(i);
+        i += 1;
+        if i % 3 == 0 {
+            mirror.catch_up(&mut ws, &server);
+        }
+    }
+    assert!(mirror.gaps.is_empty(), "a client that keeps up sees no gap");
+
+    // The client stops reading, after asking for 3,000 snapshots of its open orders (≈ 3 KB
+    // each, more than the socket buffers hold: the server's send buffer grows to ≈ 4 MB on
+    // Linux): the server's writes fill the socket and then block, so its connection stops
+    // taking batches from the hub. Trade until `/metrics` shows the hub holding as many batches as it
+    // keeps that this client has not read.
+    for _ in 0..3_000 {
+        ws.send(json!({ "op": "subscribe", "channel": "orders" }));
+    }
+    assert_eq!(server.metric(Some(&operator), "rasid_ws_hub_capacity_batches"), HUB as u64);
+    while server.metric(Some(&operator), "rasid_ws_hub_queued_batches") < HUB as u64 {
+        assert!(i < 1_000, "the server never blocked on the slow client");
+        step(i);
+        i += 1;
+    }
+    // Every batch published from now on pushes out one the client has not read.
+    for _ in 0..HUB {
+        step(i);
+        i += 1;
+    }
+    assert_eq!(server.metric(Some(&operator), "rasid_ws_lagged_batches_total"), 0);
+
+    // The client reads again: what the socket held, then the jump, then snapshots.
+    mirror.catch_up(&mut ws, &server);
+    let both: std::collections::BTreeSet<String> =
+        [format!("trades:{SYMBOL}"), format!("book:{SYMBOL}")].into();
+    assert_eq!(mirror.gaps, both, "both channels showed the gap");
+    assert!(server.metric(Some(&operator), "rasid_ws_lagged_batches_total") >= 1);
+    // After the resubscription the deltas keep the mirror equal to REST.
+    for _ in 0..5 {
+        step(i);
+        i += 1;
+    }
+    mirror.catch_up(&mut ws, &server);
     drop(ws);
     server.stop();
 }
