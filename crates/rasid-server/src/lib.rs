@@ -51,6 +51,8 @@ pub const DEFAULT_OPERATOR: &str = "Rasid Operator";
 pub const DEFAULT_REGISTRAR: &str = "Rasid Registry";
 /// The user the bootstrap password creates.
 pub const BOOTSTRAP_USER: &str = "operator";
+/// The shortest metrics scrape token accepted (`App::set_metrics_token`).
+pub const METRICS_TOKEN_LEN_MIN: usize = 16;
 /// The writer lease's default length: how long a dead writer holds up writes at most.
 pub const LEASE_TTL_MS_DEFAULT: u64 = 3_000;
 
@@ -134,6 +136,8 @@ pub struct App {
     /// replaced when this server takes over as writer.
     stats: RwLock<Arc<rasid_store::Stats>>,
     pub(crate) metrics: metrics::HttpMetrics,
+    /// SHA-256 of the token that may read `/metrics` without a user (`set_metrics_token`).
+    metrics_token: RwLock<Option<[u8; 32]>>,
     pub(crate) caches: cache::Caches,
 }
 
@@ -375,6 +379,7 @@ impl App {
             limits: limits::RateLimiter::default(),
             stats: RwLock::new(stats),
             metrics: metrics::HttpMetrics::default(),
+            metrics_token: RwLock::new(None),
             caches: cache::Caches::default(),
         })
     }
@@ -410,6 +415,34 @@ impl App {
     /// rate limiting off (benchmarks).
     pub fn set_rate_limit(&self, rate_per_s: u32, burst: u32) {
         self.limits.configure(rate_per_s, burst);
+    }
+
+    /// Sets the token a metrics scraper (Prometheus) presents as `Authorization: Bearer TOKEN`
+    /// to read `/metrics` without a user; `None` leaves `/metrics` to the operator and auditor
+    /// roles only. Only its SHA-256 is kept. Refuses a token shorter than
+    /// [`METRICS_TOKEN_LEN_MIN`] bytes, which could be guessed.
+    pub fn set_metrics_token(&self, token: Option<&str>) -> Result<(), String> {
+        let hash = match token {
+            Some(t) if t.len() < METRICS_TOKEN_LEN_MIN => {
+                return Err(format!(
+                    "the metrics token must have at least {METRICS_TOKEN_LEN_MIN} bytes"
+                ));
+            }
+            Some(t) => Some(auth::token_hash(t)),
+            None => None,
+        };
+        *self.metrics_token.write().unwrap_or_else(|p| p.into_inner()) = hash;
+        Ok(())
+    }
+
+    /// Whether the request carries the metrics scrape token. Both sides are SHA-256 digests,
+    /// so the comparison's timing says nothing about the token.
+    pub(crate) fn is_scrape_token(&self, headers: &axum::http::HeaderMap) -> bool {
+        let stored = *self.metrics_token.read().unwrap_or_else(|p| p.into_inner());
+        match (stored, routes::bearer_token(headers)) {
+            (Some(stored), Some(given)) => auth::token_hash(&given) == stored,
+            _ => false,
+        }
     }
 
     /// The writer ledger's counters (zero on a server that has not been the writer).

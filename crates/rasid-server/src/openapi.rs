@@ -167,6 +167,10 @@ pub fn document() -> Value {
             }
             Access::Authenticated => "Any authenticated role.".to_owned(),
             Access::Roles(_) => format!("Roles: {}.", roles.join(", ")),
+            Access::RolesOrScrapeToken(_) => format!(
+                "Roles: {}; or the scrape token set with --metrics-token (RASID_METRICS_TOKEN) as the bearer token.",
+                roles.join(", ")
+            ),
         };
         let media = match route.response {
             "CertificateHtml" => "text/html",

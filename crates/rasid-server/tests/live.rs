@@ -424,7 +424,8 @@ fn a_subscriber_receives_every_trade_once_in_order_while_1000_orders_are_placed(
     ws.send(json!({ "op": "dance" }));
     assert_eq!(ws.next()["error"]["code"], "malformed_request");
 
-    let r = server.get("/metrics", None);
+    let operator = server.login("operator", "operator-secret-1");
+    let r = server.get("/metrics", Some(&operator));
     let text = r.doc.as_str().unwrap();
     assert!(text.contains("rasid_ws_clients 1"), "{text}");
     assert!(text.contains("rasid_commit_latency_seconds_bucket"), "{text}");
@@ -978,5 +979,45 @@ fn a_lagging_client_sees_a_seq_gap_resubscribes_and_ends_equal_to_rest() {
     }
     mirror.catch_up(&mut ws, &server);
     drop(ws);
+    server.stop();
+}
+
+/// `/metrics` shows the server's internals, so it is not public: anonymous callers get 401,
+/// members 403, the operator 200, and so does a Prometheus scraper presenting the scrape token
+/// (`--metrics-token`); a wrong token is refused and a short one is not accepted as a setting.
+#[test]
+fn metrics_are_for_operators_auditors_and_the_scrape_token_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start(database);
+    let member = server.login("buyer", "buyer-password");
+    let operator = server.login("operator", "operator-secret-1");
+    let r = server.get("/metrics", None);
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"));
+    let r = server.get("/metrics", Some(&member));
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    let r = server.get("/metrics", Some(&operator));
+    assert_eq!(r.status, 200);
+    assert!(r.doc.as_str().unwrap().contains("rasid_commands_total"), "{}", r.doc);
+
+    // Without a configured scrape token, no bearer string passes as one.
+    let token = "prometheus-scrape-token-0123456789";
+    let r = server.get("/metrics", Some(token));
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"));
+    assert!(server.app.set_metrics_token(Some("short")).is_err(), "guessable tokens are refused");
+    server.app.set_metrics_token(Some(token)).unwrap();
+    let r = server.get("/metrics", Some(token));
+    assert_eq!(r.status, 200, "{}", r.doc);
+    assert!(r.doc.as_str().unwrap().contains("rasid_http_requests_total"));
+    let r = server.get("/metrics", Some("prometheus-scrape-token-wrong-one"));
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"));
+    // The scrape token reads metrics and nothing else.
+    let r = server.get("/v1/me", Some(token));
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"));
+    let r = server.get("/v1/accounts", Some(token));
+    assert_eq!(r.status, 401);
+    server.app.set_metrics_token(None).unwrap();
+    assert_eq!(server.get("/metrics", Some(token)).status, 401);
     server.stop();
 }

@@ -94,6 +94,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
     };
     let app = Arc::new(App::open(&options).map_err(Failure::Internal)?);
     app.set_rate_limit(0, 0);
+    app.set_metrics_token(Some(BENCH_METRICS_TOKEN)).map_err(Failure::Internal)?;
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bench-server")
@@ -374,9 +375,15 @@ async fn newest_trade(addr: &str) -> Result<u64, String> {
     Ok(doc["items"][0]["trade"].as_u64().unwrap_or(0))
 }
 
+/// The bench's own server reads its counters with this scrape token; the server lives only for
+/// the bench, on a loopback port.
+const BENCH_METRICS_TOKEN: &str = "rasid-bench-http-metrics";
+
 async fn stats(addr: &str) -> Result<(u64, u64), String> {
     let mut c = Conn::open(addr).await?;
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {BENCH_METRICS_TOKEN}\r\n\r\n"
+    );
     let (_, body) = c.call(request.as_bytes()).await?;
     let text = String::from_utf8_lossy(&body);
     let value = |name: &str| {

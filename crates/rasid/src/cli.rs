@@ -29,6 +29,35 @@ pub struct Cli {
     pub command: Cmd,
 }
 
+/// Settings of the HTTP server that `serve` and `demo` share.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// A token that reads `/metrics` as `Authorization: Bearer TOKEN` without a user, for a
+    /// Prometheus scraper (at least 16 bytes). Without it only operator and auditor users may.
+    #[arg(long, env = "RASID_METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
+    pub metrics_token: Option<String>,
+}
+
+fn metrics_token(s: &str) -> Result<String, String> {
+    if s.len() < rasid_server::METRICS_TOKEN_LEN_MIN {
+        return Err(format!(
+            "the metrics token must have at least {} bytes",
+            rasid_server::METRICS_TOKEN_LEN_MIN
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+impl ServerArgs {
+    /// Applies the settings to a server that has just opened. The token's length was checked
+    /// when the command line was parsed, so setting it cannot fail here.
+    pub fn apply(&self, app: &rasid_server::App) {
+        if let Err(e) = app.set_metrics_token(self.metrics_token.as_deref()) {
+            eprintln!("rasid: {e}");
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Serve the HTTP API (`/v1`) over the ledger until Ctrl-C or SIGTERM.
@@ -49,6 +78,8 @@ pub enum Cmd {
         /// writer holds up writes before a follower takes over.
         #[arg(long, env = "RASID_LEASE_TTL_MS", default_value_t = rasid_server::LEASE_TTL_MS_DEFAULT)]
         lease_ttl_ms: u64,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Import the real market history and a small demo scene, then print what the ledger holds.
     Demo {
@@ -62,6 +93,8 @@ pub enum Cmd {
         /// count holdings exactly).
         #[arg(long)]
         no_bots: bool,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Create the ledger's genesis record (done automatically by the first command otherwise).
     Init {

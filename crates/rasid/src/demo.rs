@@ -44,6 +44,7 @@ pub fn run(
     listen: Option<&str>,
     bots: bool,
     json_output: bool,
+    server: crate::cli::ServerArgs,
 ) -> Result<Output, Failure> {
     let seeded = seed(database, snapshot_interval)?;
     let Some(listen) = listen else { return Ok(seeded) };
@@ -85,6 +86,7 @@ pub fn run(
         );
     }
     rasid_server::run_with(listen, options, move |app| -> rasid_server::Stop {
+        server.apply(&app);
         if bots { crate::demo_bots::start(app, DEMO_SYMBOL, DEVELOPER) } else { Box::new(|| {}) }
     })
     .map_err(Failure::Internal)?;

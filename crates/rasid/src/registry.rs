@@ -21,17 +21,18 @@ pub fn run(args: Cli) -> Result<Output, Failure> {
         Cmd::Verify => verify(&args.database),
         Cmd::SyncReadModels => sync_read_models(&args.database),
         Cmd::Bench(cmd) => crate::bench::run(cmd, &args.database),
-        Cmd::Demo { listen, no_serve, no_bots } => crate::demo::run(
+        Cmd::Demo { listen, no_serve, no_bots, server } => crate::demo::run(
             &args.database,
             args.snapshot_interval,
             (!no_serve).then_some(listen.as_str()),
             !no_bots,
             args.json,
+            server,
         ),
-        Cmd::Serve { listen, advertise, lease_ttl_ms } => {
+        Cmd::Serve { listen, advertise, lease_ttl_ms, server } => {
             let ha =
                 rasid_server::HaOptions { advertise: advertise.unwrap_or_default(), lease_ttl_ms };
-            serve(&listen, &args.database, args.snapshot_interval, ha)
+            serve(&listen, &args.database, args.snapshot_interval, ha, server)
         }
         Cmd::Debug(cmd) => crate::bench::debug(cmd, &args.database, args.snapshot_interval),
         Cmd::Serial(SerialCmd::Parse { serial }) => crate::serials::parse(&serial),
@@ -755,6 +756,7 @@ fn serve(
     database: &DatabaseUrl,
     snapshot_interval: u64,
     ha: rasid_server::HaOptions,
+    server: crate::cli::ServerArgs,
 ) -> Result<Output, Failure> {
     let options = rasid_server::Options {
         database: database.clone(),
@@ -763,7 +765,11 @@ fn serve(
         demo_users: Vec::new(),
         ha,
     };
-    rasid_server::run(listen, options).map_err(Failure::Internal)?;
+    rasid_server::run_with(listen, options, move |app| -> rasid_server::Stop {
+        server.apply(&app);
+        Box::new(|| {})
+    })
+    .map_err(Failure::Internal)?;
     Ok(Output::new("server stopped", json!({ "ok": true, "stopped": true })))
 }
 

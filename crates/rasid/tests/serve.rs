@@ -9,20 +9,37 @@ use std::time::{Duration, Instant};
 /// One HTTP/1.1 request with `Connection: close`; returns the status and body. Kept to the std
 /// library so the CLI's tests need no HTTP client.
 fn http(addr: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let (status, _, body) = http_with_token(addr, method, path, body, None)?;
+    Ok((status, body))
+}
+
+/// As [`http`], with an optional bearer token; also returns the response's head (status line
+/// and headers) as text.
+fn http_with_token(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> std::io::Result<(u16, String, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply)?;
     let status = reply.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Ok((status, body))
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    Ok((status, head.to_ascii_lowercase(), body.to_owned()))
 }
+
+/// The scrape token `rasid serve` is given through `RASID_METRICS_TOKEN`.
+const METRICS_TOKEN: &str = "prometheus-scrape-token-for-tests";
 
 fn free_port() -> u16 {
     // Bound and released at once; the server binds it a moment later.
@@ -97,6 +114,7 @@ fn bootstraps_and_stops(database: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rasid"))
         .args(["serve", "--listen", &addr, "--database", database])
         .env("RASID_BOOTSTRAP_OPERATOR_PASSWORD", "bootstrap-secret")
+        .env("RASID_METRICS_TOKEN", METRICS_TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -106,6 +124,13 @@ fn bootstraps_and_stops(database: &str) {
     let (status, body) = http(&addr, "POST", "/v1/sessions", login).unwrap();
     assert_eq!(status, 201, "{body}");
     assert!(body.contains("\"token\""), "{body}");
+    // `/metrics` is closed to the public and open to the scrape token from the environment.
+    let (status, _, body) = http_with_token(&addr, "GET", "/metrics", "", None).unwrap();
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) =
+        http_with_token(&addr, "GET", "/metrics", "", Some(METRICS_TOKEN)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("rasid_commands_total"), "{body}");
     let wrong = r#"{"username":"operator","password":"not-the-secret"}"#;
     assert_eq!(http(&addr, "POST", "/v1/sessions", wrong).unwrap().0, 401);
 

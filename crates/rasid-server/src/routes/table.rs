@@ -25,6 +25,9 @@ pub enum Access {
     Authenticated,
     /// Only these roles; others get 403 `forbidden`, anonymous callers 401.
     Roles(&'static [Role]),
+    /// These roles, or the scrape token set by `--metrics-token` (`RASID_METRICS_TOKEN`), so a
+    /// Prometheus server can read `/metrics` without a user's session or API key.
+    RolesOrScrapeToken(&'static [Role]),
 }
 
 impl Access {
@@ -38,12 +41,14 @@ impl Access {
                 v
             }
             Access::Authenticated => all.iter().map(|r| r.as_str()).collect(),
-            Access::Roles(roles) => roles.iter().map(|r| r.as_str()).collect(),
+            Access::Roles(roles) | Access::RolesOrScrapeToken(roles) => {
+                roles.iter().map(|r| r.as_str()).collect()
+            }
         }
     }
 
     pub fn needs_token(self) -> bool {
-        matches!(self, Access::Authenticated | Access::Roles(_))
+        matches!(self, Access::Authenticated | Access::Roles(_) | Access::RolesOrScrapeToken(_))
     }
 }
 
@@ -68,6 +73,9 @@ const MEM: Access = Access::Roles(&[Role::Member]);
 const OP_MEM: Access = Access::Roles(&[Role::Operator, Role::Member]);
 /// Roles that hold credits and move them: the engine checks account ownership.
 const HOLDERS: Access = Access::Roles(&[Role::Operator, Role::Registrar, Role::Member]);
+/// `/metrics`: the server's internals are for the people who run and audit the exchange (and
+/// their Prometheus), not for the public or the members.
+const OPERATIONS: Access = Access::RolesOrScrapeToken(&[Role::Operator, Role::Auditor]);
 const ANY: Access = Access::Authenticated;
 const PUBLIC: Access = Access::Public;
 const PUBLIC_OR_CALLER: Access = Access::PublicOrCaller;
@@ -195,7 +203,7 @@ pub fn routes() -> Vec<Route> {
     b.add(M::DELETE, "/v1/api-keys/{id}", ANY, "Revoke one of the caller's API keys", &[], None, (OK, "Revoked"), r::revoke_api_key);
     // Streams and operations.
     b.add(M::GET, "/v1/ws", PUBLIC, "WebSocket stream of books, trades, candles, auctions and (after an auth message) the caller's orders, fills and balances", &[], None, (OK, "WebSocket"), crate::ws::upgrade);
-    b.add(M::GET, "/metrics", PUBLIC, "Counters and histograms in the Prometheus text format", &[], None, (OK, "Metrics"), crate::metrics::render);
+    b.add(M::GET, "/metrics", OPERATIONS, "Counters and histograms in the Prometheus text format (operator or auditor, or the scrape token)", &[], None, (OK, "Metrics"), crate::metrics::render);
     b.0
 }
 
@@ -206,17 +214,23 @@ pub(crate) async fn enforce(
     mut req: Request,
     next: Next,
 ) -> Response {
+    if let Access::RolesOrScrapeToken(_) = access
+        && app.is_scrape_token(req.headers())
+    {
+        return next.run(req).await;
+    }
     let caller = match access {
         Access::Public => None,
         Access::PublicOrCaller if !req.headers().contains_key(AUTHORIZATION) => None,
-        Access::PublicOrCaller | Access::Authenticated | Access::Roles(_) => {
-            match authenticate_request(&app, req.headers()).await {
-                Ok(caller) => Some(caller),
-                Err(e) => return e.into_response(),
-            }
-        }
+        Access::PublicOrCaller
+        | Access::Authenticated
+        | Access::Roles(_)
+        | Access::RolesOrScrapeToken(_) => match authenticate_request(&app, req.headers()).await {
+            Ok(caller) => Some(caller),
+            Err(e) => return e.into_response(),
+        },
     };
-    if let (Access::Roles(roles), Some(c)) = (access, &caller)
+    if let (Access::Roles(roles) | Access::RolesOrScrapeToken(roles), Some(c)) = (access, &caller)
         && !roles.contains(&c.role)
     {
         return ApiError::forbidden(format!("the {} role may not do this", c.role.as_str()))
