@@ -34,6 +34,9 @@ pub mod serial_lookup;
 mod ws;
 
 pub use error::{ApiError, rejection_status};
+pub use limits::{
+    DEFAULT_BURST as RATE_LIMIT_BURST_DEFAULT, DEFAULT_RATE_PER_S as RATE_LIMIT_PER_S_DEFAULT,
+};
 
 use axum::http::StatusCode;
 use rasid_core::{Command, OrgId, State};

@@ -36,6 +36,13 @@ pub struct ServerArgs {
     /// Prometheus scraper (at least 16 bytes). Without it only operator and auditor users may.
     #[arg(long, env = "RASID_METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
     pub metrics_token: Option<String>,
+    /// Requests a second each session token or API key may make on average; over budget a
+    /// request is answered 429 with Retry-After. 0 turns rate limiting off.
+    #[arg(long, env = "RASID_RATE_LIMIT_PER_SECOND", default_value_t = rasid_server::RATE_LIMIT_PER_S_DEFAULT)]
+    pub rate_limit_per_second: u32,
+    /// Requests each token may make at once, before the per-second rate applies.
+    #[arg(long, env = "RASID_RATE_LIMIT_BURST", default_value_t = rasid_server::RATE_LIMIT_BURST_DEFAULT)]
+    pub rate_limit_burst: u32,
 }
 
 fn metrics_token(s: &str) -> Result<String, String> {
@@ -55,6 +62,7 @@ impl ServerArgs {
         if let Err(e) = app.set_metrics_token(self.metrics_token.as_deref()) {
             eprintln!("rasid: {e}");
         }
+        app.set_rate_limit(self.rate_limit_per_second, self.rate_limit_burst);
     }
 }
 

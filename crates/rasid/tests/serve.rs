@@ -206,3 +206,39 @@ fn demo_seeds_the_market_then_serves_it_with_the_demo_logins() {
     child.stdout.take().unwrap().read_to_string(&mut printed).unwrap();
     assert!(printed.contains("gulf-aviation / demo-member"), "{printed}");
 }
+
+/// The rate limit comes from the command line and the environment: with a burst of 2
+/// (`RASID_RATE_LIMIT_BURST`) and 1 request a second (`--rate-limit-per-second`), a token's third
+/// request in quick succession is answered 429 `rate_limited` with `Retry-After`.
+#[test]
+fn serve_takes_the_rate_limit_from_flags_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("rasid.db").display());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rasid"))
+        .args(["serve", "--listen", &addr, "--database", &database])
+        .args(["--rate-limit-per-second", "1"])
+        .env("RASID_RATE_LIMIT_BURST", "2")
+        .env("RASID_BOOTSTRAP_OPERATOR_PASSWORD", "bootstrap-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(&mut child, &addr);
+    let login = r#"{"username":"operator","password":"bootstrap-secret"}"#;
+    let (status, body) = http(&addr, "POST", "/v1/sessions", login).unwrap();
+    assert_eq!(status, 201, "{body}");
+    let token = body.split("\"token\":\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(http_with_token(&addr, "GET", "/v1/me", "", Some(&token)).unwrap());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answers[0].0, 200, "{}", answers[0].2);
+    assert_eq!(answers[1].0, 200, "{}", answers[1].2);
+    let (status, head, body) = &answers[2];
+    assert_eq!(*status, 429, "{body}");
+    assert!(body.contains("\"rate_limited\""), "{body}");
+    assert!(head.contains("\r\nretry-after: 1"), "{head}");
+}
