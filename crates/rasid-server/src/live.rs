@@ -44,7 +44,8 @@ pub enum ChannelKey {
     Trades(InstrumentId),
     Candles(InstrumentId, Interval),
     Auction(AuctionId),
-    /// Private: the subscriber's organization's orders, fills and cash changes.
+    /// Private: the subscriber's organization's orders, fills, and balances (cash and
+    /// holdings, available and reserved).
     Orders,
     Fills,
     Balances,
@@ -64,7 +65,12 @@ pub struct Message {
     pub seq: u64,
     /// For private channels, the organization allowed to see it.
     pub owner: Option<OrgId>,
-    /// The `data` member, as JSON text.
+    /// The `data` member, as JSON text. Empty on the balances channel: there a message only
+    /// says that the owner's balances changed (`owner: None`: anybody's may have), and each
+    /// subscribed connection reads the balances from the ledger (see `ws.rs`). The feed cannot
+    /// render them itself: reservations follow engine rules (fee bounds, which serials a sell
+    /// holds) that the events do not spell out, and the writer thread must not wait on the
+    /// sequencer for the state.
     pub data: String,
 }
 
@@ -129,6 +135,10 @@ struct Models {
     depth: BTreeMap<InstrumentId, Depth>,
     orders: HashMap<OrderId, OpenOrder>,
     account_org: HashMap<AccountId, OrgId>,
+    /// Owners of the fee account and the buffer pool: the two accounts genesis opens, in that
+    /// order (`State::genesis`). Fees and buffer contributions change their balances.
+    fee_org: Option<OrgId>,
+    buffer_org: Option<OrgId>,
     /// The last command applied.
     head_seq: u64,
 }
@@ -362,10 +372,31 @@ impl Models {
         // Levels whose depth changed in this command, for one book delta per instrument.
         let mut touched: BTreeMap<InstrumentId, BTreeSet<(Side, i64)>> = BTreeMap::new();
         let mut traded: BTreeSet<InstrumentId> = BTreeSet::new();
+        // Organizations whose balances (cash or holdings, available or reserved) this command
+        // changed; `None` stands for every organization, when the events do not say whose.
+        let mut balances: BTreeSet<Option<OrgId>> = BTreeSet::new();
         for event in &c.events {
+            if let Some(accounts) = accounts_moved(event) {
+                for org in accounts.into_iter().flatten().filter_map(|a| self.org_of(a)) {
+                    balances.insert(Some(org));
+                }
+            } else {
+                balances.insert(None);
+            }
             match event {
                 Event::AccountOpened { account, org } => {
                     self.account_org.insert(*account, *org);
+                    balances.insert(Some(*org));
+                    if c.seq == 1 {
+                        if self.fee_org.is_none() {
+                            self.fee_org = Some(*org);
+                        } else if self.buffer_org.is_none() {
+                            self.buffer_org = Some(*org);
+                        }
+                    }
+                }
+                Event::Issued { buffer: Some(_), .. } if self.buffer_org.is_some() => {
+                    balances.insert(self.buffer_org);
                 }
                 Event::OrderAccepted {
                     order,
@@ -398,6 +429,9 @@ impl Models {
                 }
                 Event::OrderRested { order, instrument, side, price_minor, remaining_tonnes } => {
                     if let Some(o) = self.orders.get_mut(order) {
+                        if let Some(org) = self.account_org.get(&o.account) {
+                            balances.insert(Some(*org));
+                        }
                         assert!(!o.rested, "an order rests once");
                         o.rested = true;
                         o.remaining_tonnes = *remaining_tonnes;
@@ -434,6 +468,9 @@ impl Models {
                 } => {
                     if let Some(o) = self.orders.get_mut(order) {
                         let account = o.account;
+                        if let Some(org) = self.account_org.get(&account) {
+                            balances.insert(Some(*org));
+                        }
                         if o.rested {
                             let depth = self.depth.entry(*instrument).or_default();
                             depth.change(*side, *old_price_minor, *old_remaining_tonnes, -1, false);
@@ -472,6 +509,9 @@ impl Models {
                     rested,
                 } => {
                     if let Some(o) = self.orders.remove(order) {
+                        if let Some(org) = self.org_of(o.account) {
+                            balances.insert(Some(org));
+                        }
                         if *rested && o.rested {
                             self.depth.entry(*instrument).or_default().change(
                                 *side,
@@ -507,7 +547,6 @@ impl Models {
                         aggressor: f.aggressor,
                     };
                     push!(ChannelKey::Trades(f.instrument), None, trade_json(f.instrument, &print));
-                    let notional = i128::from(f.price_minor) * i128::from(f.quantity_tonnes);
                     for (side, account, order, fee) in [
                         (Side::Buy, f.buyer, f.buy_order, f.buyer_fee_minor),
                         (Side::Sell, f.seller, f.sell_order, f.seller_fee_minor),
@@ -524,42 +563,10 @@ impl Models {
                                 "time": rfc3339(c.time_ms),
                             }),
                         );
-                        let change = match side {
-                            Side::Buy => -(notional + i128::from(fee)),
-                            Side::Sell => notional - i128::from(fee),
-                        };
-                        push!(
-                            ChannelKey::Balances,
-                            owner,
-                            json!({
-                                "account": account.0, "cause": "trade", "trade": f.trade.0,
-                                "instrument": f.instrument.0, "change": format_minor(change, Currency::Sar),
-                            }),
-                        );
                     }
-                }
-                Event::CashDeposited { account, currency, amount_minor } => push!(
-                    ChannelKey::Balances,
-                    self.org_of(*account),
-                    cash_json(*account, *currency, "deposit", i128::from(*amount_minor)),
-                ),
-                Event::CashWithdrawn { account, currency, amount_minor } => push!(
-                    ChannelKey::Balances,
-                    self.org_of(*account),
-                    cash_json(*account, *currency, "withdrawal", -i128::from(*amount_minor)),
-                ),
-                Event::CashTransferred { from, to, currency, amount_minor } => {
-                    let amount = i128::from(*amount_minor);
-                    push!(
-                        ChannelKey::Balances,
-                        self.org_of(*from),
-                        cash_json(*from, *currency, "transfer", -amount),
-                    );
-                    push!(
-                        ChannelKey::Balances,
-                        self.org_of(*to),
-                        cash_json(*to, *currency, "transfer", amount),
-                    );
+                    if (f.buyer_fee_minor > 0 || f.seller_fee_minor > 0) && self.fee_org.is_some() {
+                        balances.insert(self.fee_org);
+                    }
                 }
                 Event::AuctionCreated { auction } => {
                     push!(ChannelKey::Auction(*auction), None, json!({ "event": "created" }));
@@ -593,6 +600,9 @@ impl Models {
                 }
                 _ => {}
             }
+        }
+        for org in balances {
+            push!(ChannelKey::Balances, org, "");
         }
         for instrument in traded {
             for interval in Interval::ALL {
@@ -670,11 +680,34 @@ pub fn candle_json(instrument: InstrumentId, interval: Interval, c: &Candle) -> 
     })
 }
 
-fn cash_json(account: AccountId, currency: Currency, cause: &str, change: i128) -> Value {
-    json!({
-        "account": account.0, "cause": cause, "currency": currency.code(),
-        "change": format_minor(change, currency),
-    })
+/// The accounts whose cash or credits (available or reserved) an event moves, as far as the
+/// event names them; `None` when it does not say (auction bids and lots hold and settle cash
+/// and credits of accounts their events leave out). Orders are looked up by the caller, and
+/// genesis's accounts too.
+fn accounts_moved(event: &Event) -> Option<[Option<AccountId>; 2]> {
+    let one = |a: &AccountId| Some([Some(*a), None]);
+    match event {
+        Event::Issued { to_account, .. } => one(to_account),
+        Event::Transferred { from, to, .. } | Event::CashTransferred { from, to, .. } => {
+            Some([Some(*from), Some(*to)])
+        }
+        Event::Retired { account, .. }
+        | Event::Cancelled { account, .. }
+        | Event::CashDeposited { account, .. }
+        | Event::CashWithdrawn { account, .. }
+        | Event::OrderAccepted { account, .. }
+        | Event::BasketDeposited { account, .. }
+        | Event::BasketWithdrawn { account, .. }
+        | Event::BasketDepositReturned { account, .. } => one(account),
+        Event::Traded(f) => Some([Some(f.buyer), Some(f.seller)]),
+        Event::AuctionCreated { .. }
+        | Event::BidPlaced { .. }
+        | Event::BidChanged { .. }
+        | Event::BidWithdrawn { .. }
+        | Event::LotCleared { .. }
+        | Event::AuctionClosed { .. } => None,
+        _ => Some([None, None]),
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,11 @@
 //! `{"channel":C,"seq":N,"type":"snapshot"|"update","data":…}` where `seq` counts per channel and
 //! connection from 1 (the snapshot). A client that falls behind the hub's buffer skips what it
 //! missed and its next `seq` jumps: it resubscribes and gets a fresh snapshot (seq 1 again).
+//! The balances channel's snapshot and updates are the same document, every account of the
+//! organization with its cash and credits, available and reserved (`{"accounts":[{"account",
+//! "cash":[{"currency","available","reserved"}],"holdings":[{"issuance","available_tonnes",
+//! "reserved_tonnes"}]}]}`), sent again whenever a command changes them — including orders,
+//! bids, lots and deposits reserving or releasing them.
 //! Errors are `{"type":"error","error":{"code","message"}}` and leave the connection open.
 
 use crate::error::ApiError;
@@ -87,7 +92,16 @@ async fn connection(app: Shared, socket: WebSocket) {
                 Some(Ok(_)) => Vec::new(),
             },
             batch = feed.recv() => match batch {
-                Ok(batch) => updates(&batch, &mut subs, org),
+                Ok(batch) => {
+                    let (mut out, balances) = updates(&batch, &mut subs, org);
+                    if balances
+                        && let Some(org) = org
+                        && let Some(update) = balances_update(&app, &mut subs, org).await
+                    {
+                        out.push(update);
+                    }
+                    out
+                }
                 Err(RecvError::Lagged(missed)) => {
                     app.live.ws_lagged_messages.fetch_add(missed, Ordering::Relaxed);
                     lagged(&mut subs);
@@ -115,16 +129,23 @@ fn lagged(subs: &mut BTreeMap<ChannelKey, Subscription>) {
     subs.values_mut().for_each(|s| s.seq += 1);
 }
 
-/// The updates of one published batch this connection's subscriptions want, rendered.
+/// The updates of one published batch this connection's subscriptions want, rendered, and
+/// whether the batch changed balances this connection shows (sent by [`balances_update`]).
 fn updates(
     batch: &Published,
     subs: &mut BTreeMap<ChannelKey, Subscription>,
     org: Option<OrgId>,
-) -> Vec<String> {
+) -> (Vec<String>, bool) {
     let mut out = Vec::new();
+    let mut balances = false;
     for m in batch.iter() {
         let Some(sub) = subs.get_mut(&m.channel) else { continue };
         if m.seq <= sub.snapshot_seq {
+            continue;
+        }
+        if m.channel == ChannelKey::Balances {
+            // `owner: None`: the command moved balances without saying whose.
+            balances |= org.is_some() && (m.owner.is_none() || m.owner == org);
             continue;
         }
         if m.channel.is_private() && (m.owner.is_none() || m.owner != org) {
@@ -136,7 +157,27 @@ fn updates(
             sub.name_json, sub.seq, m.data
         ));
     }
-    out
+    (out, balances)
+}
+
+/// The organization's balances, read from the ledger after a batch changed them, as the next
+/// update of the balances channel. The ledger may be ahead of the batch (later commands are
+/// executed, if not yet durable, as REST sees them too); the sequence number read is
+/// remembered, so the changes it already shows do not cause another read. `None` when the
+/// ledger cannot be read (shutting down): the next change sends the balances again.
+async fn balances_update(
+    app: &Shared,
+    subs: &mut BTreeMap<ChannelKey, Subscription>,
+    org: OrgId,
+) -> Option<String> {
+    let (data, as_of) = balances_snapshot(app, org).await.ok()?;
+    let sub = subs.get_mut(&ChannelKey::Balances)?;
+    sub.snapshot_seq = sub.snapshot_seq.max(as_of);
+    sub.seq += 1;
+    Some(format!(
+        r#"{{"channel":{},"seq":{},"type":"update","data":{}}}"#,
+        sub.name_json, sub.seq, data
+    ))
 }
 
 fn error_text(e: &ApiError) -> String {
@@ -207,7 +248,9 @@ async fn subscribe(
     Ok(text)
 }
 
-/// Every account's cash of the organization, from the ledger, with the sequence it is as of.
+/// Every account of the organization with its cash and credits, available and reserved (as
+/// `GET /v1/accounts/{id}/cash` and `…/holdings` show them; serial ranges only there), from the
+/// ledger, with the sequence number it is as of.
 async fn balances_snapshot(app: &Shared, org: OrgId) -> Result<(Value, u64), ApiError> {
     let app = app.clone();
     blocking(move || {
@@ -215,17 +258,21 @@ async fn balances_snapshot(app: &Shared, org: OrgId) -> Result<(Value, u64), Api
             let accounts: Vec<Value> = s
                 .accounts_of(org)
                 .map(|a| {
-                    let cash: Vec<Value> = s
-                        .balances_of(a.id)
-                        .map(|(c, b)| {
+                    let holdings: Vec<Value> = s
+                        .holdings_of(a.id)
+                        .map(|(issuance, h)| {
                             json!({
-                                "currency": c.code(),
-                                "available": rasid_core::money::format_minor(i128::from(b.available_minor), c),
-                                "reserved": rasid_core::money::format_minor(i128::from(b.reserved_minor), c),
+                                "issuance": issuance.0,
+                                "available_tonnes": h.available.quantity_tonnes(),
+                                "reserved_tonnes": h.reserved.quantity_tonnes(),
                             })
                         })
                         .collect();
-                    json!({ "account": a.id.0, "cash": cash })
+                    json!({
+                        "account": a.id.0,
+                        "cash": crate::render::balances_json(s, a.id),
+                        "holdings": holdings,
+                    })
                 })
                 .collect();
             (json!({ "accounts": accounts }), s.last_seq())
@@ -329,7 +376,7 @@ mod tests {
         loop {
             match rx.try_recv() {
                 Ok(batch) => {
-                    for text in updates(&batch, &mut subs, None) {
+                    for text in updates(&batch, &mut subs, None).0 {
                         let doc: Value = serde_json::from_str(&text).unwrap();
                         seqs.push((
                             doc["seq"].as_u64().unwrap(),

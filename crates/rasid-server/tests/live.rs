@@ -469,8 +469,16 @@ fn private_channels_are_isolated_and_book_deltas_track_the_book() {
     let mut seller_seen = Vec::new();
     let mut asks = std::collections::BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(30);
+    // The seller's balances after the trade end its messages: 150.00 received, 6 t still
+    // reserved by the rest of its order. (An earlier balances message may or may not come
+    // first: each is read from the ledger, which may already show the trade.)
+    let settled = |seen: &[(String, Value)]| {
+        seen.iter()
+            .any(|(c, d)| c == "balances" && d["accounts"][0]["cash"][0]["available"] == "150.00")
+    };
     while !(seller_seen.iter().any(|(c, _): &(String, Value)| c == "fills")
-        && asks.get("37.50") == Some(&6))
+        && asks.get("37.50") == Some(&6)
+        && settled(&seller_seen))
     {
         assert!(Instant::now() < deadline);
         let m = s_ws.next();
@@ -513,10 +521,12 @@ fn private_channels_are_isolated_and_book_deltas_track_the_book() {
     );
     let fill = &buyer_seen.iter().find(|(c, _)| c == "fills").unwrap().1;
     assert_eq!((fill["side"].as_str(), fill["liquidity"].as_str()), (Some("buy"), Some("taker")));
-    let cash = &buyer_seen.iter().find(|(c, _)| c == "balances").unwrap().1;
+    let balances = &buyer_seen.iter().find(|(c, _)| c == "balances").unwrap().1;
+    assert_eq!(balances["accounts"][0]["account"].as_u64(), Some(BUYER_ACC));
     assert_eq!(
-        (cash["account"].as_u64(), cash["change"].as_str()),
-        (Some(BUYER_ACC), Some("-150.00"))
+        balances["accounts"][0]["cash"],
+        json!([{ "currency": "SAR", "available": "9999850.00", "reserved": "0.00" }]),
+        "10,000,000.00 deposited, 150.00 paid"
     );
 
     // The orders snapshot lists the organization's open orders only.
@@ -1019,5 +1029,92 @@ fn metrics_are_for_operators_auditors_and_the_scrape_token_only() {
     assert_eq!(r.status, 401);
     server.app.set_metrics_token(None).unwrap();
     assert_eq!(server.get("/metrics", Some(token)).status, 401);
+    server.stop();
+}
+
+/// A balances message as REST shows the same accounts: per account, the cash of
+/// `GET /v1/accounts/{id}/cash` and the available and reserved tonnes of `…/holdings`.
+fn rest_balances(server: &Server, token: &str, accounts: &[u64]) -> Value {
+    let accounts: Vec<Value> = accounts
+        .iter()
+        .map(|a| {
+            let cash = server.get(&format!("/v1/accounts/{a}/cash"), Some(token));
+            assert_eq!(cash.status, 200, "{}", cash.doc);
+            let holdings = server.get(&format!("/v1/accounts/{a}/holdings"), Some(token));
+            assert_eq!(holdings.status, 200, "{}", holdings.doc);
+            let holdings: Vec<Value> = holdings.doc["holdings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    json!({
+                        "issuance": h["issuance"], "available_tonnes": h["available_tonnes"],
+                        "reserved_tonnes": h["reserved_tonnes"],
+                    })
+                })
+                .collect();
+            json!({ "account": a, "cash": cash.doc["balances"], "holdings": holdings })
+        })
+        .collect();
+    json!({ "accounts": accounts })
+}
+
+/// The balances channel carries what the REST balances show, reservations included: an order
+/// that rests reserves cash (buy) or credits (sell), a cancellation releases them, a trade
+/// settles them, and after each step the next balances message equals REST.
+#[test]
+fn the_balances_channel_shows_available_and_reserved_cash_and_credits_as_rest_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start(database);
+    let seller = server.login("seller", "seller-password");
+    let buyer = server.login("buyer", "buyer-password");
+    let mut channels = Vec::new();
+    for (token, account) in [(&seller, SELLER_ACC), (&buyer, BUYER_ACC)] {
+        let mut ws = server.ws();
+        ws.send(json!({ "op": "auth", "token": token }));
+        assert_eq!(ws.next()["type"], "authenticated");
+        let snapshot = ws.subscribe("balances");
+        assert_eq!(snapshot["data"], rest_balances(&server, token, &[account]));
+        channels.push((ws, token.clone(), account, 1));
+    }
+    // The next balances update of each organization equals REST (updates come in seq order,
+    // one step apart; a read timeout fails the test).
+    let mut check = |who: usize, what: &str| {
+        let (ws, token, account, seq) = &mut channels[who];
+        let m = ws.next();
+        assert_eq!((m["channel"].as_str(), m["type"].as_str()), (Some("balances"), Some("update")));
+        *seq += 1;
+        assert_eq!(m["seq"].as_u64(), Some(*seq), "{what}: no gap");
+        assert_eq!(m["data"], rest_balances(&server, token, &[*account]), "{what}");
+        m["data"]["accounts"][0].clone()
+    };
+    const SELLER: usize = 0;
+    const BUYER: usize = 1;
+
+    let buy = server.order(&buyer, BUYER_ACC, "buy", 10, "37.00");
+    let b = check(BUYER, "a resting buy reserves its cash");
+    assert_eq!(b["cash"][0]["reserved"], "370.00");
+    let sell = server.order(&seller, SELLER_ACC, "sell", 30, "38.00");
+    let s = check(SELLER, "a resting sell reserves its credits");
+    assert_eq!(s["holdings"][0]["reserved_tonnes"], 30);
+    let id = buy["events"][0]["order"].as_u64().unwrap();
+    let r = server.call("DELETE", &format!("/v1/orders/{id}"), Some(&buyer), None);
+    assert_eq!(r.status, 200, "{}", r.doc);
+    let b = check(BUYER, "a cancellation releases the cash");
+    assert_eq!(b["cash"][0]["reserved"], "0.00");
+    server.order(&buyer, BUYER_ACC, "buy", 5, "38.00");
+    let b = check(BUYER, "a trade pays from the buyer's cash");
+    assert_eq!(b["holdings"][0]["available_tonnes"], 5);
+    let s = check(SELLER, "and takes the seller's reserved credits");
+    assert_eq!(s["holdings"][0]["reserved_tonnes"], 25);
+    let id = sell["events"][0]["order"].as_u64().unwrap();
+    let body = json!({ "quantity": 20 });
+    let r = server.call("PATCH", &format!("/v1/orders/{id}"), Some(&seller), Some(body));
+    assert_eq!(r.status, 200, "{}", r.doc);
+    let s = check(SELLER, "a reduced sell releases credits");
+    assert_eq!(s["holdings"][0]["reserved_tonnes"], 20);
+    drop(channels);
     server.stop();
 }
