@@ -42,7 +42,7 @@ use axum::http::StatusCode;
 use rasid_core::{Command, OrgId, State};
 use rasid_store::{
     Committed, Config, DatabaseUrl, Feed, Fence, Follower, Hash, Journal, Lease, LeaseInfo, Ledger,
-    PostgresJournal, open_journal, replay_committed, system_clock,
+    PostgresJournal, open_journal, system_clock,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -239,13 +239,20 @@ fn api_text(e: ApiError) -> String {
 /// from the whole journal: the feed continues exactly where the replay stopped, because this
 /// server is the journal's only writer (the SQLite lock file, or the PostgreSQL lease whose
 /// fence refuses every other writer's appends).
+///
+/// The journal is replayed once, from genesis: the read models need every command's events,
+/// and the state the same pass builds is the ledger's (`Ledger::open_at_with_feed`), so the
+/// ledger does not recover it a second time from its snapshot and tail. A follower opens the
+/// same way, and a takeover hands its state over alike.
 fn open_writer(
-    mut journal: Box<dyn Journal>,
+    journal: Box<dyn Journal>,
     config: Config,
     live: &Arc<live::Live>,
 ) -> Result<Ledger, String> {
-    replay_committed(journal.as_mut(), &mut |c| live.replay(&c)).map_err(|e| e.to_string())?;
-    Ledger::open_with_feed(journal, config, system_clock(), Some(live_feed(live)))
+    let replayed = Follower::open_feeding(journal, 0, &mut |batch| live.replay_batch(batch))
+        .and_then(Follower::into_parts);
+    let (journal, state, head) = replayed.map_err(|e| e.to_string())?;
+    Ledger::open_at_with_feed(journal, config, system_clock(), state, head, Some(live_feed(live)))
         .map_err(|e| e.to_string())
 }
 

@@ -7,8 +7,9 @@
 //! publishes the rendered changes on a bounded broadcast channel, all under one lock. The writer
 //! never waits for a client: the broadcast keeps the newest [`HUB_BATCHES_MAX`] batches, and a
 //! client that falls further behind is told so by the channel (`Lagged`) and shows its gap as a
-//! jump in its sequence numbers. At open the models are rebuilt by replaying the journal
-//! (`rasid_store::replay_committed`), so they never read the engine's state.
+//! jump in its sequence numbers. At open the models are rebuilt by replaying the journal (the
+//! same pass that rebuilds the ledger's state, see `open_writer`), so they never read the
+//! engine's state.
 //!
 //! Prices are rendered as decimal strings in the instrument's currency. Every currency has two
 //! minor digits today (`Currency::minor_digits`), which is what lets the writer render them
@@ -191,9 +192,20 @@ impl Live {
 
     /// Replays one command at open: updates the models without publishing.
     pub fn replay(&self, committed: &Committed) {
+        self.replay_batch(std::slice::from_ref(committed));
+    }
+
+    /// Replays commands at open, in journal order: updates the models without publishing.
+    pub fn replay_batch(&self, batch: &[Committed]) {
         let mut m = self.models();
         let mut sink = Vec::new();
-        m.apply(committed, false, &mut sink);
+        for committed in batch {
+            m.apply(committed, false, &mut sink);
+        }
+        if batch.iter().flat_map(|c| &c.events).any(|e| matches!(e, Event::InstrumentListed { .. }))
+        {
+            self.instruments_version.fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
     }
 
     /// The feed: applies a durable batch and publishes its messages. Never blocks on clients.
