@@ -328,7 +328,11 @@ fn the_openapi_document_lists_every_route_and_is_structurally_valid() {
             );
             operations += 1;
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.keys().any(|k| k.starts_with('2')), "{method} {path}: no success");
+            let success = if path == "/v1/ws" { "101" } else { "2" };
+            assert!(
+                responses.keys().any(|k| k.starts_with(success)),
+                "{method} {path}: no success"
+            );
             assert!(op["x-roles"].as_array().is_some_and(|r| !r.is_empty()), "{method} {path}");
             assert!(op["description"].as_str().unwrap().contains('.'));
             // Every path parameter is declared, and every $ref resolves.
@@ -401,6 +405,106 @@ fn the_openapi_document_lists_every_route_and_is_structurally_valid() {
                 );
             }
         }
+    }
+}
+
+/// Every schema a response or request body can reach, by following `$ref`s from `schema`.
+fn reachable(doc: &Value, schema: &Value, seen: &mut std::collections::BTreeSet<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                let name = r.strip_prefix("#/components/schemas/").expect("local refs only");
+                let target = &doc["components"]["schemas"][name];
+                assert!(target.is_object(), "$ref {r} does not resolve");
+                if seen.insert(name.to_owned()) {
+                    reachable(doc, target, seen);
+                }
+            }
+            map.values().for_each(|v| reachable(doc, v, seen));
+        }
+        Value::Array(items) => items.iter().for_each(|v| reachable(doc, v, seen)),
+        _ => {}
+    }
+}
+
+/// Every object schema inside `schema` (not following `$ref`s), with where it is.
+fn objects<'a>(schema: &'a Value, at: String, out: &mut Vec<(String, &'a Value)>) {
+    match schema {
+        Value::Object(map) => {
+            let is_object = match map.get("type") {
+                Some(Value::String(t)) => t == "object",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "object"),
+                _ => false,
+            };
+            if is_object {
+                out.push((at.clone(), schema));
+            }
+            for (k, v) in map {
+                objects(v, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                objects(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The document's structure beyond what the listing test checks: every `$ref` resolves, and
+/// every object a request or response can contain says what is in it — its `properties`, or,
+/// for the few deliberately free-form maps (an error's `details`), `additionalProperties` with
+/// a description. The WebSocket upgrade is documented as 101 Switching Protocols, with no body.
+/// When `openapi-spec-validator` is installed, it validates the document too.
+#[test]
+fn the_openapi_document_describes_every_nested_object_and_every_ref_resolves() {
+    let s = Server::start();
+    let doc = s.get("/v1/openapi.json", None);
+    let mut names = std::collections::BTreeSet::new();
+    reachable(&doc, &doc["paths"], &mut names);
+    assert!(names.len() >= 60, "{} schemas reachable", names.len());
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        let mut found = Vec::new();
+        objects(&doc["components"]["schemas"][name], name.clone(), &mut found);
+        for (at, o) in found {
+            let described = o["properties"].as_object().is_some_and(|p| !p.is_empty());
+            let free_form = o["additionalProperties"] == true && o["description"].is_string();
+            assert!(described || free_form, "{at}: an object without its properties: {o}");
+            for (member, schema) in o["properties"].as_object().into_iter().flatten() {
+                assert!(
+                    schema.get("type").is_some()
+                        || schema.get("$ref").is_some()
+                        || schema.get("oneOf").is_some(),
+                    "{at}.{member}: no type"
+                );
+            }
+        }
+    }
+    let ws = &doc["paths"]["/v1/ws"]["get"]["responses"];
+    assert!(ws["101"]["description"].as_str().unwrap().contains("Switching Protocols"), "{ws}");
+    assert!(ws.get("200").is_none() && ws["101"].get("content").is_none(), "{ws}");
+    let book = &doc["components"]["schemas"]["Book"]["properties"]["bids"]["items"]["$ref"];
+    assert_eq!(book, "#/components/schemas/Level");
+
+    let validator = std::process::Command::new("openapi-spec-validator").arg("--version").output();
+    if validator.is_ok_and(|o| o.status.success()) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("openapi.json");
+        std::fs::write(&file, doc.to_string()).unwrap();
+        let out = std::process::Command::new("openapi-spec-validator").arg(&file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "openapi-spec-validator: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "openapi-spec-validator is not installed: the document was checked structurally only"
+        );
     }
 }
 

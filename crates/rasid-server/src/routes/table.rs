@@ -118,6 +118,8 @@ impl Builder {
     }
 }
 
+/// A WebSocket upgrade's answer.
+const SWITCHING_PROTOCOLS: u16 = 101;
 const OK: u16 = 200;
 const CREATED: u16 = 201;
 
@@ -202,7 +204,7 @@ pub fn routes() -> Vec<Route> {
     b.add(M::POST, "/v1/api-keys", ANY, "Create an API key: its secret is shown only in this answer", &[], Some("NewApiKey"), (CREATED, "NewApiKeySecret"), r::create_api_key);
     b.add(M::DELETE, "/v1/api-keys/{id}", ANY, "Revoke one of the caller's API keys", &[], None, (OK, "Revoked"), r::revoke_api_key);
     // Streams and operations.
-    b.add(M::GET, "/v1/ws", PUBLIC, "WebSocket stream of books, trades, candles, auctions and (after an auth message) the caller's orders, fills and balances", &[], None, (OK, "WebSocket"), crate::ws::upgrade);
+    b.add(M::GET, "/v1/ws", PUBLIC, "WebSocket stream of books, trades, candles, auctions and (after an auth message) the caller's orders, fills and balances", &[], None, (SWITCHING_PROTOCOLS, "WebSocket"), crate::ws::upgrade);
     b.add(M::GET, "/metrics", OPERATIONS, "Counters and histograms in the Prometheus text format (operator or auditor, or the scrape token)", &[], None, (OK, "Metrics"), crate::metrics::render);
     b.0
 }
