@@ -65,8 +65,11 @@ pub enum Event {
         currency: Currency,
         amount_minor: i64,
     },
+    /// Carries the instrument's currency so that read models fed by events alone render its
+    /// prices with the currency's minor digits.
     InstrumentListed {
         instrument: InstrumentId,
+        currency: Currency,
     },
     InstrumentStatusChanged {
         instrument: InstrumentId,
@@ -139,6 +142,8 @@ pub enum Event {
     LotCleared {
         auction: AuctionId,
         lot: u32,
+        /// The lot's instrument, whose currency the clearing price is in.
+        instrument: InstrumentId,
         clearing_price_minor: Option<i64>,
         sold_tonnes: u64,
     },

@@ -11,9 +11,9 @@
 //! same pass that rebuilds the ledger's state, see `open_writer`), so they never read the
 //! engine's state.
 //!
-//! Prices are rendered as decimal strings in the instrument's currency. Every currency has two
-//! minor digits today (`Currency::minor_digits`), which is what lets the writer render them
-//! without looking the instrument up; a test pins this.
+//! Prices are rendered as decimal strings in the instrument's currency, with that currency's
+//! minor digits: the models learn each instrument's currency from its listing event, so the
+//! writer renders prices without asking the ledger; a test pins this for every currency.
 
 use rasid_core::exchange::auction::AuctionId;
 use rasid_core::exchange::{InstrumentId, OrderId, Side};
@@ -120,13 +120,13 @@ impl Depth {
         }
     }
 
-    fn level_json(&self, side: Side, price: i64) -> Value {
+    fn level_json(&self, side: Side, price: i64, currency: Currency) -> Value {
         let levels = match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
         };
         let (q, n) = levels.get(&price).copied().unwrap_or((0, 0));
-        json!({ "price": decimal(price), "quantity": q, "orders": n })
+        json!({ "price": money(currency, price), "quantity": q, "orders": n })
     }
 }
 
@@ -136,6 +136,8 @@ struct Models {
     depth: BTreeMap<InstrumentId, Depth>,
     orders: HashMap<OrderId, OpenOrder>,
     account_org: HashMap<AccountId, OrgId>,
+    /// Each instrument's currency, from its listing, for rendering its prices.
+    currencies: HashMap<InstrumentId, Currency>,
     /// Owners of the fee account and the buffer pool: the two accounts genesis opens, in that
     /// order (`State::genesis`). Fees and buffer contributions change their balances.
     fee_org: Option<OrgId>,
@@ -299,12 +301,13 @@ impl Live {
         let m = self.models();
         let data = match channel {
             ChannelKey::Book(i) => {
+                let c = m.currency(i);
                 let depth = m.depth.get(&i).cloned().unwrap_or_default();
                 let side = |levels: &mut dyn Iterator<Item = (&i64, &(u64, u32))>| -> Vec<Value> {
                     levels
                         .take(SNAPSHOT_LEVELS_MAX)
                         .map(|(p, (q, n))| {
-                            json!({ "price": decimal(*p), "quantity": q, "orders": n })
+                            json!({ "price": money(c, *p), "quantity": q, "orders": n })
                         })
                         .collect()
                 };
@@ -319,7 +322,7 @@ impl Live {
                     .market
                     .trades(i, SNAPSHOT_TRADES_MAX)
                     .iter()
-                    .map(|p| trade_json(i, p))
+                    .map(|p| trade_json(i, m.currency(i), p))
                     .collect();
                 json!({ "instrument": i.0, "trades": trades })
             }
@@ -328,7 +331,7 @@ impl Live {
                     .market
                     .candles(i, interval, SNAPSHOT_CANDLES_MAX)
                     .iter()
-                    .map(|c| candle_json(i, interval, c))
+                    .map(|c| candle_json(i, m.currency(i), interval, c))
                     .collect();
                 json!({ "instrument": i.0, "interval": interval.as_str(), "candles": candles })
             }
@@ -344,7 +347,7 @@ impl Live {
                     .map(|(id, o)| {
                         json!({
                             "order": id.0, "instrument": o.instrument.0, "account": o.account.0,
-                            "side": o.side.as_str(), "price": decimal(o.price_minor),
+                            "side": o.side.as_str(), "price": money(m.currency(o.instrument), o.price_minor),
                             "remaining": o.remaining_tonnes,
                         })
                     })
@@ -361,6 +364,12 @@ impl Live {
 impl Models {
     fn org_of(&self, account: AccountId) -> Option<OrgId> {
         self.account_org.get(&account).copied()
+    }
+
+    /// The instrument's currency. Every instrument is listed before anything trades in it, so
+    /// the fallback only serves a request for an instrument the models have not seen yet.
+    fn currency(&self, instrument: InstrumentId) -> Currency {
+        self.currencies.get(&instrument).copied().unwrap_or(Currency::Sar)
     }
 
     fn apply(&mut self, c: &Committed, render: bool, out: &mut Vec<Message>) {
@@ -407,6 +416,9 @@ impl Models {
                         }
                     }
                 }
+                Event::InstrumentListed { instrument, currency } => {
+                    self.currencies.insert(*instrument, *currency);
+                }
                 Event::Issued { buffer: Some(_), .. } if self.buffer_org.is_some() => {
                     balances.insert(self.buffer_org);
                 }
@@ -434,7 +446,7 @@ impl Models {
                         self.org_of(*account),
                         json!({
                             "event": "accepted", "order": order.0, "instrument": instrument.0,
-                            "account": account.0, "side": side.as_str(), "price": decimal(*price_minor),
+                            "account": account.0, "side": side.as_str(), "price": money(self.currency(*instrument), *price_minor),
                             "quantity": quantity_tonnes, "time": rfc3339(c.time_ms),
                         }),
                     );
@@ -462,7 +474,7 @@ impl Models {
                             self.org_of(account),
                             json!({
                                 "event": "rested", "order": order.0, "instrument": instrument.0,
-                                "side": side.as_str(), "price": decimal(*price_minor),
+                                "side": side.as_str(), "price": money(self.currency(*instrument), *price_minor),
                                 "remaining": remaining_tonnes, "time": rfc3339(c.time_ms),
                             }),
                         );
@@ -505,7 +517,7 @@ impl Models {
                             self.org_of(account),
                             json!({
                                 "event": "amended", "order": order.0, "instrument": instrument.0,
-                                "side": side.as_str(), "price": decimal(*price_minor),
+                                "side": side.as_str(), "price": money(self.currency(*instrument), *price_minor),
                                 "remaining": remaining_tonnes, "time": rfc3339(c.time_ms),
                             }),
                         );
@@ -539,7 +551,7 @@ impl Models {
                             self.org_of(o.account),
                             json!({
                                 "event": "cancelled", "order": order.0, "instrument": instrument.0,
-                                "side": side.as_str(), "price": decimal(*price_minor),
+                                "side": side.as_str(), "price": money(self.currency(*instrument), *price_minor),
                                 "remaining": remaining_tonnes, "reason": reason.as_str(),
                                 "time": rfc3339(c.time_ms),
                             }),
@@ -558,7 +570,12 @@ impl Models {
                         quantity_tonnes: f.quantity_tonnes,
                         aggressor: f.aggressor,
                     };
-                    push!(ChannelKey::Trades(f.instrument), None, trade_json(f.instrument, &print));
+                    let cur = self.currency(f.instrument);
+                    push!(
+                        ChannelKey::Trades(f.instrument),
+                        None,
+                        trade_json(f.instrument, cur, &print)
+                    );
                     for (side, account, order, fee) in [
                         (Side::Buy, f.buyer, f.buy_order, f.buyer_fee_minor),
                         (Side::Sell, f.seller, f.sell_order, f.seller_fee_minor),
@@ -570,8 +587,8 @@ impl Models {
                             json!({
                                 "trade": f.trade.0, "order": order.0, "instrument": f.instrument.0,
                                 "account": account.0, "side": side.as_str(),
-                                "price": decimal(f.price_minor), "quantity": f.quantity_tonnes,
-                                "fee": decimal(fee), "liquidity": if side == f.aggressor { "taker" } else { "maker" },
+                                "price": money(cur, f.price_minor), "quantity": f.quantity_tonnes,
+                                "fee": money(cur, fee), "liquidity": if side == f.aggressor { "taker" } else { "maker" },
                                 "time": rfc3339(c.time_ms),
                             }),
                         );
@@ -599,12 +616,19 @@ impl Models {
                     None,
                     json!({ "event": "bid_withdrawn", "lot": lot }),
                 ),
-                Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes } => push!(
+                Event::LotCleared {
+                    auction,
+                    lot,
+                    instrument,
+                    clearing_price_minor,
+                    sold_tonnes,
+                } => push!(
                     ChannelKey::Auction(*auction),
                     None,
                     json!({
                         "event": "lot_cleared", "lot": lot,
-                        "clearing_price": clearing_price_minor.map(decimal), "sold": sold_tonnes,
+                        "clearing_price": clearing_price_minor.map(|p| money(self.currency(*instrument), p)),
+                        "sold": sold_tonnes,
                     }),
                 ),
                 Event::AuctionClosed { auction } => {
@@ -622,18 +646,19 @@ impl Models {
                     push!(
                         ChannelKey::Candles(instrument, interval),
                         None,
-                        candle_json(instrument, interval, candle),
+                        candle_json(instrument, self.currency(instrument), interval, candle),
                     );
                 }
             }
         }
         for (instrument, levels) in touched {
+            let cur = self.currency(instrument);
             let depth = self.depth.entry(instrument).or_default();
             let side = |s: Side| -> Vec<Value> {
                 levels
                     .iter()
                     .filter(|(ls, _)| *ls == s)
-                    .map(|(_, p)| depth.level_json(s, *p))
+                    .map(|(_, p)| depth.level_json(s, *p, cur))
                     .collect()
             };
             push!(
@@ -672,23 +697,31 @@ impl Models {
     }
 }
 
-/// A price in minor units as a decimal string (two minor digits, as every currency has).
-pub fn decimal(minor: i64) -> String {
-    format_minor(i128::from(minor), Currency::Sar)
+/// An amount in minor units as a decimal string with the currency's minor digits.
+pub fn money(currency: Currency, minor: i64) -> String {
+    format_minor(i128::from(minor), currency)
 }
 
-pub fn trade_json(instrument: InstrumentId, p: &Print) -> Value {
+pub fn trade_json(instrument: InstrumentId, currency: Currency, p: &Print) -> Value {
     json!({
         "trade": p.trade.0, "instrument": instrument.0, "time": rfc3339(p.time_ms),
-        "price": decimal(p.price_minor), "quantity": p.quantity_tonnes, "aggressor": p.aggressor.as_str(),
+        "currency": currency.code(), "price": money(currency, p.price_minor),
+        "quantity": p.quantity_tonnes, "aggressor": p.aggressor.as_str(),
     })
 }
 
-pub fn candle_json(instrument: InstrumentId, interval: Interval, c: &Candle) -> Value {
+pub fn candle_json(
+    instrument: InstrumentId,
+    currency: Currency,
+    interval: Interval,
+    c: &Candle,
+) -> Value {
+    let m = |minor| money(currency, minor);
     json!({
         "instrument": instrument.0, "interval": interval.as_str(), "start": rfc3339(c.start_ms),
-        "open": decimal(c.open_minor), "high": decimal(c.high_minor), "low": decimal(c.low_minor),
-        "close": decimal(c.close_minor), "volume": c.volume_tonnes, "trades": c.trades,
+        "currency": currency.code(), "open": m(c.open_minor), "high": m(c.high_minor),
+        "low": m(c.low_minor), "close": m(c.close_minor), "volume": c.volume_tonnes,
+        "trades": c.trades,
     })
 }
 
@@ -724,8 +757,88 @@ fn accounts_moved(event: &Event) -> Option<[Option<AccountId>; 2]> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use rasid_core::exchange::{Fill, TradeId};
+    use rasid_core::{IssuanceId, RangeSet, SerialRange};
+
+    /// The feed renders an instrument's prices with its own currency's minor digits, as
+    /// `render.rs` does from the state: every price and fee in every message of a listing, two
+    /// orders and a trade equals `format_minor` in the instrument's currency, for every currency
+    /// (all have two minor digits today; one with other digits is checked here the day it is
+    /// added), and trades and candles name the currency.
     #[test]
-    fn every_currency_has_two_minor_digits_as_the_feed_renders_them() {
-        assert!(rasid_core::Currency::ALL.iter().all(|c| c.minor_digits() == 2));
+    fn the_feed_renders_prices_in_the_instruments_currency() {
+        for currency in Currency::ALL {
+            let live = Live::new();
+            let mut rx = live.subscribe();
+            let (i, t) = (InstrumentId(1), 1_700_000_000_000);
+            let order = |order: u64, account: u64, side, quantity_tonnes| Event::OrderAccepted {
+                order: OrderId(order),
+                instrument: i,
+                account: AccountId(account),
+                side,
+                price_minor: 123_456,
+                quantity_tonnes,
+            };
+            let fill = Fill {
+                trade: TradeId(1),
+                instrument: i,
+                price_minor: 123_456,
+                quantity_tonnes: 1,
+                buy_order: OrderId(2),
+                sell_order: OrderId(1),
+                buyer: AccountId(4),
+                seller: AccountId(3),
+                aggressor: Side::Buy,
+                serials: vec![(
+                    IssuanceId(1),
+                    RangeSet::from_range(SerialRange::new(1, 1).unwrap()),
+                )],
+                buyer_fee_minor: 7,
+                seller_fee_minor: 9,
+                retirements: vec![],
+            };
+            let events = [
+                vec![Event::InstrumentListed { instrument: i, currency }],
+                vec![
+                    order(1, 3, Side::Sell, 2),
+                    Event::OrderRested {
+                        order: OrderId(1),
+                        instrument: i,
+                        side: Side::Sell,
+                        price_minor: 123_456,
+                        remaining_tonnes: 2,
+                    },
+                ],
+                vec![order(2, 4, Side::Buy, 1), Event::Traded(Box::new(fill))],
+            ];
+            let batch: Vec<Committed> = events
+                .into_iter()
+                .enumerate()
+                .map(|(n, events)| Committed { seq: n as u64 + 1, time_ms: t, events })
+                .collect();
+            live.apply(&batch);
+            let messages = rx.try_recv().unwrap();
+            let expected = |minor: i64| format_minor(i128::from(minor), currency);
+            let mut prices = 0;
+            for m in messages.iter() {
+                let doc: Value = serde_json::from_str(&m.data).unwrap();
+                let mut found = vec![doc["price"].clone(), doc["open"].clone()];
+                found.extend(
+                    doc["asks"].as_array().into_iter().flatten().map(|l| l["price"].clone()),
+                );
+                for price in found.into_iter().filter(|p| !p.is_null()) {
+                    assert_eq!(price, expected(123_456), "{currency:?}: {doc}");
+                    prices += 1;
+                }
+                if let Some(fee) = doc.get("fee") {
+                    assert!(*fee == expected(7) || *fee == expected(9), "{currency:?}: {doc}");
+                }
+                if matches!(m.channel, ChannelKey::Trades(_) | ChannelKey::Candles(..)) {
+                    assert_eq!(doc["currency"], currency.code(), "{doc}");
+                }
+            }
+            assert!(prices >= 8, "{currency:?}: only {prices} prices rendered");
+        }
     }
 }

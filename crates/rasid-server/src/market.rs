@@ -13,6 +13,7 @@ use crate::routes::{Reply, Shared, blocking, resolve};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use rasid_core::Currency;
 use rasid_core::Rejection;
 use rasid_core::exchange::InstrumentId;
 use rasid_market::Interval;
@@ -36,15 +37,17 @@ pub(crate) struct CandlesQuery {
     limit: Option<usize>,
 }
 
-/// The instrument a path names (id or symbol), looked up once.
+/// The instrument a path names (id or symbol) and its currency, looked up once.
 pub(crate) async fn instrument_id(
     app: &Shared,
     reference: String,
-) -> Result<InstrumentId, ApiError> {
+) -> Result<(InstrumentId, Currency), ApiError> {
     let app = app.clone();
     blocking(move || {
-        let id = app.ledger()?.query(move |s| resolve(s, &reference).map(|i| i.id))?;
-        Ok(id.ok_or(Rejection::UnknownInstrument)?)
+        let found = app
+            .ledger()?
+            .query(move |s| resolve(s, &reference).map(|i| (i.id, i.spec.currency)))?;
+        Ok(found.ok_or(Rejection::UnknownInstrument)?)
     })
     .await
 }
@@ -80,10 +83,10 @@ pub(crate) async fn trades(
     let Query(q) = query.map_err(|e| malformed(&e))?;
     let limit = limit(q.limit, SNAPSHOT_TRADES_MAX)?;
     let before: Option<u64> = cursor(q.cursor.as_deref())?;
-    let id = instrument_id(&app, instrument).await?;
+    let (id, currency) = instrument_id(&app, instrument).await?;
     let page = app.live.trades(id, before, limit);
     let next = (page.len() == limit).then(|| page.last().map(|p| p.trade.0.to_string())).flatten();
-    let items: Vec<Value> = page.iter().map(|p| trade_json(id, p)).collect();
+    let items: Vec<Value> = page.iter().map(|p| trade_json(id, currency, p)).collect();
     Ok((StatusCode::OK, Json(json!({ "items": items, "next_cursor": next }))))
 }
 
@@ -101,10 +104,10 @@ pub(crate) async fn candles(
         .map_err(|m: String| ApiError::bad_request("invalid_interval", m))?;
     let limit = limit(q.limit, SNAPSHOT_CANDLES_MAX)?;
     let before: Option<i64> = cursor(q.cursor.as_deref())?;
-    let id = instrument_id(&app, instrument).await?;
+    let (id, currency) = instrument_id(&app, instrument).await?;
     let page = app.live.candles(id, interval, before, limit);
     let next =
         (page.len() == limit).then(|| page.first().map(|c| c.start_ms.to_string())).flatten();
-    let items: Vec<Value> = page.iter().map(|c| candle_json(id, interval, c)).collect();
+    let items: Vec<Value> = page.iter().map(|c| candle_json(id, currency, interval, c)).collect();
     Ok((StatusCode::OK, Json(json!({ "items": items, "next_cursor": next }))))
 }

@@ -64,8 +64,8 @@ pub fn event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> Val
 fn exchange_event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -> Value {
     let px = |i: &InstrumentId, p: &i64| format_minor(i128::from(*p), currency(*i));
     match e {
-        Event::InstrumentListed { instrument } => {
-            json!({ "type": "instrument_listed", "instrument": instrument.0 })
+        Event::InstrumentListed { instrument, currency } => {
+            json!({ "type": "instrument_listed", "instrument": instrument.0, "currency": currency.code() })
         }
         Event::InstrumentStatusChanged { instrument, status } => {
             json!({ "type": "instrument_status_changed", "instrument": instrument.0, "status": status.as_str() })
@@ -132,11 +132,13 @@ fn exchange_event_json(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -
         Event::BidWithdrawn { bid, auction, lot } => {
             json!({ "type": "bid_withdrawn", "bid": bid.0, "auction": auction.0, "lot": lot })
         }
-        // Lot results carry no instrument here; prices in minor units, the currency is the lot's.
-        Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes } => json!({
-            "type": "lot_cleared", "auction": auction.0, "lot": lot,
-            "clearing_price_minor": clearing_price_minor, "sold_tonnes": sold_tonnes,
-        }),
+        Event::LotCleared { auction, lot, instrument, clearing_price_minor, sold_tonnes } => {
+            json!({
+                "type": "lot_cleared", "auction": auction.0, "lot": lot, "instrument": instrument.0,
+                "clearing_price": clearing_price_minor.map(|p| px(instrument, &p)),
+                "clearing_price_minor": clearing_price_minor, "sold_tonnes": sold_tonnes,
+            })
+        }
         Event::AuctionClosed { auction } => {
             json!({ "type": "auction_closed", "auction": auction.0 })
         }

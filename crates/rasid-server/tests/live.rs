@@ -1193,3 +1193,46 @@ fn one_replay_at_open_builds_read_models_equal_to_a_fresh_build() {
     assert_eq!(tape, fresh_tape);
     assert!(tape.len() > 4, "trades before and after the restart: {tape:?}");
 }
+
+/// An instrument quoted in another currency streams its prices in that currency: the trade on
+/// the WebSocket names USD and shows the same price as the REST tape, and the book snapshot's
+/// levels are those of the REST book.
+#[test]
+fn websocket_prices_are_in_the_instruments_currency() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start(database);
+    let operator = server.login("operator", "operator-secret-1");
+    let seller = server.login("seller", "seller-password");
+    let buyer = server.login("buyer", "buyer-password");
+    let listing = json!({ "symbol": "VCS1-2021-USD", "project": 1, "vintage": 2021, "currency": "USD", "reference_price": "10.00", "tick": "0.01" });
+    let r = server.post("/v1/instruments", &operator, listing);
+    assert_eq!(r.status, 201, "{}", r.doc);
+    let deposit = json!({ "account": BUYER_ACC, "currency": "USD", "amount": "1000.00" });
+    let r = server.post("/v1/cash/deposits", &operator, deposit);
+    assert_eq!(r.status, 201, "{}", r.doc);
+    let mut ws = server.ws();
+    ws.subscribe("trades:VCS1-2021-USD");
+    let order = |token: &str, account: u64, side: &str, quantity: u64, price: &str| {
+        let body = json!({ "instrument": "VCS1-2021-USD", "account": account, "side": side, "quantity": quantity, "price": price });
+        let r = server.post("/v1/orders", token, body);
+        assert_eq!(r.status, 201, "{}", r.doc);
+    };
+    order(&seller, SELLER_ACC, "sell", 3, "10.25");
+    order(&buyer, BUYER_ACC, "buy", 1, "10.25");
+    let trade = ws.next();
+    assert_eq!(
+        (trade["data"]["currency"].as_str(), trade["data"]["price"].as_str()),
+        (Some("USD"), Some("10.25")),
+        "{trade}"
+    );
+    let tape = server.get("/v1/markets/VCS1-2021-USD/trades", None).doc;
+    assert_eq!(tape["items"][0], trade["data"], "the stream and the tape agree");
+    let book = ws.subscribe("book:VCS1-2021-USD");
+    let rest = server.get("/v1/markets/VCS1-2021-USD/book", None).doc;
+    assert_eq!(book["data"]["asks"], rest["asks"]);
+    assert_eq!(rest["currency"], "USD");
+    drop(ws);
+    server.stop();
+}

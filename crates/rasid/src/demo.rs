@@ -289,7 +289,7 @@ fn list_instrument(
         fees: FeeSchedule { maker_bps: 10, taker_bps: 20, min_fee_minor: 100 },
     };
     match ctx.submit(operator, Command::ListInstrument { spec })?.events[..] {
-        [Event::InstrumentListed { instrument }] => Ok(instrument),
+        [Event::InstrumentListed { instrument, .. }] => Ok(instrument),
         _ => unreachable!("ListInstrument emits InstrumentListed"),
     }
 }

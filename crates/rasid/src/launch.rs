@@ -255,7 +255,7 @@ fn list_core(ctx: &Ctx, operator: OrgId, basket: BasketId) -> Result<InstrumentI
         fees: FeeSchedule { maker_bps: 0, taker_bps: 0, min_fee_minor: 0 },
     };
     match ctx.submit(operator, Command::ListInstrument { spec })?.events[..] {
-        [Event::InstrumentListed { instrument }] => Ok(instrument),
+        [Event::InstrumentListed { instrument, .. }] => Ok(instrument),
         _ => unreachable!("ListInstrument emits InstrumentListed"),
     }
 }

@@ -374,7 +374,7 @@ fn exchange_event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -
         format!("{} {}", currency(*i), format_minor(i128::from(*p), currency(*i)))
     };
     match e {
-        Event::InstrumentListed { instrument } => format!("instrument {instrument} listed"),
+        Event::InstrumentListed { instrument, .. } => format!("instrument {instrument} listed"),
         Event::InstrumentStatusChanged { instrument, status } => {
             format!("instrument {instrument} is {}", status.as_str())
         }
@@ -425,7 +425,7 @@ fn exchange_event_text(e: &Event, currency: &dyn Fn(InstrumentId) -> Currency) -
         }
         Event::BidChanged { bid, .. } => format!("bid {bid} changed"),
         Event::BidWithdrawn { bid, .. } => format!("bid {bid} withdrawn"),
-        Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes } => format!(
+        Event::LotCleared { auction, lot, clearing_price_minor, sold_tonnes, .. } => format!(
             "{auction} lot {lot} cleared: {sold_tonnes} t sold{}",
             clearing_price_minor.map(|p| format!(" at {} minor units", p)).unwrap_or_default()
         ),

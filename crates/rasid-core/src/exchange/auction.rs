@@ -583,9 +583,12 @@ impl State {
         for (lot, lot_bids) in by_lot.iter().enumerate() {
             let lot_bids: Vec<&Bid> = lot_bids.iter().collect();
             let result = self.settle_lot(id, lot, rule, &lot_bids);
+            let instrument =
+                self.auctions.auctions.get(&id).expect("exists").lots[lot].spec.instrument;
             events.push(Event::LotCleared {
                 auction: id,
                 lot: u32::try_from(lot).expect("at most LOTS_MAX lots"),
+                instrument,
                 clearing_price_minor: result.clearing_price_minor,
                 sold_tonnes: result.sold_tonnes,
             });

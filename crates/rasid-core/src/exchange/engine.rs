@@ -65,7 +65,7 @@ impl State {
         self.exchange.instruments.insert(id, instrument);
         self.exchange.symbols.insert(spec.symbol.clone(), id);
         self.exchange.books.insert(id, super::Book::default());
-        Ok(vec![Event::InstrumentListed { instrument: id }])
+        Ok(vec![Event::InstrumentListed { instrument: id, currency: spec.currency }])
     }
 
     pub(crate) fn set_instrument_status(
