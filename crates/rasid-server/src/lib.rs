@@ -114,9 +114,11 @@ impl std::fmt::Debug for Ha {
 /// The open ledger and user tables the handlers share.
 #[derive(Debug)]
 pub struct App {
-    /// `None` once closed. Handlers hold the read lock while they use the ledger; closing (and
-    /// a change of role) takes the write lock, so it waits for every command in flight (the
-    /// drain) and later requests are answered 503 instead of reaching a stopped ledger.
+    /// `None` once closed. Handlers hold the read lock while they use the ledger (a command
+    /// only while it is queued; its reply is awaited after); closing (and a change of role)
+    /// takes the write lock, so it waits for those, `Ledger::close` then answers every command
+    /// already queued (the drain), and later requests are answered 503 instead of reaching a
+    /// stopped ledger.
     role: RwLock<Option<Role>>,
     users: auth::Users,
     ha: Option<Ha>,

@@ -60,8 +60,7 @@ pub fn router(app: Shared) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
-        .layer(axum::middleware::from_fn(read_body))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), read_body))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::metrics::layer))
         .with_state(app)
@@ -72,11 +71,20 @@ pub fn router(app: Shared) -> Router {
 /// before its handler reads the body (401, 403, a bad id in the path) would otherwise leave
 /// bytes unread, and the HTTP server then closes the connection after answering — a client
 /// that reuses it fails on its next request. Bodies are small, so buffering costs little.
-async fn read_body(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+/// The `Idempotency-Key` handling runs from here rather than as a layer of its own: one
+/// middleware fewer on every request.
+async fn read_body(
+    State(app): State<Shared>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, BODY_BYTES_MAX).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(bytes) => {
+            let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+            crate::idempotency::layer(State(app), req, next).await
+        }
         Err(_) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",

@@ -78,7 +78,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
     // Baseline: the same orders straight into a ledger, same disk, same run.
     let base_db = DatabaseUrl::Sqlite(dir.path().join("baseline.db"));
     seed(&base_db)?;
-    let baseline_per_s = baseline(&base_db, b.orders)?;
+    let (baseline_per_s, baseline_per_commit) = baseline(&base_db, b.orders)?;
 
     let db = DatabaseUrl::Sqlite(dir.path().join("http.db"));
     seed(&db)?;
@@ -122,15 +122,16 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
     let text = format!(
         "HTTP order entry (SQLite, durable before reply, {} keep-alive connections, loopback):\n\
          \x20 throughput: {} orders in {:.2} s = {} orders/s\n\
-         \x20 baseline, same orders straight into the ledger (no HTTP), same run: {} orders/s (HTTP = {:.2}× of it)\n\
+         \x20 baseline, same orders straight into the ledger (no HTTP), same run: {} orders/s, {:.1} per commit (HTTP = {:.2}× of it)\n\
          \x20 fixed offered rate {} orders/s for {} s: achieved {} orders/s, latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
          \x20 WebSocket: {} subscribers on trades:{SYMBOL} while {} orders/s are offered (achieved {}, p99 {:.2} ms): {} trades each expected, {} received in total, {} gaps, {} subscribers complete\n\
-         \x20 journal: {} commits for {} records ({:.1} per commit)\n",
+         \x20 journal: {} commits for {} records ({:.1} per commit), {:.2} ms per commit on average\n",
         b.connections,
         b.orders,
         r.throughput_secs,
         r.throughput_per_s,
         baseline_per_s,
+        baseline_per_commit,
         r.throughput_per_s as f64 / baseline_per_s.max(1) as f64,
         b.rate,
         b.seconds,
@@ -149,6 +150,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         commits,
         records,
         records as f64 / commits.max(1) as f64,
+        r.commit_ms,
     );
     Ok(Output::new(
         text,
@@ -160,6 +162,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
             "subscribers": b.subscribers, "ws_offered_rate": b.ws_rate, "ws_achieved_rate": r.ws_achieved_per_s,
             "ws_p99_ms": r.ws_p99_ms, "trades_expected": r.trades_expected,
             "ws_received": r.ws_received, "ws_gaps": r.ws_gaps, "ws_complete": r.ws_complete,
+            "commits": commits, "records": records, "commit_ms": r.commit_ms,
         }),
     ))
 }
@@ -227,7 +230,7 @@ fn seed(db: &DatabaseUrl) -> Result<(), Failure> {
 
 /// Orders per second straight into the ledger: single-order requests, many in flight, like
 /// the HTTP clients (each request one order, answered when durable).
-fn baseline(db: &DatabaseUrl, orders: u64) -> Result<u64, Failure> {
+fn baseline(db: &DatabaseUrl, orders: u64) -> Result<(u64, f64), Failure> {
     let ledger = Ledger::open(open_journal(db)?, Config::default(), system_clock())?;
     let instrument = ledger
         .query(|s| s.instrument_by_symbol(SYMBOL).map(|i| i.id))?
@@ -266,8 +269,9 @@ fn baseline(db: &DatabaseUrl, orders: u64) -> Result<u64, Failure> {
         t.wait().map_err(|e| Failure::Internal(e.to_string()))?;
     }
     let per_s = (orders as f64 / started.elapsed().as_secs_f64().max(1e-9)) as u64;
+    let (commits, records) = ledger.stats();
     ledger.close()?;
-    Ok(per_s)
+    Ok((per_s, records as f64 / commits.max(1) as f64))
 }
 
 struct LoadResult {
@@ -285,6 +289,8 @@ struct LoadResult {
     ws_complete: usize,
     commits: u64,
     records: u64,
+    /// Mean time of one durable commit (append and fsync), which bounds every reply's latency.
+    commit_ms: f64,
 }
 
 /// One keep-alive HTTP/1.1 connection with one request in flight. Responses are read into one
@@ -408,7 +414,8 @@ async fn newest_trade(addr: &str) -> Result<u64, String> {
     Ok(doc["items"][0]["trade"].as_u64().unwrap_or(0))
 }
 
-async fn stats(addr: &str) -> Result<(u64, u64), String> {
+/// `(commits, records, mean commit time in ms)` from `/metrics`.
+async fn stats(addr: &str) -> Result<(u64, u64, f64), String> {
     let mut c = Conn::open(addr).await?;
     let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     let (_, body) = c.call(request.as_bytes()).await?;
@@ -418,7 +425,12 @@ async fn stats(addr: &str) -> Result<(u64, u64), String> {
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
             .unwrap_or(0)
     };
-    Ok((value("rasid_commits_total "), value("rasid_commands_total ")))
+    let commit_secs: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("rasid_commit_latency_seconds_sum ")?.trim().parse().ok())
+        .unwrap_or(0.0);
+    let commits = value("rasid_commits_total ");
+    Ok((commits, value("rasid_commands_total "), commit_secs * 1e3 / commits.max(1) as f64))
 }
 
 /// The first unsigned number after `key` in `text`.
@@ -574,7 +586,7 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
             complete += 1;
         }
     }
-    let (commits, records) = stats(addr).await.map_err(fail)?;
+    let (commits, records, commit_ms) = stats(addr).await.map_err(fail)?;
     Ok(LoadResult {
         throughput_secs,
         throughput_per_s,
@@ -590,5 +602,6 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
         ws_complete: complete,
         commits,
         records,
+        commit_ms,
     })
 }
