@@ -181,7 +181,7 @@ impl LedgerRef<'_> {
     }
 
     /// Queues a command on the writer without blocking; a follower refuses it with
-    /// `503 not_writer`. `Err(Ok(QueueFull))` hands the command back when the sequencer's
+    /// `503 not_writer`. `Ok(Err(QueueFull))` hands the command back when the sequencer's
     /// queue is full, so the caller can wait for room off the async threads.
     fn try_submit_async(
         &self,
