@@ -1,10 +1,12 @@
 //! `rasid-server`: the HTTP API over one durable Rasid ledger.
 //!
 //! The server owns one [`Ledger`] — the same single-writer sequencer and journal the CLI uses —
-//! and is the only writer of its database while it runs. Every command goes through
-//! `Ledger::submit` and every read through `Ledger::query`, both from
-//! `tokio::task::spawn_blocking` because they block until the command (and everything sequenced
-//! before it) is durable; a handler answers only after that. Requests are JSON under `/v1`;
+//! and is the only writer of its database while it runs. A command is queued for the sequencer
+//! without blocking (`Ledger::try_submit_async`) and its ticket is awaited on the async runtime,
+//! so a request waiting for durability holds no thread; commands that arrive together reach the
+//! sequencer together and share one group commit. Reads go through `Ledger::query` from
+//! `tokio::task::spawn_blocking`. Either way a handler answers only once the command (and
+//! everything sequenced before it) is durable. Requests are JSON under `/v1`;
 //! errors are `{"error":{"code","message","details"}}` (see [`ApiError`]).
 //!
 //! Who may do what: a user belongs to one organization and acts as it; the organization's role
@@ -42,7 +44,7 @@ use axum::http::StatusCode;
 use rasid_core::{Command, OrgId, State};
 use rasid_store::{
     Committed, Config, DatabaseUrl, Feed, Fence, Follower, Hash, Journal, Lease, LeaseInfo, Ledger,
-    PostgresJournal, open_journal, system_clock,
+    PostgresJournal, QueueFull, Ticket, open_journal, system_clock,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,9 +119,11 @@ impl std::fmt::Debug for Ha {
 /// The open ledger and user tables the handlers share.
 #[derive(Debug)]
 pub struct App {
-    /// `None` once closed. Handlers hold the read lock while they use the ledger; closing (and
-    /// a change of role) takes the write lock, so it waits for every command in flight (the
-    /// drain) and later requests are answered 503 instead of reaching a stopped ledger.
+    /// `None` once closed. Handlers hold the read lock while they use the ledger (a command
+    /// only while it is queued; its reply is awaited after); closing (and a change of role)
+    /// takes the write lock, so it waits for those, `Ledger::close` then answers every command
+    /// already queued (the drain), and later requests are answered 503 instead of reaching a
+    /// stopped ledger.
     role: RwLock<Option<Role>>,
     users: auth::Users,
     ha: Option<Ha>,
@@ -179,6 +183,28 @@ impl LedgerRef<'_> {
     pub fn submit(&self, actor: OrgId, command: Command) -> Result<Committed, ApiError> {
         match self.role() {
             Role::Writer { ledger, .. } => Ok(ledger.submit(actor, command)?),
+            Role::Follower { writer, .. } => Err(not_writer(writer)),
+        }
+    }
+
+    /// Queues a command on the writer without blocking; a follower refuses it with
+    /// `503 not_writer`. `Ok(Err(QueueFull))` hands the command back when the sequencer's
+    /// queue is full, so the caller can wait for room off the async threads.
+    fn try_submit_async(
+        &self,
+        actor: OrgId,
+        command: Command,
+    ) -> Result<Result<Ticket<Committed>, QueueFull>, ApiError> {
+        match self.role() {
+            Role::Writer { ledger, .. } => Ok(ledger.try_submit_async(actor, command)),
+            Role::Follower { writer, .. } => Err(not_writer(writer)),
+        }
+    }
+
+    /// Queues a command on the writer, blocking while the sequencer's queue is full.
+    fn submit_queued(&self, actor: OrgId, command: Command) -> Result<Ticket<Committed>, ApiError> {
+        match self.role() {
+            Role::Writer { ledger, .. } => Ok(ledger.submit_async(actor, command)),
             Role::Follower { writer, .. } => Err(not_writer(writer)),
         }
     }
@@ -468,6 +494,31 @@ impl App {
         ledger.submit(actor, command).map_err(api_text)
     }
 
+    /// Submits a command and awaits its durability on the async runtime, holding no thread
+    /// while it waits. The ledger's lock is held only while the command is queued: a close
+    /// that comes after still drains the queue (`Ledger::close`), so the command is answered
+    /// either way, and a step-down answers it `ledger_unavailable`.
+    pub(crate) async fn submit_async(
+        self: &Arc<Self>,
+        actor: OrgId,
+        command: Command,
+    ) -> Result<Committed, ApiError> {
+        let queued = self.ledger()?.try_submit_async(actor, command)?;
+        let ticket = match queued {
+            Ok(ticket) => ticket,
+            // The sequencer's queue is full: wait for room on the blocking pool, as the
+            // synchronous path does, so the bound holds without stalling a runtime thread.
+            Err(QueueFull(actor, command)) => {
+                let app = self.clone();
+                tokio::task::spawn_blocking(move || {
+                    app.ledger().and_then(|l| l.submit_queued(actor, *command))
+                })
+                .await??
+            }
+        };
+        Ok(ticket.await?)
+    }
+
     /// Submits commands in one request, each accepted or rejected on its own. A follower
     /// refuses the request (`not_writer`).
     pub fn submit_batch(
@@ -496,6 +547,19 @@ impl App {
         let directory = Arc::new(self.ledger()?.query(cache::Directory::from_state)?);
         self.caches.set_directory(version, directory.clone());
         Ok(directory)
+    }
+
+    /// As [`App::instruments`], for async code: a cache miss (after a new listing) reads the
+    /// ledger on the blocking pool.
+    pub(crate) async fn instruments_async(
+        self: &Arc<Self>,
+    ) -> Result<Arc<cache::Directory>, ApiError> {
+        let version = self.live.instruments_version.load(std::sync::atomic::Ordering::Acquire);
+        if let Some(d) = self.caches.directory(version) {
+            return Ok(d);
+        }
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || app.instruments()).await?
     }
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {

@@ -20,6 +20,7 @@ use rasid_core::{
     AccountId, Command, Currency, IssuanceId, OrgId, Rejection, RetirementId, Selection,
     SerialRange,
 };
+use rasid_store::Committed;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -59,8 +60,7 @@ pub fn router(app: Shared) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(app.clone(), crate::idempotency::layer))
-        .layer(axum::middleware::from_fn(read_body))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), read_body))
         .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .layer(axum::middleware::from_fn_with_state(app.clone(), crate::metrics::layer))
         .with_state(app)
@@ -71,11 +71,20 @@ pub fn router(app: Shared) -> Router {
 /// before its handler reads the body (401, 403, a bad id in the path) would otherwise leave
 /// bytes unread, and the HTTP server then closes the connection after answering — a client
 /// that reuses it fails on its next request. Bodies are small, so buffering costs little.
-async fn read_body(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+/// The `Idempotency-Key` handling runs from here rather than as a layer of its own: one
+/// middleware fewer on every request.
+async fn read_body(
+    State(app): State<Shared>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, BODY_BYTES_MAX).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(bytes) => {
+            let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+            crate::idempotency::layer(State(app), req, next).await
+        }
         Err(_) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
@@ -215,11 +224,53 @@ pub(crate) fn storage(e: AuthError) -> ApiError {
 /// Submits one command as `actor`; answers once it is durable, with its events.
 fn submit(app: &App, actor: OrgId, command: Command) -> Result<Value, ApiError> {
     let committed = app.ledger()?.submit(actor, command)?;
-    // Prices in exchange events are shown in their instrument's currency.
-    let directory = app.instruments()?;
+    Ok(committed_json(&committed, &*app.instruments()?))
+}
+
+/// As [`submit`], awaited on the async runtime: no thread waits while the command becomes
+/// durable.
+pub(crate) async fn submit_async(
+    app: &Shared,
+    actor: OrgId,
+    command: Command,
+) -> Result<Value, ApiError> {
+    let committed = app.submit_async(actor, command).await?;
+    let directory = app.instruments_async().await?;
+    Ok(committed_json(&committed, &directory))
+}
+
+/// As [`submit_async`], answered `201 Created` with the reply serialized straight to bytes
+/// (`render::CommittedView`): the order-entry path, where building a `Value` first was the
+/// largest cost of a request.
+pub(crate) async fn submit_created(
+    app: &Shared,
+    actor: OrgId,
+    command: Command,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let committed = app.submit_async(actor, command).await?;
+    let directory = app.instruments_async().await?;
+    let currency = |i: InstrumentId| directory.currency(i).unwrap_or(Currency::Sar);
+    let view = crate::render::CommittedView {
+        seq: committed.seq,
+        time_ms: committed.time_ms,
+        events: &committed.events,
+        currency: &currency,
+    };
+    let body = serde_json::to_vec(&view).map_err(ApiError::internal)?;
+    let content_type = [(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    )];
+    Ok((StatusCode::CREATED, content_type, body).into_response())
+}
+
+/// A committed command's reply: its sequence number, time and events. Prices in exchange
+/// events are shown in their instrument's currency.
+fn committed_json(committed: &Committed, directory: &crate::cache::Directory) -> Value {
     let currency = |i: InstrumentId| directory.currency(i).unwrap_or(Currency::Sar);
     let events: Vec<Value> = committed.events.iter().map(|e| event_json(e, &currency)).collect();
-    Ok(json!({ "seq": committed.seq, "time": rfc3339(committed.time_ms), "events": events }))
+    json!({ "seq": committed.seq, "time": rfc3339(committed.time_ms), "events": events })
 }
 
 fn created(doc: Value) -> (StatusCode, Json<Value>) {
@@ -326,7 +377,7 @@ async fn create_organization(
     let role: Role =
         req.role.parse().map_err(|m: String| ApiError::bad_request("invalid_role", m))?;
     let command = Command::CreateOrganization { name: req.name, role };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 #[derive(Deserialize)]
@@ -342,7 +393,7 @@ async fn open_account(
     Body(req): Body<NewAccount>,
 ) -> Reply {
     let command = Command::OpenAccount { org: OrgId(req.organization), name: req.name };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 async fn holdings(State(app): State<Shared>, caller: Caller, Path(id): Path<String>) -> Reply {
@@ -424,7 +475,7 @@ async fn transfer(
         issuance: IssuanceId(req.issuance),
         selection: selection(req.quantity, req.ranges)?,
     };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 #[derive(Deserialize)]
@@ -460,7 +511,7 @@ async fn retire(
             note: req.note,
         },
     };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 /// Public: a retirement is a public claim anyone may check.
@@ -627,7 +678,7 @@ async fn place_order(
     State(app): State<Shared>,
     caller: Caller,
     Body(mut req): Body<PlaceOrderRequest>,
-) -> Reply {
+) -> Result<axum::response::Response, ApiError> {
     let side: Side =
         req.side.parse().map_err(|m: String| ApiError::bad_request("invalid_side", m))?;
     let time_in_force = match req.time_in_force.as_deref().unwrap_or(if req.price.is_some() {
@@ -683,31 +734,28 @@ async fn place_order(
             ));
         }
     };
-    blocking(move || {
-        let reference = req.instrument.clone();
-        let inst = app.instruments()?.resolve(&reference).ok_or(Rejection::UnknownInstrument)?;
-        let order_type = match &req.price {
-            Some(p) => OrderType::Limit {
-                price_minor: parse_minor(p, inst.1)
-                    .map_err(|m| ApiError::bad_request("invalid_price", m))?,
-            },
-            None => OrderType::Market,
-        };
-        let order = OrderRequest {
-            instrument: inst.0,
-            account: AccountId(req.account),
-            side,
-            order_type,
-            quantity_tonnes: req.quantity,
-            time_in_force,
-            post_only: req.post_only,
-            client_order_id: req.client_order_id,
-            self_trade,
-            retire,
-        };
-        submit(&app, caller.org, Command::PlaceOrder { order }).map(created)
-    })
-    .await
+    let inst = app.instruments_async().await?.resolve(&req.instrument);
+    let inst = inst.ok_or(Rejection::UnknownInstrument)?;
+    let order_type = match &req.price {
+        Some(p) => OrderType::Limit {
+            price_minor: parse_minor(p, inst.1)
+                .map_err(|m| ApiError::bad_request("invalid_price", m))?,
+        },
+        None => OrderType::Market,
+    };
+    let order = OrderRequest {
+        instrument: inst.0,
+        account: AccountId(req.account),
+        side,
+        order_type,
+        quantity_tonnes: req.quantity,
+        time_in_force,
+        post_only: req.post_only,
+        client_order_id: req.client_order_id,
+        self_trade,
+        retire,
+    };
+    submit_created(&app, caller.org, Command::PlaceOrder { order }).await
 }
 
 async fn cancel_order(State(app): State<Shared>, caller: Caller, Path(id): Path<String>) -> Reply {

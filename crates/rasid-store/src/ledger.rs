@@ -5,7 +5,11 @@
 //! it, and hands the accepted records to the *writer* thread. The writer chains their hashes,
 //! appends the whole batch in one durable transaction (group commit) and only then answers the
 //! callers. While the writer waits on the disk, the sequencer is already executing the next
-//! batch, so the two cores overlap engine work and I/O.
+//! batch, so the two cores overlap engine work and I/O; it hands that batch over only when the
+//! writer is free, so everything that arrived during a commit shares the next one.
+//!
+//! Replies are one-shot [`Ticket`]s: a thread blocks on one (`wait`), async code awaits it, so
+//! the HTTP server holds no thread per request waiting for the disk.
 //!
 //! Architecture invariant: a caller never sees an answer — acceptance, rejection or query
 //! result — before every command sequenced ahead of it is durable. Replies for a batch travel
@@ -13,7 +17,8 @@
 
 use crate::journal::{Hash, Journal, Record, Snapshot, StoreError, chain_hash};
 use crate::replay::{Recovery, recover, sha256};
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crate::reply;
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError, bounded};
 use rasid_core::codec::{encode_envelope, encode_state};
 use rasid_core::{Command, Envelope, Event, OrgId, Rejection, State};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +29,10 @@ use std::thread::JoinHandle;
 pub const REQUEST_QUEUE_MAX: usize = 4_096;
 /// Most commands sequenced into one batch (one commit).
 pub const BATCH_COMMANDS_MAX: usize = 16_384;
-/// Batches executed but not yet durable. Two keeps the sequencer one batch ahead of the disk.
+/// Batches executed but not yet durable: the one the writer is committing and the one the
+/// sequencer fills meanwhile. The hand-over between the two threads is a rendezvous (a channel
+/// of `BATCHES_IN_FLIGHT_MAX - 2` = 0 slots), so the next batch keeps growing for exactly as
+/// long as the commit takes and the group commit is as large as the disk's speed allows.
 pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
 /// Most commands one `submit_batch` request may carry.
 pub const REQUEST_COMMANDS_MAX: usize = 100_000;
@@ -82,15 +90,49 @@ pub type Feed = Box<dyn FnMut(&[Committed]) + Send>;
 pub const COMMIT_LATENCY_BUCKETS_US: [u64; 12] =
     [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, u64::MAX];
 
-/// A reply on its way: resolved after the batch holding its request is durable.
-#[derive(Debug)]
-pub struct Ticket<T>(Receiver<Result<T, SubmitError>>);
+/// A reply on its way: resolved after the batch holding its request is durable. A thread waits
+/// for it with [`Ticket::wait`]; async code awaits it, which parks no thread.
+pub struct Ticket<T>(reply::Receiver<Result<T, SubmitError>>);
+
+impl<T> std::fmt::Debug for Ticket<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ticket")
+    }
+}
+
+fn stopped_reply<T>(answer: Option<Result<T, SubmitError>>) -> Result<T, SubmitError> {
+    answer.unwrap_or_else(|| Err(SubmitError::Unavailable("the ledger stopped".into())))
+}
 
 impl<T> Ticket<T> {
     pub fn wait(self) -> Result<T, SubmitError> {
-        self.0.recv().unwrap_or_else(|_| Err(SubmitError::Unavailable("the ledger stopped".into())))
+        stopped_reply(self.0.wait())
+    }
+
+    /// A ticket already answered with `error`.
+    fn failed(error: SubmitError) -> Self {
+        let (tx, rx) = reply::channel();
+        tx.complete(Err(error));
+        Ticket(rx)
     }
 }
+
+impl<T> std::future::Future for Ticket<T> {
+    type Output = Result<T, SubmitError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(stopped_reply)
+    }
+}
+
+/// Why [`Ledger::try_submit_async`] did not queue a command: the request queue is full. The
+/// command comes back (boxed: this is the rare path, and it keeps the `Result` small) so the
+/// caller can wait for room elsewhere (off the async threads).
+#[derive(Debug)]
+pub struct QueueFull(pub OrgId, pub Box<Command>);
 
 type Deliver = Box<dyn FnOnce(bool) + Send>;
 type Query = Box<dyn FnOnce(&State) -> Deliver + Send>;
@@ -99,11 +141,11 @@ enum Request {
     One {
         actor: OrgId,
         command: Command,
-        reply: Sender<Result<Committed, SubmitError>>,
+        reply: reply::Completer<Result<Committed, SubmitError>>,
     },
     Many {
         commands: Vec<(OrgId, Command)>,
-        reply: Sender<Result<Vec<Result<Committed, Rejection>>, SubmitError>>,
+        reply: reply::Completer<Result<Vec<Result<Committed, Rejection>>, SubmitError>>,
     },
     Query(Query),
     Snapshot,
@@ -252,7 +294,7 @@ impl Ledger {
         let stopped = Arc::new(AtomicBool::new(false));
         let head = Arc::new(Mutex::new(head));
         let (req_tx, req_rx) = bounded::<Request>(REQUEST_QUEUE_MAX);
-        let (batch_tx, batch_rx) = bounded::<Batch>(BATCHES_IN_FLIGHT_MAX);
+        let (batch_tx, batch_rx) = bounded::<Batch>(BATCHES_IN_FLIGHT_MAX - 2);
         let last_snapshot = recovery.snapshot_seq;
         let stats = Arc::new(Stats::default());
         let feeding = feed.is_some();
@@ -330,11 +372,38 @@ impl Ledger {
     }
 
     pub fn submit_async(&self, actor: OrgId, command: Command) -> Ticket<Committed> {
-        let (tx, rx) = bounded(1);
-        if let Err(e) = self.send(Request::One { actor, command, reply: tx.clone() }) {
-            let _ = tx.send(Err(e));
+        let (tx, rx) = reply::channel();
+        match self.send(Request::One { actor, command, reply: tx }) {
+            Ok(()) => Ticket(rx),
+            Err(e) => Ticket::failed(e),
         }
-        Ticket(rx)
+    }
+
+    /// As [`Ledger::submit_async`], but never blocks: when the request queue is full the
+    /// command comes back (`QueueFull`) instead of waiting for room. Async callers use this so
+    /// that backpressure never stalls a runtime thread.
+    pub fn try_submit_async(
+        &self,
+        actor: OrgId,
+        command: Command,
+    ) -> Result<Ticket<Committed>, QueueFull> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Ok(Ticket::failed(SubmitError::Unavailable(
+                "the ledger stopped after a storage failure".into(),
+            )));
+        }
+        let requests = self.requests.as_ref().expect("open until close");
+        let (tx, rx) = reply::channel();
+        match requests.try_send(Request::One { actor, command, reply: tx }) {
+            Ok(()) => Ok(Ticket(rx)),
+            Err(TrySendError::Full(Request::One { actor, command, .. })) => {
+                Err(QueueFull(actor, Box::new(command)))
+            }
+            Err(TrySendError::Full(_)) => unreachable!("the request sent was a Request::One"),
+            Err(TrySendError::Disconnected(_)) => {
+                Ok(Ticket::failed(SubmitError::Unavailable("the ledger stopped".into())))
+            }
+        }
     }
 
     /// Executes one command; returns once it is durable (or rejected).
@@ -348,15 +417,15 @@ impl Ledger {
         &self,
         commands: Vec<(OrgId, Command)>,
     ) -> Ticket<Vec<Result<Committed, Rejection>>> {
-        let (tx, rx) = bounded(1);
         assert!(
             commands.len() <= REQUEST_COMMANDS_MAX,
             "split requests above {REQUEST_COMMANDS_MAX}"
         );
-        if let Err(e) = self.send(Request::Many { commands, reply: tx.clone() }) {
-            let _ = tx.send(Err(e));
+        let (tx, rx) = reply::channel();
+        match self.send(Request::Many { commands, reply: tx }) {
+            Ok(()) => Ticket(rx),
+            Err(e) => Ticket::failed(e),
         }
-        Ticket(rx)
     }
 
     pub fn submit_batch(
@@ -372,18 +441,15 @@ impl Ledger {
         &self,
         f: impl FnOnce(&State) -> R + Send + 'static,
     ) -> Result<R, SubmitError> {
-        let (tx, rx) = bounded(1);
-        let reply = tx.clone();
+        let (reply, rx) = reply::channel();
         let query: Query = Box::new(move |state| {
             let answer = f(state);
-            Box::new(move |ok| {
-                let _ = reply.send(if ok { Ok(answer) } else { Err(unavailable()) });
-            })
+            Box::new(move |ok| reply.complete(if ok { Ok(answer) } else { Err(unavailable()) }))
         });
-        if let Err(e) = self.send(Request::Query(query)) {
-            let _ = tx.send(Err(e));
+        match self.send(Request::Query(query)) {
+            Ok(()) => Ticket(rx).wait(),
+            Err(e) => Err(e),
         }
-        Ticket(rx).wait()
     }
 
     /// Drains the queue, snapshots if enough happened since the last one, and stops. Returns the
@@ -437,28 +503,71 @@ struct Sequencer {
 }
 
 impl Sequencer {
+    /// Fills a batch from the request queue and hands it to the writer as soon as the writer
+    /// is free. While the writer is still committing the previous batch, requests that arrive
+    /// are executed into the open batch, so concurrent callers share one commit instead of
+    /// queueing one small commit each behind the disk.
     fn run(&mut self, requests: &Receiver<Request>) {
-        while let Ok(first) = requests.recv() {
-            let mut batch = Batch {
-                records: Vec::new(),
-                replies: Vec::new(),
-                snapshot: None,
-                committed: Vec::new(),
+        let mut open: Option<Batch> = None;
+        loop {
+            let Some(batch) = open.take() else {
+                let Ok(first) = requests.recv() else { return };
+                let mut batch = Batch {
+                    records: Vec::new(),
+                    replies: Vec::new(),
+                    snapshot: None,
+                    committed: Vec::new(),
+                };
+                self.round(first, requests, &mut batch);
+                open = Some(batch);
+                continue;
             };
-            let time_ms = (self.clock)().max(self.state.last_time_ms());
-            self.expire_due_orders(time_ms, &mut batch);
-            let mut next = Some(first);
-            while let Some(request) = next.take() {
-                self.handle(request, time_ms, &mut batch);
-                if batch.records.len() >= BATCH_COMMANDS_MAX {
-                    break;
+            // A full batch waits for the writer however long it takes: the bound on a batch.
+            let handed = if batch.records.len() >= BATCH_COMMANDS_MAX {
+                self.batch_tx.send(batch).map_err(|_| ())
+            } else {
+                match self.batch_tx.try_send(batch) {
+                    Ok(()) => Ok(()),
+                    Err(TrySendError::Disconnected(_)) => Err(()),
+                    Err(TrySendError::Full(mut batch)) => {
+                        // The writer is busy: wait for it to be free or for more requests.
+                        let mut select = Select::new();
+                        let incoming = select.recv(requests);
+                        select.send(&self.batch_tx);
+                        if select.ready() == incoming {
+                            match requests.try_recv() {
+                                Ok(request) => self.round(request, requests, &mut batch),
+                                Err(TryRecvError::Empty) => {}
+                                // Closing: the last batch goes to the writer, then stop.
+                                Err(TryRecvError::Disconnected) => {
+                                    let _ = self.batch_tx.send(batch);
+                                    return;
+                                }
+                            }
+                        }
+                        open = Some(batch);
+                        continue;
+                    }
                 }
-                next = requests.try_recv().ok();
-            }
-            if self.batch_tx.send(batch).is_err() || self.stopped.load(Ordering::Acquire) {
+            };
+            if handed.is_err() || self.stopped.load(Ordering::Acquire) {
                 // The writer failed: its journal is behind this state, so stop taking commands.
+                return;
+            }
+        }
+    }
+
+    /// Executes `first` and whatever else is queued now into `batch`, at one time stamp.
+    fn round(&mut self, first: Request, requests: &Receiver<Request>, batch: &mut Batch) {
+        let time_ms = (self.clock)().max(self.state.last_time_ms());
+        self.expire_due_orders(time_ms, batch);
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            self.handle(request, time_ms, batch);
+            if batch.records.len() >= BATCH_COMMANDS_MAX {
                 break;
             }
+            next = requests.try_recv().ok();
         }
     }
 
@@ -478,7 +587,7 @@ impl Sequencer {
             Request::One { actor, command, reply } => {
                 let outcome = self.execute(actor, command, time_ms, batch);
                 batch.replies.push(Box::new(move |ok| {
-                    let _ = reply.send(if ok {
+                    reply.complete(if ok {
                         outcome.map_err(SubmitError::Rejected)
                     } else {
                         Err(unavailable())
@@ -489,7 +598,7 @@ impl Sequencer {
                 let outcomes: Vec<_> =
                     commands.into_iter().map(|(a, c)| self.execute(a, c, time_ms, batch)).collect();
                 batch.replies.push(Box::new(move |ok| {
-                    let _ = reply.send(if ok { Ok(outcomes) } else { Err(unavailable()) });
+                    reply.complete(if ok { Ok(outcomes) } else { Err(unavailable()) });
                 }));
             }
             Request::Query(query) => batch.replies.push(query(&self.state)),

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod postgres;
 pub mod read_model;
 pub mod replay;
+mod reply;
 pub mod sqlite;
 pub mod testing;
 pub mod verify;
@@ -19,8 +20,8 @@ pub use follower::Follower;
 pub use journal::{GENESIS_HASH, Hash, Journal, Record, Snapshot, StoreError};
 pub use lease::{Lease, LeaseInfo};
 pub use ledger::{
-    COMMIT_LATENCY_BUCKETS_US, Clock, Committed, Config, Feed, Ledger, Stats, SubmitError, Ticket,
-    system_clock,
+    COMMIT_LATENCY_BUCKETS_US, Clock, Committed, Config, Feed, Ledger, QueueFull, Stats,
+    SubmitError, Ticket, system_clock,
 };
 pub use postgres::{Fence, PostgresJournal, ScratchSchema};
 pub use read_model::ReadModels;

@@ -56,6 +56,7 @@ on_both_backends!(
     commands_survive_reopen_and_rejections_are_not_journaled,
     recovery_from_snapshot_plus_tail_equals_replay_from_genesis,
     concurrent_submitters_are_group_committed_in_one_dense_sequence,
+    queued_commands_are_awaited_without_a_thread_each_and_share_commits,
     one_altered_byte_in_a_record_body_is_named_by_verify,
     altered_hash_time_or_missing_record_is_named_by_verify,
     a_corrupt_snapshot_is_refused_at_recovery,
@@ -288,6 +289,58 @@ fn concurrent_submitters_are_group_committed_in_one_dense_sequence(backend: Back
     let report = verify(journal.as_mut()).unwrap();
     assert_eq!(report.commands, 1_606);
     assert_eq!(report.totals.held_tonnes, 1_000_000);
+}
+
+/// Polls `future` to completion on this thread, parking between wake-ups: enough of an
+/// executor to show that a ticket wakes its task, without an async runtime in this crate.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+/// The HTTP server's path: commands queued without blocking (`try_submit_async`), their
+/// tickets awaited. Every command is answered once durable, in one dense sequence, and
+/// commands queued together share commits instead of taking one each.
+fn queued_commands_are_awaited_without_a_thread_each_and_share_commits(backend: Backend) {
+    let place = Place::new(backend);
+    let ledger = open(&place, Config::default());
+    seed(&ledger);
+    let (commits_before, records_before) = ledger.stats();
+    let n = 1_000u64;
+    let tickets: Vec<_> = (0..n)
+        .map(|_| match ledger.try_submit_async(MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 1)) {
+            Ok(ticket) => ticket,
+            // Below REQUEST_QUEUE_MAX queued at once, but a full queue is not an error: wait.
+            Err(rasid_store::QueueFull(actor, command)) => ledger.submit_async(actor, *command),
+        })
+        .collect();
+    let seqs: Vec<u64> = tickets.into_iter().map(|t| block_on(t).unwrap().seq).collect();
+    assert_eq!(seqs, (7..7 + n).collect::<Vec<_>>());
+    let (commits, records) = ledger.stats();
+    assert_eq!(records - records_before, n);
+    assert!(
+        commits - commits_before < n,
+        "{} commits for {n} queued commands: none shared a commit",
+        commits - commits_before
+    );
+    // A refused command is answered through its ticket as well, and changes nothing.
+    let refused = ledger.submit_async(MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 10_000_000));
+    assert!(matches!(block_on(refused), Err(SubmitError::Rejected(_))));
+    let mut journal = ledger.close().unwrap();
+    assert_eq!(verify(journal.as_mut()).unwrap().commands, 6 + n);
 }
 
 /// Builds a small verified journal (16 records) in a fresh place.

@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const SYMBOL: &str = "BENCH-1";
@@ -78,7 +78,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
     // Baseline: the same orders straight into a ledger, same disk, same run.
     let base_db = DatabaseUrl::Sqlite(dir.path().join("baseline.db"));
     seed(&base_db)?;
-    let baseline_per_s = baseline(&base_db, b.orders)?;
+    let (baseline_per_s, baseline_per_commit) = baseline(&base_db, b.orders)?;
 
     let db = DatabaseUrl::Sqlite(dir.path().join("http.db"));
     seed(&db)?;
@@ -123,15 +123,16 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
     let text = format!(
         "HTTP order entry (SQLite, durable before reply, {} keep-alive connections, loopback):\n\
          \x20 throughput: {} orders in {:.2} s = {} orders/s\n\
-         \x20 baseline, same orders straight into the ledger (no HTTP), same run: {} orders/s (HTTP = {:.2}× of it)\n\
+         \x20 baseline, same orders straight into the ledger (no HTTP), same run: {} orders/s, {:.1} per commit (HTTP = {:.2}× of it)\n\
          \x20 fixed offered rate {} orders/s for {} s: achieved {} orders/s, latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
          \x20 WebSocket: {} subscribers on trades:{SYMBOL} while {} orders/s are offered (achieved {}, p99 {:.2} ms): {} trades each expected, {} received in total, {} gaps, {} subscribers complete\n\
-         \x20 journal: {} commits for {} records ({:.1} per commit)\n",
+         \x20 journal: {} commits for {} records ({:.1} per commit), {:.2} ms per commit on average\n",
         b.connections,
         b.orders,
         r.throughput_secs,
         r.throughput_per_s,
         baseline_per_s,
+        baseline_per_commit,
         r.throughput_per_s as f64 / baseline_per_s.max(1) as f64,
         b.rate,
         b.seconds,
@@ -150,6 +151,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         commits,
         records,
         records as f64 / commits.max(1) as f64,
+        r.commit_ms,
     );
     Ok(Output::new(
         text,
@@ -161,6 +163,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
             "subscribers": b.subscribers, "ws_offered_rate": b.ws_rate, "ws_achieved_rate": r.ws_achieved_per_s,
             "ws_p99_ms": r.ws_p99_ms, "trades_expected": r.trades_expected,
             "ws_received": r.ws_received, "ws_gaps": r.ws_gaps, "ws_complete": r.ws_complete,
+            "commits": commits, "records": records, "commit_ms": r.commit_ms,
         }),
     ))
 }
@@ -228,7 +231,7 @@ fn seed(db: &DatabaseUrl) -> Result<(), Failure> {
 
 /// Orders per second straight into the ledger: single-order requests, many in flight, like
 /// the HTTP clients (each request one order, answered when durable).
-fn baseline(db: &DatabaseUrl, orders: u64) -> Result<u64, Failure> {
+fn baseline(db: &DatabaseUrl, orders: u64) -> Result<(u64, f64), Failure> {
     let ledger = Ledger::open(open_journal(db)?, Config::default(), system_clock())?;
     let instrument = ledger
         .query(|s| s.instrument_by_symbol(SYMBOL).map(|i| i.id))?
@@ -267,8 +270,9 @@ fn baseline(db: &DatabaseUrl, orders: u64) -> Result<u64, Failure> {
         t.wait().map_err(|e| Failure::Internal(e.to_string()))?;
     }
     let per_s = (orders as f64 / started.elapsed().as_secs_f64().max(1e-9)) as u64;
+    let (commits, records) = ledger.stats();
     ledger.close()?;
-    Ok(per_s)
+    Ok((per_s, records as f64 / commits.max(1) as f64))
 }
 
 struct LoadResult {
@@ -286,43 +290,54 @@ struct LoadResult {
     ws_complete: usize,
     commits: u64,
     records: u64,
+    /// Mean time of one durable commit (append and fsync), which bounds every reply's latency.
+    commit_ms: f64,
 }
 
-/// One keep-alive HTTP/1.1 connection with one request in flight.
+/// One keep-alive HTTP/1.1 connection with one request in flight. Responses are read into one
+/// reused buffer and parsed in place: the load generator shares the two cores with the server,
+/// so every microsecond it spends is taken from the thing being measured.
 struct Conn {
-    stream: BufReader<TcpStream>,
-    line: String,
+    stream: TcpStream,
+    buf: Vec<u8>,
 }
 
 impl Conn {
     async fn open(addr: &str) -> Result<Self, String> {
         let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        Ok(Self { stream: BufReader::new(stream), line: String::new() })
+        Ok(Self { stream, buf: Vec::with_capacity(4096) })
     }
 
     /// Sends one request and reads its response: `(status, body)`.
     async fn call(&mut self, request: &[u8]) -> Result<(u16, Vec<u8>), String> {
+        let (status, range) = self.exchange(request).await?;
+        Ok((status, self.buf[range].to_vec()))
+    }
+
+    /// Sends one request and reads its response into the buffer: the status and where the
+    /// body lies in the buffer.
+    async fn exchange(&mut self, request: &[u8]) -> Result<(u16, std::ops::Range<usize>), String> {
         let io = |e: std::io::Error| format!("http: {e}");
-        self.stream.get_mut().write_all(request).await.map_err(io)?;
-        self.line.clear();
-        self.stream.read_line(&mut self.line).await.map_err(io)?;
-        let status: u16 =
-            self.line.get(9..12).and_then(|s| s.parse().ok()).ok_or("bad status line")?;
+        self.stream.write_all(request).await.map_err(io)?;
+        self.buf.clear();
+        // Read until the blank line that ends the headers.
+        let head_end = loop {
+            if let Some(at) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            if self.buf.len() > HEADER_BYTES_MAX {
+                return Err("oversized headers".into());
+            }
+            if self.stream.read_buf(&mut self.buf).await.map_err(io)? == 0 {
+                return Err("the server closed the connection".into());
+            }
+        };
+        let head = std::str::from_utf8(&self.buf[..head_end]).map_err(|_| "non-UTF-8 headers")?;
+        let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).ok_or("bad status line")?;
         let mut length = 0usize;
-        let mut header_bytes = 0;
-        loop {
-            self.line.clear();
-            let n = self.stream.read_line(&mut self.line).await.map_err(io)?;
-            header_bytes += n;
-            if n == 0 || header_bytes > HEADER_BYTES_MAX {
-                return Err("truncated or oversized headers".into());
-            }
-            let l = self.line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = l.split_once(':')
+        for line in head.split("\r\n").skip(1) {
+            if let Some((name, value)) = line.split_once(':')
                 && name.eq_ignore_ascii_case("content-length")
             {
                 length = value.trim().parse().map_err(|_| "bad content-length")?;
@@ -331,9 +346,16 @@ impl Conn {
         if length > BODY_BYTES_MAX {
             return Err("oversized body".into());
         }
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).await.map_err(io)?;
-        Ok((status, body))
+        let end = head_end + length;
+        while self.buf.len() < end {
+            if self.stream.read_buf(&mut self.buf).await.map_err(io)? == 0 {
+                return Err("truncated body".into());
+            }
+        }
+        if self.buf.len() > end {
+            return Err("bytes after the response with one request in flight".into());
+        }
+        Ok((status, head_end..end))
     }
 }
 
@@ -344,6 +366,24 @@ fn post(addr: &str, path: &str, token: Option<&str>, body: &str) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+/// The two order requests the bench sends, built once: even orders are the seller's, odd ones
+/// the buyer's. Each is still a complete POST /v1/orders with its JSON body and bearer token;
+/// only the formatting is not repeated per request.
+struct Orders {
+    sell: Vec<u8>,
+    buy: Vec<u8>,
+}
+
+impl Orders {
+    fn new(addr: &str, tokens: &(String, String)) -> Self {
+        Self { sell: order_request(addr, &tokens.0, 0), buy: order_request(addr, &tokens.1, 1) }
+    }
+
+    fn get(&self, i: u64) -> &[u8] {
+        if i.is_multiple_of(2) { &self.sell } else { &self.buy }
+    }
 }
 
 fn order_request(addr: &str, token: &str, i: u64) -> Vec<u8> {
@@ -379,7 +419,8 @@ async fn newest_trade(addr: &str) -> Result<u64, String> {
 /// the bench, on a loopback port.
 const BENCH_METRICS_TOKEN: &str = "rasid-bench-http-metrics";
 
-async fn stats(addr: &str) -> Result<(u64, u64), String> {
+/// `(commits, records, mean commit time in ms)` from `/metrics`.
+async fn stats(addr: &str) -> Result<(u64, u64, f64), String> {
     let mut c = Conn::open(addr).await?;
     let request = format!(
         "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {BENCH_METRICS_TOKEN}\r\n\r\n"
@@ -391,7 +432,12 @@ async fn stats(addr: &str) -> Result<(u64, u64), String> {
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
             .unwrap_or(0)
     };
-    Ok((value("rasid_commits_total "), value("rasid_commands_total ")))
+    let commit_secs: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("rasid_commit_latency_seconds_sum ")?.trim().parse().ok())
+        .unwrap_or(0.0);
+    let commits = value("rasid_commits_total ");
+    Ok((commits, value("rasid_commands_total "), commit_secs * 1e3 / commits.max(1) as f64))
 }
 
 /// The first unsigned number after `key` in `text`.
@@ -405,7 +451,7 @@ fn number_after(text: &str, key: &str) -> Option<u64> {
 /// Returns the achieved rate and every latency (µs, from the scheduled send time), sorted.
 async fn fixed_rate(
     addr: &str,
-    tokens: &Arc<(String, String)>,
+    orders: &Arc<Orders>,
     rate: u64,
     seconds: u64,
     connections: usize,
@@ -416,7 +462,7 @@ async fn fixed_rate(
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (addr, next, tokens) = (addr.to_owned(), next.clone(), tokens.clone());
+        let (addr, next, orders) = (addr.to_owned(), next.clone(), orders.clone());
         tasks.push(tokio::spawn(async move {
             let mut c = Conn::open(&addr).await?;
             let mut latencies_us = Vec::new();
@@ -427,8 +473,7 @@ async fn fixed_rate(
                 }
                 let due = t0 + Duration::from_nanos((i as f64 * interval_ns) as u64);
                 tokio::time::sleep_until(due).await;
-                let token = if i.is_multiple_of(2) { &tokens.0 } else { &tokens.1 };
-                let (status, _) = c.call(&order_request(&addr, token, i)).await?;
+                let (status, _) = c.exchange(orders.get(i)).await?;
                 if status != 201 {
                     return Err(format!("order refused: {status}"));
                 }
@@ -449,14 +494,14 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
     let fail = Failure::Internal;
     let seller = login(addr, "seller", "seller-password").await.map_err(fail)?;
     let buyer = login(addr, "buyer", "buyer-password").await.map_err(fail)?;
-    let tokens = Arc::new((seller, buyer));
+    let orders = Arc::new(Orders::new(addr, &(seller, buyer)));
 
     // 1. Throughput, closed loop.
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..b.connections {
-        let (addr, next, tokens) = (addr.to_owned(), next.clone(), tokens.clone());
+        let (addr, next, orders) = (addr.to_owned(), next.clone(), orders.clone());
         tasks.push(tokio::spawn(async move {
             let mut c = Conn::open(&addr).await?;
             loop {
@@ -464,12 +509,11 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
                 if i >= b.orders {
                     return Ok::<(), String>(());
                 }
-                let token = if i.is_multiple_of(2) { &tokens.0 } else { &tokens.1 };
-                let (status, body) = c.call(&order_request(&addr, token, i)).await?;
+                let (status, body) = c.exchange(orders.get(i)).await?;
                 if status != 201 {
                     return Err(format!(
                         "order refused: {status} {}",
-                        String::from_utf8_lossy(&body)
+                        String::from_utf8_lossy(&c.buf[body])
                     ));
                 }
             }
@@ -483,7 +527,7 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
 
     // 2. Fixed offered rate, open loop, no subscribers: the latency figure.
     let (fixed_achieved_per_s, latencies) =
-        fixed_rate(addr, &tokens, b.rate, b.seconds, b.connections).await.map_err(fail)?;
+        fixed_rate(addr, &orders, b.rate, b.seconds, b.connections).await.map_err(fail)?;
     let pct = |l: &[u64], p: f64| {
         l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0)
             as f64
@@ -538,7 +582,7 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
         }));
     }
     let (ws_achieved_per_s, mut ws_latencies) =
-        fixed_rate(addr, &tokens, b.ws_rate, b.seconds, b.connections).await.map_err(fail)?;
+        fixed_rate(addr, &orders, b.ws_rate, b.seconds, b.connections).await.map_err(fail)?;
     ws_latencies.sort_unstable();
     let ws_p99_ms = pct(&ws_latencies, 0.99);
     let last_trade = newest_trade(addr).await.map_err(fail)?;
@@ -549,7 +593,7 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
             complete += 1;
         }
     }
-    let (commits, records) = stats(addr).await.map_err(fail)?;
+    let (commits, records, commit_ms) = stats(addr).await.map_err(fail)?;
     Ok(LoadResult {
         throughput_secs,
         throughput_per_s,
@@ -565,5 +609,6 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
         ws_complete: complete,
         commits,
         records,
+        commit_ms,
     })
 }

@@ -4,6 +4,7 @@
 
 use super::{
     Body, Caller, MaybeCaller, Params, Reply, Shared, blocking, created, parse_id, submit,
+    submit_async,
 };
 use crate::error::ApiError;
 use crate::render::{auction_private_json, auction_public_json};
@@ -290,5 +291,5 @@ pub(super) async fn close(
     Path(id): Path<String>,
 ) -> Reply {
     let auction: AuctionId = parse_id(&id, "auction")?;
-    blocking(move || submit(&app, caller.org, Command::CloseAuction { auction }).map(ok)).await
+    submit_async(&app, caller.org, Command::CloseAuction { auction }).await.map(ok)
 }

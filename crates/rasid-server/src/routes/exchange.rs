@@ -3,6 +3,7 @@
 
 use super::{
     Body, Caller, MaybeCaller, Params, Reply, Shared, blocking, created, parse_id, resolve, submit,
+    submit_async,
 };
 use crate::error::ApiError;
 use crate::render::{basket_json, instrument_json};
@@ -114,7 +115,7 @@ pub(super) async fn list_instrument(
             min_fee_minor: price(req.min_fee.as_deref().unwrap_or("0"), c, "invalid_price")?,
         },
     };
-    blocking(move || submit(&app, caller.org, Command::ListInstrument { spec }).map(created)).await
+    submit_async(&app, caller.org, Command::ListInstrument { spec }).await.map(created)
 }
 
 async fn set_status(app: Shared, caller: Caller, id: String, status: InstrumentStatus) -> Reply {
@@ -366,7 +367,7 @@ pub(super) async fn create_basket(
     Body(req): Body<NewBasket>,
 ) -> Reply {
     let command = Command::CreateBasket { name: req.name, criteria: criteria(req.criteria)? };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 pub(super) async fn set_criteria(
@@ -377,7 +378,7 @@ pub(super) async fn set_criteria(
 ) -> Reply {
     let basket: BasketId = parse_id(&id, "basket")?;
     let command = Command::SetBasketCriteria { basket, criteria: criteria(req)? };
-    blocking(move || submit(&app, caller.org, command).map(ok)).await
+    submit_async(&app, caller.org, command).await.map(ok)
 }
 
 #[derive(Deserialize)]
@@ -404,7 +405,7 @@ pub(super) async fn deposit(
         quantity_tonnes: req.quantity,
         priority: req.priority.unwrap_or(0),
     };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 #[derive(Deserialize)]
@@ -428,5 +429,5 @@ pub(super) async fn withdraw(
         issuance: IssuanceId(req.issuance),
         quantity_tonnes: req.quantity,
     };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }

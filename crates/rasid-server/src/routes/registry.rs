@@ -2,7 +2,8 @@
 //! cancellations, the public retirement ledger and its certificates, cash, and totals.
 
 use super::{
-    Body, Caller, Params, RangeBody, Reply, Shared, blocking, created, parse_id, selection, submit,
+    Body, Caller, Params, RangeBody, Reply, Shared, blocking, created, parse_id, selection,
+    submit_async,
 };
 use crate::error::ApiError;
 use crate::render::{
@@ -286,7 +287,7 @@ pub(super) async fn register_project(
         developer: OrgId(req.developer),
     };
     let command = Command::RegisterProject { info };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 #[derive(Deserialize)]
@@ -304,7 +305,7 @@ pub(super) async fn rate_project(
 ) -> Reply {
     let project: ProjectId = parse_id(&id, "project")?;
     let command = Command::SetProjectRating { project, rating: req.rating };
-    blocking(move || submit(&app, caller.org, command).map(ok)).await
+    submit_async(&app, caller.org, command).await.map(ok)
 }
 
 pub(super) async fn list_issuances(State(app): State<Shared>, params: Params) -> Reply {
@@ -360,7 +361,7 @@ pub(super) async fn issue(
         first_serial: req.first_serial,
         external_ref: req.external_ref,
     };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 #[derive(Deserialize)]
@@ -420,7 +421,7 @@ pub(super) async fn set_labels(
     };
     let labels = Labels { corsia, ccp: req.ccp, article6 };
     let command = Command::SetLabels { issuance, labels };
-    blocking(move || submit(&app, caller.org, command).map(ok)).await
+    submit_async(&app, caller.org, command).await.map(ok)
 }
 
 #[derive(Deserialize)]
@@ -444,7 +445,7 @@ pub(super) async fn cancel(
         selection: selection(req.quantity, req.ranges)?,
         reason: req.reason,
     };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 /// Public: the retirement ledger. Retirements are public claims, beneficiaries included.
@@ -568,7 +569,7 @@ pub(super) async fn deposit_cash(
 ) -> Reply {
     let (currency, amount_minor) = amount(&req.currency, &req.amount)?;
     let command = Command::DepositCash { account: AccountId(req.account), currency, amount_minor };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 pub(super) async fn withdraw_cash(
@@ -578,7 +579,7 @@ pub(super) async fn withdraw_cash(
 ) -> Reply {
     let (currency, amount_minor) = amount(&req.currency, &req.amount)?;
     let command = Command::WithdrawCash { account: AccountId(req.account), currency, amount_minor };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
 
 #[derive(Deserialize)]
@@ -602,5 +603,5 @@ pub(super) async fn transfer_cash(
         currency,
         amount_minor,
     };
-    blocking(move || submit(&app, caller.org, command).map(created)).await
+    submit_async(&app, caller.org, command).await.map(created)
 }
