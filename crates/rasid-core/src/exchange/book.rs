@@ -314,7 +314,10 @@ impl Book {
     }
 
     /// Takes an order out of its level, wherever it is in the queue; it stays in its slot.
-    pub(crate) fn unlink(&mut self, orders: &mut Orders, slot: u32) {
+    /// `traded` tonnes that just filled (and are no longer in the order's remaining quantity)
+    /// leave the level's total too, so a fill that completes a resting order finds its level
+    /// once rather than twice.
+    pub(crate) fn unlink(&mut self, orders: &mut Orders, slot: u32, traded: u64) {
         let (side, price, remaining, prev, next) = {
             let e = orders.entry(slot);
             (e.order.side, e.order.price_minor, e.order.remaining_tonnes, e.prev, e.next)
@@ -328,7 +331,7 @@ impl Book {
         let levels = self.levels(side);
         let level = levels.get_mut(&price).expect("a resting order's level exists");
         level.orders -= 1;
-        level.quantity_tonnes -= remaining;
+        level.quantity_tonnes -= remaining + traded;
         if level.orders == 0 {
             assert!(prev == NIL && next == NIL, "the last order of a level has no neighbours");
             levels.remove(&price);
