@@ -954,8 +954,15 @@ fn cancelled_event(order: &Order, reason: CancelReason, rested: bool) -> Event {
 
 /// Takes the lowest `quantity` serials an order holds.
 pub(crate) fn take_front(serials: &mut Serials, quantity: u64) -> Serials {
+    // A fill that completes the sell order (most fills: either side of a fill is done) takes
+    // everything it holds: the list moves into the fill as it is, without a new allocation.
+    // Reservations hold no empty sets, so the result is the same as taking range by range.
+    if serials.iter().map(|(_, set)| set.quantity_tonnes()).sum::<u64>() == quantity {
+        debug_assert!(serials.iter().all(|(_, set)| !set.is_empty()));
+        return std::mem::take(serials);
+    }
     let mut need = quantity;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(1);
     while need > 0 {
         let (issuance, set) =
             serials.first_mut().expect("an order holds serials for its remaining tonnes");
