@@ -36,8 +36,15 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// The commands that dominate a busy ledger (orders, cancels) encode to well under this many
+/// bytes. The sequencer encodes every accepted command, and growing the buffer from empty cost
+/// three or four reallocations each (a fifth of the sequencer's time in a profile of the
+/// durable matching bench); the bytes are the same either way.
+const ENVELOPE_BYTES_TYPICAL: usize = 128;
+
 pub fn encode_envelope(envelope: &Envelope) -> Vec<u8> {
-    postcard::to_stdvec(envelope).expect("encoding into a Vec cannot fail")
+    postcard::to_extend(envelope, Vec::with_capacity(ENVELOPE_BYTES_TYPICAL))
+        .expect("encoding into a Vec cannot fail")
 }
 
 pub fn decode_envelope(bytes: &[u8]) -> Result<Envelope, DecodeError> {

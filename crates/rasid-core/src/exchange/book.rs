@@ -11,6 +11,7 @@
 //! `ExchangeState`'s `Serialize`), and two states are equal when those encodings are.
 
 use super::{Order, OrderId, Side};
+use std::collections::btree_map::Entry as LevelEntry;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -289,18 +290,22 @@ impl Book {
             let o = orders.at(slot);
             (o.side, o.price_minor, o.remaining_tonnes)
         };
-        let levels = self.levels(side);
-        match levels.get_mut(&price) {
-            None => {
-                levels.insert(
-                    price,
-                    Level { head: slot, tail: slot, quantity_tonnes: remaining, orders: 1 },
-                );
+        // One search through the entry, where `get_mut` then `insert` searched twice for a new
+        // price (passive orders open new levels often).
+        match self.levels(side).entry(price) {
+            LevelEntry::Vacant(vacant) => {
+                vacant.insert(Level {
+                    head: slot,
+                    tail: slot,
+                    quantity_tonnes: remaining,
+                    orders: 1,
+                });
                 let e = orders.entry_mut(slot);
                 e.prev = NIL;
                 e.next = NIL;
             }
-            Some(level) => {
+            LevelEntry::Occupied(mut occupied) => {
+                let level = occupied.get_mut();
                 let tail = level.tail;
                 level.tail = slot;
                 level.quantity_tonnes += remaining;
@@ -314,7 +319,10 @@ impl Book {
     }
 
     /// Takes an order out of its level, wherever it is in the queue; it stays in its slot.
-    pub(crate) fn unlink(&mut self, orders: &mut Orders, slot: u32) {
+    /// `traded` tonnes that just filled (and are no longer in the order's remaining quantity)
+    /// leave the level's total too, so a fill that completes a resting order finds its level
+    /// once rather than twice.
+    pub(crate) fn unlink(&mut self, orders: &mut Orders, slot: u32, traded: u64) {
         let (side, price, remaining, prev, next) = {
             let e = orders.entry(slot);
             (e.order.side, e.order.price_minor, e.order.remaining_tonnes, e.prev, e.next)
@@ -325,13 +333,17 @@ impl Book {
         if next != NIL {
             orders.entry_mut(next).prev = prev;
         }
-        let levels = self.levels(side);
-        let level = levels.get_mut(&price).expect("a resting order's level exists");
+        // Through the entry, a level that empties (the touch, after a fill) is removed without
+        // a second search.
+        let LevelEntry::Occupied(mut occupied) = self.levels(side).entry(price) else {
+            panic!("a resting order's level exists");
+        };
+        let level = occupied.get_mut();
         level.orders -= 1;
-        level.quantity_tonnes -= remaining;
+        level.quantity_tonnes -= remaining + traded;
         if level.orders == 0 {
             assert!(prev == NIL && next == NIL, "the last order of a level has no neighbours");
-            levels.remove(&price);
+            occupied.remove();
         } else {
             if level.head == slot {
                 assert!(next != NIL, "a level with orders left has a next");

@@ -27,6 +27,15 @@ type Outcome = Result<Vec<Event>, Rejection>;
 /// Serials an order holds, by issuance in ascending serial order.
 pub(crate) type Serials = Vec<(IssuanceId, RangeSet)>;
 
+/// An account's holdings of one class (project and vintage), in ascending serial order, with
+/// the tonnes available in each.
+type ClassHoldings = SmallVec<[(IssuanceId, u64); 4]>;
+
+/// Available tonnes across some of an account's holdings.
+fn available_in(held: &ClassHoldings) -> u64 {
+    held.iter().map(|(_, available)| available).sum()
+}
+
 impl State {
     pub(crate) fn list_instrument(&mut self, spec: &InstrumentSpec) -> Outcome {
         crate::engine::check_name(&spec.symbol)?;
@@ -172,7 +181,7 @@ impl State {
                 let available = match underlying {
                     Underlying::ProjectVintage { project, vintage_year } => {
                         let held = self.class_holdings(req.account, project, vintage_year);
-                        let available = self.available_in(req.account, &held);
+                        let available = available_in(&held);
                         class_held = Some(held);
                         available
                     }
@@ -293,13 +302,15 @@ impl State {
     /// Takes a resting order out of the book and the indexes and returns it.
     fn unrest(&mut self, id: OrderId) -> Order {
         let slot = self.exchange.orders.slot_of(id).expect("resting");
-        self.unrest_slot(slot)
+        self.unrest_slot(slot, 0)
     }
 
-    fn unrest_slot(&mut self, slot: u32) -> Order {
+    /// Takes the order in `slot` out of the book and the indexes; `traded` tonnes of it have
+    /// just filled and still count in its level's total (see `Book::unlink`).
+    fn unrest_slot(&mut self, slot: u32, traded: u64) -> Order {
         let ex = &mut self.exchange;
         let instrument = ex.orders.at(slot).instrument;
-        ex.books.get_mut(&instrument).expect("listed").unlink(&mut ex.orders, slot);
+        ex.books.get_mut(&instrument).expect("listed").unlink(&mut ex.orders, slot, traded);
         let order = ex.orders.remove(slot);
         let id = order.id;
         if let Some(cid) = &order.client_order_id {
@@ -324,7 +335,7 @@ impl State {
     }
 
     fn cancel_resting_slot(&mut self, slot: u32, reason: CancelReason, events: &mut Vec<Event>) {
-        let order = self.unrest_slot(slot);
+        let order = self.unrest_slot(slot, 0);
         events.push(cancelled_event(&order, reason, true));
         self.release_order(order);
     }
@@ -345,6 +356,28 @@ impl State {
         incoming: &mut Order,
         env: &Envelope,
         events: &mut Vec<Event>,
+    ) -> bool {
+        // Both fees of every fill go to the one fee account: they are added up here and
+        // credited once per order, which saves a balance look-up per fill. Nothing reads the
+        // fee account's balance while an order matches, and sums commute, so the state after
+        // the command is the same as crediting fill by fill.
+        let mut fees_due: i128 = 0;
+        let stopped = self.match_fills(incoming, env, events, &mut fees_due);
+        if fees_due > 0 {
+            let currency = self.exchange.instruments[&incoming.instrument].spec.currency;
+            let fee_account = self.fee_account.expect("initialized");
+            self.credit_cash(fee_account, currency, to_i64(fees_due));
+        }
+        stopped
+    }
+
+    /// The matching loop of `match_incoming`; adds the fills' fees to `fees_due`.
+    fn match_fills(
+        &mut self,
+        incoming: &mut Order,
+        env: &Envelope,
+        events: &mut Vec<Event>,
+        fees_due: &mut i128,
     ) -> bool {
         let opposite = incoming.side.opposite();
         while incoming.remaining_tonnes > 0 {
@@ -368,13 +401,15 @@ impl State {
                     }
                 }
             }
-            self.fill(incoming, resting, price, env, events);
+            let fees = self.fill(incoming, resting, price, env, events);
+            *fees_due = fees_due.checked_add(fees).expect("fees are bounded by accepted holds");
         }
         false
     }
 
     /// One fill between the incoming order and the order at the head of the best level,
-    /// settled in full: serials, cash and fees move together.
+    /// settled in full: serials, and cash between buyer and seller. Returns the two fees, which
+    /// the caller credits to the fee account once for the whole order.
     fn fill(
         &mut self,
         incoming: &mut Order,
@@ -382,7 +417,7 @@ impl State {
         price: i64,
         env: &Envelope,
         events: &mut Vec<Event>,
-    ) {
+    ) -> i128 {
         let (lot, fees, currency) = {
             let s = &self.exchange.instruments[&incoming.instrument].spec;
             (s.lot_tonnes, s.fees, s.currency)
@@ -415,14 +450,15 @@ impl State {
         let resting_side = incoming_side_opposite(buy_id == resting_id);
         let resting_done = self.exchange.orders.at(resting_slot).remaining_tonnes == 0;
 
-        self.exchange.books.get_mut(&incoming.instrument).expect("listed").reduce(
-            resting_side,
-            price,
-            q,
-        );
         if resting_done {
-            let done = self.unrest_slot(resting_slot);
+            let done = self.unrest_slot(resting_slot, q);
             debug_assert!(done.reserved_cash_minor == 0 && done.reserved_serials.is_empty());
+        } else {
+            self.exchange.books.get_mut(&incoming.instrument).expect("listed").reduce(
+                resting_side,
+                price,
+                q,
+            );
         }
         let mut retirements = Vec::new();
         for (issuance, serials) in &delivered {
@@ -436,8 +472,6 @@ impl State {
         // Cash: the buyer's hold for these tonnes is spent on price and fee, the change freed.
         self.spend_held_cash(buyer, currency, to_i64(hold), to_i64(change));
         self.credit_cash(seller, currency, to_i64(notional - seller_fee));
-        let fee_account = self.fee_account.expect("initialized");
-        self.credit_cash(fee_account, currency, to_i64(buyer_fee + seller_fee));
 
         let trade = TradeId(self.exchange.next_trade);
         self.exchange.next_trade += 1;
@@ -456,6 +490,7 @@ impl State {
             seller_fee_minor: to_i64(seller_fee),
             retirements,
         })));
+        buyer_fee + seller_fee
     }
 
     /// Whether an order could trade `quantity` in full right now (fill-or-kill).
@@ -682,29 +717,36 @@ impl State {
     }
 
     /// The issuances of one project and vintage that an account holds, in ascending serial
-    /// order. A class with few issuances is looked up directly; a large one (a project with
-    /// many batches of a vintage) is found by scanning the account's holdings instead, since an
-    /// account holds few issuances of any one class.
+    /// order, each with the tonnes available in it (found in the same look-up, so checking and
+    /// reserving a sell look each holding up only once more). A class with few issuances is
+    /// looked up directly; a large one (a project with many batches of a vintage) is found by
+    /// scanning the account's holdings instead, since an account holds few issuances of any
+    /// one class.
     fn class_holdings(
         &self,
         account: AccountId,
         project: crate::ids::ProjectId,
         vintage_year: u16,
-    ) -> SmallVec<[IssuanceId; 4]> {
+    ) -> ClassHoldings {
         let class = self.class_issuances(project, vintage_year);
-        let mut held: SmallVec<[IssuanceId; 4]> = if class.len() <= CLASS_LOOKUP_MAX {
-            class.iter().copied().filter(|i| self.holdings.contains_key(&(account, *i))).collect()
+        let mut held: ClassHoldings = if class.len() <= CLASS_LOOKUP_MAX {
+            class
+                .iter()
+                .filter_map(|i| {
+                    self.holdings.get(&(account, *i)).map(|h| (*i, h.available.quantity_tonnes()))
+                })
+                .collect()
         } else {
             self.holdings_of(account)
-                .map(|(i, _)| i)
-                .filter(|i| {
+                .filter(|(i, _)| {
                     let iss = &self.issuances[i];
                     iss.project == project && iss.vintage_year == vintage_year
                 })
+                .map(|(i, h)| (i, h.available.quantity_tonnes()))
                 .collect()
         };
         if held.len() > 1 {
-            held.sort_by_key(|i| self.issuances[i].block.first());
+            held.sort_by_key(|(i, _)| self.issuances[i].block.first());
         }
         held
     }
@@ -717,12 +759,7 @@ impl State {
         vintage_year: u16,
     ) -> u64 {
         let held = self.class_holdings(account, project, vintage_year);
-        self.available_in(account, &held)
-    }
-
-    /// Available tonnes an account holds across some of its holdings.
-    fn available_in(&self, account: AccountId, held: &[IssuanceId]) -> u64 {
-        held.iter().map(|i| self.holdings[&(account, *i)].available.quantity_tonnes()).sum()
+        available_in(&held)
     }
 
     /// Reserves the lowest `quantity` available serials across a class's issuances. The caller
@@ -739,23 +776,19 @@ impl State {
     }
 
     /// Reserves the lowest `quantity` available serials across `held` (the account's holdings
-    /// of a class in ascending serial order, from `class_holdings`).
-    fn reserve_held(
-        &mut self,
-        account: AccountId,
-        held: SmallVec<[IssuanceId; 4]>,
-        quantity: u64,
-    ) -> Serials {
+    /// of a class in ascending serial order with their available tonnes, from
+    /// `class_holdings`, unchanged since).
+    fn reserve_held(&mut self, account: AccountId, held: ClassHoldings, quantity: u64) -> Serials {
         let mut need = quantity;
         let mut out = Vec::with_capacity(1);
-        for issuance in held {
+        for (issuance, available) in held {
             if need == 0 {
                 break;
             }
-            let holding =
-                self.holdings.get_mut(&(account, issuance)).expect("class_holdings found it");
-            let take = holding.available.quantity_tonnes().min(need);
+            let take = available.min(need);
             if take > 0 {
+                let holding =
+                    self.holdings.get_mut(&(account, issuance)).expect("class_holdings found it");
                 let serials =
                     holding.available.take_lowest(take).expect("bounded by what is available");
                 holding
@@ -921,8 +954,15 @@ fn cancelled_event(order: &Order, reason: CancelReason, rested: bool) -> Event {
 
 /// Takes the lowest `quantity` serials an order holds.
 pub(crate) fn take_front(serials: &mut Serials, quantity: u64) -> Serials {
+    // A fill that completes the sell order (most fills: either side of a fill is done) takes
+    // everything it holds: the list moves into the fill as it is, without a new allocation.
+    // Reservations hold no empty sets, so the result is the same as taking range by range.
+    if serials.iter().map(|(_, set)| set.quantity_tonnes()).sum::<u64>() == quantity {
+        debug_assert!(serials.iter().all(|(_, set)| !set.is_empty()));
+        return std::mem::take(serials);
+    }
     let mut need = quantity;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(1);
     while need > 0 {
         let (issuance, set) =
             serials.first_mut().expect("an order holds serials for its remaining tonnes");
