@@ -230,7 +230,11 @@ impl State {
             .collect::<Vec<_>>()
             .windows(2)
             .all(|w| w[0].last() < w[1].first());
-        match (names_ok, keys_ok, refs_ok, blocks_ok && disjoint) {
+        // The class index is maintained where holdings are created and removed; it must name
+        // exactly the holdings a rebuild from the map finds.
+        let classes_ok = self.held_classes
+            == crate::held_classes::HeldClasses::rebuild(&self.holdings, &self.issuances);
+        match (names_ok, keys_ok, refs_ok, blocks_ok && disjoint && classes_ok) {
             (true, true, true, true) => Ok(()),
             _ => fail("a look-up index disagrees with its map, or issued blocks overlap".into()),
         }

@@ -56,7 +56,10 @@ pub fn encode_state(state: &State) -> Vec<u8> {
 }
 
 pub fn decode_state(bytes: &[u8]) -> Result<State, DecodeError> {
-    postcard::from_bytes(bytes).map_err(|e| DecodeError(e.to_string()))
+    let mut state: State = postcard::from_bytes(bytes).map_err(|e| DecodeError(e.to_string()))?;
+    // The snapshot holds only the maps the class index is derived from (it is `serde(skip)`).
+    state.rebuild_derived();
+    Ok(state)
 }
 
 /// SHA-256 of the canonical state bytes: two ledgers are equal exactly when their digests are.

@@ -333,10 +333,8 @@ impl State {
             SerialRange::with_quantity(block.first(), spec.quantity_tonnes - spec.buffer_tonnes)
                 .expect("buffer is smaller than the block");
         let buffer = SerialRange::new(to_member.last() + 1, block.last());
-        self.credit(spec.to_account, id, &RangeSet::from_range(to_member));
-        if let Some(b) = buffer {
-            self.credit(buffer_account, id, &RangeSet::from_range(b));
-        }
+        // The issuance is recorded before its first holdings are credited: creating a holding
+        // enters it in the class index, which looks the issuance's project and vintage up.
         self.issuances.insert(
             id,
             Issuance {
@@ -352,6 +350,10 @@ impl State {
                 cancelled: RangeSet::new(),
             },
         );
+        self.credit(spec.to_account, id, &RangeSet::from_range(to_member));
+        if let Some(b) = buffer {
+            self.credit(buffer_account, id, &RangeSet::from_range(b));
+        }
         Ok(vec![Event::Issued {
             issuance: id,
             project: spec.project,
@@ -528,7 +530,7 @@ impl State {
             }
         };
         if self.holdings[&(account, issuance)].is_empty() {
-            self.holdings.remove(&(account, issuance));
+            self.remove_holding(account, issuance);
         }
         Ok(serials)
     }
@@ -536,9 +538,7 @@ impl State {
     /// Adds serials to a holding. Cannot fail: serials come from a debit or a fresh block, and
     /// the partition invariant says they are nowhere else.
     fn credit(&mut self, account: AccountId, issuance: IssuanceId, serials: &RangeSet) {
-        self.holdings
-            .entry((account, issuance))
-            .or_default()
+        self.holding_entry(account, issuance)
             .available
             .union_disjoint(serials)
             .expect("audit: a serial is in exactly one place");

@@ -11,6 +11,7 @@ pub mod command;
 pub mod engine;
 pub mod event;
 pub mod exchange;
+mod held_classes;
 pub mod ids;
 pub mod model;
 pub mod money;

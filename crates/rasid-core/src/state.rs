@@ -48,6 +48,11 @@ pub struct State {
     pub(crate) blocks: BTreeMap<u64, IssuanceId>,
     /// Non-empty holdings only, so equal ledgers have equal maps.
     pub(crate) holdings: BTreeMap<(AccountId, IssuanceId), Holding>,
+    /// Each account's holdings by class, derived from `holdings` and `issuances`: never
+    /// encoded, rebuilt by `codec::decode_state`, and changed only through `holding_entry` and
+    /// `remove_holding` (see `held_classes.rs`).
+    #[serde(skip)]
+    pub(crate) held_classes: crate::held_classes::HeldClasses,
     pub(crate) retirements: BTreeMap<RetirementId, Retirement>,
     pub(crate) cancellations: BTreeMap<CancellationId, Cancellation>,
     pub(crate) cash: BTreeMap<(AccountId, Currency), Balance>,
@@ -168,14 +173,45 @@ impl State {
         self.issuance_refs.get(external_ref).and_then(|id| self.issuances.get(id))
     }
 
+    /// The holding of `account` in `issuance`, created empty if there is none. Every holding is
+    /// created here, so the class index learns of it; the caller makes it non-empty before the
+    /// command ends (the map keeps non-empty holdings only).
+    pub(crate) fn holding_entry(
+        &mut self,
+        account: AccountId,
+        issuance: IssuanceId,
+    ) -> &mut Holding {
+        match self.holdings.entry((account, issuance)) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let iss = &self.issuances[&issuance];
+                self.held_classes.add((account, iss.project, iss.vintage_year), issuance);
+                v.insert(Holding::default())
+            }
+        }
+    }
+
+    /// Removes an emptied holding; every holding is removed here, so the class index forgets it.
+    pub(crate) fn remove_holding(&mut self, account: AccountId, issuance: IssuanceId) {
+        let removed = self.holdings.remove(&(account, issuance));
+        assert!(removed.is_some_and(|h| h.is_empty()), "only an empty holding is removed");
+        let iss = &self.issuances[&issuance];
+        self.held_classes.remove((account, iss.project, iss.vintage_year), issuance);
+    }
+
+    /// Rebuilds the derived class index from the holdings, after decoding a snapshot.
+    pub(crate) fn rebuild_derived(&mut self) {
+        self.held_classes =
+            crate::held_classes::HeldClasses::rebuild(&self.holdings, &self.issuances);
+    }
+
     pub fn holding(&self, account: AccountId, issuance: IssuanceId) -> Option<&Holding> {
         self.holdings.get(&(account, issuance))
     }
 
     /// One account's holdings in issuance order.
     pub fn holdings_of(&self, account: AccountId) -> impl Iterator<Item = (IssuanceId, &Holding)> {
-        // An open-ended range searches the tree once (a closed one searches for both ends);
-        // selling looks an account's holdings up on every order.
+        // An open-ended range searches the tree once (a closed one searches for both ends).
         self.holdings
             .range((account, IssuanceId(0))..)
             .take_while(move |((a, _), _)| *a == account)

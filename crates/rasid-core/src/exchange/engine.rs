@@ -16,9 +16,6 @@ use crate::serial::RangeSet;
 use crate::state::State;
 use smallvec::SmallVec;
 
-/// Classes with at most this many issuances are searched issuance by issuance.
-const CLASS_LOOKUP_MAX: usize = 8;
-
 /// Events a typical order produces: acceptance, up to a few fills, rested or cancelled.
 const EVENTS_PER_ORDER_TYPICAL: usize = 6;
 
@@ -718,33 +715,24 @@ impl State {
 
     /// The issuances of one project and vintage that an account holds, in ascending serial
     /// order, each with the tonnes available in it (found in the same look-up, so checking and
-    /// reserving a sell look each holding up only once more). A class with few issuances is
-    /// looked up directly; a large one (a project with many batches of a vintage) is found by
-    /// scanning the account's holdings instead, since an account holds few issuances of any
-    /// one class.
+    /// reserving a sell look each holding up only once more). The class index names the
+    /// account's issuances of the class directly, where scanning the account's holdings cost a
+    /// range search and an issuance look-up per holding on every sell.
     fn class_holdings(
         &self,
         account: AccountId,
         project: crate::ids::ProjectId,
         vintage_year: u16,
     ) -> ClassHoldings {
-        let class = self.class_issuances(project, vintage_year);
-        let mut held: ClassHoldings = if class.len() <= CLASS_LOOKUP_MAX {
-            class
-                .iter()
-                .filter_map(|i| {
-                    self.holdings.get(&(account, *i)).map(|h| (*i, h.available.quantity_tonnes()))
-                })
-                .collect()
-        } else {
-            self.holdings_of(account)
-                .filter(|(i, _)| {
-                    let iss = &self.issuances[i];
-                    iss.project == project && iss.vintage_year == vintage_year
-                })
-                .map(|(i, h)| (i, h.available.quantity_tonnes()))
-                .collect()
-        };
+        let mut held: ClassHoldings = self
+            .held_classes
+            .get((account, project, vintage_year))
+            .iter()
+            .map(|i| {
+                let h = self.holdings.get(&(account, *i)).expect("the class index names holdings");
+                (*i, h.available.quantity_tonnes())
+            })
+            .collect();
         if held.len() > 1 {
             held.sort_by_key(|(i, _)| self.issuances[i].block.first());
         }
@@ -822,7 +810,7 @@ impl State {
         let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
         h.reserved.subtract(serials).expect("audit: an order's serials are reserved");
         if h.is_empty() {
-            self.holdings.remove(&(account, issuance));
+            self.remove_holding(account, issuance);
         }
     }
 
@@ -832,9 +820,7 @@ impl State {
         issuance: IssuanceId,
         serials: &RangeSet,
     ) {
-        self.holdings
-            .entry((account, issuance))
-            .or_default()
+        self.holding_entry(account, issuance)
             .available
             .union_disjoint(serials)
             .expect("audit: a serial is in exactly one place");
