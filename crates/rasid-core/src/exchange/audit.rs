@@ -41,7 +41,7 @@ impl State {
                 return fail(format!("{id}: book crossed, bid {bid} ≥ ask {ask}"));
             }
             for side in [Side::Buy, Side::Sell] {
-                for (price, level) in book.levels_of(side) {
+                for (price, level) in book.levels_of(side).iter() {
                     let mut prev = NIL;
                     let (mut count, mut tonnes) = (0u32, 0u64);
                     for slot in Book::queue(&ex.orders, level) {
@@ -49,7 +49,7 @@ impl State {
                         let oid = o.id;
                         if o.instrument != *id
                             || o.side != side
-                            || o.price_minor != *price
+                            || o.price_minor != price
                             || ex.orders.prev_of(slot) != prev
                             || ex.orders.slot_of(oid) != Some(slot)
                         {

@@ -10,9 +10,9 @@
 //! process: the snapshot encodes orders in id order and each level's queue as order ids (see
 //! `ExchangeState`'s `Serialize`), and two states are equal when those encodings are.
 
+use super::ladder::Ladder;
 use super::{Order, OrderId, Side};
-use std::collections::btree_map::Entry as LevelEntry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// "No slot": the end of a queue.
@@ -31,11 +31,12 @@ pub struct Level {
     pub orders: u32,
 }
 
-/// Bids and asks keyed by price. The best bid is the highest key, the best ask the lowest.
+/// Bids and asks by price, each side a ladder (see `ladder.rs`). The best bid is the highest
+/// price, the best ask the lowest.
 #[derive(Clone, Debug, Default)]
 pub struct Book {
-    pub(crate) bids: BTreeMap<i64, Level>,
-    pub(crate) asks: BTreeMap<i64, Level>,
+    pub(crate) bids: Ladder,
+    pub(crate) asks: Ladder,
 }
 
 /// Order ids are assigned in sequence, so a multiplicative (Fibonacci) hash spreads them over
@@ -235,10 +236,9 @@ impl Orders {
 impl Book {
     pub fn best(&self, side: Side) -> Option<(i64, &Level)> {
         match side {
-            Side::Buy => self.bids.last_key_value(),
-            Side::Sell => self.asks.first_key_value(),
+            Side::Buy => self.bids.highest(),
+            Side::Sell => self.asks.lowest(),
         }
-        .map(|(p, l)| (*p, l))
     }
 
     pub fn best_price(&self, side: Side) -> Option<i64> {
@@ -247,7 +247,7 @@ impl Book {
 
     /// Levels from the best outwards: `(price, tonnes, orders)`.
     pub fn depth(&self, side: Side, levels_max: usize) -> Vec<(i64, u64, u32)> {
-        let row = |(p, l): (&i64, &Level)| (*p, l.quantity_tonnes, l.orders);
+        let row = |(p, l): (i64, &Level)| (p, l.quantity_tonnes, l.orders);
         match side {
             Side::Buy => self.bids.iter().rev().take(levels_max).map(row).collect(),
             Side::Sell => self.asks.iter().take(levels_max).map(row).collect(),
@@ -258,14 +258,14 @@ impl Book {
         self.bids.is_empty() && self.asks.is_empty()
     }
 
-    fn levels(&mut self, side: Side) -> &mut BTreeMap<i64, Level> {
+    fn levels(&mut self, side: Side) -> &mut Ladder {
         match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         }
     }
 
-    pub(crate) fn levels_of(&self, side: Side) -> &BTreeMap<i64, Level> {
+    pub(crate) fn levels_of(&self, side: Side) -> &Ladder {
         match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
@@ -290,22 +290,19 @@ impl Book {
             let o = orders.at(slot);
             (o.side, o.price_minor, o.remaining_tonnes)
         };
-        // One search through the entry, where `get_mut` then `insert` searched twice for a new
-        // price (passive orders open new levels often).
-        match self.levels(side).entry(price) {
-            LevelEntry::Vacant(vacant) => {
-                vacant.insert(Level {
-                    head: slot,
-                    tail: slot,
-                    quantity_tonnes: remaining,
-                    orders: 1,
-                });
+        // The ladder finds, opens and extends a level by index (see `ladder.rs`).
+        let levels = self.levels(side);
+        match levels.get_mut(price) {
+            None => {
+                levels.insert(
+                    price,
+                    Level { head: slot, tail: slot, quantity_tonnes: remaining, orders: 1 },
+                );
                 let e = orders.entry_mut(slot);
                 e.prev = NIL;
                 e.next = NIL;
             }
-            LevelEntry::Occupied(mut occupied) => {
-                let level = occupied.get_mut();
+            Some(level) => {
                 let tail = level.tail;
                 level.tail = slot;
                 level.quantity_tonnes += remaining;
@@ -333,17 +330,13 @@ impl Book {
         if next != NIL {
             orders.entry_mut(next).prev = prev;
         }
-        // Through the entry, a level that empties (the touch, after a fill) is removed without
-        // a second search.
-        let LevelEntry::Occupied(mut occupied) = self.levels(side).entry(price) else {
-            panic!("a resting order's level exists");
-        };
-        let level = occupied.get_mut();
+        let levels = self.levels(side);
+        let level = levels.get_mut(price).expect("a resting order's level exists");
         level.orders -= 1;
         level.quantity_tonnes -= remaining + traded;
         if level.orders == 0 {
             assert!(prev == NIL && next == NIL, "the last order of a level has no neighbours");
-            occupied.remove();
+            levels.remove(price);
         } else {
             if level.head == slot {
                 assert!(next != NIL, "a level with orders left has a next");
@@ -361,7 +354,7 @@ impl Book {
 
     /// Records that `tonnes` of a resting order at `price` traded or were amended away.
     pub(crate) fn reduce(&mut self, side: Side, price: i64, tonnes: u64) {
-        let level = self.levels(side).get_mut(&price).expect("a resting order's level exists");
+        let level = self.levels(side).get_mut(price).expect("a resting order's level exists");
         level.quantity_tonnes -= tonnes;
     }
 }

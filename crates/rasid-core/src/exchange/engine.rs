@@ -502,13 +502,13 @@ impl State {
     ) -> bool {
         let book = &self.exchange.books[&instrument];
         let levels = book.levels_of(side.opposite());
-        let prices: Box<dyn Iterator<Item = (&i64, &super::book::Level)>> = match side {
+        let prices: Box<dyn Iterator<Item = (i64, &super::book::Level)>> = match side {
             Side::Buy => Box::new(levels.iter()),
             Side::Sell => Box::new(levels.iter().rev()),
         };
         let mut found = 0u64;
         for (price, level) in prices {
-            if !crosses(side, limit, *price) {
+            if !crosses(side, limit, price) {
                 return false;
             }
             for slot in super::Book::queue(&self.exchange.orders, level) {

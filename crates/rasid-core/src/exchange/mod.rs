@@ -10,6 +10,7 @@ pub mod basket;
 pub mod book;
 pub mod engine;
 pub mod fees;
+pub mod ladder;
 
 use crate::ids::{AccountId, IssuanceId, OrgId, ProjectId};
 use crate::model::RetirementDetails;
@@ -358,12 +359,12 @@ struct ExchangeWire {
 
 impl ExchangeState {
     fn to_wire(&self) -> ExchangeWire {
-        let side = |levels: &BTreeMap<i64, book::Level>| -> SideWire {
+        let side = |levels: &ladder::Ladder| -> SideWire {
             levels
                 .iter()
                 .map(|(price, level)| {
                     let ids = Book::queue(&self.orders, level).map(|s| self.orders.at(s).id);
-                    (*price, ids.collect())
+                    (price, ids.collect())
                 })
                 .collect()
         };
