@@ -22,7 +22,8 @@ pub const TOKENS_MAX: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct CachedCaller {
-    pub username: String,
+    /// Shared rather than owned: a cache hit hands the caller on without copying the name.
+    pub username: Arc<str>,
     pub org: OrgId,
     pub role: Role,
     until: Instant,
@@ -69,7 +70,7 @@ impl Caches {
         tokens.get(token_sha256).filter(|c| c.until > now).cloned()
     }
 
-    pub fn remember(&self, token_sha256: [u8; 32], username: String, org: OrgId, role: Role) {
+    pub fn remember(&self, token_sha256: [u8; 32], username: Arc<str>, org: OrgId, role: Role) {
         let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         if tokens.len() >= TOKENS_MAX {
             tokens.clear();

@@ -1,50 +1,70 @@
-//! `GET /metrics` in the Prometheus text format, and the request layer that feeds it and logs.
+//! `GET /metrics` in the Prometheus text format, and the request counters that feed it and log.
 //!
 //! Counters come from the ledger (`rasid_store::Stats`: commands, commits, batch sizes, commit
 //! latency, rejections by code), the live hub (WebSocket clients, messages lost to slow
-//! clients) and this layer (HTTP requests by status, request latency). Each request also runs
-//! in a `tracing` span (`RUST_LOG=rasid_server=debug` logs one line per request).
+//! clients) and the router's front middleware (HTTP requests by status, request latency).
+//! Each request also runs in a `tracing` span (`RUST_LOG=rasid_server=debug` logs one line per
+//! request).
 
 use crate::App;
 use crate::routes::Shared;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rasid_store::COMMIT_LATENCY_BUCKETS_US;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use tracing::Instrument;
 
 /// Upper bounds (microseconds) of the request latency buckets; the last is open.
 const REQUEST_BUCKETS_US: [u64; 10] =
     [250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, u64::MAX];
 
-#[derive(Debug, Default)]
+/// HTTP status codes are three digits, 100–999 (`http::StatusCode` refuses others).
+const STATUS_MIN: u16 = 100;
+const STATUS_COUNT: usize = 900;
+
+#[derive(Debug)]
 pub struct HttpMetrics {
-    by_status: Mutex<BTreeMap<u16, u64>>,
+    /// Requests answered, indexed by status − 100. One atomic counter per status rather than a
+    /// locked map: every request adds to it, and the two runtime threads would otherwise take
+    /// turns on one lock.
+    by_status: Box<[AtomicU64]>,
     latency_buckets: [AtomicU64; REQUEST_BUCKETS_US.len()],
     latency_sum_us: AtomicU64,
 }
 
-/// Times and counts every request, inside a span naming its method and path.
-pub(crate) async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let span = tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
-    let response = next.run(req).instrument(span.clone()).await;
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        Self {
+            by_status: (0..STATUS_COUNT).map(|_| AtomicU64::new(0)).collect(),
+            latency_buckets: Default::default(),
+            latency_sum_us: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Counts one answered request by status and latency, and logs it in its span. Called by the
+/// router's front middleware (`routes::front`), which also buffers the body, so that a request
+/// passes one middleware rather than one per concern.
+pub(crate) fn record(
+    m: &HttpMetrics,
+    started: Instant,
+    status: axum::http::StatusCode,
+    span: &tracing::Span,
+) {
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let status = response.status().as_u16();
+    let status = status.as_u16();
     span.in_scope(|| tracing::debug!(status, elapsed_us, "answered"));
-    let m = &app.metrics;
-    *m.by_status.lock().unwrap_or_else(|p| p.into_inner()).entry(status).or_insert(0) += 1;
+    if let Some(count) =
+        status.checked_sub(STATUS_MIN).and_then(|i| m.by_status.get(usize::from(i)))
+    {
+        count.fetch_add(1, Ordering::Relaxed);
+    }
     m.latency_sum_us.fetch_add(elapsed_us, Ordering::Relaxed);
     let bucket =
         REQUEST_BUCKETS_US.iter().position(|&b| elapsed_us <= b).expect("open last bucket");
     m.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-    response
 }
 
 pub(crate) async fn render(State(app): State<Shared>) -> Response {
@@ -138,8 +158,12 @@ fn text(app: &App) -> String {
         out,
         "# HELP rasid_http_requests_total HTTP requests answered, by status.\n# TYPE rasid_http_requests_total counter"
     );
-    for (status, n) in m.by_status.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        let _ = writeln!(out, "rasid_http_requests_total{{status=\"{status}\"}} {n}");
+    for (i, count) in m.by_status.iter().enumerate() {
+        let n = load(count);
+        if n > 0 {
+            let status = usize::from(STATUS_MIN) + i;
+            let _ = writeln!(out, "rasid_http_requests_total{{status=\"{status}\"}} {n}");
+        }
     }
     let requests: Vec<u64> = m.latency_buckets.iter().map(load).collect();
     histogram(

@@ -192,7 +192,7 @@ async fn handle(
 ) -> Vec<String> {
     match serde_json::from_str::<ClientMessage>(text) {
         Err(e) => vec![error_text(&ApiError::bad_request("malformed_request", e.to_string()))],
-        Ok(ClientMessage::Auth { token }) => match authenticate(app, token).await {
+        Ok(ClientMessage::Auth { token }) => match authenticate(app, &token).await {
             Ok(caller) => {
                 *org = Some(caller.org);
                 vec![json!({ "type": "authenticated", "organization": caller.org.0 }).to_string()]

@@ -29,6 +29,13 @@ mod serials;
 
 use std::process::ExitCode;
 
+/// mimalloc replaces the system allocator for the whole process. The HTTP request path allocates
+/// and frees many small, short-lived buffers on every request (headers, bodies, futures, reply
+/// bytes), and under load glibc's malloc and free took about 14% of the server's cycles; mimalloc's
+/// thread-local free lists make those calls cheaper (measured in docs/HANDOFF.md, issue #5).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = <cli::Cli as clap::Parser>::parse();
     let json = args.json;

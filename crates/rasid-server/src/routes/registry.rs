@@ -35,7 +35,7 @@ pub(super) async fn me(State(app): State<Shared>, caller: Caller) -> Reply {
             let org = s.organization(caller.org).map(organization_json);
             let accounts: Vec<Value> = s.accounts_of(caller.org).map(account_json).collect();
             json!({
-                "user": caller.username, "username": caller.username, "organization": org, "role": caller.role.as_str(),
+                "user": &*caller.username, "username": &*caller.username, "organization": org, "role": caller.role.as_str(),
                 "accounts": accounts,
             })
         })?;
