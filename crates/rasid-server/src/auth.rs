@@ -186,6 +186,10 @@ pub enum Idempotency {
     Replay(u16, Vec<u8>),
     /// Same key and request, still running.
     InFlight,
+    /// Same key and request, claimed before this process became the writer and never
+    /// answered: the process that ran it stopped (crash, kill, lost lease) between claiming
+    /// the key and recording the reply, so whether the command was journaled is unknown here.
+    InDoubt,
     /// Same key, another request.
     Mismatch,
 }
@@ -193,20 +197,23 @@ pub enum Idempotency {
 /// Keys are remembered this long.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// What a stored idempotency key holds: (request fingerprint, status, body).
-type IdempotencyRow = (Vec<u8>, Option<i64>, Option<Vec<u8>>);
+/// What a stored idempotency key holds: (request fingerprint, status, body, claimed at ms).
+type IdempotencyRow = (Vec<u8>, Option<i64>, Option<Vec<u8>>, i64);
 
 impl Users {
     /// Claims `key` for this user and request, or reports what the key already holds. The claim
-    /// is an insert, so two concurrent requests with one key cannot both run.
+    /// is an insert, so two concurrent requests with one key cannot both run. An unanswered
+    /// claim older than `writer_since_ms` (when this process became the writer) belongs to a
+    /// process that is gone, so it is reported in doubt rather than still running.
     pub fn idempotency_begin(
         &self,
         username: &str,
         key: &str,
         request: &[u8; 32],
         now_ms: i64,
+        writer_since_ms: i64,
     ) -> Result<Idempotency, AuthError> {
-        let Some((stored, status, body)) =
+        let Some((stored, status, body, claimed_ms)) =
             self.db.idempotency_claim(username, key, request, now_ms)?
         else {
             return Ok(Idempotency::New);
@@ -218,6 +225,7 @@ impl Users {
                 (Some(status), Some(body)) => {
                     Idempotency::Replay(u16::try_from(status).unwrap_or(500), body)
                 }
+                _ if claimed_ms < writer_since_ms => Idempotency::InDoubt,
                 _ => Idempotency::InFlight,
             }
         })
@@ -526,10 +534,10 @@ impl Db {
                     return Ok(None);
                 }
                 Ok(Some(conn.query_row(
-                    "SELECT request_sha256, status, body FROM server_idempotency
+                    "SELECT request_sha256, status, body, created_ms FROM server_idempotency
                      WHERE username = ?1 AND key = ?2",
                     params![username, key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )?))
             }
             Db::Postgres(c) => {
@@ -547,12 +555,12 @@ impl Db {
                     return Ok(None);
                 }
                 let r = client.query_one(
-                    "SELECT request_sha256, status, body FROM server_idempotency
+                    "SELECT request_sha256, status, body, created_ms FROM server_idempotency
                      WHERE username = $1 AND key = $2",
                     &[&username, &key],
                 )?;
                 let status: Option<i32> = r.try_get(1)?;
-                Ok(Some((r.try_get(0)?, status.map(i64::from), r.try_get(2)?)))
+                Ok(Some((r.try_get(0)?, status.map(i64::from), r.try_get(2)?, r.try_get(3)?)))
             }
         }
     }

@@ -3,8 +3,14 @@
 //! with the SHA-256 of the request (method, path, body); the same key with another request is
 //! refused with 422.
 //!
-//! Known limit: the response is recorded after the ledger commit, in a separate SQLite write.
-//! A crash between the two forgets the key, and a retry would run the command again.
+//! The claim is written (durably) before the command runs and the response after its commit,
+//! in separate writes to the server's tables. A process that stops between the two leaves the
+//! key claimed and unanswered; the command runs at most once, but whether it ran is not known
+//! to the next writer, since the journal does not carry the key. A retry of such a key is
+//! answered 409 `idempotency_outcome_unknown` (not "still running", which would never end
+//! until the key expires), and the client checks the resource — an order by its client order
+//! id, a transfer in the account's holdings — instead of retrying blindly. Carrying the key in
+//! the journaled envelope would make the answer exact; see docs/HANDOFF.md.
 
 use crate::auth::Idempotency;
 use crate::error::ApiError;
@@ -66,7 +72,14 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
             let Some(user) = app.users.user_for_token(&token, now_ms())? else {
                 return Ok(None);
             };
-            let seen = app.users.idempotency_begin(&user.username, &key, &fingerprint, now_ms())?;
+            let writer_since_ms = app.writer_since_ms();
+            let seen = app.users.idempotency_begin(
+                &user.username,
+                &key,
+                &fingerprint,
+                now_ms(),
+                writer_since_ms,
+            )?;
             Ok(Some((user.username, seen)))
         })
         .await
@@ -92,6 +105,16 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
                 StatusCode::CONFLICT,
                 "idempotency_key_in_flight",
                 "a request with this Idempotency-Key is still running",
+            )
+            .into_response();
+        }
+        Idempotency::InDoubt => {
+            return ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_outcome_unknown",
+                "the server stopped while running the request with this Idempotency-Key; \
+                 whether it took effect is unknown: check the resource (an order by its client \
+                 order id, an account's holdings) before sending it again with a new key",
             )
             .into_response();
         }

@@ -146,6 +146,10 @@ pub struct App {
     /// SHA-256 of the token that may read `/metrics` without a user (`set_metrics_token`).
     metrics_token: RwLock<Option<[u8; 32]>>,
     pub(crate) caches: cache::Caches,
+    /// When this process last became the writer (wall clock, ms). An idempotency key claimed
+    /// before it and never answered was claimed by a process that has stopped: its outcome is
+    /// in doubt (see `idempotency.rs`).
+    writer_since_ms: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Role {
@@ -417,7 +421,13 @@ impl App {
             metrics: metrics::HttpMetrics::default(),
             metrics_token: RwLock::new(None),
             caches: cache::Caches::default(),
+            writer_since_ms: std::sync::atomic::AtomicI64::new(now_ms()),
         })
+    }
+
+    /// When this process last became the writer (for a follower: when it opened).
+    pub(crate) fn writer_since_ms(&self) -> i64 {
+        self.writer_since_ms.load(Ordering::Acquire)
     }
 
     /// The digest of the ledger state (`rasid_core::codec::digest_state`), in sequence with
@@ -714,6 +724,9 @@ impl App {
                     started.elapsed().as_millis()
                 );
                 *self.stats.write().unwrap_or_else(|p| p.into_inner()) = ledger.stats_shared();
+                // Before any request reaches the new writer (they wait for `guard`): keys that the
+                // old writer claimed and never answered are in doubt from now on.
+                self.writer_since_ms.store(now_ms(), Ordering::Release);
                 *guard = Some(Role::Writer { ledger, term: Some(term) });
                 Ok(())
             }

@@ -471,6 +471,78 @@ fn an_idempotent_order_executes_once() {
     server.stop().unwrap();
 }
 
+/// What a process leaves behind when it stops between claiming an idempotency key and recording
+/// the reply: the claim row, unanswered, written the way `auth.rs` writes it (SHA-256 of
+/// method, path and body).
+fn leave_unanswered_claim(db: &std::path::Path, key: &str, path: &str, body: &Value, at_ms: i64) {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update("POST");
+    hasher.update([0]);
+    hasher.update(path);
+    hasher.update([0]);
+    hasher.update(body.to_string());
+    let fingerprint: [u8; 32] = hasher.finalize().into();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    let inserted = conn
+        .execute(
+            "INSERT INTO server_idempotency (username, key, request_sha256, created_ms)
+             VALUES ('dev', ?1, ?2, ?3)",
+            rusqlite::params![key, fingerprint.to_vec(), at_ms],
+        )
+        .unwrap();
+    assert_eq!(inserted, 1);
+}
+
+fn wall_clock_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    i64::try_from(since.as_millis()).unwrap()
+}
+
+/// Regression: a key claimed by a process that stopped before recording its reply used to be
+/// answered "still running" (409 `idempotency_key_in_flight`) until it expired a day later, so
+/// a client could neither learn the outcome nor tell it from a request really in progress.
+#[test]
+fn a_key_left_unanswered_by_a_stopped_server_is_reported_in_doubt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rasid.db");
+    let database = DatabaseUrl::Sqlite(path.clone());
+    seed(&database);
+    let server = Server::start(database.clone());
+    let op = server.login("operator", OPERATOR_PASSWORD);
+    let user = json!({ "username": "dev", "password": "dev-password", "organization": DEV_ORG });
+    assert_eq!(server.post("/v1/users", Some(&op), &user).0, 201);
+    server.stop().unwrap();
+
+    // The previous process claimed "crashed" and stopped; then this one starts.
+    let order = json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "37.50" });
+    leave_unanswered_claim(&path, "crashed", "/v1/orders", &order, wall_clock_ms() - 1_000);
+    let server = Server::start(database);
+    let dev = server.login("dev", "dev-password");
+
+    let (status, doc, replayed) = server.post_idempotent("/v1/orders", &dev, "crashed", &order);
+    assert_eq!((status, error_code(&doc), replayed), (409, "idempotency_outcome_unknown", false));
+    // The key still belongs to that request: another body is refused as before.
+    let other = json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 20, "price": "37.50" });
+    let (status, doc, _) = server.post_idempotent("/v1/orders", &dev, "crashed", &other);
+    assert_eq!((status, error_code(&doc)), (422, "idempotency_key_reused"));
+    let (_, orders) = server.get(&format!("/v1/orders?account={DEV_ACC}"), Some(&dev));
+    assert_eq!(orders["items"].as_array().unwrap().len(), 0, "nothing ran: {orders}");
+    assert_eq!(available(&server, &dev, DEV_ACC), (1_000, 0));
+
+    // A claim this process made itself and has not answered is still running, not in doubt.
+    leave_unanswered_claim(&path, "running", "/v1/orders", &order, wall_clock_ms() + 60_000);
+    let (status, doc, _) = server.post_idempotent("/v1/orders", &dev, "running", &order);
+    assert_eq!((status, error_code(&doc)), (409, "idempotency_key_in_flight"));
+
+    // The client checks, finds nothing, and sends the order again under a new key: it runs once.
+    let (status, doc, _) = server.post_idempotent("/v1/orders", &dev, "retry-1", &order);
+    assert_eq!(status, 201, "{doc}");
+    assert_eq!(available(&server, &dev, DEV_ACC), (990, 10));
+    server.stop().unwrap();
+}
+
 #[test]
 fn serials_are_located_publicly_by_number_or_registry_string() {
     let dir = tempfile::tempdir().unwrap();
