@@ -94,6 +94,12 @@ impl Caches {
         cached.as_ref().filter(|(v, _)| *v == version).map(|(_, d)| d.clone())
     }
 
+    /// The directory built last, whatever listing version it was built at.
+    pub fn last_directory(&self) -> Option<Arc<Directory>> {
+        let cached = self.instruments.lock().unwrap_or_else(|p| p.into_inner());
+        cached.as_ref().map(|(_, d)| d.clone())
+    }
+
     pub fn set_directory(&self, version: u64, directory: Arc<Directory>) {
         *self.instruments.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, directory));
     }

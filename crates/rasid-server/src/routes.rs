@@ -244,7 +244,10 @@ pub(crate) fn storage(e: AuthError) -> ApiError {
 /// Submits one command as `actor`; answers once it is durable, with its events.
 fn submit(app: &App, actor: OrgId, command: Command) -> Result<Value, ApiError> {
     let committed = app.ledger()?.submit(actor, command)?;
-    Ok(committed_json(&committed, &*app.instruments()?))
+    // Durable now: as in `reply_directory`, the reply must not fail for want of the directory.
+    let directory =
+        app.instruments().unwrap_or_else(|_| app.caches.last_directory().unwrap_or_default());
+    Ok(committed_json(&committed, &directory))
 }
 
 /// As [`submit`], awaited on the async runtime: no thread waits while the command becomes
@@ -255,8 +258,20 @@ pub(crate) async fn submit_async(
     command: Command,
 ) -> Result<Value, ApiError> {
     let committed = app.submit_async(actor, command).await?;
-    let directory = app.instruments_async().await?;
+    let directory = reply_directory(app).await;
     Ok(committed_json(&committed, &directory))
+}
+
+/// The instrument directory a committed command's reply is rendered with. The command is
+/// durable by now, so an error here would answer a command that took effect with a failure —
+/// and a 5xx releases its idempotency key, so a retry would run it again. When the ledger
+/// cannot be asked (closing, stepping down), the last directory built serves: an instrument's
+/// currency never changes once listed.
+async fn reply_directory(app: &Shared) -> Arc<crate::cache::Directory> {
+    match app.instruments_async().await {
+        Ok(directory) => directory,
+        Err(_) => app.caches.last_directory().unwrap_or_default(),
+    }
 }
 
 /// As [`submit_async`], answered `201 Created` with the reply serialized straight to bytes
@@ -269,7 +284,7 @@ pub(crate) async fn submit_created(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let committed = app.submit_async(actor, command).await?;
-    let directory = app.instruments_async().await?;
+    let directory = reply_directory(app).await;
     let currency = |i: InstrumentId| directory.currency(i).unwrap_or(Currency::Sar);
     let view = crate::render::CommittedView {
         seq: committed.seq,

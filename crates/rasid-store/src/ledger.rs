@@ -29,6 +29,8 @@ use std::thread::JoinHandle;
 pub const REQUEST_QUEUE_MAX: usize = 4_096;
 /// Most commands sequenced into one batch (one commit).
 pub const BATCH_COMMANDS_MAX: usize = 16_384;
+/// Most requests (commands, queries, snapshots) answered by one batch.
+pub const BATCH_REPLIES_MAX: usize = 16_384;
 /// Batches executed but not yet durable: the one the writer is committing and the one the
 /// sequencer fills meanwhile. The hand-over between the two threads is a rendezvous (a channel
 /// of `BATCHES_IN_FLIGHT_MAX - 2` = 0 slots), so the next batch keeps growing for exactly as
@@ -158,6 +160,16 @@ struct Batch {
     snapshot: Option<(u64, Vec<u8>, Hash)>,
     /// The accepted commands with their events, for the feed (empty when there is none).
     committed: Vec<Committed>,
+}
+
+impl Batch {
+    /// Whether the sequencer must stop adding to this batch and wait for the writer. Records
+    /// alone are not enough of a bound: queries and rejected commands add replies (each holding
+    /// its answer) but no record, and while a slow commit runs they would otherwise pile up in
+    /// the open batch without limit.
+    fn is_full(&self) -> bool {
+        self.records.len() >= BATCH_COMMANDS_MAX || self.replies.len() >= BATCH_REPLIES_MAX
+    }
 }
 
 struct PendingRecord {
@@ -523,7 +535,7 @@ impl Sequencer {
                 continue;
             };
             // A full batch waits for the writer however long it takes: the bound on a batch.
-            let handed = if batch.records.len() >= BATCH_COMMANDS_MAX {
+            let handed = if batch.is_full() {
                 self.batch_tx.send(batch).map_err(|_| ())
             } else {
                 match self.batch_tx.try_send(batch) {
@@ -564,7 +576,7 @@ impl Sequencer {
         let mut next = Some(first);
         while let Some(request) = next.take() {
             self.handle(request, time_ms, batch);
-            if batch.records.len() >= BATCH_COMMANDS_MAX {
+            if batch.is_full() {
                 break;
             }
             next = requests.try_recv().ok();
