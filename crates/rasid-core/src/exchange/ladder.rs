@@ -87,14 +87,7 @@ impl Ladder {
         match self.index(price) {
             Some(i) => {
                 assert_eq!(self.dense[i].orders, 0, "the price has no level yet");
-                self.dense[i] = level;
-                if self.occupied == 0 {
-                    (self.lo, self.hi) = (i, i);
-                } else {
-                    self.lo = self.lo.min(i);
-                    self.hi = self.hi.max(i);
-                }
-                self.occupied += 1;
+                self.occupy(i, level);
             }
             None => {
                 let previous = self.overflow.insert(price, level);
@@ -167,15 +160,20 @@ impl Ladder {
         for (p, level) in moved {
             self.overflow.remove(&p);
             let i = self.index(p).expect("inside the new window");
-            self.dense[i] = level;
-            if self.occupied == 0 {
-                (self.lo, self.hi) = (i, i);
-            } else {
-                self.lo = self.lo.min(i);
-                self.hi = self.hi.max(i);
-            }
-            self.occupied += 1;
+            self.occupy(i, level);
         }
+    }
+
+    /// Puts `level` in the empty dense slot `i`, widening `lo ..= hi` to include it.
+    fn occupy(&mut self, i: usize, level: Level) {
+        self.dense[i] = level;
+        if self.occupied == 0 {
+            (self.lo, self.hi) = (i, i);
+        } else {
+            self.lo = self.lo.min(i);
+            self.hi = self.hi.max(i);
+        }
+        self.occupied += 1;
     }
 
     /// The lowest-priced level.
