@@ -18,7 +18,9 @@ pub struct Record {
     pub seq: u64,
     pub time_ms: i64,
     pub actor: u64,
-    pub kind: String,
+    /// The command's kind: borrowed from the command as it is journaled (no allocation per
+    /// record on the writer's path), owned when read back.
+    pub kind: std::borrow::Cow<'static, str>,
     pub body: Vec<u8>,
     pub hash: Hash,
 }

@@ -686,7 +686,7 @@ fn write_loop(
                 seq: p.seq,
                 time_ms: p.time_ms,
                 actor: p.actor,
-                kind: p.kind.to_owned(),
+                kind: std::borrow::Cow::Borrowed(p.kind),
                 body: p.body,
                 hash: last_hash,
             });

@@ -310,7 +310,7 @@ fn record_from(row: &Row) -> Result<Record, StoreError> {
         seq,
         time_ms: row.try_get(1)?,
         actor,
-        kind: row.try_get(3)?,
+        kind: row.try_get::<_, String>(3)?.into(),
         body: row.try_get(4)?,
         hash: hash_from(row.try_get(5)?, seq, "hash")?,
     })

@@ -105,7 +105,53 @@ fn record_from(raw: RawRecord) -> Result<Record, StoreError> {
         .map_err(|_| StoreError::Corrupt { seq: 0, reason: format!("negative seq {seq}") })?;
     let actor = u64::try_from(actor)
         .map_err(|_| StoreError::Corrupt { seq: seq_u, reason: "negative actor".into() })?;
-    Ok(Record { seq: seq_u, time_ms, actor, kind, body, hash: hash_from(hash, seq_u)? })
+    Ok(Record {
+        seq: seq_u,
+        time_ms,
+        actor,
+        kind: kind.into(),
+        body,
+        hash: hash_from(hash, seq_u)?,
+    })
+}
+
+/// Journal rows per multi-row `INSERT`. SQLite's cost per statement execution (step, reset,
+/// opening the table cursor) is about as large as its cost per row, so a batch of records is
+/// written `APPEND_ROWS_PER_STATEMENT` rows per execution. 64 rows bind 384 parameters, far
+/// below SQLite's limit of 32,766; the statement is prepared once per connection and cached.
+const APPEND_ROWS_PER_STATEMENT: usize = 64;
+
+/// Columns of a journal row, in the order `insert_records` binds them.
+const RECORD_COLUMNS: usize = 6;
+
+const INSERT_RECORDS_ONE: &str =
+    "INSERT INTO journal (seq, time_ms, actor, kind, body, hash) VALUES (?, ?, ?, ?, ?, ?)";
+
+static INSERT_RECORDS_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let row = "(?, ?, ?, ?, ?, ?)";
+    let rows = vec![row; APPEND_ROWS_PER_STATEMENT].join(", ");
+    format!("INSERT INTO journal (seq, time_ms, actor, kind, body, hash) VALUES {rows}")
+});
+
+/// Binds `records` to `insert` (a statement with exactly that many rows of parameters) and
+/// runs it once.
+fn insert_records(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    records: &[Record],
+) -> Result<(), StoreError> {
+    assert_eq!(insert.parameter_count(), records.len() * RECORD_COLUMNS, "one row per record");
+    for (i, r) in records.iter().enumerate() {
+        let at = i * RECORD_COLUMNS;
+        insert.raw_bind_parameter(at + 1, to_i64(r.seq))?;
+        insert.raw_bind_parameter(at + 2, r.time_ms)?;
+        insert.raw_bind_parameter(at + 3, to_i64(r.actor))?;
+        insert.raw_bind_parameter(at + 4, r.kind.as_ref())?;
+        insert.raw_bind_parameter(at + 5, r.body.as_slice())?;
+        insert.raw_bind_parameter(at + 6, &r.hash[..])?;
+    }
+    let inserted = insert.raw_execute()?;
+    assert_eq!(inserted, records.len(), "every record is one new row");
+    Ok(())
 }
 
 impl Journal for SqliteJournal {
@@ -131,20 +177,16 @@ impl Journal for SqliteJournal {
         snapshot: Option<&Snapshot>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        let mut chunks = records.chunks_exact(APPEND_ROWS_PER_STATEMENT);
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO journal (seq, time_ms, actor, kind, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for r in records {
-                insert.execute(params![
-                    to_i64(r.seq),
-                    r.time_ms,
-                    to_i64(r.actor),
-                    r.kind,
-                    r.body,
-                    &r.hash[..]
-                ])?;
+            let mut insert = tx.prepare_cached(&INSERT_RECORDS_MANY)?;
+            for chunk in &mut chunks {
+                insert_records(&mut insert, chunk)?;
             }
+        }
+        for record in chunks.remainder() {
+            let mut insert = tx.prepare_cached(INSERT_RECORDS_ONE)?;
+            insert_records(&mut insert, std::slice::from_ref(record))?;
         }
         if let Some(s) = snapshot {
             insert_snapshot(&tx, s)?;

@@ -419,7 +419,7 @@ fn chained_records(first: u64, n: u64, mut previous: [u8; 32]) -> Vec<Record> {
                 seq,
                 time_ms: 1_700_000_000_000 + seq as i64,
                 actor: seq % 7,
-                kind: format!("kind{}", seq % 5),
+                kind: format!("kind{}", seq % 5).into(),
                 body,
                 hash: previous,
             }
@@ -476,17 +476,32 @@ fn scan_streams_every_record_in_order_across_pages(backend: Backend) {
 fn a_failed_append_stores_nothing_of_its_batch(backend: Backend) {
     let place = Place::new(backend);
     let mut journal = place.journal();
-    let records = chained_records(1, 10, GENESIS_HASH);
+    let records = chained_records(1, 300, GENESIS_HASH);
     journal.append(&records[..5], None).unwrap();
     // Records 6..=10 followed by a second copy of record 3, which the primary key refuses.
-    let mut bad = records[5..].to_vec();
+    let mut bad = records[5..10].to_vec();
     bad.push(records[2].clone());
     let err = journal.append(&bad, None).unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err}");
     assert_eq!(journal.head().unwrap(), Some((5, records[4].hash)));
-    // The connection is usable again after the failed transaction.
+    // The same with the duplicate inside a full multi-row statement (SQLite writes 64 rows
+    // per statement) that follows statements which succeeded: none of them is kept either.
+    let mut bad = records[5..].to_vec();
+    bad.insert(150, records[2].clone());
+    let err = journal.append(&bad, None).unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err}");
+    assert_eq!(journal.head().unwrap(), Some((5, records[4].hash)));
+    // The connection is usable again after the failed transactions.
     journal.append(&records[5..], None).unwrap();
-    assert_eq!(journal.head().unwrap(), Some((10, records[9].hash)));
+    assert_eq!(journal.head().unwrap(), Some((300, records[299].hash)));
+    let mut seen = Vec::new();
+    journal
+        .scan(1, &mut |r| {
+            seen.push(r);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, records);
 }
 
 fn another_format_version_is_refused(backend: Backend) {

@@ -565,7 +565,7 @@ fn baseline_postgres(url: &str, rows: u64) -> Result<PostgresBaseline, Failure> 
                 seq: s,
                 time_ms,
                 actor: 3,
-                kind: kind.to_owned(),
+                kind: kind.into(),
                 body: body.clone(),
                 hash: [7u8; 32],
             })
