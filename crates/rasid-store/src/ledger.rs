@@ -172,12 +172,13 @@ impl Batch {
     }
 }
 
+/// An accepted command on its way to the journal. It is encoded by the writer, not the
+/// sequencer: the sequencer's thread is the one that executes every command, so work that can
+/// move off it raises what the ledger as a whole can accept, and the writer (an SQLite insert
+/// and a hash per record) has time to spare while a commit's fsync is in flight elsewhere.
 struct PendingRecord {
-    seq: u64,
-    time_ms: i64,
-    actor: u64,
     kind: &'static str,
-    body: Vec<u8>,
+    envelope: Envelope,
 }
 
 /// Counters of the sequencer and writer, for benchmarks and operators (`/metrics`): how well
@@ -633,18 +634,13 @@ impl Sequencer {
         let envelope = Envelope { seq: self.state.last_seq() + 1, time_ms, actor, command };
         let events =
             self.state.execute(&envelope).inspect_err(|r| self.stats.record_rejection(*r))?;
-        batch.records.push(PendingRecord {
-            seq: envelope.seq,
-            time_ms,
-            actor: actor.0,
-            kind: envelope.command.kind(),
-            body: encode_envelope(&envelope),
-        });
+        let seq = envelope.seq;
+        batch.records.push(PendingRecord { kind: envelope.command.kind(), envelope });
         let interval = self.config.snapshot_interval;
-        if interval > 0 && envelope.seq.is_multiple_of(interval) {
+        if interval > 0 && seq.is_multiple_of(interval) {
             self.snapshot(batch);
         }
-        let committed = Committed { seq: envelope.seq, time_ms, events };
+        let committed = Committed { seq, time_ms, events };
         if self.feeding {
             batch.committed.push(committed.clone());
         }
@@ -679,15 +675,17 @@ fn write_loop(
         records.clear();
         let mut snapshot_hash = None;
         for p in batch.records {
-            assert_eq!(p.seq, last_seq + 1, "the sequencer hands over records in order");
-            last_hash = chain_hash(&last_hash, &p.body);
-            last_seq = p.seq;
+            let envelope = &p.envelope;
+            assert_eq!(envelope.seq, last_seq + 1, "the sequencer hands over records in order");
+            let body = encode_envelope(envelope);
+            last_hash = chain_hash(&last_hash, &body);
+            last_seq = envelope.seq;
             records.push(Record {
-                seq: p.seq,
-                time_ms: p.time_ms,
-                actor: p.actor,
+                seq: envelope.seq,
+                time_ms: envelope.time_ms,
+                actor: envelope.actor.0,
                 kind: std::borrow::Cow::Borrowed(p.kind),
-                body: p.body,
+                body,
                 hash: last_hash,
             });
             if batch.snapshot.as_ref().is_some_and(|(seq, _, _)| *seq == last_seq) {
