@@ -508,25 +508,42 @@ impl App {
     /// while it waits. The ledger's lock is held only while the command is queued: a close
     /// that comes after still drains the queue (`Ledger::close`), so the command is answered
     /// either way, and a step-down answers it `ledger_unavailable`.
+    ///
+    /// A runtime thread never waits for the role lock. A change of role (step-down, take-over,
+    /// close) waits for the write lock while senders blocked on a full queue hold read guards,
+    /// and a waiting writer makes every new reader wait too; were a runtime thread to read-lock
+    /// then, it would stall every connection it serves until the queue drained. So the lock is
+    /// only tried here, and a command that finds it taken or awaited is queued from the
+    /// blocking pool, as one that finds the queue full is.
     pub(crate) async fn submit_async(
         self: &Arc<Self>,
         actor: OrgId,
         command: Command,
     ) -> Result<Committed, ApiError> {
-        let queued = self.ledger()?.try_submit_async(actor, command)?;
+        // One statement, so the read guard is released before anything is awaited.
+        let queued = match self.try_ledger() {
+            Some(ledger) => ledger?.try_submit_async(actor, command)?,
+            None => Err(QueueFull(actor, Box::new(command))),
+        };
         let ticket = match queued {
             Ok(ticket) => ticket,
-            // The sequencer's queue is full: wait for room on the blocking pool, as the
-            // synchronous path does, so the bound holds without stalling a runtime thread.
-            Err(QueueFull(actor, command)) => {
-                let app = self.clone();
-                tokio::task::spawn_blocking(move || {
-                    app.ledger().and_then(|l| l.submit_queued(actor, *command))
-                })
-                .await??
-            }
+            Err(QueueFull(actor, command)) => self.submit_blocking(actor, *command).await?,
         };
         Ok(ticket.await?)
+    }
+
+    /// Queues a command from the blocking pool, where waiting for the role lock or for room in
+    /// the sequencer's queue stalls no runtime thread; the bound on the queue holds either way.
+    async fn submit_blocking(
+        self: &Arc<Self>,
+        actor: OrgId,
+        command: Command,
+    ) -> Result<Ticket<Committed>, ApiError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            app.ledger().and_then(|l| l.submit_queued(actor, command))
+        })
+        .await?
     }
 
     /// Submits commands in one request, each accepted or rejected on its own. A follower
@@ -574,7 +591,21 @@ impl App {
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
         // A poisoned lock only means a handler panicked while reading; the ledger is intact.
-        let guard = self.role.read().unwrap_or_else(|p| p.into_inner());
+        Self::ledger_of(self.role.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// As [`App::ledger`] without waiting: `None` while the role lock is held or awaited for a
+    /// change of role (see [`App::submit_async`]).
+    fn try_ledger(&self) -> Option<Result<LedgerRef<'_>, ApiError>> {
+        let guard = match self.role.try_read() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(Self::ledger_of(guard))
+    }
+
+    fn ledger_of(guard: RwLockReadGuard<'_, Option<Role>>) -> Result<LedgerRef<'_>, ApiError> {
         if guard.is_none() {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -978,4 +1009,69 @@ pub(crate) fn now_ms() -> i64 {
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::task::{Context, Waker};
+
+    fn open_app(dir: &tempfile::TempDir) -> Arc<App> {
+        let options = Options {
+            database: DatabaseUrl::Sqlite(dir.path().join("rasid.db")),
+            snapshot_interval: 1_000_000,
+            bootstrap_operator_password: None,
+            demo_users: Vec::new(),
+            ha: HaOptions::default(),
+        };
+        Arc::new(App::open(&options).expect("opens"))
+    }
+
+    /// A change of role waits for the write lock while a sender blocked on a full queue holds a
+    /// read guard; from then on every new reader waits too. A command submitted meanwhile must
+    /// leave its runtime thread free (its first poll returns at once) and still be answered once
+    /// the change is through. Before, the first poll read-locked on the runtime thread and hung
+    /// until the blocked sender let go.
+    #[test]
+    fn a_command_submitted_while_the_role_is_changing_does_not_block_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = open_app(&dir);
+        let operator = app.query(|s| s.operator()).unwrap().expect("genesis was written");
+        let blocked_sender = app.role.read().unwrap();
+        let changing = {
+            let app = app.clone();
+            std::thread::spawn(move || drop(app.role.write().unwrap()))
+        };
+        // The change of role is waiting for the write lock once readers can no longer get in.
+        while app.role.try_read().is_ok() {
+            std::thread::yield_now();
+        }
+        let (first_poll_tx, first_poll_rx) = mpsc::channel();
+        let submitter = {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let command = Command::CreateOrganization {
+                    name: "Late".into(),
+                    role: rasid_core::model::Role::Member,
+                };
+                let mut submitted = Box::pin(app.submit_async(operator, command));
+                let polled = {
+                    let _runtime = runtime.enter();
+                    submitted.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+                };
+                first_poll_tx.send(polled.is_pending()).unwrap();
+                runtime.block_on(submitted)
+            })
+        };
+        // A failure detector, not a synchronisation: the poll either returns at once or hangs.
+        let first_poll = first_poll_rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(first_poll, Ok(true), "the first poll returned pending without waiting");
+        drop(blocked_sender);
+        changing.join().unwrap();
+        let committed = submitter.join().unwrap().expect("the command is answered");
+        assert!(committed.seq > 1);
+        app.close().unwrap();
+    }
 }
