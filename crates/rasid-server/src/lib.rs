@@ -146,6 +146,8 @@ pub struct App {
     /// SHA-256 of the token that may read `/metrics` without a user (`set_metrics_token`).
     metrics_token: RwLock<Option<[u8; 32]>>,
     pub(crate) caches: cache::Caches,
+    /// The last balances read of each organization, shared by WebSocket connections.
+    pub(crate) balance_reads: ws::BalanceReads,
     /// When this process last became the writer (wall clock, ms). An idempotency key claimed
     /// before it and never answered was claimed by a process that has stopped: its outcome is
     /// in doubt (see `idempotency.rs`).
@@ -421,6 +423,7 @@ impl App {
             metrics: metrics::HttpMetrics::default(),
             metrics_token: RwLock::new(None),
             caches: cache::Caches::default(),
+            balance_reads: ws::BalanceReads::default(),
             writer_since_ms: std::sync::atomic::AtomicI64::new(now_ms()),
         })
     }
