@@ -1119,6 +1119,35 @@ fn the_balances_channel_shows_available_and_reserved_cash_and_credits_as_rest_do
     server.stop();
 }
 
+/// The server's WebSocket read buffer is small (two of the largest client messages): a message
+/// near the size limit is still read whole and answered, several in a row too, and one over the
+/// limit ends the connection rather than being half read.
+#[test]
+fn websocket_messages_up_to_the_size_limit_are_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start(database);
+    let mut ws = server.ws();
+    // `ws::CLIENT_MESSAGE_BYTES_MAX`, which the crate does not export.
+    let limit = 4 * 1024;
+    // `{"op":"subscribe","channel":"…"}` is 31 bytes around the name.
+    let name = "x".repeat(limit - 31);
+    for _ in 0..3 {
+        ws.send(json!({ "op": "subscribe", "channel": name }));
+        let m = ws.next();
+        assert_eq!(m["error"]["code"], "unknown_channel", "{}", m["error"]["message"]);
+    }
+    ws.send(json!({ "op": "subscribe", "channel": "x".repeat(limit) }));
+    match ws.0.read() {
+        Ok(Message::Close(_)) | Err(_) => {}
+        Ok(other) => panic!("an oversized message was answered: {other:?}"),
+    }
+    let mut ws = server.ws();
+    ws.subscribe(&format!("trades:{SYMBOL}"));
+    server.stop();
+}
+
 /// The server's count of balances reads (`rasid_ws_balances_reads_total`).
 fn balances_reads(server: &Server, operator: &str) -> u64 {
     let r = server.get("/metrics", Some(operator));
