@@ -148,10 +148,12 @@ pub struct App {
     pub(crate) caches: cache::Caches,
     /// The last balances read of each organization, shared by WebSocket connections.
     pub(crate) balance_reads: ws::BalanceReads,
-    /// When this process last became the writer (wall clock, ms). An idempotency key claimed
-    /// before it and never answered was claimed by a process that has stopped: its outcome is
-    /// in doubt (see `idempotency.rs`).
-    writer_since_ms: std::sync::atomic::AtomicI64,
+    /// A random number drawn each time this process becomes the writer, stored with every
+    /// idempotency key it claims. A key claimed under another epoch and never answered was
+    /// claimed by a writer that has stopped: its outcome is in doubt (see `idempotency.rs`).
+    /// Comparing clocks instead (claimed before this process became the writer) misjudged a
+    /// claim whenever two machines' clocks disagreed.
+    writer_epoch: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Role {
@@ -424,13 +426,14 @@ impl App {
             metrics_token: RwLock::new(None),
             caches: cache::Caches::default(),
             balance_reads: ws::BalanceReads::default(),
-            writer_since_ms: std::sync::atomic::AtomicI64::new(now_ms()),
+            writer_epoch: std::sync::atomic::AtomicI64::new(auth::new_writer_epoch()?),
         })
     }
 
-    /// When this process last became the writer (for a follower: when it opened).
-    pub(crate) fn writer_since_ms(&self) -> i64 {
-        self.writer_since_ms.load(Ordering::Acquire)
+    /// This process's current writer epoch (see the field). Public for tests that leave a
+    /// claim as this process would.
+    pub fn writer_epoch(&self) -> i64 {
+        self.writer_epoch.load(Ordering::Acquire)
     }
 
     /// The digest of the ledger state (`rasid_core::codec::digest_state`), in sequence with
@@ -724,6 +727,8 @@ impl App {
     /// starts the sequencer on the follower's state without a second recovery.
     fn take_over(&self, ha: &Ha, term: i64) -> Result<(), String> {
         let started = Instant::now();
+        // Drawn before anything changes, so a failure here leaves this process a follower.
+        let epoch = auth::new_writer_epoch()?;
         let fenced =
             PostgresJournal::open_fenced(&ha.url, Fence::Term(term)).map_err(|e| e.to_string())?;
         let mut guard = self.role.write().unwrap_or_else(|p| p.into_inner());
@@ -760,7 +765,7 @@ impl App {
                 *self.stats.write().unwrap_or_else(|p| p.into_inner()) = ledger.stats_shared();
                 // Before any request reaches the new writer (they wait for `guard`): keys that the
                 // old writer claimed and never answered are in doubt from now on.
-                self.writer_since_ms.store(now_ms(), Ordering::Release);
+                self.writer_epoch.store(epoch, Ordering::Release);
                 *guard = Some(Role::Writer { ledger, term: Some(term) });
                 Ok(())
             }
