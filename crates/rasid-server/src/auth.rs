@@ -186,9 +186,9 @@ pub enum Idempotency {
     Replay(u16, Vec<u8>),
     /// Same key and request, still running.
     InFlight,
-    /// Same key and request, claimed before this process became the writer and never
-    /// answered: the process that ran it stopped (crash, kill, lost lease) between claiming
-    /// the key and recording the reply, so whether the command was journaled is unknown here.
+    /// Same key and request, claimed under another writer epoch and never answered: the
+    /// writer that ran it stopped (crash, kill, lost lease) between claiming the key and
+    /// recording the reply, so whether the command was journaled is unknown here.
     InDoubt,
     /// Same key, another request.
     Mismatch,
@@ -197,24 +197,32 @@ pub enum Idempotency {
 /// Keys are remembered this long.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// What a stored idempotency key holds: (request fingerprint, status, body, claimed at ms).
-type IdempotencyRow = (Vec<u8>, Option<i64>, Option<Vec<u8>>, i64);
+/// What a stored idempotency key holds: (request fingerprint, status, body, the writer epoch
+/// that claimed it; `None` for claims made before epochs were stored).
+type IdempotencyRow = (Vec<u8>, Option<i64>, Option<Vec<u8>>, Option<i64>);
+
+/// A fresh writer epoch (see `App::writer_epoch`): 63 random bits, so two writers' epochs do
+/// not collide in practice and the value fits a signed column.
+pub(crate) fn new_writer_epoch() -> Result<i64, String> {
+    let bytes = random_bytes::<8>().map_err(|e| format!("{e:?}"))?;
+    Ok(i64::from_le_bytes(bytes) & i64::MAX)
+}
 
 impl Users {
     /// Claims `key` for this user and request, or reports what the key already holds. The claim
     /// is an insert, so two concurrent requests with one key cannot both run. An unanswered
-    /// claim older than `writer_since_ms` (when this process became the writer) belongs to a
-    /// process that is gone, so it is reported in doubt rather than still running.
+    /// claim of another `writer_epoch` than this writer's belongs to a writer that is gone, so
+    /// it is reported in doubt rather than still running.
     pub fn idempotency_begin(
         &self,
         username: &str,
         key: &str,
         request: &[u8; 32],
         now_ms: i64,
-        writer_since_ms: i64,
+        writer_epoch: i64,
     ) -> Result<Idempotency, AuthError> {
-        let Some((stored, status, body, claimed_ms)) =
-            self.db.idempotency_claim(username, key, request, now_ms)?
+        let Some((stored, status, body, claimed_by)) =
+            self.db.idempotency_claim(username, key, request, now_ms, writer_epoch)?
         else {
             return Ok(Idempotency::New);
         };
@@ -225,7 +233,7 @@ impl Users {
                 (Some(status), Some(body)) => {
                     Idempotency::Replay(u16::try_from(status).unwrap_or(500), body)
                 }
-                _ if claimed_ms < writer_since_ms => Idempotency::InDoubt,
+                _ if claimed_by != Some(writer_epoch) => Idempotency::InDoubt,
                 _ => Idempotency::InFlight,
             }
         })
@@ -312,7 +320,49 @@ CREATE TABLE server_api_keys (
 CREATE INDEX server_api_keys_username ON server_api_keys (username);
 ",
     },
+    Migration {
+        version: 3,
+        description: "the writer epoch that claimed an idempotency key",
+        sql: "ALTER TABLE server_idempotency ADD COLUMN writer_epoch BIGINT;",
+    },
 ];
+
+/// Changes to the SQLite user tables after their first form (`Db::open_sqlite` creates that),
+/// each applied once, in order, and recorded in `server_migrations`, as on PostgreSQL. The
+/// versions are PostgreSQL's, so one number names one change on both.
+const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 3,
+    description: "the writer epoch that claimed an idempotency key",
+    sql: "ALTER TABLE server_idempotency ADD COLUMN writer_epoch INTEGER;",
+}];
+
+/// Applies the SQLite migrations not yet recorded, each in its own transaction with its record.
+/// One server at a time opens a SQLite database (`FILE.serve.lock`), so none races another.
+fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS server_migrations (
+             version INTEGER PRIMARY KEY,
+             description TEXT NOT NULL
+         );",
+    )?;
+    for m in SQLITE_MIGRATIONS {
+        let tx = conn.unchecked_transaction()?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM server_migrations WHERE version = ?1)",
+            [m.version],
+            |r| r.get(0),
+        )?;
+        if !done {
+            tx.execute_batch(m.sql)?;
+            tx.execute(
+                "INSERT INTO server_migrations (version, description) VALUES (?1, ?2)",
+                params![m.version, m.description],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves the database consistent (each statement is atomic).
@@ -367,6 +417,7 @@ impl Db {
              );",
         )
         .map_err(|e| format!("cannot create the user tables: {e}"))?;
+        migrate_sqlite(&conn).map_err(|e| format!("cannot migrate the user tables: {e}"))?;
         Ok(Db::Sqlite(Mutex::new(conn)))
     }
 
@@ -516,6 +567,7 @@ impl Db {
         key: &str,
         request: &[u8; 32],
         now_ms: i64,
+        writer_epoch: i64,
     ) -> Result<Option<IdempotencyRow>, AuthError> {
         let expired_before = now_ms - IDEMPOTENCY_TTL_MS;
         match self {
@@ -526,15 +578,16 @@ impl Db {
                     [expired_before],
                 )?;
                 let inserted = conn.execute(
-                    "INSERT OR IGNORE INTO server_idempotency (username, key, request_sha256, created_ms)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![username, key, request.to_vec(), now_ms],
+                    "INSERT OR IGNORE INTO server_idempotency
+                         (username, key, request_sha256, created_ms, writer_epoch)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![username, key, request.to_vec(), now_ms, writer_epoch],
                 )?;
                 if inserted == 1 {
                     return Ok(None);
                 }
                 Ok(Some(conn.query_row(
-                    "SELECT request_sha256, status, body, created_ms FROM server_idempotency
+                    "SELECT request_sha256, status, body, writer_epoch FROM server_idempotency
                      WHERE username = ?1 AND key = ?2",
                     params![username, key],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
@@ -547,15 +600,16 @@ impl Db {
                     &[&expired_before],
                 )?;
                 let inserted = client.execute(
-                    "INSERT INTO server_idempotency (username, key, request_sha256, created_ms)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT (username, key) DO NOTHING",
-                    &[&username, &key, &&request[..], &now_ms],
+                    "INSERT INTO server_idempotency
+                         (username, key, request_sha256, created_ms, writer_epoch)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username, key) DO NOTHING",
+                    &[&username, &key, &&request[..], &now_ms, &writer_epoch],
                 )?;
                 if inserted == 1 {
                     return Ok(None);
                 }
                 let r = client.query_one(
-                    "SELECT request_sha256, status, body, created_ms FROM server_idempotency
+                    "SELECT request_sha256, status, body, writer_epoch FROM server_idempotency
                      WHERE username = $1 AND key = $2",
                     &[&username, &key],
                 )?;
@@ -791,4 +845,52 @@ pub fn valid_username(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= USERNAME_LEN_MAX
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SQLite database from before writer epochs: its idempotency table lacks the column and
+    /// holds a claim its writer never answered. Opening migrates it once; the old claim is in
+    /// doubt for any writer, and new claims are told apart by their epoch.
+    #[test]
+    fn an_old_sqlite_database_gains_writer_epochs_and_its_unanswered_claims_are_in_doubt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rasid.db");
+        let request = [7u8; 32];
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE server_idempotency (
+                     username TEXT NOT NULL, key TEXT NOT NULL, request_sha256 BLOB NOT NULL,
+                     created_ms INTEGER NOT NULL, status INTEGER, body BLOB,
+                     PRIMARY KEY (username, key)
+                 );",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO server_idempotency (username, key, request_sha256, created_ms)
+                 VALUES ('dev', 'old', ?1, ?2)",
+                params![request.to_vec(), 1_000],
+            )
+            .unwrap();
+        }
+        let database = DatabaseUrl::Sqlite(path);
+        let users = Users::open(&database).unwrap();
+        let begin = |key: &str, epoch: i64| {
+            users.idempotency_begin("dev", key, &request, 2_000, epoch).unwrap()
+        };
+        assert!(matches!(begin("old", 5), Idempotency::InDoubt));
+        assert!(matches!(begin("new", 5), Idempotency::New));
+        assert!(matches!(begin("new", 5), Idempotency::InFlight));
+        assert!(matches!(begin("new", 6), Idempotency::InDoubt));
+        drop(users);
+        // Opening again applies nothing twice (a second ADD COLUMN would fail).
+        let users = Users::open(&database).unwrap();
+        assert!(matches!(
+            users.idempotency_begin("dev", "new", &request, 3_000, 5).unwrap(),
+            Idempotency::InFlight
+        ));
+    }
 }

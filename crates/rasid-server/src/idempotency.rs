@@ -72,13 +72,12 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
             let Some(user) = app.users.user_for_token(&token, now_ms())? else {
                 return Ok(None);
             };
-            let writer_since_ms = app.writer_since_ms();
             let seen = app.users.idempotency_begin(
                 &user.username,
                 &key,
                 &fingerprint,
                 now_ms(),
-                writer_since_ms,
+                app.writer_epoch(),
             )?;
             Ok(Some((user.username, seen)))
         })

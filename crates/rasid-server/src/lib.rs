@@ -146,10 +146,14 @@ pub struct App {
     /// SHA-256 of the token that may read `/metrics` without a user (`set_metrics_token`).
     metrics_token: RwLock<Option<[u8; 32]>>,
     pub(crate) caches: cache::Caches,
-    /// When this process last became the writer (wall clock, ms). An idempotency key claimed
-    /// before it and never answered was claimed by a process that has stopped: its outcome is
-    /// in doubt (see `idempotency.rs`).
-    writer_since_ms: std::sync::atomic::AtomicI64,
+    /// The last balances read of each organization, shared by WebSocket connections.
+    pub(crate) balance_reads: ws::BalanceReads,
+    /// A random number drawn each time this process becomes the writer, stored with every
+    /// idempotency key it claims. A key claimed under another epoch and never answered was
+    /// claimed by a writer that has stopped: its outcome is in doubt (see `idempotency.rs`).
+    /// Comparing clocks instead (claimed before this process became the writer) misjudged a
+    /// claim whenever two machines' clocks disagreed.
+    writer_epoch: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Role {
@@ -421,13 +425,15 @@ impl App {
             metrics: metrics::HttpMetrics::default(),
             metrics_token: RwLock::new(None),
             caches: cache::Caches::default(),
-            writer_since_ms: std::sync::atomic::AtomicI64::new(now_ms()),
+            balance_reads: ws::BalanceReads::default(),
+            writer_epoch: std::sync::atomic::AtomicI64::new(auth::new_writer_epoch()?),
         })
     }
 
-    /// When this process last became the writer (for a follower: when it opened).
-    pub(crate) fn writer_since_ms(&self) -> i64 {
-        self.writer_since_ms.load(Ordering::Acquire)
+    /// This process's current writer epoch (see the field). Public for tests that leave a
+    /// claim as this process would.
+    pub fn writer_epoch(&self) -> i64 {
+        self.writer_epoch.load(Ordering::Acquire)
     }
 
     /// The digest of the ledger state (`rasid_core::codec::digest_state`), in sequence with
@@ -508,25 +514,42 @@ impl App {
     /// while it waits. The ledger's lock is held only while the command is queued: a close
     /// that comes after still drains the queue (`Ledger::close`), so the command is answered
     /// either way, and a step-down answers it `ledger_unavailable`.
+    ///
+    /// A runtime thread never waits for the role lock. A change of role (step-down, take-over,
+    /// close) waits for the write lock while senders blocked on a full queue hold read guards,
+    /// and a waiting writer makes every new reader wait too; were a runtime thread to read-lock
+    /// then, it would stall every connection it serves until the queue drained. So the lock is
+    /// only tried here, and a command that finds it taken or awaited is queued from the
+    /// blocking pool, as one that finds the queue full is.
     pub(crate) async fn submit_async(
         self: &Arc<Self>,
         actor: OrgId,
         command: Command,
     ) -> Result<Committed, ApiError> {
-        let queued = self.ledger()?.try_submit_async(actor, command)?;
+        // One statement, so the read guard is released before anything is awaited.
+        let queued = match self.try_ledger() {
+            Some(ledger) => ledger?.try_submit_async(actor, command)?,
+            None => Err(QueueFull(actor, Box::new(command))),
+        };
         let ticket = match queued {
             Ok(ticket) => ticket,
-            // The sequencer's queue is full: wait for room on the blocking pool, as the
-            // synchronous path does, so the bound holds without stalling a runtime thread.
-            Err(QueueFull(actor, command)) => {
-                let app = self.clone();
-                tokio::task::spawn_blocking(move || {
-                    app.ledger().and_then(|l| l.submit_queued(actor, *command))
-                })
-                .await??
-            }
+            Err(QueueFull(actor, command)) => self.submit_blocking(actor, *command).await?,
         };
         Ok(ticket.await?)
+    }
+
+    /// Queues a command from the blocking pool, where waiting for the role lock or for room in
+    /// the sequencer's queue stalls no runtime thread; the bound on the queue holds either way.
+    async fn submit_blocking(
+        self: &Arc<Self>,
+        actor: OrgId,
+        command: Command,
+    ) -> Result<Ticket<Committed>, ApiError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            app.ledger().and_then(|l| l.submit_queued(actor, command))
+        })
+        .await?
     }
 
     /// Submits commands in one request, each accepted or rejected on its own. A follower
@@ -574,7 +597,21 @@ impl App {
 
     pub(crate) fn ledger(&self) -> Result<LedgerRef<'_>, ApiError> {
         // A poisoned lock only means a handler panicked while reading; the ledger is intact.
-        let guard = self.role.read().unwrap_or_else(|p| p.into_inner());
+        Self::ledger_of(self.role.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// As [`App::ledger`] without waiting: `None` while the role lock is held or awaited for a
+    /// change of role (see [`App::submit_async`]).
+    fn try_ledger(&self) -> Option<Result<LedgerRef<'_>, ApiError>> {
+        let guard = match self.role.try_read() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(Self::ledger_of(guard))
+    }
+
+    fn ledger_of(guard: RwLockReadGuard<'_, Option<Role>>) -> Result<LedgerRef<'_>, ApiError> {
         if guard.is_none() {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -690,6 +727,8 @@ impl App {
     /// starts the sequencer on the follower's state without a second recovery.
     fn take_over(&self, ha: &Ha, term: i64) -> Result<(), String> {
         let started = Instant::now();
+        // Drawn before anything changes, so a failure here leaves this process a follower.
+        let epoch = auth::new_writer_epoch()?;
         let fenced =
             PostgresJournal::open_fenced(&ha.url, Fence::Term(term)).map_err(|e| e.to_string())?;
         let mut guard = self.role.write().unwrap_or_else(|p| p.into_inner());
@@ -726,7 +765,7 @@ impl App {
                 *self.stats.write().unwrap_or_else(|p| p.into_inner()) = ledger.stats_shared();
                 // Before any request reaches the new writer (they wait for `guard`): keys that the
                 // old writer claimed and never answered are in doubt from now on.
-                self.writer_since_ms.store(now_ms(), Ordering::Release);
+                self.writer_epoch.store(epoch, Ordering::Release);
                 *guard = Some(Role::Writer { ledger, term: Some(term) });
                 Ok(())
             }
@@ -978,4 +1017,69 @@ pub(crate) fn now_ms() -> i64 {
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::task::{Context, Waker};
+
+    fn open_app(dir: &tempfile::TempDir) -> Arc<App> {
+        let options = Options {
+            database: DatabaseUrl::Sqlite(dir.path().join("rasid.db")),
+            snapshot_interval: 1_000_000,
+            bootstrap_operator_password: None,
+            demo_users: Vec::new(),
+            ha: HaOptions::default(),
+        };
+        Arc::new(App::open(&options).expect("opens"))
+    }
+
+    /// A change of role waits for the write lock while a sender blocked on a full queue holds a
+    /// read guard; from then on every new reader waits too. A command submitted meanwhile must
+    /// leave its runtime thread free (its first poll returns at once) and still be answered once
+    /// the change is through. Before, the first poll read-locked on the runtime thread and hung
+    /// until the blocked sender let go.
+    #[test]
+    fn a_command_submitted_while_the_role_is_changing_does_not_block_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = open_app(&dir);
+        let operator = app.query(|s| s.operator()).unwrap().expect("genesis was written");
+        let blocked_sender = app.role.read().unwrap();
+        let changing = {
+            let app = app.clone();
+            std::thread::spawn(move || drop(app.role.write().unwrap()))
+        };
+        // The change of role is waiting for the write lock once readers can no longer get in.
+        while app.role.try_read().is_ok() {
+            std::thread::yield_now();
+        }
+        let (first_poll_tx, first_poll_rx) = mpsc::channel();
+        let submitter = {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                let command = Command::CreateOrganization {
+                    name: "Late".into(),
+                    role: rasid_core::model::Role::Member,
+                };
+                let mut submitted = Box::pin(app.submit_async(operator, command));
+                let polled = {
+                    let _runtime = runtime.enter();
+                    submitted.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+                };
+                first_poll_tx.send(polled.is_pending()).unwrap();
+                runtime.block_on(submitted)
+            })
+        };
+        // A failure detector, not a synchronisation: the poll either returns at once or hangs.
+        let first_poll = first_poll_rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(first_poll, Ok(true), "the first poll returned pending without waiting");
+        drop(blocked_sender);
+        changing.join().unwrap();
+        let committed = submitter.join().unwrap().expect("the command is answered");
+        assert!(committed.seq > 1);
+        app.close().unwrap();
+    }
 }

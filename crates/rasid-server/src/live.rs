@@ -67,8 +67,9 @@ pub struct Message {
     /// For private channels, the organization allowed to see it.
     pub owner: Option<OrgId>,
     /// The `data` member, as JSON text. Empty on the balances channel: there a message only
-    /// says that the owner's balances changed (`owner: None`: anybody's may have), and each
-    /// subscribed connection reads the balances from the ledger (see `ws.rs`). The feed cannot
+    /// says that the owner's balances changed (`owner: None`: anybody's may have), and the
+    /// connections that show them read the balances from the ledger, once per organization and
+    /// change (`ws::BalanceReads`). The feed cannot
     /// render them itself: reservations follow engine rules (fee bounds, which serials a sell
     /// holds) that the events do not spell out, and the writer thread must not wait on the
     /// sequencer for the state.

@@ -124,6 +124,12 @@ fn text(app: &App) -> String {
         "Published batches WebSocket clients missed because they fell behind.",
         load(&app.live.ws_lagged_messages),
     );
+    counter(
+        "rasid_ws_balances_reads_total",
+        "counter",
+        "Ledger reads of an organization's balances for the WebSocket balances channel.",
+        load(&app.balance_reads.reads),
+    );
     let (queued, kept) = app.live.hub_queued();
     counter(
         "rasid_ws_hub_queued_batches",

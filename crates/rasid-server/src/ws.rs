@@ -27,18 +27,26 @@ use rasid_core::{OrgId, Rejection};
 use rasid_market::Interval;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Client messages above this are refused by the WebSocket layer.
 pub const CLIENT_MESSAGE_BYTES_MAX: usize = 4 * 1024;
+/// The WebSocket layer's read buffer per connection: two of the largest client messages.
+const WS_READ_BUFFER_BYTES: usize = 2 * CLIENT_MESSAGE_BYTES_MAX;
 /// Most channels one connection may subscribe to at once.
 pub const SUBSCRIPTIONS_MAX: usize = 64;
 
 pub(crate) async fn upgrade(State(app): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    // The read buffer is sized for client messages, which are small: the WebSocket layer
+    // zero-fills the free part of it (128 KiB by default) on every read attempt, and each
+    // connection attempts one whenever a published batch wakes it — 1,000 subscribers spent more
+    // of the server's time clearing memory than on anything else.
     ws.max_message_size(CLIENT_MESSAGE_BYTES_MAX)
         .max_frame_size(CLIENT_MESSAGE_BYTES_MAX)
+        .read_buffer_size(WS_READ_BUFFER_BYTES)
         .on_upgrade(move |socket| connection(app, socket))
 }
 
@@ -94,9 +102,9 @@ async fn connection(app: Shared, socket: WebSocket) {
             batch = feed.recv() => match batch {
                 Ok(batch) => {
                     let (mut out, balances) = updates(&batch, &mut subs, org);
-                    if balances
+                    if let Some(changed_at) = balances
                         && let Some(org) = org
-                        && let Some(update) = balances_update(&app, &mut subs, org).await
+                        && let Some(update) = balances_update(&app, &mut subs, org, changed_at).await
                     {
                         out.push(update);
                     }
@@ -130,14 +138,15 @@ fn lagged(subs: &mut BTreeMap<ChannelKey, Subscription>) {
 }
 
 /// The updates of one published batch this connection's subscriptions want, rendered, and
-/// whether the batch changed balances this connection shows (sent by [`balances_update`]).
+/// the last command of the batch that changed balances this connection shows, if any (they
+/// are sent by [`balances_update`]).
 fn updates(
     batch: &Published,
     subs: &mut BTreeMap<ChannelKey, Subscription>,
     org: Option<OrgId>,
-) -> (Vec<String>, bool) {
+) -> (Vec<String>, Option<u64>) {
     let mut out = Vec::new();
-    let mut balances = false;
+    let mut balances = None;
     for m in batch.iter() {
         let Some(sub) = subs.get_mut(&m.channel) else { continue };
         if m.seq <= sub.snapshot_seq {
@@ -145,7 +154,9 @@ fn updates(
         }
         if m.channel == ChannelKey::Balances {
             // `owner: None`: the command moved balances without saying whose.
-            balances |= org.is_some() && (m.owner.is_none() || m.owner == org);
+            if org.is_some() && (m.owner.is_none() || m.owner == org) {
+                balances = balances.max(Some(m.seq));
+            }
             continue;
         }
         if m.channel.is_private() && (m.owner.is_none() || m.owner != org) {
@@ -160,17 +171,18 @@ fn updates(
     (out, balances)
 }
 
-/// The organization's balances, read from the ledger after a batch changed them, as the next
-/// update of the balances channel. The ledger may be ahead of the batch (later commands are
-/// executed, if not yet durable, as REST sees them too); the sequence number read is
-/// remembered, so the changes it already shows do not cause another read. `None` when the
-/// ledger cannot be read (shutting down): the next change sends the balances again.
+/// The organization's balances after command `changed_at` changed them, as the next update of
+/// the balances channel. The read may be ahead of that command (later commands are executed,
+/// if not yet durable, as REST sees them too); the sequence number read is remembered, so the
+/// changes it already shows do not cause another read. `None` when the ledger cannot be read
+/// (shutting down): the next change sends the balances again.
 async fn balances_update(
     app: &Shared,
     subs: &mut BTreeMap<ChannelKey, Subscription>,
     org: OrgId,
+    changed_at: u64,
 ) -> Option<String> {
-    let (data, as_of) = balances_snapshot(app, org).await.ok()?;
+    let BalancesRead { data, as_of } = app.balance_reads.read(app, org, changed_at).await.ok()?;
     let sub = subs.get_mut(&ChannelKey::Balances)?;
     sub.snapshot_seq = sub.snapshot_seq.max(as_of);
     sub.seq += 1;
@@ -178,6 +190,66 @@ async fn balances_update(
         r#"{{"channel":{},"seq":{},"type":"update","data":{}}}"#,
         sub.name_json, sub.seq, data
     ))
+}
+
+/// One organization's balances as read from the ledger, rendered, with the sequence number
+/// they are as of.
+#[derive(Clone)]
+struct BalancesRead {
+    data: Arc<str>,
+    as_of: u64,
+}
+
+/// The last balances read of each organization, shared by every connection that shows them.
+/// Each connection subscribed to `balances` used to read the ledger itself after every batch
+/// that touched its organization — a query on the sequencer thread per connection. The first
+/// connection to need a read after a change now makes it, and the others, waiting on the same
+/// organization's slot, take that read, since it is as of that change or later: one query per
+/// organization per batch, however many connections show it.
+#[derive(Debug, Default)]
+pub(crate) struct BalanceReads {
+    slots: Mutex<HashMap<OrgId, Arc<tokio::sync::Mutex<Option<BalancesRead>>>>>,
+    /// Ledger reads made for the balances channel (snapshots and updates), for `/metrics`.
+    pub(crate) reads: AtomicU64,
+}
+
+impl std::fmt::Debug for BalancesRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BalancesRead(as of {})", self.as_of)
+    }
+}
+
+impl BalanceReads {
+    /// The organization's balances as of command `changed_at` or later: the last read when it
+    /// is recent enough, a new one otherwise.
+    async fn read(
+        &self,
+        app: &Shared,
+        org: OrgId,
+        changed_at: u64,
+    ) -> Result<BalancesRead, ApiError> {
+        let slot = self.slot(org);
+        let mut last = slot.lock().await;
+        if let Some(read) = last.as_ref().filter(|r| r.as_of >= changed_at) {
+            return Ok(read.clone());
+        }
+        let (data, as_of) = self.read_ledger(app, org).await?;
+        let read = BalancesRead { data: data.to_string().into(), as_of };
+        *last = Some(read.clone());
+        Ok(read)
+    }
+
+    fn slot(&self, org: OrgId) -> Arc<tokio::sync::Mutex<Option<BalancesRead>>> {
+        // Nothing panics while the map is locked; a poisoned map is still a consistent map.
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry(org).or_default().clone()
+    }
+
+    /// Reads the ledger (see [`balances_snapshot`]) and counts the read.
+    async fn read_ledger(&self, app: &Shared, org: OrgId) -> Result<(Value, u64), ApiError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        balances_snapshot(app, org).await
+    }
 }
 
 fn error_text(e: &ApiError) -> String {
@@ -236,7 +308,7 @@ async fn subscribe(
     }
     let (data, snapshot_seq) = if key == ChannelKey::Balances {
         let org = org.expect("checked above");
-        balances_snapshot(app, org).await?
+        app.balance_reads.read_ledger(app, org).await?
     } else {
         app.live.snapshot(key, org)
     };

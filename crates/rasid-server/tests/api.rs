@@ -7,6 +7,7 @@ use rasid_core::{AccountId, Command, Currency, OrgId, ProjectId};
 use rasid_server::{App, Options};
 use rasid_store::{Config, DatabaseUrl, Ledger, open_journal, system_clock};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const OPERATOR_PASSWORD: &str = "operator-secret-1";
@@ -86,6 +87,7 @@ fn seed(database: &DatabaseUrl) {
 
 struct Server {
     base: String,
+    app: Arc<App>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), String>>>,
     http: ureq::Agent,
@@ -104,14 +106,13 @@ impl Server {
             demo_users: Vec::new(),
             ha: rasid_server::HaOptions::default(),
         };
+        let app = Arc::new(App::open(&options).unwrap());
+        let served = app.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = tokio::task::spawn_blocking(move || App::open(&options))
-                    .await
-                    .map_err(|e| e.to_string())??;
-                rasid_server::serve(listener, app, async {
+                rasid_server::serve_shared(listener, served, async {
                     let _ = stopped.await;
                 })
                 .await
@@ -120,7 +121,7 @@ impl Server {
         // Non-2xx statuses are answers to check, not client errors.
         let http: ureq::Agent =
             ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let server = Self { base, stop: Some(stop), thread: Some(thread), http };
+        let server = Self { base, app, stop: Some(stop), thread: Some(thread), http };
         server.wait_healthy();
         server
     }
@@ -474,7 +475,15 @@ fn an_idempotent_order_executes_once() {
 /// What a process leaves behind when it stops between claiming an idempotency key and recording
 /// the reply: the claim row, unanswered, written the way `auth.rs` writes it (SHA-256 of
 /// method, path and body).
-fn leave_unanswered_claim(db: &std::path::Path, key: &str, path: &str, body: &Value, at_ms: i64) {
+/// Inserts a claimed, unanswered key as the writer of `epoch` would have left it.
+fn leave_unanswered_claim(
+    db: &std::path::Path,
+    key: &str,
+    path: &str,
+    body: &Value,
+    at_ms: i64,
+    epoch: i64,
+) {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     hasher.update("POST");
@@ -487,9 +496,9 @@ fn leave_unanswered_claim(db: &std::path::Path, key: &str, path: &str, body: &Va
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
     let inserted = conn
         .execute(
-            "INSERT INTO server_idempotency (username, key, request_sha256, created_ms)
-             VALUES ('dev', ?1, ?2, ?3)",
-            rusqlite::params![key, fingerprint.to_vec(), at_ms],
+            "INSERT INTO server_idempotency (username, key, request_sha256, created_ms, writer_epoch)
+             VALUES ('dev', ?1, ?2, ?3, ?4)",
+            rusqlite::params![key, fingerprint.to_vec(), at_ms, epoch],
         )
         .unwrap();
     assert_eq!(inserted, 1);
@@ -517,8 +526,9 @@ fn a_key_left_unanswered_by_a_stopped_server_is_reported_in_doubt() {
 
     // The previous process claimed "crashed" and stopped; then this one starts.
     let order = json!({ "instrument": "VCS1-2021", "account": DEV_ACC, "side": "sell", "quantity": 10, "price": "37.50" });
-    leave_unanswered_claim(&path, "crashed", "/v1/orders", &order, wall_clock_ms() - 1_000);
+    leave_unanswered_claim(&path, "crashed", "/v1/orders", &order, wall_clock_ms() - 1_000, 1);
     let server = Server::start(database);
+    assert_ne!(server.app.writer_epoch(), 1, "a fresh epoch");
     let dev = server.login("dev", "dev-password");
 
     let (status, doc, replayed) = server.post_idempotent("/v1/orders", &dev, "crashed", &order);
@@ -531,10 +541,18 @@ fn a_key_left_unanswered_by_a_stopped_server_is_reported_in_doubt() {
     assert_eq!(orders["items"].as_array().unwrap().len(), 0, "nothing ran: {orders}");
     assert_eq!(available(&server, &dev, DEV_ACC), (1_000, 0));
 
-    // A claim this process made itself and has not answered is still running, not in doubt.
-    leave_unanswered_claim(&path, "running", "/v1/orders", &order, wall_clock_ms() + 60_000);
+    // A claim this process made itself and has not answered is still running, not in doubt,
+    // whatever its time stamp.
+    let epoch = server.app.writer_epoch();
+    leave_unanswered_claim(&path, "running", "/v1/orders", &order, wall_clock_ms() - 60_000, epoch);
     let (status, doc, _) = server.post_idempotent("/v1/orders", &dev, "running", &order);
     assert_eq!((status, error_code(&doc)), (409, "idempotency_key_in_flight"));
+    // Regression: a stopped writer whose clock ran ahead of this one's stamped its claim after
+    // this process became the writer; comparing clocks called it still running. The epoch
+    // says whose claim it is.
+    leave_unanswered_claim(&path, "ahead", "/v1/orders", &order, wall_clock_ms() + 60_000, 1);
+    let (status, doc, _) = server.post_idempotent("/v1/orders", &dev, "ahead", &order);
+    assert_eq!((status, error_code(&doc)), (409, "idempotency_outcome_unknown"));
 
     // The client checks, finds nothing, and sends the order again under a new key: it runs once.
     let (status, doc, _) = server.post_idempotent("/v1/orders", &dev, "retry-1", &order);

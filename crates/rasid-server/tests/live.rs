@@ -1119,6 +1119,77 @@ fn the_balances_channel_shows_available_and_reserved_cash_and_credits_as_rest_do
     server.stop();
 }
 
+/// The server's WebSocket read buffer is small (two of the largest client messages): a message
+/// near the size limit is still read whole and answered, several in a row too, and one over the
+/// limit ends the connection rather than being half read.
+#[test]
+fn websocket_messages_up_to_the_size_limit_are_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start(database);
+    let mut ws = server.ws();
+    // `ws::CLIENT_MESSAGE_BYTES_MAX`, which the crate does not export.
+    let limit = 4 * 1024;
+    // `{"op":"subscribe","channel":"…"}` is 31 bytes around the name.
+    let name = "x".repeat(limit - 31);
+    for _ in 0..3 {
+        ws.send(json!({ "op": "subscribe", "channel": name }));
+        let m = ws.next();
+        assert_eq!(m["error"]["code"], "unknown_channel", "{}", m["error"]["message"]);
+    }
+    ws.send(json!({ "op": "subscribe", "channel": "x".repeat(limit) }));
+    match ws.0.read() {
+        Ok(Message::Close(_)) | Err(_) => {}
+        Ok(other) => panic!("an oversized message was answered: {other:?}"),
+    }
+    let mut ws = server.ws();
+    ws.subscribe(&format!("trades:{SYMBOL}"));
+    server.stop();
+}
+
+/// The server's count of balances reads (`rasid_ws_balances_reads_total`).
+fn balances_reads(server: &Server, operator: &str) -> u64 {
+    let r = server.get("/metrics", Some(operator));
+    assert_eq!(r.status, 200, "{}", r.doc);
+    let text = r.doc.as_str().unwrap().to_owned();
+    let line = text.lines().find(|l| l.starts_with("rasid_ws_balances_reads_total "));
+    line.and_then(|l| l.split(' ').nth(1)).and_then(|v| v.parse().ok()).expect("the counter")
+}
+
+/// Connections of one organization that show its balances share one ledger read per change:
+/// four subscribers, one resting order, four equal updates from a single read. Before, every
+/// connection ran its own query on the sequencer thread.
+#[test]
+fn connections_showing_one_organizations_balances_share_one_read_per_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
+    seed(&database);
+    let server = Server::start(database);
+    let buyer = server.login("buyer", "buyer-password");
+    let operator = server.login("operator", "operator-secret-1");
+    let mut connections: Vec<Ws> = (0..4)
+        .map(|_| {
+            let mut ws = server.ws();
+            ws.send(json!({ "op": "auth", "token": buyer }));
+            assert_eq!(ws.next()["type"], "authenticated");
+            ws.subscribe("balances");
+            ws
+        })
+        .collect();
+    let before = balances_reads(&server, &operator);
+    server.order(&buyer, BUYER_ACC, "buy", 10, "37.00");
+    let expected = rest_balances(&server, &buyer, &[BUYER_ACC]);
+    for ws in &mut connections {
+        let m = ws.next();
+        assert_eq!((m["channel"].as_str(), m["seq"].as_u64()), (Some("balances"), Some(2)));
+        assert_eq!(m["data"], expected);
+    }
+    assert_eq!(balances_reads(&server, &operator) - before, 1, "one read for four connections");
+    drop(connections);
+    server.stop();
+}
+
 /// The live read models a fresh `Live` builds from the whole journal, and the WebSocket
 /// snapshots and REST pages the server shows from its own, for one comparison.
 fn read_models_of(

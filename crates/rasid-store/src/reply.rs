@@ -13,8 +13,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 enum Slot<T> {
-    /// No answer yet; the task to wake when it comes, if one has polled.
-    Waiting(Option<Waker>),
+    /// No answer yet; the task to wake when it comes, if one has polled, and whether a thread
+    /// is blocked in [`Receiver::wait`].
+    Waiting {
+        waker: Option<Waker>,
+        thread: bool,
+    },
     Ready(T),
     /// The completer was dropped without answering.
     Abandoned,
@@ -35,10 +39,10 @@ impl<T> Shared<T> {
     }
 
     fn fill(&self, value: Slot<T>) {
-        let waker = {
+        let (waker, thread) = {
             let mut slot = self.lock();
             match std::mem::replace(&mut *slot, value) {
-                Slot::Waiting(waker) => waker,
+                Slot::Waiting { waker, thread } => (waker, thread),
                 // Filled once only: `Completer` is consumed by `complete`, and its drop fills
                 // only when `complete` did not run.
                 other => {
@@ -47,8 +51,13 @@ impl<T> Shared<T> {
                 }
             }
         };
-        // Woken outside the lock, so the woken side does not find it held.
-        self.ready.notify_all();
+        // Woken outside the lock, so the woken side does not find it held. The condition
+        // variable only when a thread waits on it: notifying is a system call even with no
+        // waiter, and the writer answers every reply of a commit in a row, most of them to
+        // tasks, which the waker reaches.
+        if thread {
+            self.ready.notify_all();
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -90,8 +99,10 @@ impl<T> Receiver<T> {
             match std::mem::replace(&mut *slot, Slot::Taken) {
                 Slot::Ready(value) => return Some(value),
                 Slot::Abandoned | Slot::Taken => return None,
-                waiting @ Slot::Waiting(_) => {
-                    *slot = waiting;
+                Slot::Waiting { waker, .. } => {
+                    // Marked under the lock, so a completer that fills the slot after this
+                    // sees it and notifies.
+                    *slot = Slot::Waiting { waker, thread: true };
                     slot = self.shared.ready.wait(slot).unwrap_or_else(|p| p.into_inner());
                 }
             }
@@ -107,14 +118,14 @@ impl<T> Future for Receiver<T> {
         match std::mem::replace(&mut *slot, Slot::Taken) {
             Slot::Ready(value) => Poll::Ready(Some(value)),
             Slot::Abandoned | Slot::Taken => Poll::Ready(None),
-            Slot::Waiting(waker) => {
+            Slot::Waiting { waker, thread } => {
                 // Keep the stored waker when it would wake the same task: cloning one costs an
                 // atomic increment per poll.
                 let waker = match waker {
                     Some(w) if w.will_wake(cx.waker()) => w,
                     _ => cx.waker().clone(),
                 };
-                *slot = Slot::Waiting(Some(waker));
+                *slot = Slot::Waiting { waker: Some(waker), thread };
                 Poll::Pending
             }
         }
@@ -123,7 +134,10 @@ impl<T> Future for Receiver<T> {
 
 /// A connected pair.
 pub(crate) fn channel<T>() -> (Completer<T>, Receiver<T>) {
-    let shared = Arc::new(Shared { slot: Mutex::new(Slot::Waiting(None)), ready: Condvar::new() });
+    let shared = Arc::new(Shared {
+        slot: Mutex::new(Slot::Waiting { waker: None, thread: false }),
+        ready: Condvar::new(),
+    });
     (Completer { shared: Some(shared.clone()) }, Receiver { shared })
 }
 
