@@ -169,8 +169,8 @@ impl State {
                 }
             }
         }
-        for ((account, currency), b) in &self.cash {
-            if cash.remove(&(*account, *currency)).unwrap_or(0) != b.reserved_minor {
+        for ((account, currency), b) in self.cash.iter() {
+            if cash.remove(&(account, currency)).unwrap_or(0) != b.reserved_minor {
                 return fail(format!(
                     "{account} {currency}: reserved cash is not its orders' holds"
                 ));
@@ -179,8 +179,8 @@ impl State {
         if let Some(((account, currency), _)) = cash.iter().find(|(_, v)| **v != 0) {
             return fail(format!("{account} {currency}: orders hold cash the balance lacks"));
         }
-        for ((account, issuance), h) in &self.holdings {
-            let held = serials.remove(&(*account, *issuance)).unwrap_or_default();
+        for ((account, issuance), h) in self.holdings.iter() {
+            let held = serials.remove(&(account, issuance)).unwrap_or_default();
             if held != h.reserved {
                 return fail(format!("{account}/{issuance}: reserved serials are not its orders'"));
             }

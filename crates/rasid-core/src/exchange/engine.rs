@@ -28,6 +28,15 @@ pub(crate) type Serials = Vec<(IssuanceId, RangeSet)>;
 /// the tonnes available in each.
 type ClassHoldings = SmallVec<[(IssuanceId, u64); 4]>;
 
+/// What every fill of one order needs from its instrument, looked up once per order rather
+/// than once per fill (nothing changes the instrument while an order matches).
+#[derive(Clone, Copy)]
+struct Terms {
+    lot: u64,
+    fees: super::FeeSchedule,
+    currency: Currency,
+}
+
 /// Available tonnes across some of an account's holdings.
 fn available_in(held: &ClassHoldings) -> u64 {
     held.iter().map(|(_, available)| available).sum()
@@ -358,12 +367,13 @@ impl State {
         // credited once per order, which saves a balance look-up per fill. Nothing reads the
         // fee account's balance while an order matches, and sums commute, so the state after
         // the command is the same as crediting fill by fill.
+        let spec = &self.exchange.instruments[&incoming.instrument].spec;
+        let terms = Terms { lot: spec.lot_tonnes, fees: spec.fees, currency: spec.currency };
         let mut fees_due: i128 = 0;
-        let stopped = self.match_fills(incoming, env, events, &mut fees_due);
+        let stopped = self.match_fills(incoming, terms, env, events, &mut fees_due);
         if fees_due > 0 {
-            let currency = self.exchange.instruments[&incoming.instrument].spec.currency;
             let fee_account = self.fee_account.expect("initialized");
-            self.credit_cash(fee_account, currency, to_i64(fees_due));
+            self.credit_cash(fee_account, terms.currency, to_i64(fees_due));
         }
         stopped
     }
@@ -372,6 +382,7 @@ impl State {
     fn match_fills(
         &mut self,
         incoming: &mut Order,
+        terms: Terms,
         env: &Envelope,
         events: &mut Vec<Event>,
         fees_due: &mut i128,
@@ -398,7 +409,7 @@ impl State {
                     }
                 }
             }
-            let fees = self.fill(incoming, resting, price, env, events);
+            let fees = self.fill(incoming, terms, resting, price, env, events);
             *fees_due = fees_due.checked_add(fees).expect("fees are bounded by accepted holds");
         }
         false
@@ -410,15 +421,13 @@ impl State {
     fn fill(
         &mut self,
         incoming: &mut Order,
+        terms: Terms,
         resting_slot: u32,
         price: i64,
         env: &Envelope,
         events: &mut Vec<Event>,
     ) -> i128 {
-        let (lot, fees, currency) = {
-            let s = &self.exchange.instruments[&incoming.instrument].spec;
-            (s.lot_tonnes, s.fees, s.currency)
-        };
+        let Terms { lot, fees, currency } = terms;
         let resting = self.exchange.orders.at_mut(resting_slot);
         let resting_id = resting.id;
         let q = incoming.remaining_tonnes.min(resting.remaining_tonnes);
@@ -651,7 +660,8 @@ impl State {
         if self.exchange.orders.at(slot).org != actor {
             return Err(Rejection::Unauthorized);
         }
-        let mut events = Vec::new();
+        // A cancel produces exactly one event; `Vec::new` and a push would allocate room for four.
+        let mut events = Vec::with_capacity(1);
         self.cancel_resting_slot(slot, CancelReason::Requested, &mut events);
         Ok(events)
     }
@@ -827,7 +837,7 @@ impl State {
     }
 
     pub(crate) fn hold_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
-        let b = self.cash.entry((account, currency)).or_default();
+        let b = self.cash.or_default((account, currency));
         b.available_minor -= amount;
         b.reserved_minor += amount;
         assert!(b.available_minor >= 0, "holds are checked against available cash");
@@ -861,7 +871,7 @@ impl State {
         if amount == 0 {
             return;
         }
-        let b = self.cash.entry((account, currency)).or_default();
+        let b = self.cash.or_default((account, currency));
         b.available_minor =
             b.available_minor.checked_add(amount).expect("balances stay below 2^63 minor units");
     }

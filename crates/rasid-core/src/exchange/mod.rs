@@ -308,9 +308,9 @@ pub struct Fill {
 /// the arena's layout never shows (see `book.rs`).
 #[derive(Clone, Debug)]
 pub struct ExchangeState {
-    pub(crate) instruments: BTreeMap<InstrumentId, Instrument>,
+    pub(crate) instruments: crate::dense::DenseMap<InstrumentId, Instrument>,
     pub(crate) symbols: BTreeMap<String, InstrumentId>,
-    pub(crate) books: BTreeMap<InstrumentId, Book>,
+    pub(crate) books: crate::dense::DenseMap<InstrumentId, Book>,
     /// Open orders only: filled, cancelled and expired orders leave the state (their history is
     /// in the journal and the read models).
     pub(crate) orders: book::Orders,
@@ -346,9 +346,10 @@ type SideWire = Vec<(i64, Vec<OrderId>)>;
 /// so equal ledgers encode to equal bytes whatever slots their orders happen to occupy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct ExchangeWire {
-    instruments: BTreeMap<InstrumentId, Instrument>,
+    // Dense maps encode exactly as the `BTreeMap`s they replaced; decoding them bounds the ids.
+    instruments: crate::dense::DenseMap<InstrumentId, Instrument>,
     symbols: BTreeMap<String, InstrumentId>,
-    books: BTreeMap<InstrumentId, (SideWire, SideWire)>,
+    books: crate::dense::DenseMap<InstrumentId, (SideWire, SideWire)>,
     orders: Vec<Order>,
     client_ids: BTreeMap<(AccountId, String), OrderId>,
     expiries: BTreeSet<(i64, OrderId)>,
@@ -393,7 +394,7 @@ impl ExchangeState {
             }
             orders.insert(o);
         }
-        let mut books = BTreeMap::new();
+        let mut books = crate::dense::DenseMap::default();
         let mut seen = BTreeSet::new();
         let mut linked = 0usize;
         for (instrument, (bids, asks)) in w.books {
