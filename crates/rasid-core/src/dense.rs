@@ -82,6 +82,19 @@ impl<K: DenseKey, V> DenseMap<K, V> {
         self.get(key).is_some()
     }
 
+    /// The value of `key`, inserted from `make` if there is none (`entry(key).or_insert_with`).
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let i = key.index();
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        let slot = &mut self.slots[i];
+        if slot.is_none() {
+            self.len += 1;
+        }
+        &mut slot.get_or_insert_with(|| (key, make())).1
+    }
+
     /// Inserts or replaces; returns the value replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let i = key.index();
@@ -225,11 +238,8 @@ impl CashBook {
 
     /// The balance, created at zero if there is none (`entry(key).or_default()`).
     pub fn or_default(&mut self, key: (AccountId, Currency)) -> &mut Balance {
-        if !self.accounts.contains_key(&key.0) {
-            self.accounts.insert(key.0, Default::default());
-        }
         let slot =
-            &mut self.accounts.get_mut(&key.0).expect("just inserted")[currency_index(key.1)];
+            &mut self.accounts.get_or_insert_with(key.0, Default::default)[currency_index(key.1)];
         if slot.is_none() {
             self.len += 1;
         }
@@ -331,11 +341,7 @@ impl Holdings {
 
     /// The holding, created empty if there is none; says whether it was created.
     pub fn or_default(&mut self, key: (AccountId, IssuanceId)) -> (&mut Holding, bool) {
-        if !self.accounts.contains_key(&key.0) {
-            self.accounts.insert(key.0, BTreeMap::new());
-        }
-        let of_account = self.accounts.get_mut(&key.0).expect("just inserted");
-        match of_account.entry(key.1) {
+        match self.accounts.get_or_insert_with(key.0, BTreeMap::new).entry(key.1) {
             Entry::Occupied(o) => (o.into_mut(), false),
             Entry::Vacant(v) => {
                 self.len += 1;
@@ -434,6 +440,7 @@ mod tests {
     #[derive(Clone, Debug)]
     enum MapOp {
         Insert(u64, u32),
+        GetOrInsert(u64, u32),
         Get(u64),
     }
 
@@ -447,6 +454,7 @@ mod tests {
         // Mostly the sequential ids the engine allocates, with some gaps and repeats.
         prop_oneof![
             (0u64..64, any::<u32>()).prop_map(|(k, v)| MapOp::Insert(k, v)),
+            (0u64..64, any::<u32>()).prop_map(|(k, v)| MapOp::GetOrInsert(k, v)),
             (0u64..80).prop_map(MapOp::Get),
         ]
     }
@@ -469,6 +477,10 @@ mod tests {
                 match op {
                     MapOp::Insert(k, v) => {
                         prop_assert_eq!(dense.insert(OrgId(k), v), model.insert(OrgId(k), v));
+                    }
+                    MapOp::GetOrInsert(k, v) => {
+                        let got = *dense.get_or_insert_with(OrgId(k), || v);
+                        prop_assert_eq!(got, *model.entry(OrgId(k)).or_insert(v));
                     }
                     MapOp::Get(k) => {
                         prop_assert_eq!(dense.get(&OrgId(k)), model.get(&OrgId(k)));
