@@ -212,11 +212,14 @@ impl State {
                 .iter()
                 .all(|(s, id)| ex.instruments.get(id).is_some_and(|i| &i.spec.symbol == s));
         let books_ok = ex.books.keys().eq(ex.instruments.keys());
+        let bands_ok = ex.bands.len() == ex.instruments.len()
+            && ex.instruments.iter().all(|(id, i)| ex.bands.get(id) == Some(&i.band()));
         if !ex.orders.accounts_consistent()
             || client_ids != ex.client_ids
             || expiries != ex.expiries
             || !symbols_ok
             || !books_ok
+            || !bands_ok
         {
             return fail("an exchange index disagrees with the open orders or instruments".into());
         }

@@ -77,6 +77,7 @@ impl State {
         let id = InstrumentId(self.exchange.next_instrument);
         self.exchange.next_instrument += 1;
         let instrument = Instrument { id, spec: spec.clone(), status: InstrumentStatus::Open };
+        self.exchange.bands.insert(id, instrument.band());
         self.exchange.instruments.insert(id, instrument);
         self.exchange.symbols.insert(spec.symbol.clone(), id);
         self.exchange.books.insert(id, super::Book::default());
@@ -119,8 +120,10 @@ impl State {
         if price_minor % inst.spec.tick_minor != 0 {
             return Err(Rejection::PriceOffTick);
         }
-        self.exchange.instruments.get_mut(&id).expect("checked").spec.reference_price_minor =
-            price_minor;
+        let inst = self.exchange.instruments.get_mut(&id).expect("checked");
+        inst.spec.reference_price_minor = price_minor;
+        let band = inst.band();
+        self.exchange.bands.insert(id, band);
         Ok(vec![Event::ReferencePriceSet { instrument: id, price_minor }])
     }
 
@@ -143,7 +146,7 @@ impl State {
         let inst = self.tradable(req.instrument)?;
         let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
         let underlying = inst.spec.underlying;
-        let limit = order_limit(inst, req)?;
+        let limit = order_limit(inst, self.exchange.bands[&req.instrument], req)?;
         check_quantity(req.quantity_tonnes, lot)?;
         if let TimeInForce::Gtd { expires_at_ms } = req.time_in_force
             && expires_at_ms <= env.time_ms
@@ -559,7 +562,7 @@ impl State {
         }
         check_quantity(new_remaining, lot)?;
         if new_price != o.price_minor {
-            check_limit_price(inst, new_price)?;
+            check_limit_price(inst, self.exchange.bands[&o.instrument], new_price)?;
         }
         let new_hold = match o.side {
             Side::Buy => {
@@ -902,14 +905,16 @@ fn check_quantity(quantity: u64, lot: u64) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_limit_price(inst: &Instrument, price: i64) -> Result<(), Rejection> {
+/// Checks a limit price against the tick and the instrument's `band` (from `bands`).
+fn check_limit_price(inst: &Instrument, band: (i64, i64), price: i64) -> Result<(), Rejection> {
     if price <= 0 {
         return Err(Rejection::InvalidPrice);
     }
     if price % inst.spec.tick_minor != 0 {
         return Err(Rejection::PriceOffTick);
     }
-    let (low, high) = inst.band();
+    debug_assert_eq!(band, inst.band());
+    let (low, high) = band;
     if price < low || price > high {
         return Err(Rejection::PriceOutsideBand);
     }
@@ -917,17 +922,17 @@ fn check_limit_price(inst: &Instrument, price: i64) -> Result<(), Rejection> {
 }
 
 /// The price an order may trade to: its limit, or for a market order the edge of the band.
-fn order_limit(inst: &Instrument, req: &OrderRequest) -> Result<i64, Rejection> {
+fn order_limit(inst: &Instrument, band: (i64, i64), req: &OrderRequest) -> Result<i64, Rejection> {
     match req.order_type {
         OrderType::Limit { price_minor } => {
-            check_limit_price(inst, price_minor)?;
+            check_limit_price(inst, band, price_minor)?;
             Ok(price_minor)
         }
         OrderType::Market => {
             if !matches!(req.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) || req.post_only {
                 return Err(Rejection::InvalidTimeInForce);
             }
-            let (low, high) = inst.band();
+            let (low, high) = band;
             Ok(match req.side {
                 Side::Buy => high,
                 Side::Sell => low,
