@@ -77,11 +77,11 @@ impl State {
         totals: &mut Totals,
     ) -> Result<BTreeMap<IssuanceId, Vec<SerialRange>>, AuditError> {
         let mut pieces: BTreeMap<IssuanceId, Vec<SerialRange>> = BTreeMap::new();
-        for ((account, issuance), h) in &self.holdings {
-            let Some(acc) = self.accounts.get(account) else {
+        for ((account, issuance), h) in self.holdings.iter() {
+            let Some(acc) = self.accounts.get(&account) else {
                 return fail(format!("holding of unknown account {account}"));
             };
-            if !self.issuances.contains_key(issuance) {
+            if !self.issuances.contains_key(&issuance) {
                 return fail(format!("holding of unknown issuance {issuance}"));
             }
             if h.is_empty() || !h.available.is_valid() || !h.reserved.is_valid() {
@@ -94,7 +94,7 @@ impl State {
                 totals.held_tonnes += q;
                 totals.reserved_tonnes += h.reserved.quantity_tonnes();
             }
-            let list = pieces.entry(*issuance).or_default();
+            let list = pieces.entry(issuance).or_default();
             list.extend(h.available.ranges());
             list.extend(h.reserved.ranges());
         }
@@ -181,8 +181,8 @@ impl State {
 
     fn audit_cash(&self) -> Result<(), AuditError> {
         let mut sums: BTreeMap<Currency, i128> = BTreeMap::new();
-        for ((account, currency), b) in &self.cash {
-            if !self.accounts.contains_key(account) {
+        for ((account, currency), b) in self.cash.iter() {
+            if !self.accounts.contains_key(&account) {
                 return fail(format!("cash of unknown account {account}"));
             }
             if b.available_minor < 0 || b.reserved_minor < 0 || *b == Default::default() {
@@ -190,7 +190,7 @@ impl State {
                     "{account} {currency}: balance negative or zero entry stored"
                 ));
             }
-            *sums.entry(*currency).or_default() +=
+            *sums.entry(currency).or_default() +=
                 i128::from(b.available_minor) + i128::from(b.reserved_minor);
         }
         for currency in Currency::ALL {

@@ -557,7 +557,7 @@ impl State {
         available.checked_add(balance.reserved_minor).ok_or(Rejection::AmountOverflow)?;
         let total = self.cash_in_minor.get(&currency).copied().unwrap_or(0);
         let total = total.checked_add(i128::from(amount)).ok_or(Rejection::AmountOverflow)?;
-        self.cash.entry((account, currency)).or_default().available_minor = available;
+        self.cash.or_default((account, currency)).available_minor = available;
         self.cash_in_minor.insert(currency, total);
         Ok(vec![Event::CashDeposited { account, currency, amount_minor: amount }])
     }
@@ -588,7 +588,7 @@ impl State {
         let credited = dest.available_minor.checked_add(amount).ok_or(Rejection::AmountOverflow)?;
         credited.checked_add(dest.reserved_minor).ok_or(Rejection::AmountOverflow)?;
         self.debit_cash(from, currency, amount);
-        self.cash.entry((to, currency)).or_default().available_minor = credited;
+        self.cash.or_default((to, currency)).available_minor = credited;
         Ok(vec![Event::CashTransferred { from, to, currency, amount_minor: amount }])
     }
 

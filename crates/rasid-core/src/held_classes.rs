@@ -9,7 +9,7 @@
 
 use crate::exchange::book::IdHasher;
 use crate::ids::{AccountId, IssuanceId, ProjectId};
-use crate::model::{Holding, Issuance};
+use crate::model::Issuance;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
@@ -32,15 +32,15 @@ pub(crate) struct HeldClasses {
 impl HeldClasses {
     /// Builds the index from the holdings and the issuances they are of.
     pub(crate) fn rebuild(
-        holdings: &BTreeMap<(AccountId, IssuanceId), Holding>,
+        holdings: &crate::dense::Holdings,
         issuances: &BTreeMap<IssuanceId, Issuance>,
     ) -> Self {
         let mut out = Self::default();
         // Holdings come in (account, issuance) order, so each list is built ascending. A holding
         // of an unknown issuance (a corrupt snapshot) is left out here and reported by the audit.
-        for (account, issuance) in holdings.keys() {
-            if let Some(iss) = issuances.get(issuance) {
-                out.add((*account, iss.project, iss.vintage_year), *issuance);
+        for ((account, issuance), _) in holdings.iter() {
+            if let Some(iss) = issuances.get(&issuance) {
+                out.add((account, iss.project, iss.vintage_year), issuance);
             }
         }
         out

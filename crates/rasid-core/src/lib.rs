@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod codec;
 pub mod command;
+mod dense;
 pub mod engine;
 pub mod event;
 pub mod exchange;

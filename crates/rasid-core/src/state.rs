@@ -1,5 +1,6 @@
 //! The ledger state and its read-only queries. Mutation happens only in `engine.rs`.
 
+use crate::dense::{CashBook, DenseMap, Holdings};
 use crate::exchange::{ExchangeState, Instrument, InstrumentId, Order, OrderId};
 use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 use crate::model::{
@@ -26,8 +27,9 @@ impl Default for NextIds {
     }
 }
 
-/// The whole ledger. Every map is a `BTreeMap` so iteration order — and with it the snapshot
-/// bytes and the state digest — is defined by the keys alone.
+/// The whole ledger. Every map is a `BTreeMap`, or a `DenseMap`/`CashBook` that iterates and
+/// encodes like one (see `dense.rs`), so iteration order — and with it the snapshot bytes and
+/// the state digest — is defined by the keys alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub(crate) last_seq: u64,
@@ -37,9 +39,9 @@ pub struct State {
     pub(crate) next_serial: u64,
     pub(crate) fee_account: Option<AccountId>,
     pub(crate) buffer_account: Option<AccountId>,
-    pub(crate) orgs: BTreeMap<OrgId, Organization>,
+    pub(crate) orgs: DenseMap<OrgId, Organization>,
     pub(crate) org_names: BTreeMap<String, OrgId>,
-    pub(crate) accounts: BTreeMap<AccountId, Account>,
+    pub(crate) accounts: DenseMap<AccountId, Account>,
     pub(crate) projects: BTreeMap<ProjectId, Project>,
     pub(crate) project_keys: BTreeMap<(Program, String), ProjectId>,
     pub(crate) issuances: BTreeMap<IssuanceId, Issuance>,
@@ -47,7 +49,7 @@ pub struct State {
     /// Issued blocks by first serial: overlap checks and "where is this serial".
     pub(crate) blocks: BTreeMap<u64, IssuanceId>,
     /// Non-empty holdings only, so equal ledgers have equal maps.
-    pub(crate) holdings: BTreeMap<(AccountId, IssuanceId), Holding>,
+    pub(crate) holdings: Holdings,
     /// Each account's holdings by class, derived from `holdings` and `issuances`: never
     /// encoded, rebuilt by `codec::decode_state`, and changed only through `holding_entry` and
     /// `remove_holding` (see `held_classes.rs`).
@@ -55,7 +57,7 @@ pub struct State {
     pub(crate) held_classes: crate::held_classes::HeldClasses,
     pub(crate) retirements: BTreeMap<RetirementId, Retirement>,
     pub(crate) cancellations: BTreeMap<CancellationId, Cancellation>,
-    pub(crate) cash: BTreeMap<(AccountId, Currency), Balance>,
+    pub(crate) cash: CashBook,
     /// Deposits minus withdrawals per currency: what all balances must add up to.
     pub(crate) cash_in_minor: BTreeMap<Currency, i128>,
     /// Issuances of each project and vintage year, in ascending serial order: what a
@@ -181,14 +183,12 @@ impl State {
         account: AccountId,
         issuance: IssuanceId,
     ) -> &mut Holding {
-        match self.holdings.entry((account, issuance)) {
-            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::btree_map::Entry::Vacant(v) => {
-                let iss = &self.issuances[&issuance];
-                self.held_classes.add((account, iss.project, iss.vintage_year), issuance);
-                v.insert(Holding::default())
-            }
+        let (holding, created) = self.holdings.or_default((account, issuance));
+        if created {
+            let iss = &self.issuances[&issuance];
+            self.held_classes.add((account, iss.project, iss.vintage_year), issuance);
         }
+        holding
     }
 
     /// Removes an emptied holding; every holding is removed here, so the class index forgets it.
@@ -211,15 +211,11 @@ impl State {
 
     /// One account's holdings in issuance order.
     pub fn holdings_of(&self, account: AccountId) -> impl Iterator<Item = (IssuanceId, &Holding)> {
-        // An open-ended range searches the tree once (a closed one searches for both ends).
-        self.holdings
-            .range((account, IssuanceId(0))..)
-            .take_while(move |((a, _), _)| *a == account)
-            .map(|((_, i), h)| (*i, h))
+        self.holdings.of_account(account)
     }
 
     pub fn holdings(&self) -> impl Iterator<Item = (AccountId, IssuanceId, &Holding)> {
-        self.holdings.iter().map(|((a, i), h)| (*a, *i, h))
+        self.holdings.iter().map(|((a, i), h)| (a, i, h))
     }
 
     pub fn retirement(&self, id: RetirementId) -> Option<&Retirement> {
@@ -325,7 +321,7 @@ impl State {
             if h.available.contains(one) || h.reserved.contains(one) {
                 return SerialLocation::Held {
                     issuance: id,
-                    account: *account,
+                    account,
                     reserved: h.reserved.contains(one),
                 };
             }

@@ -169,8 +169,8 @@ impl State {
                 }
             }
         }
-        for ((account, currency), b) in &self.cash {
-            if cash.remove(&(*account, *currency)).unwrap_or(0) != b.reserved_minor {
+        for ((account, currency), b) in self.cash.iter() {
+            if cash.remove(&(account, currency)).unwrap_or(0) != b.reserved_minor {
                 return fail(format!(
                     "{account} {currency}: reserved cash is not its orders' holds"
                 ));
@@ -179,8 +179,8 @@ impl State {
         if let Some(((account, currency), _)) = cash.iter().find(|(_, v)| **v != 0) {
             return fail(format!("{account} {currency}: orders hold cash the balance lacks"));
         }
-        for ((account, issuance), h) in &self.holdings {
-            let held = serials.remove(&(*account, *issuance)).unwrap_or_default();
+        for ((account, issuance), h) in self.holdings.iter() {
+            let held = serials.remove(&(account, issuance)).unwrap_or_default();
             if held != h.reserved {
                 return fail(format!("{account}/{issuance}: reserved serials are not its orders'"));
             }
@@ -212,11 +212,14 @@ impl State {
                 .iter()
                 .all(|(s, id)| ex.instruments.get(id).is_some_and(|i| &i.spec.symbol == s));
         let books_ok = ex.books.keys().eq(ex.instruments.keys());
+        let bands_ok = ex.bands.len() == ex.instruments.len()
+            && ex.instruments.iter().all(|(id, i)| ex.bands.get(id) == Some(&i.band()));
         if !ex.orders.accounts_consistent()
             || client_ids != ex.client_ids
             || expiries != ex.expiries
             || !symbols_ok
             || !books_ok
+            || !bands_ok
         {
             return fail("an exchange index disagrees with the open orders or instruments".into());
         }

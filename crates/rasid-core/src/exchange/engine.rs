@@ -28,6 +28,15 @@ pub(crate) type Serials = Vec<(IssuanceId, RangeSet)>;
 /// the tonnes available in each.
 type ClassHoldings = SmallVec<[(IssuanceId, u64); 4]>;
 
+/// What every fill of one order needs from its instrument, looked up once per order rather
+/// than once per fill (nothing changes the instrument while an order matches).
+#[derive(Clone, Copy)]
+struct Terms {
+    lot: u64,
+    fees: super::FeeSchedule,
+    currency: Currency,
+}
+
 /// Available tonnes across some of an account's holdings.
 fn available_in(held: &ClassHoldings) -> u64 {
     held.iter().map(|(_, available)| available).sum()
@@ -68,6 +77,7 @@ impl State {
         let id = InstrumentId(self.exchange.next_instrument);
         self.exchange.next_instrument += 1;
         let instrument = Instrument { id, spec: spec.clone(), status: InstrumentStatus::Open };
+        self.exchange.bands.insert(id, instrument.band());
         self.exchange.instruments.insert(id, instrument);
         self.exchange.symbols.insert(spec.symbol.clone(), id);
         self.exchange.books.insert(id, super::Book::default());
@@ -110,8 +120,10 @@ impl State {
         if price_minor % inst.spec.tick_minor != 0 {
             return Err(Rejection::PriceOffTick);
         }
-        self.exchange.instruments.get_mut(&id).expect("checked").spec.reference_price_minor =
-            price_minor;
+        let inst = self.exchange.instruments.get_mut(&id).expect("checked");
+        inst.spec.reference_price_minor = price_minor;
+        let band = inst.band();
+        self.exchange.bands.insert(id, band);
         Ok(vec![Event::ReferencePriceSet { instrument: id, price_minor }])
     }
 
@@ -134,7 +146,7 @@ impl State {
         let inst = self.tradable(req.instrument)?;
         let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
         let underlying = inst.spec.underlying;
-        let limit = order_limit(inst, req)?;
+        let limit = order_limit(inst, self.exchange.bands[&req.instrument], req)?;
         check_quantity(req.quantity_tonnes, lot)?;
         if let TimeInForce::Gtd { expires_at_ms } = req.time_in_force
             && expires_at_ms <= env.time_ms
@@ -358,12 +370,13 @@ impl State {
         // credited once per order, which saves a balance look-up per fill. Nothing reads the
         // fee account's balance while an order matches, and sums commute, so the state after
         // the command is the same as crediting fill by fill.
+        let spec = &self.exchange.instruments[&incoming.instrument].spec;
+        let terms = Terms { lot: spec.lot_tonnes, fees: spec.fees, currency: spec.currency };
         let mut fees_due: i128 = 0;
-        let stopped = self.match_fills(incoming, env, events, &mut fees_due);
+        let stopped = self.match_fills(incoming, terms, env, events, &mut fees_due);
         if fees_due > 0 {
-            let currency = self.exchange.instruments[&incoming.instrument].spec.currency;
             let fee_account = self.fee_account.expect("initialized");
-            self.credit_cash(fee_account, currency, to_i64(fees_due));
+            self.credit_cash(fee_account, terms.currency, to_i64(fees_due));
         }
         stopped
     }
@@ -372,6 +385,7 @@ impl State {
     fn match_fills(
         &mut self,
         incoming: &mut Order,
+        terms: Terms,
         env: &Envelope,
         events: &mut Vec<Event>,
         fees_due: &mut i128,
@@ -398,7 +412,7 @@ impl State {
                     }
                 }
             }
-            let fees = self.fill(incoming, resting, price, env, events);
+            let fees = self.fill(incoming, terms, resting, price, env, events);
             *fees_due = fees_due.checked_add(fees).expect("fees are bounded by accepted holds");
         }
         false
@@ -410,15 +424,13 @@ impl State {
     fn fill(
         &mut self,
         incoming: &mut Order,
+        terms: Terms,
         resting_slot: u32,
         price: i64,
         env: &Envelope,
         events: &mut Vec<Event>,
     ) -> i128 {
-        let (lot, fees, currency) = {
-            let s = &self.exchange.instruments[&incoming.instrument].spec;
-            (s.lot_tonnes, s.fees, s.currency)
-        };
+        let Terms { lot, fees, currency } = terms;
         let resting = self.exchange.orders.at_mut(resting_slot);
         let resting_id = resting.id;
         let q = incoming.remaining_tonnes.min(resting.remaining_tonnes);
@@ -550,7 +562,7 @@ impl State {
         }
         check_quantity(new_remaining, lot)?;
         if new_price != o.price_minor {
-            check_limit_price(inst, new_price)?;
+            check_limit_price(inst, self.exchange.bands[&o.instrument], new_price)?;
         }
         let new_hold = match o.side {
             Side::Buy => {
@@ -651,7 +663,8 @@ impl State {
         if self.exchange.orders.at(slot).org != actor {
             return Err(Rejection::Unauthorized);
         }
-        let mut events = Vec::new();
+        // A cancel produces exactly one event; `Vec::new` and a push would allocate room for four.
+        let mut events = Vec::with_capacity(1);
         self.cancel_resting_slot(slot, CancelReason::Requested, &mut events);
         Ok(events)
     }
@@ -827,7 +840,7 @@ impl State {
     }
 
     pub(crate) fn hold_cash(&mut self, account: AccountId, currency: Currency, amount: i64) {
-        let b = self.cash.entry((account, currency)).or_default();
+        let b = self.cash.or_default((account, currency));
         b.available_minor -= amount;
         b.reserved_minor += amount;
         assert!(b.available_minor >= 0, "holds are checked against available cash");
@@ -861,7 +874,7 @@ impl State {
         if amount == 0 {
             return;
         }
-        let b = self.cash.entry((account, currency)).or_default();
+        let b = self.cash.or_default((account, currency));
         b.available_minor =
             b.available_minor.checked_add(amount).expect("balances stay below 2^63 minor units");
     }
@@ -892,14 +905,16 @@ fn check_quantity(quantity: u64, lot: u64) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn check_limit_price(inst: &Instrument, price: i64) -> Result<(), Rejection> {
+/// Checks a limit price against the tick and the instrument's `band` (from `bands`).
+fn check_limit_price(inst: &Instrument, band: (i64, i64), price: i64) -> Result<(), Rejection> {
     if price <= 0 {
         return Err(Rejection::InvalidPrice);
     }
     if price % inst.spec.tick_minor != 0 {
         return Err(Rejection::PriceOffTick);
     }
-    let (low, high) = inst.band();
+    debug_assert_eq!(band, inst.band());
+    let (low, high) = band;
     if price < low || price > high {
         return Err(Rejection::PriceOutsideBand);
     }
@@ -907,17 +922,17 @@ fn check_limit_price(inst: &Instrument, price: i64) -> Result<(), Rejection> {
 }
 
 /// The price an order may trade to: its limit, or for a market order the edge of the band.
-fn order_limit(inst: &Instrument, req: &OrderRequest) -> Result<i64, Rejection> {
+fn order_limit(inst: &Instrument, band: (i64, i64), req: &OrderRequest) -> Result<i64, Rejection> {
     match req.order_type {
         OrderType::Limit { price_minor } => {
-            check_limit_price(inst, price_minor)?;
+            check_limit_price(inst, band, price_minor)?;
             Ok(price_minor)
         }
         OrderType::Market => {
             if !matches!(req.time_in_force, TimeInForce::Ioc | TimeInForce::Fok) || req.post_only {
                 return Err(Rejection::InvalidTimeInForce);
             }
-            let (low, high) = inst.band();
+            let (low, high) = band;
             Ok(match req.side {
                 Side::Buy => high,
                 Side::Sell => low,

@@ -308,9 +308,14 @@ pub struct Fill {
 /// the arena's layout never shows (see `book.rs`).
 #[derive(Clone, Debug)]
 pub struct ExchangeState {
-    pub(crate) instruments: BTreeMap<InstrumentId, Instrument>,
+    pub(crate) instruments: crate::dense::DenseMap<InstrumentId, Instrument>,
     pub(crate) symbols: BTreeMap<String, InstrumentId>,
-    pub(crate) books: BTreeMap<InstrumentId, Book>,
+    pub(crate) books: crate::dense::DenseMap<InstrumentId, Book>,
+    /// Each instrument's price band (`Instrument::band`), derived from its spec: every order
+    /// checks its price against it, and computing it costs two divisions. Never encoded (the
+    /// wire form leaves it out, decoding recomputes it), updated wherever a spec is stored, and
+    /// compared with a recomputation by the audit.
+    pub(crate) bands: crate::dense::DenseMap<InstrumentId, (i64, i64)>,
     /// Open orders only: filled, cancelled and expired orders leave the state (their history is
     /// in the journal and the read models).
     pub(crate) orders: book::Orders,
@@ -328,6 +333,7 @@ impl Default for ExchangeState {
             instruments: Default::default(),
             symbols: Default::default(),
             books: Default::default(),
+            bands: Default::default(),
             orders: Default::default(),
             client_ids: Default::default(),
             expiries: Default::default(),
@@ -346,9 +352,10 @@ type SideWire = Vec<(i64, Vec<OrderId>)>;
 /// so equal ledgers encode to equal bytes whatever slots their orders happen to occupy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct ExchangeWire {
-    instruments: BTreeMap<InstrumentId, Instrument>,
+    // Dense maps encode exactly as the `BTreeMap`s they replaced; decoding them bounds the ids.
+    instruments: crate::dense::DenseMap<InstrumentId, Instrument>,
     symbols: BTreeMap<String, InstrumentId>,
-    books: BTreeMap<InstrumentId, (SideWire, SideWire)>,
+    books: crate::dense::DenseMap<InstrumentId, (SideWire, SideWire)>,
     orders: Vec<Order>,
     client_ids: BTreeMap<(AccountId, String), OrderId>,
     expiries: BTreeSet<(i64, OrderId)>,
@@ -393,7 +400,7 @@ impl ExchangeState {
             }
             orders.insert(o);
         }
-        let mut books = BTreeMap::new();
+        let mut books = crate::dense::DenseMap::default();
         let mut seen = BTreeSet::new();
         let mut linked = 0usize;
         for (instrument, (bids, asks)) in w.books {
@@ -421,10 +428,12 @@ impl ExchangeState {
         if linked != orders.len() {
             return Err(format!("{} open orders, {linked} in queues", orders.len()));
         }
+        let bands = w.instruments.iter().map(|(id, i)| (*id, i.band())).collect();
         Ok(Self {
             instruments: w.instruments,
             symbols: w.symbols,
             books,
+            bands,
             orders,
             client_ids: w.client_ids,
             expiries: w.expiries,

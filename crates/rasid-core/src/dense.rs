@@ -1,0 +1,603 @@
+//! Maps keyed by ids the engine allocates in sequence, stored as vectors indexed by the id.
+//!
+//! Organizations, accounts and instruments (and an instrument's book) get ids `1, 2, 3, …` and
+//! are never removed, so a `BTreeMap` keyed by them spent a tree search on what is an array
+//! index; the matching path looks several of them up per order and per fill. [`DenseMap`] keeps
+//! the `BTreeMap` API the engine uses, iterates in key order, compares by its entries and
+//! serializes exactly as the `BTreeMap` did (a map of its entries in key order), so snapshots
+//! and digests are byte for byte what they were. [`CashBook`] does the same for balances keyed
+//! by account and currency.
+//!
+//! Decoding refuses a key far beyond the entries before it: the engine never leaves such gaps,
+//! and allocating a vector up to an id read from a corrupt snapshot could exhaust memory.
+
+use crate::ids::{AccountId, IssuanceId};
+use crate::model::{Balance, Holding};
+use crate::money::Currency;
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::marker::PhantomData;
+
+/// How far a decoded key may run ahead of the number of entries decoded before it.
+const DECODE_GAP_MAX: usize = 1 << 16;
+
+/// An id that indexes a [`DenseMap`]: its number as a vector index.
+pub(crate) trait DenseKey: Copy + Ord {
+    fn index(self) -> usize;
+}
+
+macro_rules! dense_key {
+    ($($t:ty),*) => {$(
+        impl DenseKey for $t {
+            fn index(self) -> usize {
+                usize::try_from(self.0).expect("ids fit in usize")
+            }
+        }
+    )*};
+}
+dense_key!(crate::ids::OrgId, AccountId, crate::exchange::InstrumentId);
+
+/// A map from sequentially allocated ids to values; see the module comment.
+#[derive(Clone)]
+pub(crate) struct DenseMap<K, V> {
+    /// `slots[id]` holds the entry of `id`, with its key so iteration can lend `(&K, &V)` like
+    /// a `BTreeMap`'s.
+    slots: Vec<Option<(K, V)>>,
+    len: usize,
+}
+
+impl<K, V> Default for DenseMap<K, V> {
+    fn default() -> Self {
+        Self { slots: Vec::new(), len: 0 }
+    }
+}
+
+impl<K: DenseKey, V> DenseMap<K, V> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        match self.slots.get(key.index()) {
+            Some(Some((_, v))) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        match self.slots.get_mut(key.index()) {
+            Some(Some((_, v))) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value of `key`, inserted from `make` if there is none (`entry(key).or_insert_with`).
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let i = key.index();
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        let slot = &mut self.slots[i];
+        if slot.is_none() {
+            self.len += 1;
+        }
+        &mut slot.get_or_insert_with(|| (key, make())).1
+    }
+
+    /// Inserts or replaces; returns the value replaced.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let i = key.index();
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        let old = self.slots[i].replace((key, value)).map(|(_, v)| v);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Entries in ascending key order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> {
+        self.slots.iter().filter_map(|s| s.as_ref().map(|(k, v)| (k, v)))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
+        self.iter().map(|(_, v)| v)
+    }
+}
+
+impl<K: DenseKey, V> std::ops::Index<&K> for DenseMap<K, V> {
+    type Output = V;
+
+    fn index(&self, key: &K) -> &V {
+        self.get(key).expect("no entry for the key")
+    }
+}
+
+impl<'a, K: DenseKey, V> IntoIterator for &'a DenseMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = Box<dyn DoubleEndedIterator<Item = (&'a K, &'a V)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl<K: DenseKey, V> IntoIterator for DenseMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Option<(K, V)>>>;
+
+    /// Entries in ascending key order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.slots.into_iter().flatten()
+    }
+}
+
+impl<K: DenseKey, V> FromIterator<(K, V)> for DenseMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut map = Self::default();
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+        map
+    }
+}
+
+/// Equal when the entries are, whatever trailing room either vector has.
+impl<K: DenseKey, V: PartialEq> PartialEq for DenseMap<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl<K: DenseKey, V: Eq> Eq for DenseMap<K, V> {}
+
+impl<K: DenseKey + std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for DenseMap<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Written as the `BTreeMap` of the same entries is: its length, then the entries in key order.
+impl<K: DenseKey + Serialize, V: Serialize> Serialize for DenseMap<K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, K: DenseKey + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for DenseMap<K, V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V_<K, V>(PhantomData<(K, V)>);
+        impl<'de, K: DenseKey + Deserialize<'de>, V: Deserialize<'de>> Visitor<'de> for V_<K, V> {
+            type Value = DenseMap<K, V>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map keyed by sequential ids")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = DenseMap::default();
+                while let Some((k, v)) = access.next_entry::<K, V>()? {
+                    if k.index() > map.len.saturating_add(DECODE_GAP_MAX) {
+                        return Err(serde::de::Error::custom(
+                            "id far beyond the entries before it",
+                        ));
+                    }
+                    map.insert(k, v);
+                }
+                Ok(map)
+            }
+        }
+        deserializer.deserialize_map(V_(PhantomData))
+    }
+}
+
+/// Cash balances by account and currency, stored per account in an array indexed by currency.
+/// Like the `BTreeMap<(AccountId, Currency), Balance>` it replaces, it holds an entry only where
+/// one was made (a zero balance can exist until it is removed), iterates in `(account,
+/// currency)` order and serializes as that map did.
+#[derive(Clone, Default)]
+pub(crate) struct CashBook {
+    accounts: DenseMap<AccountId, [Option<Balance>; Currency::ALL.len()]>,
+    len: usize,
+}
+
+fn currency_index(c: Currency) -> usize {
+    // `Currency`'s order is its declaration order, which is the order of `ALL`.
+    c as usize
+}
+
+impl CashBook {
+    pub fn get(&self, key: &(AccountId, Currency)) -> Option<&Balance> {
+        self.accounts.get(&key.0).and_then(|a| a[currency_index(key.1)].as_ref())
+    }
+
+    pub fn get_mut(&mut self, key: &(AccountId, Currency)) -> Option<&mut Balance> {
+        self.accounts.get_mut(&key.0).and_then(|a| a[currency_index(key.1)].as_mut())
+    }
+
+    /// The balance, created at zero if there is none (`entry(key).or_default()`).
+    pub fn or_default(&mut self, key: (AccountId, Currency)) -> &mut Balance {
+        let slot =
+            &mut self.accounts.get_or_insert_with(key.0, Default::default)[currency_index(key.1)];
+        if slot.is_none() {
+            self.len += 1;
+        }
+        slot.get_or_insert_with(Balance::default)
+    }
+
+    pub fn remove(&mut self, key: &(AccountId, Currency)) -> Option<Balance> {
+        let removed = self.accounts.get_mut(&key.0).and_then(|a| a[currency_index(key.1)].take());
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        removed
+    }
+
+    /// Balances in `(account, currency)` order.
+    pub fn iter(&self) -> impl Iterator<Item = ((AccountId, Currency), &Balance)> {
+        self.accounts.iter().flat_map(|(a, balances)| {
+            Currency::ALL
+                .iter()
+                .zip(balances)
+                .filter_map(move |(c, b)| b.as_ref().map(|b| ((*a, *c), b)))
+        })
+    }
+}
+
+/// Equal when the balances are (an account whose balances were all removed keeps an empty
+/// array, which is not an entry).
+impl PartialEq for CashBook {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for CashBook {}
+
+impl std::fmt::Debug for CashBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for CashBook {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(&k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for CashBook {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V_;
+        impl<'de> Visitor<'de> for V_ {
+            type Value = CashBook;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("balances by account and currency")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut book = CashBook::default();
+                while let Some((k, v)) = access.next_entry::<(AccountId, Currency), Balance>()? {
+                    if k.0.index() > book.accounts.len().saturating_add(DECODE_GAP_MAX) {
+                        return Err(serde::de::Error::custom(
+                            "id far beyond the entries before it",
+                        ));
+                    }
+                    *book.or_default(k) = v;
+                }
+                Ok(book)
+            }
+        }
+        deserializer.deserialize_map(V_)
+    }
+}
+
+/// Holdings by account and issuance: per account (a dense index) a `BTreeMap` of its holdings
+/// by issuance. A fill looks up the buyer's and the seller's holding, and a sell its holdings of
+/// the class; searching one account's few holdings by issuance costs far less than searching
+/// every holding in the ledger by `(account, issuance)`. Iterates in `(account, issuance)` order,
+/// compares by entries and serializes exactly as the `BTreeMap<(AccountId, IssuanceId),
+/// Holding>` it replaces.
+#[derive(Clone, Default)]
+pub(crate) struct Holdings {
+    accounts: DenseMap<AccountId, BTreeMap<IssuanceId, Holding>>,
+    len: usize,
+}
+
+impl Holdings {
+    pub fn get(&self, key: &(AccountId, IssuanceId)) -> Option<&Holding> {
+        self.accounts.get(&key.0).and_then(|m| m.get(&key.1))
+    }
+
+    pub fn get_mut(&mut self, key: &(AccountId, IssuanceId)) -> Option<&mut Holding> {
+        self.accounts.get_mut(&key.0).and_then(|m| m.get_mut(&key.1))
+    }
+
+    /// The holding, created empty if there is none; says whether it was created.
+    pub fn or_default(&mut self, key: (AccountId, IssuanceId)) -> (&mut Holding, bool) {
+        match self.accounts.get_or_insert_with(key.0, BTreeMap::new).entry(key.1) {
+            Entry::Occupied(o) => (o.into_mut(), false),
+            Entry::Vacant(v) => {
+                self.len += 1;
+                (v.insert(Holding::default()), true)
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &(AccountId, IssuanceId)) -> Option<Holding> {
+        let removed = self.accounts.get_mut(&key.0).and_then(|m| m.remove(&key.1));
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        removed
+    }
+
+    /// Holdings in `(account, issuance)` order.
+    pub fn iter(&self) -> impl Iterator<Item = ((AccountId, IssuanceId), &Holding)> {
+        self.accounts.iter().flat_map(|(a, m)| m.iter().map(move |(i, h)| ((*a, *i), h)))
+    }
+
+    /// One account's holdings in issuance order.
+    pub fn of_account(&self, account: AccountId) -> impl Iterator<Item = (IssuanceId, &Holding)> {
+        self.accounts.get(&account).into_iter().flat_map(|m| m.iter().map(|(i, h)| (*i, h)))
+    }
+}
+
+impl std::ops::Index<&(AccountId, IssuanceId)> for Holdings {
+    type Output = Holding;
+
+    fn index(&self, key: &(AccountId, IssuanceId)) -> &Holding {
+        self.get(key).expect("no holding for the key")
+    }
+}
+
+/// Equal when the holdings are (an account whose holdings were all removed keeps an empty
+/// map, which is not an entry).
+impl PartialEq for Holdings {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Holdings {}
+
+impl std::fmt::Debug for Holdings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Holdings {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(&k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Holdings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V_;
+        impl<'de> Visitor<'de> for V_ {
+            type Value = Holdings;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("holdings by account and issuance")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut holdings = Holdings::default();
+                while let Some((k, v)) = access.next_entry::<(AccountId, IssuanceId), Holding>()? {
+                    if k.0.index() > holdings.accounts.len().saturating_add(DECODE_GAP_MAX) {
+                        return Err(serde::de::Error::custom(
+                            "id far beyond the entries before it",
+                        ));
+                    }
+                    *holdings.or_default(k).0 = v;
+                }
+                Ok(holdings)
+            }
+        }
+        deserializer.deserialize_map(V_)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::OrgId;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Clone, Debug)]
+    enum MapOp {
+        Insert(u64, u32),
+        GetOrInsert(u64, u32),
+        Get(u64),
+    }
+
+    #[derive(Clone, Debug)]
+    enum CashOp {
+        Add(u64, usize, i64),
+        Remove(u64, usize),
+    }
+
+    fn map_op() -> impl Strategy<Value = MapOp> {
+        // Mostly the sequential ids the engine allocates, with some gaps and repeats.
+        prop_oneof![
+            (0u64..64, any::<u32>()).prop_map(|(k, v)| MapOp::Insert(k, v)),
+            (0u64..64, any::<u32>()).prop_map(|(k, v)| MapOp::GetOrInsert(k, v)),
+            (0u64..80).prop_map(MapOp::Get),
+        ]
+    }
+
+    fn cash_op() -> impl Strategy<Value = CashOp> {
+        prop_oneof![
+            3 => (0u64..40, 0usize..4, -5i64..5).prop_map(|(a, c, v)| CashOp::Add(a, c, v)),
+            1 => (0u64..40, 0usize..4).prop_map(|(a, c)| CashOp::Remove(a, c)),
+        ]
+    }
+
+    proptest! {
+        /// A `DenseMap` answers, iterates and encodes exactly as the `BTreeMap` model does, and
+        /// decodes back to an equal map.
+        #[test]
+        fn dense_map_is_a_btree_map(ops in proptest::collection::vec(map_op(), 0..200)) {
+            let mut dense: DenseMap<OrgId, u32> = DenseMap::default();
+            let mut model: BTreeMap<OrgId, u32> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    MapOp::Insert(k, v) => {
+                        prop_assert_eq!(dense.insert(OrgId(k), v), model.insert(OrgId(k), v));
+                    }
+                    MapOp::GetOrInsert(k, v) => {
+                        let got = *dense.get_or_insert_with(OrgId(k), || v);
+                        prop_assert_eq!(got, *model.entry(OrgId(k)).or_insert(v));
+                    }
+                    MapOp::Get(k) => {
+                        prop_assert_eq!(dense.get(&OrgId(k)), model.get(&OrgId(k)));
+                        prop_assert_eq!(dense.contains_key(&OrgId(k)), model.contains_key(&OrgId(k)));
+                        if let Some(v) = dense.get_mut(&OrgId(k)) {
+                            *v = v.wrapping_add(1);
+                            let m = model.get_mut(&OrgId(k)).expect("same keys");
+                            *m = m.wrapping_add(1);
+                        }
+                    }
+                }
+                prop_assert_eq!(dense.len(), model.len());
+                prop_assert!(dense.iter().eq(model.iter()));
+                prop_assert!(dense.iter().rev().eq(model.iter().rev()));
+            }
+            let bytes = postcard::to_stdvec(&dense).expect("encodes");
+            prop_assert_eq!(&bytes, &postcard::to_stdvec(&model).expect("encodes"));
+            let decoded: DenseMap<OrgId, u32> = postcard::from_bytes(&bytes).expect("decodes");
+            prop_assert_eq!(&decoded, &dense);
+            let rebuilt: DenseMap<OrgId, u32> = model.clone().into_iter().collect();
+            prop_assert_eq!(&rebuilt, &dense);
+            prop_assert!(dense.clone().into_iter().eq(model.into_iter()));
+        }
+
+        /// A `CashBook` keeps the entries a `BTreeMap<(AccountId, Currency), Balance>` would,
+        /// zero balances included until removed, and encodes to the same bytes.
+        #[test]
+        fn cash_book_is_a_btree_map(ops in proptest::collection::vec(cash_op(), 0..200)) {
+            let mut book = CashBook::default();
+            let mut model: BTreeMap<(AccountId, Currency), Balance> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    CashOp::Add(a, c, v) => {
+                        let key = (AccountId(a), Currency::ALL[c]);
+                        book.or_default(key).available_minor += v;
+                        model.entry(key).or_default().available_minor += v;
+                    }
+                    CashOp::Remove(a, c) => {
+                        let key = (AccountId(a), Currency::ALL[c]);
+                        prop_assert_eq!(book.remove(&key), model.remove(&key));
+                    }
+                }
+                prop_assert!(book.iter().eq(model.iter().map(|(k, v)| (*k, v))));
+                for (k, v) in &model {
+                    prop_assert_eq!(book.get(k), Some(v));
+                }
+            }
+            let bytes = postcard::to_stdvec(&book).expect("encodes");
+            prop_assert_eq!(&bytes, &postcard::to_stdvec(&model).expect("encodes"));
+            let decoded: CashBook = postcard::from_bytes(&bytes).expect("decodes");
+            prop_assert_eq!(&decoded, &book);
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum HoldingOp {
+        Credit(u64, u64, u64),
+        Remove(u64, u64),
+    }
+
+    fn holding_op() -> impl Strategy<Value = HoldingOp> {
+        prop_oneof![
+            3 => (0u64..30, 0u64..20, 1u64..1_000).prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
+            1 => (0u64..30, 0u64..20).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
+        ]
+    }
+
+    proptest! {
+        /// `Holdings` keeps, finds, iterates (per account too) and encodes exactly what the
+        /// `BTreeMap<(AccountId, IssuanceId), Holding>` model does.
+        #[test]
+        fn holdings_are_a_btree_map(ops in proptest::collection::vec(holding_op(), 0..200)) {
+            let mut holdings = Holdings::default();
+            let mut model: BTreeMap<(AccountId, IssuanceId), Holding> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    HoldingOp::Credit(a, i, serial) => {
+                        let key = (AccountId(a), IssuanceId(i));
+                        let one = crate::serial::SerialRange::new(serial, serial).expect("one");
+                        let created = !model.contains_key(&key);
+                        let (h, new) = holdings.or_default(key);
+                        prop_assert_eq!(new, created);
+                        let _ = h.available.insert(one);
+                        let _ = model.entry(key).or_default().available.insert(one);
+                    }
+                    HoldingOp::Remove(a, i) => {
+                        let key = (AccountId(a), IssuanceId(i));
+                        prop_assert_eq!(holdings.remove(&key), model.remove(&key));
+                    }
+                }
+                prop_assert!(holdings.iter().eq(model.iter().map(|(k, v)| (*k, v))));
+                for a in 0..30 {
+                    let mine = holdings.of_account(AccountId(a));
+                    let theirs = model.iter().filter(|((x, _), _)| x.0 == a).map(|((_, i), h)| (*i, h));
+                    prop_assert!(mine.eq(theirs));
+                }
+                for (k, v) in &model {
+                    prop_assert_eq!(holdings.get(k), Some(v));
+                }
+            }
+            let bytes = postcard::to_stdvec(&holdings).expect("encodes");
+            prop_assert_eq!(&bytes, &postcard::to_stdvec(&model).expect("encodes"));
+            let decoded: Holdings = postcard::from_bytes(&bytes).expect("decodes");
+            prop_assert_eq!(&decoded, &holdings);
+        }
+    }
+
+    /// A snapshot naming an id far past the entries before it is refused rather than making
+    /// the decoder allocate a vector up to that id.
+    #[test]
+    fn decoding_refuses_a_far_id() {
+        let model: BTreeMap<OrgId, u32> = [(OrgId(1), 1), (OrgId(1 << 40), 2)].into();
+        let bytes = postcard::to_stdvec(&model).expect("encodes");
+        assert!(postcard::from_bytes::<DenseMap<OrgId, u32>>(&bytes).is_err());
+        let cash: BTreeMap<(AccountId, Currency), Balance> =
+            [((AccountId(1 << 40), Currency::Usd), Balance::default())].into();
+        let bytes = postcard::to_stdvec(&cash).expect("encodes");
+        assert!(postcard::from_bytes::<CashBook>(&bytes).is_err());
+    }
+}
