@@ -212,6 +212,110 @@ impl<'de, K: DenseKey + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> 
     }
 }
 
+/// A map by account and a second key, kept per account in a representation of its own, that
+/// must look like the flat `BTreeMap<(AccountId, _), _>` it replaced to everything outside:
+/// equality, `Debug` and the wire form ([`CashBook`] and [`Holdings`] differ only in how they
+/// keep one account's entries). `flat_entries_impls!` derives those from this trait.
+trait FlatEntries: Default {
+    type Key: Copy + PartialEq + std::fmt::Debug + Serialize + AccountKeyed;
+    type Value: PartialEq + std::fmt::Debug + Serialize;
+    /// What the decoder expects, for its error message.
+    const EXPECTING: &'static str;
+    fn entry_count(&self) -> usize;
+    /// Entries in key order.
+    fn entries(&self) -> impl Iterator<Item = (Self::Key, &Self::Value)> + '_;
+    /// Accounts with entries. Decoding refuses an account more than `DECODE_GAP_MAX` beyond
+    /// this count (not beyond the index's length, which each such account would stretch
+    /// again), so the index stays linear in the entries decoded.
+    fn accounts_len(&self) -> usize;
+    fn put(&mut self, key: Self::Key, value: Self::Value);
+}
+
+/// A key whose first part is an account.
+trait AccountKeyed {
+    fn account(&self) -> AccountId;
+}
+
+impl<T> AccountKeyed for (AccountId, T) {
+    fn account(&self) -> AccountId {
+        self.0
+    }
+}
+
+/// Written as the `BTreeMap` of the same entries is: its length, then the entries in key order.
+fn serialize_flat<M: FlatEntries, S: Serializer>(m: &M, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(m.entry_count()))?;
+    for (k, v) in m.entries() {
+        map.serialize_entry(&k, v)?;
+    }
+    map.end()
+}
+
+fn deserialize_flat<'de, M, D>(deserializer: D) -> Result<M, D::Error>
+where
+    M: FlatEntries,
+    M::Key: Deserialize<'de>,
+    M::Value: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    struct V_<M>(PhantomData<M>);
+    impl<'de, M> Visitor<'de> for V_<M>
+    where
+        M: FlatEntries,
+        M::Key: Deserialize<'de>,
+        M::Value: Deserialize<'de>,
+    {
+        type Value = M;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(M::EXPECTING)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<M, A::Error> {
+            let mut m = M::default();
+            while let Some((k, v)) = access.next_entry::<M::Key, M::Value>()? {
+                if k.account().index() > m.accounts_len().saturating_add(DECODE_GAP_MAX) {
+                    return Err(serde::de::Error::custom("id far beyond the entries before it"));
+                }
+                m.put(k, v);
+            }
+            Ok(m)
+        }
+    }
+    deserializer.deserialize_map(V_(PhantomData))
+}
+
+/// `PartialEq` (equal when the entries are), `Eq`, `Debug` and serde for a [`FlatEntries`].
+macro_rules! flat_entries_impls {
+    ($t:ty) => {
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                self.entry_count() == other.entry_count() && self.entries().eq(other.entries())
+            }
+        }
+
+        impl Eq for $t {}
+
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_map().entries(self.entries()).finish()
+            }
+        }
+
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serialize_flat(self, serializer)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserialize_flat(deserializer)
+            }
+        }
+    };
+}
+
 /// Cash balances by account and currency, stored per account in an array indexed by currency.
 /// Like the `BTreeMap<(AccountId, Currency), Balance>` it replaces, it holds an entry only where
 /// one was made (a zero balance can exist until it is removed), iterates in `(account,
@@ -265,58 +369,30 @@ impl CashBook {
     }
 }
 
-/// Equal when the balances are (an account whose balances were all removed keeps an empty
-/// array, which is not an entry).
-impl PartialEq for CashBook {
-    fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+/// An account whose balances were all removed keeps an empty array, which is not an entry.
+impl FlatEntries for CashBook {
+    type Key = (AccountId, Currency);
+    type Value = Balance;
+    const EXPECTING: &'static str = "balances by account and currency";
+
+    fn entry_count(&self) -> usize {
+        self.len
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (Self::Key, &Self::Value)> + '_ {
+        self.iter()
+    }
+
+    fn accounts_len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    fn put(&mut self, key: Self::Key, value: Self::Value) {
+        *self.or_default(key) = value;
     }
 }
 
-impl Eq for CashBook {}
-
-impl std::fmt::Debug for CashBook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
-    }
-}
-
-impl Serialize for CashBook {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.len))?;
-        for (k, v) in self.iter() {
-            map.serialize_entry(&k, v)?;
-        }
-        map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for CashBook {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V_;
-        impl<'de> Visitor<'de> for V_ {
-            type Value = CashBook;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("balances by account and currency")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut book = CashBook::default();
-                while let Some((k, v)) = access.next_entry::<(AccountId, Currency), Balance>()? {
-                    if k.0.index() > book.accounts.len().saturating_add(DECODE_GAP_MAX) {
-                        return Err(serde::de::Error::custom(
-                            "id far beyond the entries before it",
-                        ));
-                    }
-                    *book.or_default(k) = v;
-                }
-                Ok(book)
-            }
-        }
-        deserializer.deserialize_map(V_)
-    }
-}
+flat_entries_impls!(CashBook);
 
 /// Holdings by account and issuance: per account (a dense index) a `BTreeMap` of its holdings
 /// by issuance. A fill looks up the buyer's and the seller's holding, and a sell its holdings of
@@ -377,58 +453,30 @@ impl std::ops::Index<&(AccountId, IssuanceId)> for Holdings {
     }
 }
 
-/// Equal when the holdings are (an account whose holdings were all removed keeps an empty
-/// map, which is not an entry).
-impl PartialEq for Holdings {
-    fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+/// An account whose holdings were all removed keeps an empty map, which is not an entry.
+impl FlatEntries for Holdings {
+    type Key = (AccountId, IssuanceId);
+    type Value = Holding;
+    const EXPECTING: &'static str = "holdings by account and issuance";
+
+    fn entry_count(&self) -> usize {
+        self.len
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (Self::Key, &Self::Value)> + '_ {
+        self.iter()
+    }
+
+    fn accounts_len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    fn put(&mut self, key: Self::Key, value: Self::Value) {
+        *self.or_default(key).0 = value;
     }
 }
 
-impl Eq for Holdings {}
-
-impl std::fmt::Debug for Holdings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
-    }
-}
-
-impl Serialize for Holdings {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.len))?;
-        for (k, v) in self.iter() {
-            map.serialize_entry(&k, v)?;
-        }
-        map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Holdings {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V_;
-        impl<'de> Visitor<'de> for V_ {
-            type Value = Holdings;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("holdings by account and issuance")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut holdings = Holdings::default();
-                while let Some((k, v)) = access.next_entry::<(AccountId, IssuanceId), Holding>()? {
-                    if k.0.index() > holdings.accounts.len().saturating_add(DECODE_GAP_MAX) {
-                        return Err(serde::de::Error::custom(
-                            "id far beyond the entries before it",
-                        ));
-                    }
-                    *holdings.or_default(k).0 = v;
-                }
-                Ok(holdings)
-            }
-        }
-        deserializer.deserialize_map(V_)
-    }
-}
+flat_entries_impls!(Holdings);
 
 #[cfg(test)]
 mod tests {
@@ -599,5 +647,33 @@ mod tests {
             [((AccountId(1 << 40), Currency::Usd), Balance::default())].into();
         let bytes = postcard::to_stdvec(&cash).expect("encodes");
         assert!(postcard::from_bytes::<CashBook>(&bytes).is_err());
+        let held: BTreeMap<(AccountId, IssuanceId), Holding> =
+            [((AccountId(1 << 40), IssuanceId(1)), Holding::default())].into();
+        let bytes = postcard::to_stdvec(&held).expect("encodes");
+        assert!(postcard::from_bytes::<Holdings>(&bytes).is_err());
+    }
+
+    /// The gap is measured from the entries decoded, not from the index's length: otherwise a
+    /// snapshot whose every key steps just under the gap past the previous one would stretch
+    /// the index by the gap per entry.
+    #[test]
+    fn decoding_refuses_ids_that_step_ahead_of_the_entries() {
+        let step = DECODE_GAP_MAX as u64 - 1;
+        let ids = [1, 1 + step, 1 + 2 * step];
+        let orgs: BTreeMap<OrgId, u32> = ids.iter().map(|&i| (OrgId(i), 0)).collect();
+        let bytes = postcard::to_stdvec(&orgs).expect("encodes");
+        assert!(postcard::from_bytes::<DenseMap<OrgId, u32>>(&bytes).is_err());
+        let cash: BTreeMap<(AccountId, Currency), Balance> =
+            ids.iter().map(|&i| ((AccountId(i), Currency::Sar), Balance::default())).collect();
+        let bytes = postcard::to_stdvec(&cash).expect("encodes");
+        assert!(postcard::from_bytes::<CashBook>(&bytes).is_err());
+        let held: BTreeMap<(AccountId, IssuanceId), Holding> =
+            ids.iter().map(|&i| ((AccountId(i), IssuanceId(1)), Holding::default())).collect();
+        let bytes = postcard::to_stdvec(&held).expect("encodes");
+        assert!(postcard::from_bytes::<Holdings>(&bytes).is_err());
+        // Two steps are within reach of the entries before them.
+        let near: BTreeMap<OrgId, u32> = ids[..2].iter().map(|&i| (OrgId(i), 0)).collect();
+        let bytes = postcard::to_stdvec(&near).expect("encodes");
+        assert!(postcard::from_bytes::<DenseMap<OrgId, u32>>(&bytes).is_ok());
     }
 }
