@@ -31,6 +31,7 @@ impl Default for NextIds {
 /// encodes like one (see `dense.rs`), so iteration order — and with it the snapshot bytes and
 /// the state digest — is defined by the keys alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StateWire")]
 pub struct State {
     pub(crate) last_seq: u64,
     pub(crate) last_time_ms: i64,
@@ -66,6 +67,85 @@ pub struct State {
     pub(crate) exchange: ExchangeState,
     pub(crate) auctions: crate::exchange::auction::AuctionState,
     pub(crate) baskets: crate::exchange::basket::BasketState,
+}
+
+/// `State` as it is decoded: the same fields in the same order (so the same bytes), with cash
+/// and holdings as the plain maps they encode as. Their dense indexes are built only after
+/// every account they name is known to exist: a ledger may have any number of accounts without
+/// cash or holdings before one with, so the accounts map, not the entries decoded so far, is
+/// what bounds the index (and a corrupt snapshot cannot make decoding allocate up to an
+/// arbitrary account id).
+#[derive(Deserialize)]
+struct StateWire {
+    last_seq: u64,
+    last_time_ms: i64,
+    next: NextIds,
+    next_serial: u64,
+    fee_account: Option<AccountId>,
+    buffer_account: Option<AccountId>,
+    orgs: DenseMap<OrgId, Organization>,
+    org_names: BTreeMap<String, OrgId>,
+    accounts: DenseMap<AccountId, Account>,
+    projects: BTreeMap<ProjectId, Project>,
+    project_keys: BTreeMap<(Program, String), ProjectId>,
+    issuances: BTreeMap<IssuanceId, Issuance>,
+    issuance_refs: BTreeMap<String, IssuanceId>,
+    blocks: BTreeMap<u64, IssuanceId>,
+    holdings: BTreeMap<(AccountId, IssuanceId), Holding>,
+    retirements: BTreeMap<RetirementId, Retirement>,
+    cancellations: BTreeMap<CancellationId, Cancellation>,
+    cash: BTreeMap<(AccountId, Currency), Balance>,
+    cash_in_minor: BTreeMap<Currency, i128>,
+    classes: BTreeMap<(ProjectId, u16), Vec<IssuanceId>>,
+    exchange: ExchangeState,
+    auctions: crate::exchange::auction::AuctionState,
+    baskets: crate::exchange::basket::BasketState,
+}
+
+impl TryFrom<StateWire> for State {
+    type Error = String;
+
+    fn try_from(w: StateWire) -> Result<Self, String> {
+        let unknown = |a: &AccountId| !w.accounts.contains_key(a);
+        if w.cash.keys().any(|(a, _)| unknown(a)) || w.holdings.keys().any(|(a, _)| unknown(a)) {
+            return Err("cash or holdings of an account that does not exist".into());
+        }
+        let mut cash = CashBook::default();
+        for (key, balance) in w.cash {
+            *cash.or_default(key) = balance;
+        }
+        let mut holdings = Holdings::default();
+        for (key, holding) in w.holdings {
+            *holdings.or_default(key).0 = holding;
+        }
+        Ok(Self {
+            last_seq: w.last_seq,
+            last_time_ms: w.last_time_ms,
+            next: w.next,
+            next_serial: w.next_serial,
+            fee_account: w.fee_account,
+            buffer_account: w.buffer_account,
+            orgs: w.orgs,
+            org_names: w.org_names,
+            accounts: w.accounts,
+            projects: w.projects,
+            project_keys: w.project_keys,
+            issuances: w.issuances,
+            issuance_refs: w.issuance_refs,
+            blocks: w.blocks,
+            holdings,
+            // Derived: `codec::decode_state` rebuilds it.
+            held_classes: Default::default(),
+            retirements: w.retirements,
+            cancellations: w.cancellations,
+            cash,
+            cash_in_minor: w.cash_in_minor,
+            classes: w.classes,
+            exchange: w.exchange,
+            auctions: w.auctions,
+            baskets: w.baskets,
+        })
+    }
 }
 
 /// Where one serial number is now.
@@ -327,5 +407,83 @@ impl State {
             }
         }
         unreachable!("audit: every issued serial is held, retired or cancelled")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode_state, encode_state};
+    use crate::model::AccountKind;
+
+    fn with_accounts(n: u64) -> State {
+        let mut state = State::new();
+        for i in 1..=n {
+            let account = Account {
+                id: AccountId(i),
+                org: OrgId(1),
+                name: String::new(),
+                kind: AccountKind::Holding,
+            };
+            state.accounts.insert(AccountId(i), account);
+        }
+        state
+    }
+
+    /// Regression: cash and holdings were decoded with the dense maps' gap rule, so a ledger
+    /// whose first 65,537 or more accounts had no cash (or no holdings) could not be decoded
+    /// from its own snapshot.
+    #[test]
+    fn a_snapshot_with_many_accounts_before_the_first_with_cash_decodes() {
+        let mut state = with_accounts(70_000);
+        let last = AccountId(70_000);
+        *state.cash.or_default((last, Currency::Sar)) =
+            Balance { available_minor: 5, reserved_minor: 0 };
+        state.holdings.or_default((last, IssuanceId(1)));
+        let decoded = decode_state(&encode_state(&state)).expect("decodes");
+        assert_eq!(decoded.cash, state.cash);
+        assert_eq!(decoded.holdings, state.holdings);
+    }
+
+    /// Cash or holdings of an account the snapshot does not have is refused (checked before
+    /// any index is sized by that account's id).
+    #[test]
+    fn a_snapshot_with_cash_or_holdings_of_an_unknown_account_is_refused() {
+        let mut state = with_accounts(3);
+        *state.cash.or_default((AccountId(10), Currency::Usd)) = Balance::default();
+        assert!(decode_state(&encode_state(&state)).is_err());
+        let mut state = with_accounts(3);
+        state.holdings.or_default((AccountId(4), IssuanceId(1)));
+        assert!(decode_state(&encode_state(&state)).is_err());
+    }
+
+    /// Regression: decoding derives each instrument's price band from its terms, and terms
+    /// listing refuses (a zero tick) made that a division by zero, a panic instead of a
+    /// decoding error.
+    #[test]
+    fn a_snapshot_with_an_instrument_of_invalid_terms_is_refused_without_panicking() {
+        use crate::exchange::{
+            Book, FeeSchedule, Instrument, InstrumentSpec, InstrumentStatus, Underlying,
+        };
+        let spec = |tick_minor| InstrumentSpec {
+            symbol: "X".into(),
+            underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2024 },
+            currency: Currency::Sar,
+            tick_minor,
+            lot_tonnes: 1,
+            band_bps: 1_000,
+            reference_price_minor: 100,
+            fees: FeeSchedule { maker_bps: 0, taker_bps: 0, min_fee_minor: 0 },
+        };
+        for (tick_minor, decodes) in [(1, true), (0, false)] {
+            let mut state = State::new();
+            let id = InstrumentId(1);
+            let instrument =
+                Instrument { id, spec: spec(tick_minor), status: InstrumentStatus::Open };
+            state.exchange.instruments.insert(id, instrument);
+            state.exchange.books.insert(id, Book::default());
+            state.exchange.next_instrument = 2;
+            assert_eq!(decode_state(&encode_state(&state)).is_ok(), decodes, "tick {tick_minor}");
+        }
     }
 }

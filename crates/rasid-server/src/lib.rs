@@ -767,6 +767,7 @@ impl App {
                 // old writer claimed and never answered are in doubt from now on.
                 self.writer_epoch.store(epoch, Ordering::Release);
                 *guard = Some(Role::Writer { ledger, term: Some(term) });
+                self.balance_reads.forget_all();
                 Ok(())
             }
             // `guard` stays `None`; the loop rebuilds a follower on its next turn.
@@ -795,10 +796,13 @@ impl App {
         let writer = lock(&ha.lease).current().ok();
         let old = {
             let mut guard = self.role.write().unwrap_or_else(|p| p.into_inner());
-            guard.replace(Role::Follower {
+            let old = guard.replace(Role::Follower {
                 follower: Box::new(follower),
                 writer: Mutex::new(writer),
-            })
+            });
+            // Under the role lock, so no read of the new role finds one of the old.
+            self.balance_reads.forget_all();
+            old
         };
         // Dropping the old ledger fails whatever it still had queued (its appends are fenced).
         drop(old);

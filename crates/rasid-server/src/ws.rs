@@ -182,7 +182,8 @@ async fn balances_update(
     org: OrgId,
     changed_at: u64,
 ) -> Option<String> {
-    let BalancesRead { data, as_of } = app.balance_reads.read(app, org, changed_at).await.ok()?;
+    let BalancesRead { data, as_of, .. } =
+        app.balance_reads.read(app, org, changed_at).await.ok()?;
     let sub = subs.get_mut(&ChannelKey::Balances)?;
     sub.snapshot_seq = sub.snapshot_seq.max(as_of);
     sub.seq += 1;
@@ -198,6 +199,8 @@ async fn balances_update(
 struct BalancesRead {
     data: Arc<str>,
     as_of: u64,
+    /// The role generation it was read in (see [`BalanceReads::forget_all`]).
+    generation: u64,
 }
 
 /// The last balances read of each organization, shared by every connection that shows them.
@@ -209,6 +212,11 @@ struct BalancesRead {
 #[derive(Debug, Default)]
 pub(crate) struct BalanceReads {
     slots: Mutex<HashMap<OrgId, Arc<tokio::sync::Mutex<Option<BalancesRead>>>>>,
+    /// Bumped at every change of role: a read is reused only within the generation it was made
+    /// in. A writer reads state that is executed but not yet durable; if that batch then fails
+    /// (the writer is fenced and steps down), the read describes history that never happened,
+    /// and a connection that took it would skip the real changes up to its `as_of`.
+    generation: AtomicU64,
     /// Ledger reads made for the balances channel (snapshots and updates), for `/metrics`.
     pub(crate) reads: AtomicU64,
 }
@@ -230,13 +238,24 @@ impl BalanceReads {
     ) -> Result<BalancesRead, ApiError> {
         let slot = self.slot(org);
         let mut last = slot.lock().await;
-        if let Some(read) = last.as_ref().filter(|r| r.as_of >= changed_at) {
+        // Taken before the read: a read that a change of role overtakes is not reused.
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some(read) =
+            last.as_ref().filter(|r| r.as_of >= changed_at && r.generation == generation)
+        {
             return Ok(read.clone());
         }
         let (data, as_of) = self.read_ledger(app, org).await?;
-        let read = BalancesRead { data: data.to_string().into(), as_of };
+        let read = BalancesRead { data: data.to_string().into(), as_of, generation };
         *last = Some(read.clone());
         Ok(read)
+    }
+
+    /// Forgets every read: called at each change of role (take-over, step-down), whose reads
+    /// may not be reused by the next role (see `generation`).
+    pub(crate) fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     fn slot(&self, org: OrgId) -> Arc<tokio::sync::Mutex<Option<BalancesRead>>> {

@@ -43,6 +43,11 @@ pub const BATCHES_IN_FLIGHT_MAX: usize = 2;
 /// is queued when the writer frees is executed before the hand-over, so no request misses the
 /// next commit for it; the interval only bounds how much execution is left for that moment.
 pub const COMMIT_WAIT_SLICE: std::time::Duration = std::time::Duration::from_micros(100);
+/// The longest the wait for a busy writer grows to. A slice that ends with nothing queued
+/// doubles the next one up to this, so a commit stalled on the disk or the network costs a few
+/// hundred wake-ups a second instead of ten thousand; a request that arrives meanwhile waits
+/// at most this long to be executed, and could not be committed before the writer frees anyway.
+pub const COMMIT_WAIT_SLICE_MAX: std::time::Duration = std::time::Duration::from_millis(5);
 /// Most commands one `submit_batch` request may carry.
 pub const REQUEST_COMMANDS_MAX: usize = 100_000;
 
@@ -529,6 +534,7 @@ impl Sequencer {
     /// queueing one small commit each behind the disk.
     fn run(&mut self, requests: &Receiver<Request>) {
         let mut open: Option<Batch> = None;
+        let mut slice = COMMIT_WAIT_SLICE;
         loop {
             let Some(batch) = open.take() else {
                 let Ok(first) = requests.recv() else { return };
@@ -554,10 +560,15 @@ impl Sequencer {
                         // commit), then take in what arrived meanwhile and try again.
                         let mut select = Select::new();
                         select.send(&self.batch_tx);
-                        let _ = select.ready_timeout(COMMIT_WAIT_SLICE);
+                        let _ = select.ready_timeout(slice);
                         match requests.try_recv() {
-                            Ok(request) => self.round(request, requests, &mut batch),
-                            Err(TryRecvError::Empty) => {}
+                            Ok(request) => {
+                                slice = COMMIT_WAIT_SLICE;
+                                self.round(request, requests, &mut batch);
+                            }
+                            Err(TryRecvError::Empty) => {
+                                slice = (slice * 2).min(COMMIT_WAIT_SLICE_MAX);
+                            }
                             // Closing: the last batch goes to the writer, then stop.
                             Err(TryRecvError::Disconnected) => {
                                 let _ = self.batch_tx.send(batch);
@@ -573,6 +584,8 @@ impl Sequencer {
                 // The writer failed: its journal is behind this state, so stop taking commands.
                 return;
             }
+            // The next commit's wait starts short again.
+            slice = COMMIT_WAIT_SLICE;
         }
     }
 

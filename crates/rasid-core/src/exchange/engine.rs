@@ -62,13 +62,7 @@ impl State {
                 }
             }
         }
-        let valid = spec.tick_minor > 0
-            && spec.lot_tonnes > 0
-            && (1..=10_000).contains(&spec.band_bps)
-            && spec.reference_price_minor > 0
-            && spec.reference_price_minor % spec.tick_minor == 0
-            && spec.fees.is_valid();
-        if !valid {
+        if !spec.terms_valid() {
             return Err(Rejection::InvalidInstrument);
         }
         if self.exchange.symbols.contains_key(&spec.symbol) {

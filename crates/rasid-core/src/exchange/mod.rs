@@ -114,6 +114,20 @@ pub struct InstrumentSpec {
     pub fees: FeeSchedule,
 }
 
+impl InstrumentSpec {
+    /// Whether the trading terms are ones an instrument may be listed with: a positive tick,
+    /// lot and reference price on the tick grid, a band of 0.01%–100%, valid fees. Listing
+    /// checks it, and so does decoding a snapshot, which derives each band from these terms.
+    pub fn terms_valid(&self) -> bool {
+        self.tick_minor > 0
+            && self.lot_tonnes > 0
+            && (1..=10_000).contains(&self.band_bps)
+            && self.reference_price_minor > 0
+            && self.reference_price_minor % self.tick_minor == 0
+            && self.fees.is_valid()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instrument {
     pub id: InstrumentId,
@@ -427,6 +441,12 @@ impl ExchangeState {
         }
         if linked != orders.len() {
             return Err(format!("{} open orders, {linked} in queues", orders.len()));
+        }
+        // A band is derived from the terms, which listing validated: terms that listing would
+        // refuse (a zero tick, say) mean a corrupt snapshot, refused here rather than met by a
+        // division by zero.
+        if let Some((id, _)) = w.instruments.iter().find(|(_, i)| !i.spec.terms_valid()) {
+            return Err(format!("{id} has terms no instrument is listed with"));
         }
         let bands = w.instruments.iter().map(|(id, i)| (*id, i.band())).collect();
         Ok(Self {
