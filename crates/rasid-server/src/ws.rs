@@ -484,4 +484,32 @@ mod tests {
         }
         assert_eq!(seqs, vec![(3, 4), (4, 5)], "after the snapshot (1) the next seq is 3: a gap");
     }
+
+    /// A read made under one role is not reused after a change of role (review of the fourth
+    /// session): a writer's read can describe a batch that never became durable.
+    #[test]
+    fn a_balances_read_is_reused_within_a_role_and_not_after_a_change_of_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::Options {
+            database: rasid_store::DatabaseUrl::Sqlite(dir.path().join("rasid.db")),
+            snapshot_interval: 1_000_000,
+            bootstrap_operator_password: None,
+            demo_users: Vec::new(),
+            ha: crate::HaOptions::default(),
+        };
+        let app: Shared = Arc::new(crate::App::open(&options).expect("opens"));
+        let org = app.query(|s| s.operator()).unwrap().expect("genesis was written");
+        let reads = || app.balance_reads.reads.load(Ordering::Relaxed);
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let changed_at = 1;
+            app.balance_reads.read(&app, org, changed_at).await.unwrap();
+            app.balance_reads.read(&app, org, changed_at).await.unwrap();
+            assert_eq!(reads(), 1, "the second connection reuses the first one's read");
+            app.balance_reads.forget_all();
+            app.balance_reads.read(&app, org, changed_at).await.unwrap();
+            assert_eq!(reads(), 2, "after a change of role the ledger is read again");
+        });
+        app.close().unwrap();
+    }
 }
