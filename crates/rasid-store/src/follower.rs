@@ -10,7 +10,7 @@
 use crate::Committed;
 use crate::journal::GENESIS_HASH;
 use crate::journal::{Hash, Journal, StoreError};
-use crate::replay::{recover, replay_feeding, replay_into};
+use crate::replay::{recover, replay_feeding, replay_feeding_checked, replay_into};
 use rasid_core::State;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -59,8 +59,24 @@ impl Follower {
         feed: FollowerFeed<'_>,
     ) -> Result<Self, StoreError> {
         let mut state = State::new();
-        let head =
-            replay_feeding(journal.as_mut(), &mut state, (0, GENESIS_HASH), feed_after, feed)?;
+        // The replay does not start from the latest snapshot, but checks it on the way, as
+        // recovery from it would have (`rasid verify` checks every retained one).
+        let snapshot = journal.snapshot_digests()?.last().copied();
+        let start = (0, GENESIS_HASH);
+        let head = replay_feeding_checked(
+            journal.as_mut(),
+            &mut state,
+            start,
+            feed_after,
+            feed,
+            snapshot,
+        )?;
+        if let Some((seq, _)) = snapshot.filter(|(seq, _)| *seq > head.0) {
+            return Err(StoreError::Corrupt {
+                seq,
+                reason: "a snapshot lies beyond the end of the journal".into(),
+            });
+        }
         Ok(Self {
             journal: Mutex::new(journal),
             state: RwLock::new(state),

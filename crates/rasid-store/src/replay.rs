@@ -7,7 +7,7 @@
 
 use crate::journal::{GENESIS_HASH, Hash, Journal, Record, StoreError, chain_hash};
 use crossbeam_channel::bounded;
-use rasid_core::codec::{decode_envelope, decode_state};
+use rasid_core::codec::{decode_envelope, decode_state, digest_state};
 use rasid_core::{Envelope, State};
 
 /// Envelopes handed to the executing thread at a time, and chunks in flight: bounds the memory
@@ -95,6 +95,21 @@ pub fn replay_feeding(
     feed_after: u64,
     feed: &mut dyn FnMut(&[crate::Committed]),
 ) -> Result<(u64, Hash), StoreError> {
+    replay_feeding_checked(journal, state, start, feed_after, feed, None)
+}
+
+/// As [`replay_feeding`], and checks the state against `snapshot` (the sequence number and
+/// digest of a stored snapshot) when the replay passes it: a replay from genesis that does not
+/// read the snapshot still finds out when the snapshot a later recovery would start from is
+/// not the state the journal leads to.
+pub fn replay_feeding_checked(
+    journal: &mut dyn Journal,
+    state: &mut State,
+    start: (u64, Hash),
+    feed_after: u64,
+    feed: &mut dyn FnMut(&[crate::Committed]),
+    snapshot: Option<(u64, Hash)>,
+) -> Result<(u64, Hash), StoreError> {
     let mut head = start;
     let mut chunk: Vec<crate::Committed> = Vec::with_capacity(REPLAY_CHUNK_RECORDS);
     journal.scan(start.0 + 1, &mut |record: Record| {
@@ -104,6 +119,15 @@ pub fn replay_feeding(
             reason: format!("the engine rejects it on replay ({})", r.code()),
         })?;
         head = (record.seq, record.hash);
+        if let Some((seq, digest)) = snapshot
+            && seq == envelope.seq
+            && digest != digest_state(state)
+        {
+            return Err(StoreError::Corrupt {
+                seq,
+                reason: "the snapshot taken here differs from the replayed state".into(),
+            });
+        }
         if envelope.seq > feed_after {
             chunk.push(crate::Committed { seq: envelope.seq, time_ms: envelope.time_ms, events });
             if chunk.len() == REPLAY_CHUNK_RECORDS {
