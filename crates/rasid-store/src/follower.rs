@@ -10,7 +10,7 @@
 use crate::Committed;
 use crate::journal::GENESIS_HASH;
 use crate::journal::{Hash, Journal, StoreError};
-use crate::replay::{recover, replay_feeding, replay_feeding_checked, replay_into};
+use crate::replay::{recover, replay_feeding, replay_into};
 use rasid_core::State;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -63,14 +63,7 @@ impl Follower {
         // recovery from it would have (`rasid verify` checks every retained one).
         let snapshot = journal.snapshot_digests()?.last().copied();
         let start = (0, GENESIS_HASH);
-        let head = replay_feeding_checked(
-            journal.as_mut(),
-            &mut state,
-            start,
-            feed_after,
-            feed,
-            snapshot,
-        )?;
+        let head = replay_feeding(journal.as_mut(), &mut state, start, feed_after, feed, snapshot)?;
         if let Some((seq, _)) = snapshot.filter(|(seq, _)| *seq > head.0) {
             return Err(StoreError::Corrupt {
                 seq,
@@ -123,7 +116,7 @@ impl Follower {
         }
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         let replayed = match feed {
-            Some(feed) => replay_feeding(journal.as_mut(), &mut state, head, head.0, feed),
+            Some(feed) => replay_feeding(journal.as_mut(), &mut state, head, head.0, feed, None),
             None => replay_into(journal.as_mut(), &mut state, head, &mut |_, _| Ok(())),
         };
         match replayed {

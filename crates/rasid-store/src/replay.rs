@@ -88,21 +88,12 @@ pub fn replay_committed(
 /// `REPLAY_CHUNK_RECORDS`: how a follower feeds its read models from the records it tails.
 /// Single-threaded (the events are needed) and checks the hash chain. Returns the new head.
 /// On an error, `state` and `feed` may have seen the records before the bad one.
+///
+/// When `snapshot` (the sequence number and digest of a stored snapshot) is given, the state
+/// is checked against it as the replay passes it: a replay from genesis that does not read the
+/// snapshot still finds out when the snapshot a later recovery would start from is not the
+/// state the journal leads to.
 pub fn replay_feeding(
-    journal: &mut dyn Journal,
-    state: &mut State,
-    start: (u64, Hash),
-    feed_after: u64,
-    feed: &mut dyn FnMut(&[crate::Committed]),
-) -> Result<(u64, Hash), StoreError> {
-    replay_feeding_checked(journal, state, start, feed_after, feed, None)
-}
-
-/// As [`replay_feeding`], and checks the state against `snapshot` (the sequence number and
-/// digest of a stored snapshot) when the replay passes it: a replay from genesis that does not
-/// read the snapshot still finds out when the snapshot a later recovery would start from is
-/// not the state the journal leads to.
-pub fn replay_feeding_checked(
     journal: &mut dyn Journal,
     state: &mut State,
     start: (u64, Hash),
