@@ -969,12 +969,15 @@ fn a_lagging_client_sees_a_seq_gap_resubscribes_and_ends_equal_to_rest() {
         step(i);
         i += 1;
     }
-    // Every batch published from now on pushes out one the client has not read.
+    // Every batch published from now on pushes out one the client has not read. (Whether the
+    // server's connection notices that now or only when the client reads again depends on
+    // whether its writes already block or it is still busy writing the snapshots: with faster
+    // commits the hub can overtake a connection that is merely busy. Either way the client
+    // sees the jump below, so the test does not assert when `Lagged` was counted.)
     for _ in 0..HUB {
         step(i);
         i += 1;
     }
-    assert_eq!(server.metric(Some(&operator), "rasid_ws_lagged_batches_total"), 0);
 
     // The client reads again: what the socket held, then the jump, then snapshots.
     mirror.catch_up(&mut ws, &server);
