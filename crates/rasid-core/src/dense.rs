@@ -215,35 +215,17 @@ impl<'de, K: DenseKey + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> 
     }
 }
 
-/// A map by account and a second key, kept per account in a representation of its own, that
-/// must look like the flat `BTreeMap<(AccountId, _), _>` it replaced to everything outside:
-/// equality, `Debug` and the wire form ([`CashBook`] and [`Holdings`] differ only in how they
-/// keep one account's entries). `flat_entries_impls!` derives those from this trait.
-trait FlatEntries: Default {
-    type Key: Copy + PartialEq + std::fmt::Debug + Serialize;
-    type Value: PartialEq + std::fmt::Debug + Serialize;
-    fn entry_count(&self) -> usize;
-    /// Entries in key order.
-    fn entries(&self) -> impl Iterator<Item = (Self::Key, &Self::Value)> + '_;
-}
-
-/// Written as the `BTreeMap` of the same entries is: its length, then the entries in key order.
-fn serialize_flat<M: FlatEntries, S: Serializer>(m: &M, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut map = serializer.serialize_map(Some(m.entry_count()))?;
-    for (k, v) in m.entries() {
-        map.serialize_entry(&k, v)?;
-    }
-    map.end()
-}
-
-/// `PartialEq` (equal when the entries are), `Eq`, `Debug` and `Serialize` for a
-/// [`FlatEntries`]. They are decoded as the plain map they encode as and built by `State`'s
-/// decoding (`StateWire`), once the accounts they name are known to exist.
+/// `PartialEq` (equal when the entries are), `Eq`, `Debug` and `Serialize` (as the `BTreeMap`
+/// of the same entries: its length, then the entries in key order) for a map by account and a
+/// second key that keeps each account's entries in a representation of its own ([`CashBook`],
+/// [`Holdings`]) but must look like the flat `BTreeMap<(AccountId, _), _>` it replaced. The
+/// type needs a `len` field and an `iter` of `(key, &value)` in key order. Decoding is `State`'s
+/// (`StateWire`): as the plain map, indexed once the accounts it names are known to exist.
 macro_rules! flat_entries_impls {
     ($t:ty) => {
         impl PartialEq for $t {
             fn eq(&self, other: &Self) -> bool {
-                self.entry_count() == other.entry_count() && self.entries().eq(other.entries())
+                self.len == other.len && self.iter().eq(other.iter())
             }
         }
 
@@ -251,13 +233,17 @@ macro_rules! flat_entries_impls {
 
         impl std::fmt::Debug for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_map().entries(self.entries()).finish()
+                f.debug_map().entries(self.iter()).finish()
             }
         }
 
         impl Serialize for $t {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serialize_flat(self, serializer)
+                let mut map = serializer.serialize_map(Some(self.len))?;
+                for (k, v) in self.iter() {
+                    map.serialize_entry(&k, v)?;
+                }
+                map.end()
             }
         }
     };
@@ -313,19 +299,6 @@ impl CashBook {
                 .zip(balances)
                 .filter_map(move |(c, b)| b.as_ref().map(|b| ((*a, *c), b)))
         })
-    }
-}
-
-/// An account whose balances were all removed keeps an empty array, which is not an entry.
-impl FlatEntries for CashBook {
-    type Key = (AccountId, Currency);
-    type Value = Balance;
-    fn entry_count(&self) -> usize {
-        self.len
-    }
-
-    fn entries(&self) -> impl Iterator<Item = (Self::Key, &Self::Value)> + '_ {
-        self.iter()
     }
 }
 
@@ -387,19 +360,6 @@ impl std::ops::Index<&(AccountId, IssuanceId)> for Holdings {
 
     fn index(&self, key: &(AccountId, IssuanceId)) -> &Holding {
         self.get(key).expect("no holding for the key")
-    }
-}
-
-/// An account whose holdings were all removed keeps an empty map, which is not an entry.
-impl FlatEntries for Holdings {
-    type Key = (AccountId, IssuanceId);
-    type Value = Holding;
-    fn entry_count(&self) -> usize {
-        self.len
-    }
-
-    fn entries(&self) -> impl Iterator<Item = (Self::Key, &Self::Value)> + '_ {
-        self.iter()
     }
 }
 
