@@ -166,7 +166,11 @@ enum Request {
 }
 
 struct Batch {
-    records: Vec<PendingRecord>,
+    /// Accepted commands on their way to the journal. They are encoded by the writer, not the
+    /// sequencer: the sequencer's thread is the one that executes every command, so work that
+    /// can move off it raises what the ledger as a whole can accept, and the writer (an SQLite
+    /// insert and a hash per record) has time to spare while a commit's fsync is in flight.
+    records: Vec<Envelope>,
     /// Run after the commit with `true`, or with `false` if it failed.
     replies: Vec<Deliver>,
     snapshot: Option<(u64, Vec<u8>, Hash)>,
@@ -182,15 +186,6 @@ impl Batch {
     fn is_full(&self) -> bool {
         self.records.len() >= BATCH_COMMANDS_MAX || self.replies.len() >= BATCH_REPLIES_MAX
     }
-}
-
-/// An accepted command on its way to the journal. It is encoded by the writer, not the
-/// sequencer: the sequencer's thread is the one that executes every command, so work that can
-/// move off it raises what the ledger as a whole can accept, and the writer (an SQLite insert
-/// and a hash per record) has time to spare while a commit's fsync is in flight elsewhere.
-struct PendingRecord {
-    kind: &'static str,
-    envelope: Envelope,
 }
 
 /// Counters of the sequencer and writer, for benchmarks and operators (`/metrics`): how well
@@ -654,7 +649,7 @@ impl Sequencer {
         let events =
             self.state.execute(&envelope).inspect_err(|r| self.stats.record_rejection(*r))?;
         let seq = envelope.seq;
-        batch.records.push(PendingRecord { kind: envelope.command.kind(), envelope });
+        batch.records.push(envelope);
         let interval = self.config.snapshot_interval;
         if interval > 0 && seq.is_multiple_of(interval) {
             self.snapshot(batch);
@@ -693,8 +688,7 @@ fn write_loop(
         }
         records.clear();
         let mut snapshot_hash = None;
-        for p in batch.records {
-            let envelope = &p.envelope;
+        for envelope in &batch.records {
             assert_eq!(envelope.seq, last_seq + 1, "the sequencer hands over records in order");
             let body = encode_envelope(envelope);
             last_hash = chain_hash(&last_hash, &body);
@@ -703,7 +697,7 @@ fn write_loop(
                 seq: envelope.seq,
                 time_ms: envelope.time_ms,
                 actor: envelope.actor.0,
-                kind: std::borrow::Cow::Borrowed(p.kind),
+                kind: std::borrow::Cow::Borrowed(envelope.command.kind()),
                 body,
                 hash: last_hash,
             });
