@@ -157,6 +157,9 @@ pub struct Live {
     pub ws_clients: AtomicU64,
     /// Messages a client missed because it fell behind, for `/metrics`.
     pub ws_lagged_messages: AtomicU64,
+    /// Connections whose write waits for their client to read (its socket is full), for
+    /// `/metrics`: an operator sees slow consumers before the hub drops batches for them.
+    pub ws_blocked_writes: AtomicU64,
     /// Moves on every new instrument listing: the instrument directory cache's version.
     pub instruments_version: AtomicU64,
     /// The batches the hub was asked to keep.
@@ -182,6 +185,7 @@ impl Live {
             hub,
             ws_clients: AtomicU64::new(0),
             ws_lagged_messages: AtomicU64::new(0),
+            ws_blocked_writes: AtomicU64::new(0),
             instruments_version: AtomicU64::new(0),
             capacity: batches,
         }

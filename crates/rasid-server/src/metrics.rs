@@ -125,6 +125,12 @@ fn text(app: &App) -> String {
         load(&app.live.ws_lagged_messages),
     );
     counter(
+        "rasid_ws_blocked_writes",
+        "gauge",
+        "WebSocket connections whose write waits for the client to read.",
+        load(&app.live.ws_blocked_writes),
+    );
+    counter(
         "rasid_ws_balances_reads_total",
         "counter",
         "Ledger reads of an organization's balances for the WebSocket balances channel.",

@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Client messages above this are refused by the WebSocket layer.
@@ -120,13 +121,38 @@ async fn connection(app: Shared, socket: WebSocket) {
         };
         let count = outgoing.len();
         for text in outgoing {
-            if sink.feed(Message::Text(text.into())).await.is_err() {
+            if write(&app, sink.feed(Message::Text(text.into()))).await.is_err() {
                 return;
             }
         }
-        if count > 0 && sink.flush().await.is_err() {
+        if count > 0 && write(&app, sink.flush()).await.is_err() {
             return;
         }
+    }
+}
+
+/// Awaits one write to the client. If it cannot finish at once (the client's socket is full)
+/// the connection counts in `rasid_ws_blocked_writes` until it does: while it waits, it reads
+/// nothing from the hub, so this is the client the hub will drop batches for.
+async fn write<E>(app: &Shared, write: impl Future<Output = Result<(), E>>) -> Result<(), E> {
+    let mut write = std::pin::pin!(write);
+    let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(done) => done,
+        Poll::Pending => {
+            app.live.ws_blocked_writes.fetch_add(1, Ordering::Relaxed);
+            // Counted down even when the connection is dropped while it waits.
+            let _blocked = BlockedGauge(app);
+            write.await
+        }
+    }
+}
+
+struct BlockedGauge<'a>(&'a Shared);
+
+impl Drop for BlockedGauge<'_> {
+    fn drop(&mut self) {
+        self.0.live.ws_blocked_writes.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

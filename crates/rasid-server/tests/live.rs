@@ -957,27 +957,35 @@ fn a_lagging_client_sees_a_seq_gap_resubscribes_and_ends_equal_to_rest() {
 
     // The client stops reading, after asking for 3,000 snapshots of its open orders (≈ 3 KB
     // each, more than the socket buffers hold: the server's send buffer grows to ≈ 4 MB on
-    // Linux): the server's writes fill the socket and then block, so its connection stops
-    // taking batches from the hub. Trade until `/metrics` shows the hub holding as many batches as it
-    // keeps that this client has not read.
+    // Linux): the server's writes fill the socket and then block, and while a write waits the
+    // connection takes no batches from the hub. Until it blocks it is only busy and may still
+    // read the hub between snapshots (a run that traded on before this point passed or failed
+    // by timing), so wait for `/metrics` to show the blocked write first.
     for _ in 0..3_000 {
         ws.send(json!({ "op": "subscribe", "channel": "orders" }));
     }
+    let blocked = "rasid_ws_blocked_writes";
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.metric(Some(&operator), blocked) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never blocked on the slow client"
+        );
+        std::thread::yield_now();
+    }
+    // Trade until the hub holds as many batches as it keeps that this client has not read; every
+    // batch published after that pushes out one it never saw.
     assert_eq!(server.metric(Some(&operator), "rasid_ws_hub_capacity_batches"), HUB as u64);
     while server.metric(Some(&operator), "rasid_ws_hub_queued_batches") < HUB as u64 {
-        assert!(i < 1_000, "the server never blocked on the slow client");
+        assert!(i < 1_000, "the hub never filled behind the blocked client");
         step(i);
         i += 1;
     }
-    // Every batch published from now on pushes out one the client has not read. (Whether the
-    // server's connection notices that now or only when the client reads again depends on
-    // whether its writes already block or it is still busy writing the snapshots: with faster
-    // commits the hub can overtake a connection that is merely busy. Either way the client
-    // sees the jump below, so the test does not assert when `Lagged` was counted.)
     for _ in 0..HUB {
         step(i);
         i += 1;
     }
+    assert_eq!(server.metric(Some(&operator), blocked), 1, "the client's write is still blocked");
 
     // The client reads again: what the socket held, then the jump, then snapshots.
     mirror.catch_up(&mut ws, &server);
