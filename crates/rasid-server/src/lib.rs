@@ -47,7 +47,7 @@ use rasid_store::{
     PostgresJournal, QueueFull, Ticket, open_journal, system_clock,
 };
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -108,6 +108,12 @@ struct Ha {
 }
 
 /// How often the SQL read models are brought up to the journal's head.
+/// Commands queued from the blocking pool at once (`App::submit_blocking`). During a long change
+/// of role every command goes there, and each would hold one of the pool's 512 threads while it
+/// waits for the role lock, starving the reads that need the pool too; beyond this many they
+/// wait on the runtime instead, holding no thread, and are queued in arrival order.
+const BLOCKING_SUBMITS_MAX: usize = 32;
+
 const READ_MODEL_SYNC_INTERVAL: Duration = Duration::from_millis(1_000);
 
 impl std::fmt::Debug for Ha {
@@ -154,6 +160,12 @@ pub struct App {
     /// Comparing clocks instead (claimed before this process became the writer) misjudged a
     /// claim whenever two machines' clocks disagreed.
     writer_epoch: std::sync::atomic::AtomicI64,
+    /// Permits to queue a command from the blocking pool (`BLOCKING_SUBMITS_MAX`).
+    blocking_submits: Arc<tokio::sync::Semaphore>,
+    /// Commands holding a blocking thread to be queued, and commands waiting for a permit to,
+    /// for `/metrics`.
+    pub(crate) blocking_submits_running: AtomicU64,
+    pub(crate) blocking_submits_waiting: AtomicU64,
 }
 
 impl std::fmt::Debug for Role {
@@ -427,6 +439,9 @@ impl App {
             caches: cache::Caches::default(),
             balance_reads: ws::BalanceReads::default(),
             writer_epoch: std::sync::atomic::AtomicI64::new(auth::new_writer_epoch()?),
+            blocking_submits: Arc::new(tokio::sync::Semaphore::new(BLOCKING_SUBMITS_MAX)),
+            blocking_submits_running: AtomicU64::new(0),
+            blocking_submits_waiting: AtomicU64::new(0),
         })
     }
 
@@ -540,14 +555,26 @@ impl App {
 
     /// Queues a command from the blocking pool, where waiting for the role lock or for room in
     /// the sequencer's queue stalls no runtime thread; the bound on the queue holds either way.
+    /// At most `BLOCKING_SUBMITS_MAX` commands hold a thread for it; the rest wait for a permit
+    /// on the runtime, in arrival order (tokio's semaphore is fair).
     async fn submit_blocking(
         self: &Arc<Self>,
         actor: OrgId,
         command: Command,
     ) -> Result<Ticket<Committed>, ApiError> {
+        let permit = {
+            let _waiting = Gauge::count(&self.blocking_submits_waiting);
+            self.blocking_submits.clone().acquire_owned().await
+        };
+        // The semaphore is never closed; were it, queueing without a permit is still bounded
+        // by the pool.
+        let permit = permit.ok();
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
-            app.ledger().and_then(|l| l.submit_queued(actor, command))
+            let _running = Gauge::count(&app.blocking_submits_running);
+            let queued = app.ledger().and_then(|l| l.submit_queued(actor, command));
+            drop(permit);
+            queued
         })
         .await?
     }
@@ -1023,6 +1050,23 @@ pub(crate) fn now_ms() -> i64 {
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Counts one in a gauge for as long as it lives, so the count falls back even when the
+/// future holding it is dropped (a client that goes away).
+struct Gauge<'a>(&'a AtomicU64);
+
+impl<'a> Gauge<'a> {
+    fn count(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Self(gauge)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1084,6 +1128,70 @@ mod tests {
         changing.join().unwrap();
         let committed = submitter.join().unwrap().expect("the command is answered");
         assert!(committed.seq > 1);
+        app.close().unwrap();
+    }
+
+    /// During a change of role every command is queued from the blocking pool; each used to
+    /// hold a thread of its own while it waited for the role lock (up to the pool's 512),
+    /// starving reads. Now `BLOCKING_SUBMITS_MAX` hold one and the rest wait on the runtime,
+    /// and all of them are answered once the change is through.
+    #[test]
+    fn commands_during_a_change_of_role_hold_at_most_the_capped_blocking_threads() {
+        const EXTRA: usize = 5;
+        let dir = tempfile::tempdir().unwrap();
+        let app = open_app(&dir);
+        let operator = app.query(|s| s.operator()).unwrap().expect("genesis was written");
+        // Made before the guard, so a failing assertion drops the guard first and the runtime's
+        // drop, which waits for its blocking threads, does not hang on it.
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        let blocked_sender = app.role.read().unwrap();
+        let changing = {
+            let app = app.clone();
+            std::thread::spawn(move || drop(app.role.write().unwrap()))
+        };
+        while app.role.try_read().is_ok() {
+            std::thread::yield_now();
+        }
+        let submitted: Vec<_> = (0..BLOCKING_SUBMITS_MAX + EXTRA)
+            .map(|i| {
+                let app = app.clone();
+                runtime.spawn(async move {
+                    let command = Command::CreateOrganization {
+                        name: format!("Late {i}"),
+                        role: rasid_core::model::Role::Member,
+                    };
+                    app.submit_async(operator, command).await
+                })
+            })
+            .collect();
+        // Without the cap every command takes a thread and `waiting` never reaches EXTRA; the
+        // deadline turns that into a failure instead of a hang.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let counts = || {
+            (
+                app.blocking_submits_running.load(Ordering::Relaxed),
+                app.blocking_submits_waiting.load(Ordering::Relaxed),
+            )
+        };
+        while counts() != (BLOCKING_SUBMITS_MAX as u64, EXTRA as u64) {
+            assert!(Instant::now() < deadline, "running and waiting: {:?}", counts());
+            std::thread::yield_now();
+        }
+        drop(blocked_sender);
+        changing.join().unwrap();
+        let mut seqs: Vec<u64> = runtime.block_on(async {
+            let mut seqs = Vec::new();
+            for task in submitted {
+                seqs.push(task.await.unwrap().expect("every command is answered").seq);
+            }
+            seqs
+        });
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(seqs.len(), BLOCKING_SUBMITS_MAX + EXTRA, "each command was its own record");
+        assert_eq!(counts(), (0, 0));
+        drop(runtime);
         app.close().unwrap();
     }
 }

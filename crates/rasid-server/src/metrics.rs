@@ -117,6 +117,18 @@ fn text(app: &App) -> String {
         "Sequence number the read models reflect.",
         app.live.head_seq(),
     );
+    counter(
+        "rasid_submits_blocking_running",
+        "gauge",
+        "Commands holding a blocking thread while they wait to be queued (full queue or a change of role).",
+        load(&app.blocking_submits_running),
+    );
+    counter(
+        "rasid_submits_blocking_waiting",
+        "gauge",
+        "Commands waiting for one of the blocking threads commands may hold.",
+        load(&app.blocking_submits_waiting),
+    );
     counter("rasid_ws_clients", "gauge", "Open WebSocket connections.", load(&app.live.ws_clients));
     counter(
         "rasid_ws_lagged_batches_total",
