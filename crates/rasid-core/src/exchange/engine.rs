@@ -731,15 +731,13 @@ impl State {
         project: crate::ids::ProjectId,
         vintage_year: u16,
     ) -> ClassHoldings {
-        let mut held: ClassHoldings = self
-            .held_classes
-            .get((account, project, vintage_year))
-            .iter()
-            .map(|i| {
-                let h = self.holdings.get(&(account, *i)).expect("the class index names holdings");
-                (*i, h.available.quantity_tonnes())
-            })
-            .collect();
+        // A plain loop of pushes: collecting the same items through `SmallVec`'s `Extend`
+        // cost about 120 instructions per sell more (it reserves from the size hint first).
+        let mut held = ClassHoldings::new();
+        for i in self.held_classes.get((account, project, vintage_year)) {
+            let h = self.holdings.get(&(account, *i)).expect("the class index names holdings");
+            held.push((*i, h.available.quantity_tonnes()));
+        }
         if held.len() > 1 {
             held.sort_by_key(|(i, _)| self.issuances[i].block.first());
         }
