@@ -311,18 +311,23 @@ impl State {
     /// Takes the order in `slot` out of the book and the indexes; `traded` tonnes of it have
     /// just filled and still count in its level's total (see `Book::unlink`).
     fn unrest_slot(&mut self, slot: u32, traded: u64) -> Order {
+        self.unlink_slot(slot, traded);
+        self.exchange.orders.remove(slot)
+    }
+
+    /// Unlinks the order in `slot` from its book level, the client-id index and the expiry
+    /// index; it stays in its slot for the caller to take out or discard.
+    fn unlink_slot(&mut self, slot: u32, traded: u64) {
         let ex = &mut self.exchange;
-        let instrument = ex.orders.at(slot).instrument;
-        ex.books.get_mut(&instrument).expect("listed").unlink(&mut ex.orders, slot, traded);
-        let order = ex.orders.remove(slot);
-        let id = order.id;
+        let order = ex.orders.at(slot);
+        let (id, instrument, account) = (order.id, order.instrument, order.account);
         if let Some(cid) = &order.client_order_id {
-            ex.client_ids.remove(&(order.account, cid.clone()));
+            ex.client_ids.remove(&(account, cid.clone()));
         }
         if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
             ex.expiries.remove(&(expires_at_ms, id));
         }
-        order
+        ex.books.get_mut(&instrument).expect("listed").unlink(&mut ex.orders, slot, traded);
     }
 
     /// Cancels a resting order and releases everything it holds.
@@ -454,8 +459,10 @@ impl State {
         let resting_done = self.exchange.orders.at(resting_slot).remaining_tonnes == 0;
 
         if resting_done {
-            let done = self.unrest_slot(resting_slot, q);
+            let done = self.exchange.orders.at(resting_slot);
             debug_assert!(done.reserved_cash_minor == 0 && done.reserved_serials.is_empty());
+            self.unlink_slot(resting_slot, q);
+            self.exchange.orders.discard(resting_slot);
         } else {
             self.exchange.books.get_mut(&incoming.instrument).expect("listed").reduce(
                 resting_side,
