@@ -133,7 +133,9 @@ impl Orders {
         self.entry(slot).prev
     }
 
-    /// Stores an order (not yet linked into a level) and returns its slot.
+    /// Stores an order (not yet linked into a level) and returns its slot. Inlined into
+    /// `State::rest`, so the order moves from the caller's frame straight into its slot.
+    #[inline]
     pub(crate) fn insert(&mut self, order: Order) -> u32 {
         assert!(self.index.len() < OPEN_ORDERS_MAX, "open orders fit in u32 slots");
         let (id, account) = (order.id, order.account);

@@ -289,6 +289,7 @@ impl State {
     }
 
     /// Puts an order into the book and the indexes.
+    #[inline]
     fn rest(&mut self, order: Order) {
         let (id, account, instrument) = (order.id, order.account, order.instrument);
         if let Some(cid) = &order.client_order_id {
