@@ -402,9 +402,12 @@ impl RangeSet {
         // One binary search finds both neighbours: the last range starting at or below
         // `range.first`, and the one after it. A range that touches a neighbour grows it in
         // place, so the vector shifts only when a range is added or two ranges merge.
-        let i = v.partition_point(|r| r.first <= range.first);
-        let below = i.checked_sub(1).map(|k| v[k]);
-        let above = v.get(i).copied();
+        // The search and the in-place cases work on the slice: indexing the `SmallVec` itself
+        // checks on every access whether it has spilled.
+        let ranges = v.as_mut_slice();
+        let i = ranges.partition_point(|r| r.first <= range.first);
+        let below = i.checked_sub(1).map(|k| ranges[k]);
+        let above = ranges.get(i).copied();
         if below.is_some_and(|b| b.last >= range.first)
             || above.is_some_and(|a| a.first <= range.last)
         {
@@ -414,11 +417,11 @@ impl RangeSet {
         let joins_above = above.is_some_and(|a| range.last.checked_add(1) == Some(a.first));
         match (joins_below, joins_above) {
             (true, true) => {
-                v[i - 1].last = v[i].last;
+                ranges[i - 1].last = ranges[i].last;
                 v.remove(i);
             }
-            (true, false) => v[i - 1].last = range.last,
-            (false, true) => v[i].first = range.first,
+            (true, false) => ranges[i - 1].last = range.last,
+            (false, true) => ranges[i].first = range.first,
             (false, false) => {
                 room_for_one(v);
                 v.insert(i, range);
@@ -455,19 +458,20 @@ impl RangeSet {
         }
         let Repr::Small(v) = &mut self.repr else { unreachable!("the large case returned") };
         // As in `insert`: one search, and the held range is cut in place.
-        let k = match v.partition_point(|r| r.first <= range.first).checked_sub(1) {
-            Some(k) if v[k].contains_range(range) => k,
+        let ranges = v.as_mut_slice();
+        let k = match ranges.partition_point(|r| r.first <= range.first).checked_sub(1) {
+            Some(k) if ranges[k].contains_range(range) => k,
             _ => return Err(RangeSetError::NotContained),
         };
-        let held = v[k];
+        let held = ranges[k];
         match (held.first < range.first, range.last < held.last) {
             (false, false) => {
                 v.remove(k);
             }
-            (false, true) => v[k].first = range.last + 1,
-            (true, false) => v[k].last = range.first - 1,
+            (false, true) => ranges[k].first = range.last + 1,
+            (true, false) => ranges[k].last = range.first - 1,
             (true, true) => {
-                v[k].last = range.first - 1;
+                ranges[k].last = range.first - 1;
                 room_for_one(v);
                 v.insert(k + 1, SerialRange { first: range.last + 1, last: held.last });
                 self.promote_if_large();
