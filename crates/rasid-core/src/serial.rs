@@ -683,6 +683,32 @@ mod tests {
     }
 
     #[test]
+    fn serials_above_the_top_extend_or_follow_it_in_both_representations() {
+        for n in [3u64, SMALL_RANGES_MAX as u64 + 8] {
+            let mut s = RangeSet::new();
+            for k in 0..n {
+                s.insert(r(10 * k, 10 * k + 4)).unwrap();
+            }
+            assert_eq!(matches!(s.repr, Repr::Large(_)), n > SMALL_RANGES_MAX as u64);
+            let top = 10 * (n - 1) + 4;
+            // Overlapping the top range is refused and changes nothing.
+            assert_eq!(s.insert(r(top, top + 3)), Err(RangeSetError::Overlap));
+            assert_eq!(s.range_count() as u64, n);
+            // Adjacent to the top: it grows; past a gap: a new range after it.
+            s.insert(r(top + 1, top + 2)).unwrap();
+            assert_eq!(s.range_count() as u64, n);
+            s.insert(r(top + 4, top + 4)).unwrap();
+            assert_eq!(s.range_count() as u64, n + 1);
+            assert_eq!(
+                s.ranges().rev().take(2).collect::<Vec<_>>(),
+                vec![r(top + 4, top + 4), r(top - 4, top + 2)]
+            );
+            assert!(s.is_valid());
+            assert_eq!(s.quantity_tonnes(), 5 * n + 3);
+        }
+    }
+
+    #[test]
     fn range_at_top_of_serial_space_does_not_overflow() {
         let top = SerialRange::with_quantity(SERIAL_MAX, 1).unwrap();
         assert_eq!(top.quantity_tonnes(), 1);
