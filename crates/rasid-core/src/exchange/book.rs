@@ -140,7 +140,7 @@ impl Orders {
         assert!(self.index.len() < OPEN_ORDERS_MAX, "open orders fit in u32 slots");
         let (id, account) = (order.id, order.account);
         // The slot is found first and the entry built straight into it: built before the
-        // choice of slot, the entry (about 180 bytes) was copied once more on every rest.
+        // choice of slot, the entry (168 bytes) was copied once more on every rest.
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None => {
@@ -169,7 +169,8 @@ impl Orders {
     }
 
     /// Drops an order (already unlinked from its level) in its slot: for an order that filled
-    /// in full and holds nothing more, where moving it out only to drop it copied 180 bytes.
+    /// in full and holds nothing more, where moving it out only to drop it copied its entry
+    /// (168 bytes).
     pub(crate) fn discard(&mut self, slot: u32) {
         self.forget(slot);
         self.slots[slot as usize] = None;

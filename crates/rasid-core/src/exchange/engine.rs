@@ -486,21 +486,26 @@ impl State {
 
         let trade = TradeId(self.exchange.next_trade);
         self.exchange.next_trade += 1;
-        events.push(Event::Traded(Box::new(Fill {
-            trade,
-            instrument: incoming.instrument,
-            price_minor: price,
-            quantity_tonnes: q,
-            buy_order: buy_id,
-            sell_order: sell_id,
-            buyer,
-            seller,
-            aggressor: incoming.side,
-            serials: delivered,
-            buyer_fee_minor: to_i64(buyer_fee),
-            seller_fee_minor: to_i64(seller_fee),
-            retirements,
-        })));
+        // The box is allocated first and the fill written into it: `Box::new` built the fill
+        // (136 bytes) on the stack and copied it into the allocation.
+        events.push(Event::Traded(Box::write(
+            Box::new_uninit(),
+            Fill {
+                trade,
+                instrument: incoming.instrument,
+                price_minor: price,
+                quantity_tonnes: q,
+                buy_order: buy_id,
+                sell_order: sell_id,
+                buyer,
+                seller,
+                aggressor: incoming.side,
+                serials: delivered,
+                buyer_fee_minor: to_i64(buyer_fee),
+                seller_fee_minor: to_i64(seller_fee),
+                retirements,
+            },
+        )));
         buyer_fee + seller_fee
     }
 
