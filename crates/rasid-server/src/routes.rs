@@ -47,9 +47,7 @@ pub(crate) use page::Params;
 pub fn router(app: Shared) -> Router {
     let mut router = Router::new();
     for route in table::routes() {
-        let access =
-            axum::middleware::from_fn_with_state((app.clone(), route.access), table::enforce);
-        router = router.route(route.path, route.handler.route_layer(access));
+        router = router.route(route.path, route.handler);
     }
     router
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route") })
@@ -140,6 +138,17 @@ pub(crate) async fn authenticate_request(
     app: &Shared,
     headers: &axum::http::HeaderMap,
 ) -> Result<Caller, ApiError> {
+    match authenticate_request_cached(app, headers)? {
+        Known::Caller(caller) => Ok(caller),
+        Known::Unknown(lookup) => lookup.run(app.clone()).await,
+    }
+}
+
+/// The synchronous part of `authenticate_request` (see `authenticate_cached`).
+pub(crate) fn authenticate_request_cached(
+    app: &Shared,
+    headers: &axum::http::HeaderMap,
+) -> Result<Known, ApiError> {
     if !headers.contains_key(AUTHORIZATION) {
         return Err(ApiError::unauthenticated(
             "this route needs a bearer token (POST /v1/sessions) or an API key",
@@ -147,7 +156,7 @@ pub(crate) async fn authenticate_request(
     }
     let token = bearer_token_str(headers)
         .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
-    authenticate(app, token).await
+    authenticate_cached(app, token)
 }
 
 impl FromRequestParts<Shared> for Caller {
@@ -174,27 +183,58 @@ impl FromRequestParts<Shared> for MaybeCaller {
 /// Resolves a session token or API key to its caller, after taking one request from the token's
 /// rate-limit bucket (429 when it is empty).
 pub(crate) async fn authenticate(app: &Shared, token: &str) -> Result<Caller, ApiError> {
+    match authenticate_cached(app, token)? {
+        Known::Caller(caller) => Ok(caller),
+        Known::Unknown(lookup) => lookup.run(app.clone()).await,
+    }
+}
+
+/// What the token cache knows of a token whose rate-limit request has been taken.
+pub(crate) enum Known {
+    Caller(Caller),
+    /// Not cached: the token must be looked up in the user store.
+    Unknown(Lookup),
+}
+
+/// A token to look up in the user store (a blocking read), with its hash for the cache.
+pub(crate) struct Lookup {
+    token: String,
+    hash: [u8; 32],
+}
+
+/// The synchronous part of `authenticate`: takes one request from the token's rate-limit
+/// bucket and answers from the token cache when it can. Almost every request ends here, so the
+/// route guard (`table::Guarded`) needs no future of its own for them.
+pub(crate) fn authenticate_cached(app: &Shared, token: &str) -> Result<Known, ApiError> {
     let hash = auth::token_hash(token);
     let now = std::time::Instant::now();
     app.limits.take(&hash, now).map_err(ApiError::rate_limited)?;
-    if let Some(c) = app.caches.caller(&hash, now) {
-        return Ok(Caller { username: c.username, org: c.org, role: c.role });
-    }
-    let (app, token) = (app.clone(), token.to_owned());
-    blocking(move || {
-        let user =
-            app.users.user_for_token(&token, now_ms()).map_err(storage)?.ok_or_else(|| {
-                ApiError::unauthenticated("the token is invalid, expired or revoked")
-            })?;
-        let org = user.org;
-        let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
-            || ApiError::internal(format!("user {} has no organization", user.username)),
-        )?;
-        let username: Arc<str> = user.username.into();
-        app.caches.remember(hash, username.clone(), org, role);
-        Ok(Caller { username, org, role })
+    Ok(match app.caches.caller(&hash, now) {
+        Some(c) => Known::Caller(Caller { username: c.username, org: c.org, role: c.role }),
+        None => Known::Unknown(Lookup { token: token.to_owned(), hash }),
     })
-    .await
+}
+
+impl Lookup {
+    /// Reads the token's user and organization off the async threads and caches the caller.
+    pub(crate) async fn run(self, app: Shared) -> Result<Caller, ApiError> {
+        let Lookup { token, hash } = self;
+        blocking(move || {
+            let user =
+                app.users.user_for_token(&token, now_ms()).map_err(storage)?.ok_or_else(|| {
+                    ApiError::unauthenticated("the token is invalid, expired or revoked")
+                })?;
+            let org = user.org;
+            let role =
+                app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
+                    || ApiError::internal(format!("user {} has no organization", user.username)),
+                )?;
+            let username: Arc<str> = user.username.into();
+            app.caches.remember(hash, username.clone(), org, role);
+            Ok(Caller { username, org, role })
+        })
+        .await
+    }
 }
 
 impl Caller {
