@@ -24,6 +24,7 @@ use rasid_store::Committed;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::convert::Infallible;
 use std::sync::Arc;
 
 pub(crate) type Shared = Arc<App>;
@@ -58,14 +59,16 @@ pub fn router(app: Shared) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(app.clone(), front))
+        .layer(FrontLayer(app.clone()))
         .with_state(app)
         .merge(rasid_web::router())
 }
 
 /// The one middleware every `/v1` request passes before routing. It used to be three layers
 /// (metrics, `DefaultBodyLimit`, body buffering), each of which cloned the inner service and
-/// boxed a future on every request; folded together they cost one of each. In order:
+/// boxed a future on every request; folded together they cost one of each. It is a tower
+/// service of its own rather than axum's `from_fn`, which on every request also wrapped the
+/// inner service in a second boxed service (`Next`) whose call boxed another future. In order:
 /// - the request is timed and counted by status (`metrics::record`) inside a `tracing` span;
 /// - the whole body (at most `BODY_BYTES_MAX`) is read before routing, and a larger one is
 ///   refused with 413. A request refused before its handler reads the body (401, 403, a bad id
@@ -74,11 +77,55 @@ pub fn router(app: Shared) -> Router {
 ///   small, so buffering costs little, and because every body is already buffered within the
 ///   limit no extractor needs a body limit of its own;
 /// - the `Idempotency-Key` handling runs on the buffered request.
-async fn front(
-    State(app): State<Shared>,
+#[derive(Clone)]
+struct FrontLayer(Shared);
+
+impl<S> tower::Layer<S> for FrontLayer {
+    type Service = Front<S>;
+    fn layer(&self, inner: S) -> Front<S> {
+        Front { inner, app: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+struct Front<S> {
+    inner: S,
+    app: Shared,
+}
+
+impl<S> tower::Service<Request> for Front<S>
+where
+    S: tower::Service<Request, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        // The inner service is made ready (and called) inside the future, by `oneshot`.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> <Self as tower::Service<Request>>::Future {
+        Box::pin(front(self.app.clone(), req, self.inner.clone()))
+    }
+}
+
+async fn front<S>(
+    app: Shared,
     req: Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+    inner: S,
+) -> Result<axum::response::Response, Infallible>
+where
+    S: tower::Service<Request, Response = axum::response::Response, Error = Infallible>,
+{
     use axum::response::IntoResponse;
     use tracing::Instrument;
     let started = std::time::Instant::now();
@@ -88,7 +135,7 @@ async fn front(
         match axum::body::to_bytes(body, BODY_BYTES_MAX).await {
             Ok(bytes) => {
                 let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-                crate::idempotency::layer(State(app.clone()), req, next).await
+                crate::idempotency::layer(&app, req, inner).await
             }
             Err(_) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -101,7 +148,7 @@ async fn front(
     .instrument(span.clone())
     .await;
     crate::metrics::record(&app.metrics, started, response.status(), &span);
-    response
+    Ok(response)
 }
 
 /// Runs ledger or database work off the async threads: it blocks until durable.
