@@ -47,7 +47,10 @@ impl Directory {
 
     /// An instrument by id (`3`, `ins3`) or symbol, as `routes::resolve` finds it.
     pub fn resolve(&self, reference: &str) -> Option<(InstrumentId, Currency)> {
-        let by_id = reference.parse::<InstrumentId>().ok().filter(|id| self.by_id.contains_key(id));
+        let by_id = may_be_id(reference)
+            .then(|| reference.parse::<InstrumentId>().ok())
+            .flatten()
+            .filter(|id| self.by_id.contains_key(id));
         let id = by_id.or_else(|| self.by_symbol.get(reference).copied())?;
         Some((id, self.by_id[&id]))
     }
@@ -55,6 +58,16 @@ impl Directory {
     pub fn currency(&self, id: InstrumentId) -> Option<Currency> {
         self.by_id.get(&id).copied()
     }
+}
+
+/// Whether `reference` could parse as an instrument id (`3`, `ins3`). A reference that cannot is
+/// a symbol, and parsing it anyway builds an error message with `format!` that is thrown away —
+/// on every order, since clients name instruments by symbol. An id parses as `u64`, which takes
+/// an optional `+` and then digits, after the optional `ins` prefix; so anything else in first
+/// place rules it out, and whatever passes is still parsed in full.
+fn may_be_id(reference: &str) -> bool {
+    let digits = reference.strip_prefix("ins").unwrap_or(reference);
+    digits.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'+')
 }
 
 #[derive(Debug, Default)]
@@ -102,5 +115,48 @@ impl Caches {
 
     pub fn set_directory(&self, version: u64, directory: Arc<Directory>) {
         *self.instruments.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, directory));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_be_id;
+    use rasid_core::exchange::InstrumentId;
+
+    /// The pre-check never rules out a reference that parses as an id, and the references of
+    /// the order path (symbols) are ruled out without parsing.
+    #[test]
+    fn references_that_parse_as_ids_are_never_ruled_out() {
+        let references = [
+            "1",
+            "42",
+            "ins1",
+            "ins42",
+            "+1",
+            "ins+1",
+            "0",
+            "ins0",
+            "01",
+            "",
+            "ins",
+            "insx",
+            "x1",
+            "BENCH-1",
+            "VCS1-2021",
+            "INS1",
+            "ins 1",
+            " 1",
+            "1 ",
+            "-1",
+            "ins-1",
+            "١",
+            "18446744073709551616",
+        ];
+        for r in references {
+            if r.parse::<InstrumentId>().is_ok() {
+                assert!(may_be_id(r), "{r:?} parses as an id");
+            }
+        }
+        assert!(!may_be_id("BENCH-1") && !may_be_id("VCS1-2021") && !may_be_id(""));
     }
 }

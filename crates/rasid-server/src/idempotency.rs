@@ -17,23 +17,28 @@ use crate::error::ApiError;
 use crate::now_ms;
 use crate::routes::{BODY_BYTES_MAX, Shared, bearer_token};
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use std::convert::Infallible;
 
 pub const HEADER: &str = "idempotency-key";
 const KEY_LEN_MAX: usize = 255;
 /// Replies larger than this are not recorded (none of today's routes come close).
 const REPLY_BYTES_MAX: usize = 1024 * 1024;
 
-pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Response {
+/// Runs `next` (the routed service) on `req`, recording or replaying its answer under the
+/// request's `Idempotency-Key` when it has one.
+pub async fn layer<S>(app: &Shared, req: Request, next: S) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
     if req.method() != Method::POST {
-        return next.run(req).await;
+        return run(next, req).await;
     }
     let Some(key) = req.headers().get(HEADER) else {
-        return next.run(req).await;
+        return run(next, req).await;
     };
     let key = match key.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= KEY_LEN_MAX => k.to_owned(),
@@ -47,7 +52,7 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
     };
     // Without a valid session the route answers 401 itself; nothing is recorded.
     let Some(token) = bearer_token(req.headers()) else {
-        return next.run(req).await;
+        return run(next, req).await;
     };
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, BODY_BYTES_MAX).await else {
@@ -85,7 +90,7 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
     };
     let (username, seen) = match claim {
         Ok(Ok(Some(claim))) => claim,
-        Ok(Ok(None)) => return next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(Ok(None)) => return run(next, Request::from_parts(parts, Body::from(bytes))).await,
         Ok(Err(e)) => return crate::routes::storage(e).into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -127,7 +132,7 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
         }
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = run(next, Request::from_parts(parts, Body::from(bytes))).await;
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, REPLY_BYTES_MAX).await;
     let status = parts.status;
@@ -136,6 +141,7 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
         Ok(bytes) if !status.is_server_error() => Some(bytes.to_vec()),
         _ => None,
     };
+    let app = app.clone();
     let finished = tokio::task::spawn_blocking(move || match record {
         Some(bytes) => app.users.idempotency_finish(&username, &key, status.as_u16(), &bytes),
         None => app.users.idempotency_abort(&username, &key),
@@ -147,5 +153,17 @@ pub async fn layer(State(app): State<Shared>, req: Request, next: Next) -> Respo
     match body {
         Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
         Err(_) => ApiError::internal("a reply was too large to record").into_response(),
+    }
+}
+
+/// Calls the routed service once; it cannot fail (its error type has no values).
+async fn run<S>(next: S, req: Request) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    use tower::ServiceExt;
+    match next.oneshot(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }

@@ -382,8 +382,63 @@ impl serde::Serialize for CommittedView<'_> {
             self.events.iter().map(|e| EventView(e, self.currency)).collect();
         m.serialize_entry("events", &events)?;
         m.serialize_entry("seq", &self.seq)?;
-        m.serialize_entry("time", &rfc3339(self.time_ms))?;
+        recent::time(self.time_ms, |time| m.serialize_entry("time", time))?;
         m.end()
+    }
+}
+
+/// The last few amounts and time stamps the order path formatted, per thread. `format_minor`
+/// and `rfc3339` build a `String` through `format!` each time (together ≈ 10% of the
+/// instructions a runtime thread spends on one order), yet the replies of one commit share its
+/// time stamp, and the events of one order repeat a few amounts (its price; the fees, often
+/// zero). What is printed is always what those functions print: a value is formatted by them the
+/// first time and reused only for the same inputs.
+mod recent {
+    use super::{Currency, format_minor, rfc3339};
+    use std::cell::RefCell;
+
+    /// Amounts remembered per thread, replaced oldest first.
+    const AMOUNTS: usize = 4;
+
+    #[derive(Default)]
+    struct Recent {
+        time: Option<(i64, String)>,
+        amounts: [Option<(i64, Currency, String)>; AMOUNTS],
+        /// The slot the next new amount replaces.
+        next: usize,
+    }
+
+    thread_local! {
+        static RECENT: RefCell<Recent> = RefCell::new(Recent::default());
+    }
+
+    /// Calls `f` with `rfc3339(ms)`.
+    pub(super) fn time<R>(ms: i64, f: impl FnOnce(&str) -> R) -> R {
+        RECENT.with_borrow_mut(|r| {
+            let (_, text) = match &mut r.time {
+                Some(t) if t.0 == ms => t,
+                slot => slot.insert((ms, rfc3339(ms))),
+            };
+            f(text)
+        })
+    }
+
+    /// Calls `f` with `format_minor(minor, currency)`.
+    pub(super) fn amount<R>(minor: i64, currency: Currency, f: impl FnOnce(&str) -> R) -> R {
+        RECENT.with_borrow_mut(|r| {
+            let at = r
+                .amounts
+                .iter()
+                .position(|a| a.as_ref().is_some_and(|(m, c, _)| *m == minor && *c == currency));
+            let at = at.unwrap_or_else(|| {
+                let at = r.next;
+                r.next = (at + 1) % AMOUNTS;
+                r.amounts[at] = Some((minor, currency, format_minor(i128::from(minor), currency)));
+                at
+            });
+            let (_, _, text) = r.amounts[at].as_ref().expect("filled above");
+            f(text)
+        })
     }
 }
 
@@ -418,7 +473,6 @@ impl serde::Serialize for RangesView<'_> {
 impl serde::Serialize for EventView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let price = |i: InstrumentId, p: i64| format_minor(i128::from(p), (self.1)(i));
         // Keys in sorted order, as a `Value` map prints them.
         match self.0 {
             Event::OrderAccepted {
@@ -433,7 +487,8 @@ impl serde::Serialize for EventView<'_> {
                 m.serialize_entry("account", &account.0)?;
                 m.serialize_entry("instrument", &instrument.0)?;
                 m.serialize_entry("order", &order.0)?;
-                m.serialize_entry("price", &price(*instrument, *price_minor))?;
+                let c = (self.1)(*instrument);
+                recent::amount(*price_minor, c, |p| m.serialize_entry("price", p))?;
                 m.serialize_entry("quantity", quantity_tonnes)?;
                 m.serialize_entry("side", side.as_str())?;
                 m.serialize_entry("type", "order_accepted")?;
@@ -443,7 +498,8 @@ impl serde::Serialize for EventView<'_> {
                 let mut m = s.serialize_map(Some(6))?;
                 m.serialize_entry("instrument", &instrument.0)?;
                 m.serialize_entry("order", &order.0)?;
-                m.serialize_entry("price", &price(*instrument, *price_minor))?;
+                let c = (self.1)(*instrument);
+                recent::amount(*price_minor, c, |p| m.serialize_entry("price", p))?;
                 m.serialize_entry("remaining", remaining_tonnes)?;
                 m.serialize_entry("side", side.as_str())?;
                 m.serialize_entry("type", "order_rested")?;
@@ -476,15 +532,15 @@ impl serde::Serialize for EventView<'_> {
                 m.serialize_entry("aggressor", f.aggressor.as_str())?;
                 m.serialize_entry("buy_order", &f.buy_order.0)?;
                 m.serialize_entry("buyer", &f.buyer.0)?;
-                m.serialize_entry("buyer_fee", &format_minor(i128::from(f.buyer_fee_minor), c))?;
+                recent::amount(f.buyer_fee_minor, c, |a| m.serialize_entry("buyer_fee", a))?;
                 m.serialize_entry("currency", c.code())?;
                 m.serialize_entry("instrument", &f.instrument.0)?;
-                m.serialize_entry("price", &format_minor(i128::from(f.price_minor), c))?;
+                recent::amount(f.price_minor, c, |p| m.serialize_entry("price", p))?;
                 m.serialize_entry("quantity", &f.quantity_tonnes)?;
                 m.serialize_entry("retirements", &retirements)?;
                 m.serialize_entry("sell_order", &f.sell_order.0)?;
                 m.serialize_entry("seller", &f.seller.0)?;
-                m.serialize_entry("seller_fee", &format_minor(i128::from(f.seller_fee_minor), c))?;
+                recent::amount(f.seller_fee_minor, c, |a| m.serialize_entry("seller_fee", a))?;
                 m.serialize_entry("serials", &Lots(&f.serials))?;
                 m.serialize_entry("trade", &f.trade.0)?;
                 m.serialize_entry("type", "trade")?;
@@ -550,5 +606,49 @@ mod tests {
         let values: Vec<Value> = events.iter().map(|e| event_json(e, &currency)).collect();
         let expected = json!({ "seq": 42, "time": rfc3339(1_700_000_000_123), "events": values });
         assert_eq!(serde_json::to_string(&view).unwrap(), expected.to_string());
+    }
+
+    /// The remembered amounts and time stamps never change what is printed: many replies in a
+    /// row, with times that repeat and change, more distinct amounts than are remembered, the
+    /// same amount in several currencies and negative amounts, each equal to `event_json`.
+    #[test]
+    fn remembered_amounts_and_times_print_what_formatting_prints() {
+        let instruments = [InstrumentId(1), InstrumentId(2), InstrumentId(3), InstrumentId(4)];
+        let currency = |i: InstrumentId| Currency::ALL[(i.0 as usize - 1) % Currency::ALL.len()];
+        for n in 0..200_i64 {
+            let i = instruments[(n % 4) as usize];
+            let price_minor = [12_345, -5, 0, 1, 100, 12_345, 7 * n][(n % 7) as usize];
+            let events = vec![
+                Event::OrderAccepted {
+                    order: OrderId(n as u64),
+                    instrument: i,
+                    account: AccountId(4),
+                    side: Side::Buy,
+                    price_minor,
+                    quantity_tonnes: 1,
+                },
+                Event::Traded(Box::new(Fill {
+                    trade: TradeId(n as u64),
+                    instrument: i,
+                    price_minor: price_minor + n % 3,
+                    quantity_tonnes: 1,
+                    buy_order: OrderId(n as u64),
+                    sell_order: OrderId(2),
+                    buyer: AccountId(4),
+                    seller: AccountId(3),
+                    aggressor: Side::Buy,
+                    serials: vec![],
+                    buyer_fee_minor: n % 5,
+                    seller_fee_minor: -(n % 2),
+                    retirements: vec![],
+                })),
+            ];
+            let time_ms = 1_700_000_000_000 + (n / 10) * 1_001;
+            let view =
+                CommittedView { seq: n as u64, time_ms, events: &events, currency: &currency };
+            let values: Vec<Value> = events.iter().map(|e| event_json(e, &currency)).collect();
+            let expected = json!({ "seq": n, "time": rfc3339(time_ms), "events": values });
+            assert_eq!(serde_json::to_string(&view).unwrap(), expected.to_string(), "reply {n}");
+        }
     }
 }

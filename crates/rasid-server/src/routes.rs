@@ -24,6 +24,7 @@ use rasid_store::Committed;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::convert::Infallible;
 use std::sync::Arc;
 
 pub(crate) type Shared = Arc<App>;
@@ -47,9 +48,7 @@ pub(crate) use page::Params;
 pub fn router(app: Shared) -> Router {
     let mut router = Router::new();
     for route in table::routes() {
-        let access =
-            axum::middleware::from_fn_with_state((app.clone(), route.access), table::enforce);
-        router = router.route(route.path, route.handler.route_layer(access));
+        router = router.route(route.path, route.handler);
     }
     router
         .fallback(|| async { ApiError::not_found("unknown_route", "no such route") })
@@ -60,14 +59,16 @@ pub fn router(app: Shared) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(axum::middleware::from_fn_with_state(app.clone(), front))
+        .layer(FrontLayer(app.clone()))
         .with_state(app)
         .merge(rasid_web::router())
 }
 
 /// The one middleware every `/v1` request passes before routing. It used to be three layers
 /// (metrics, `DefaultBodyLimit`, body buffering), each of which cloned the inner service and
-/// boxed a future on every request; folded together they cost one of each. In order:
+/// boxed a future on every request; folded together they cost one of each. It is a tower
+/// service of its own rather than axum's `from_fn`, which on every request also wrapped the
+/// inner service in a second boxed service (`Next`) whose call boxed another future. In order:
 /// - the request is timed and counted by status (`metrics::record`) inside a `tracing` span;
 /// - the whole body (at most `BODY_BYTES_MAX`) is read before routing, and a larger one is
 ///   refused with 413. A request refused before its handler reads the body (401, 403, a bad id
@@ -76,11 +77,55 @@ pub fn router(app: Shared) -> Router {
 ///   small, so buffering costs little, and because every body is already buffered within the
 ///   limit no extractor needs a body limit of its own;
 /// - the `Idempotency-Key` handling runs on the buffered request.
-async fn front(
-    State(app): State<Shared>,
+#[derive(Clone)]
+struct FrontLayer(Shared);
+
+impl<S> tower::Layer<S> for FrontLayer {
+    type Service = Front<S>;
+    fn layer(&self, inner: S) -> Front<S> {
+        Front { inner, app: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+struct Front<S> {
+    inner: S,
+    app: Shared,
+}
+
+impl<S> tower::Service<Request> for Front<S>
+where
+    S: tower::Service<Request, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = futures_util::future::BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        // The inner service is made ready (and called) inside the future, by `oneshot`.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> <Self as tower::Service<Request>>::Future {
+        Box::pin(front(self.app.clone(), req, self.inner.clone()))
+    }
+}
+
+async fn front<S>(
+    app: Shared,
     req: Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+    inner: S,
+) -> Result<axum::response::Response, Infallible>
+where
+    S: tower::Service<Request, Response = axum::response::Response, Error = Infallible>,
+{
     use axum::response::IntoResponse;
     use tracing::Instrument;
     let started = std::time::Instant::now();
@@ -90,7 +135,7 @@ async fn front(
         match axum::body::to_bytes(body, BODY_BYTES_MAX).await {
             Ok(bytes) => {
                 let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-                crate::idempotency::layer(State(app.clone()), req, next).await
+                crate::idempotency::layer(&app, req, inner).await
             }
             Err(_) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -103,7 +148,7 @@ async fn front(
     .instrument(span.clone())
     .await;
     crate::metrics::record(&app.metrics, started, response.status(), &span);
-    response
+    Ok(response)
 }
 
 /// Runs ledger or database work off the async threads: it blocks until durable.
@@ -140,6 +185,17 @@ pub(crate) async fn authenticate_request(
     app: &Shared,
     headers: &axum::http::HeaderMap,
 ) -> Result<Caller, ApiError> {
+    match authenticate_request_cached(app, headers)? {
+        Known::Caller(caller) => Ok(caller),
+        Known::Unknown(lookup) => lookup.run(app.clone()).await,
+    }
+}
+
+/// The synchronous part of `authenticate_request` (see `authenticate_cached`).
+pub(crate) fn authenticate_request_cached(
+    app: &Shared,
+    headers: &axum::http::HeaderMap,
+) -> Result<Known, ApiError> {
     if !headers.contains_key(AUTHORIZATION) {
         return Err(ApiError::unauthenticated(
             "this route needs a bearer token (POST /v1/sessions) or an API key",
@@ -147,7 +203,7 @@ pub(crate) async fn authenticate_request(
     }
     let token = bearer_token_str(headers)
         .ok_or_else(|| ApiError::unauthenticated("expected `Authorization: Bearer TOKEN`"))?;
-    authenticate(app, token).await
+    authenticate_cached(app, token)
 }
 
 impl FromRequestParts<Shared> for Caller {
@@ -174,27 +230,58 @@ impl FromRequestParts<Shared> for MaybeCaller {
 /// Resolves a session token or API key to its caller, after taking one request from the token's
 /// rate-limit bucket (429 when it is empty).
 pub(crate) async fn authenticate(app: &Shared, token: &str) -> Result<Caller, ApiError> {
+    match authenticate_cached(app, token)? {
+        Known::Caller(caller) => Ok(caller),
+        Known::Unknown(lookup) => lookup.run(app.clone()).await,
+    }
+}
+
+/// What the token cache knows of a token whose rate-limit request has been taken.
+pub(crate) enum Known {
+    Caller(Caller),
+    /// Not cached: the token must be looked up in the user store.
+    Unknown(Lookup),
+}
+
+/// A token to look up in the user store (a blocking read), with its hash for the cache.
+pub(crate) struct Lookup {
+    token: String,
+    hash: [u8; 32],
+}
+
+/// The synchronous part of `authenticate`: takes one request from the token's rate-limit
+/// bucket and answers from the token cache when it can. Almost every request ends here, so the
+/// route guard (`table::Guarded`) needs no future of its own for them.
+pub(crate) fn authenticate_cached(app: &Shared, token: &str) -> Result<Known, ApiError> {
     let hash = auth::token_hash(token);
     let now = std::time::Instant::now();
     app.limits.take(&hash, now).map_err(ApiError::rate_limited)?;
-    if let Some(c) = app.caches.caller(&hash, now) {
-        return Ok(Caller { username: c.username, org: c.org, role: c.role });
-    }
-    let (app, token) = (app.clone(), token.to_owned());
-    blocking(move || {
-        let user =
-            app.users.user_for_token(&token, now_ms()).map_err(storage)?.ok_or_else(|| {
-                ApiError::unauthenticated("the token is invalid, expired or revoked")
-            })?;
-        let org = user.org;
-        let role = app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
-            || ApiError::internal(format!("user {} has no organization", user.username)),
-        )?;
-        let username: Arc<str> = user.username.into();
-        app.caches.remember(hash, username.clone(), org, role);
-        Ok(Caller { username, org, role })
+    Ok(match app.caches.caller(&hash, now) {
+        Some(c) => Known::Caller(Caller { username: c.username, org: c.org, role: c.role }),
+        None => Known::Unknown(Lookup { token: token.to_owned(), hash }),
     })
-    .await
+}
+
+impl Lookup {
+    /// Reads the token's user and organization off the async threads and caches the caller.
+    pub(crate) async fn run(self, app: Shared) -> Result<Caller, ApiError> {
+        let Lookup { token, hash } = self;
+        blocking(move || {
+            let user =
+                app.users.user_for_token(&token, now_ms()).map_err(storage)?.ok_or_else(|| {
+                    ApiError::unauthenticated("the token is invalid, expired or revoked")
+                })?;
+            let org = user.org;
+            let role =
+                app.ledger()?.query(move |s| s.organization(org).map(|o| o.role))?.ok_or_else(
+                    || ApiError::internal(format!("user {} has no organization", user.username)),
+                )?;
+            let username: Arc<str> = user.username.into();
+            app.caches.remember(hash, username.clone(), org, role);
+            Ok(Caller { username, org, role })
+        })
+        .await
+    }
 }
 
 impl Caller {

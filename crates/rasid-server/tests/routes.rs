@@ -578,6 +578,57 @@ fn role_by_route_matrix() {
     let _ = w.buyer_org;
 }
 
+/// The route guard answers a token from its cache without a look-up, and looks up a token it
+/// has not seen (a fresh session) in the user store: both must give the same answers. Each
+/// fresh token's first request below takes the look-up, the second the cache.
+#[test]
+fn route_access_is_the_same_for_a_looked_up_token_and_a_cached_one() {
+    let s = Server::start();
+    let _ = setup(&s);
+    let halt = format!("/v1/instruments/{UNKNOWN}/halt");
+    let auction = format!("/v1/auctions/{UNKNOWN}");
+    for _ in 0..2 {
+        // A member on an operator's route: 403 after the look-up and from the cache.
+        let member = s.login("buyer", PASSWORD);
+        for _ in 0..2 {
+            let r = s.call("POST", &halt, Some(&member), None);
+            assert_eq!((r.status, r.code().as_str()), (403, "forbidden"), "{}", r.text);
+        }
+        // Any role on an authenticated route: the handler runs and sees the caller.
+        let member = s.login("buyer", PASSWORD);
+        for _ in 0..2 {
+            let r = s.call("GET", "/v1/api-keys", Some(&member), None);
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        // A public route that shows more to a caller: a valid token reaches the handler.
+        let member = s.login("buyer", PASSWORD);
+        for _ in 0..2 {
+            let r = s.call("GET", &auction, Some(&member), None);
+            assert_eq!(r.status, 404, "{}", r.text);
+        }
+    }
+    // A token that no look-up finds is refused on every route that reads a token, each time.
+    for path in [halt.as_str(), "/v1/api-keys", auction.as_str()] {
+        let method = if path == halt { "POST" } else { "GET" };
+        for _ in 0..2 {
+            let r = s.call(method, path, Some("not-a-token"), None);
+            assert_eq!(
+                (r.status, r.code().as_str()),
+                (401, "unauthenticated"),
+                "{path}: {}",
+                r.text
+            );
+        }
+    }
+    // The operator may halt: the look-up admits the role and the handler answers (no such
+    // instrument).
+    let op = s.login("operator", OPERATOR_PASSWORD);
+    for _ in 0..2 {
+        let r = s.call("POST", &halt, Some(&op), None);
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+}
+
 /// Asserts a request is refused with a 4xx in the error format and changes nothing.
 fn refused(
     s: &Server,

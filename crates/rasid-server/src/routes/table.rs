@@ -1,16 +1,16 @@
 //! The route table: every route of the API in one list — method, path, who may call it, what it
 //! takes and returns — from which both the router and the OpenAPI document are built, so the two
-//! cannot disagree. Access is enforced here, by a layer on each route, before the handler runs
+//! cannot disagree. Access is enforced here, by a guard around each handler, before the handler runs
 //! (and so before its body is parsed): deny by default, a route is public only when it says so.
 
-use super::{Caller, Shared, auctions, authenticate_request, exchange, registry};
+use super::{Caller, Known, Shared, auctions, authenticate_request_cached, exchange, registry};
 use crate::error::ApiError;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::handler::Handler;
 use axum::http::{Method, header::AUTHORIZATION};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
+use futures_util::future::{BoxFuture, Either, Ready, ready};
 use rasid_core::model::Role;
 
 /// Who may call a route.
@@ -113,7 +113,7 @@ impl Builder {
             request,
             status,
             response,
-            handler: on(filter, handler),
+            handler: on(filter, Guarded { handler, access }),
         });
     }
 }
@@ -209,37 +209,82 @@ pub fn routes() -> Vec<Route> {
     b.0
 }
 
-/// The layer that enforces a route's access before its handler runs; the authenticated caller
-/// is handed to the handler through the request's extensions (one session look-up).
-pub(crate) async fn enforce(
-    State((app, access)): State<(Shared, Access)>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    if let Access::RolesOrScrapeToken(_) = access
-        && app.is_scrape_token(req.headers())
-    {
-        return next.run(req).await;
+/// A route's handler behind its access rule: the rule is enforced before the handler runs (and
+/// so before its extractors parse anything), and the authenticated caller is handed to the
+/// handler through the request's extensions (one session look-up per request).
+///
+/// It wraps the handler itself rather than being a layer on the route: axum's `from_fn` layer
+/// cloned the boxed inner service, boxed it once more as `Next` and boxed a future on every
+/// request. Here a request whose caller is answered by the token cache (almost all) or that
+/// needs none goes straight to the handler's own future; only a token the cache does not know
+/// boxes a future, for its blocking look-up in the user store.
+#[derive(Clone)]
+pub(crate) struct Guarded<H> {
+    handler: H,
+    access: Access,
+}
+
+/// The guard's future: the handler's own, a refusal, or a token look-up followed by the
+/// handler.
+type GuardedFuture<F> = Either<F, Either<Ready<Response>, BoxFuture<'static, Response>>>;
+
+impl<H, T> Handler<T, Shared> for Guarded<H>
+where
+    H: Handler<T, Shared>,
+    T: 'static,
+{
+    type Future = GuardedFuture<H::Future>;
+
+    fn call(self, mut req: Request, app: Shared) -> Self::Future {
+        let refuse = |e: ApiError| Either::Right(Either::Left(ready(e.into_response())));
+        let access = self.access;
+        if let Access::RolesOrScrapeToken(_) = access
+            && app.is_scrape_token(req.headers())
+        {
+            return Either::Left(self.handler.call(req, app));
+        }
+        let known = match access {
+            Access::Public => None,
+            Access::PublicOrCaller if !req.headers().contains_key(AUTHORIZATION) => None,
+            Access::PublicOrCaller
+            | Access::Authenticated
+            | Access::Roles(_)
+            | Access::RolesOrScrapeToken(_) => {
+                match authenticate_request_cached(&app, req.headers()) {
+                    Ok(known) => Some(known),
+                    Err(e) => return refuse(e),
+                }
+            }
+        };
+        match known {
+            None => Either::Left(self.handler.call(req, app)),
+            Some(Known::Caller(caller)) => match admit(access, caller) {
+                Ok(caller) => {
+                    req.extensions_mut().insert::<Caller>(caller);
+                    Either::Left(self.handler.call(req, app))
+                }
+                Err(e) => refuse(e),
+            },
+            Some(Known::Unknown(lookup)) => Either::Right(Either::Right(Box::pin(async move {
+                let caller = match lookup.run(app.clone()).await.and_then(|c| admit(access, c)) {
+                    Ok(caller) => caller,
+                    Err(e) => return e.into_response(),
+                };
+                req.extensions_mut().insert::<Caller>(caller);
+                self.handler.call(req, app).await
+            }))),
+        }
     }
-    let caller = match access {
-        Access::Public => None,
-        Access::PublicOrCaller if !req.headers().contains_key(AUTHORIZATION) => None,
-        Access::PublicOrCaller
-        | Access::Authenticated
-        | Access::Roles(_)
-        | Access::RolesOrScrapeToken(_) => match authenticate_request(&app, req.headers()).await {
-            Ok(caller) => Some(caller),
-            Err(e) => return e.into_response(),
-        },
-    };
-    if let (Access::Roles(roles) | Access::RolesOrScrapeToken(roles), Some(c)) = (access, &caller)
-        && !roles.contains(&c.role)
-    {
-        return ApiError::forbidden(format!("the {} role may not do this", c.role.as_str()))
-            .into_response();
+}
+
+/// Refuses an authenticated caller whose role the route does not allow (403).
+fn admit(access: Access, caller: Caller) -> Result<Caller, ApiError> {
+    match access {
+        Access::Roles(roles) | Access::RolesOrScrapeToken(roles)
+            if !roles.contains(&caller.role) =>
+        {
+            Err(ApiError::forbidden(format!("the {} role may not do this", caller.role.as_str())))
+        }
+        _ => Ok(caller),
     }
-    if let Some(caller) = caller {
-        req.extensions_mut().insert::<Caller>(caller);
-    }
-    next.run(req).await
 }
