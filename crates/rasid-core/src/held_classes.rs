@@ -7,12 +7,11 @@
 //! (`State::holding_entry` and `State::remove_holding`, the only two places that do), and the
 //! audit and the snapshot round trip of the tests compare it with a rebuild.
 
-use crate::exchange::book::IdHasher;
+use crate::id_hash::IdHashMap;
 use crate::ids::{AccountId, IssuanceId, ProjectId};
 use crate::model::Issuance;
 use smallvec::SmallVec;
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeMap;
 
 /// An account and a class: project and vintage year.
 pub(crate) type ClassKey = (AccountId, ProjectId, u16);
@@ -26,7 +25,7 @@ type Issuances = SmallVec<[IssuanceId; 2]>;
 /// multiplicative one of the order index (ids are small sequential integers).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct HeldClasses {
-    map: HashMap<ClassKey, Issuances, BuildHasherDefault<IdHasher>>,
+    map: IdHashMap<ClassKey, Issuances>,
 }
 
 impl HeldClasses {

@@ -17,17 +17,21 @@ macro_rules! id_type {
             }
         }
 
+        impl $name {
+            /// `42` or the prefixed form `org42` that `Display` prints, without building an
+            /// error: for callers that try an id first and fall back to a name (symbols), on
+            /// every request.
+            pub fn parse_id(s: &str) -> Option<Self> {
+                let digits = s.strip_prefix($prefix).unwrap_or(s);
+                digits.parse::<u64>().ok().filter(|n| *n > 0).map($name)
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = String;
             /// Accepts `42` or the prefixed form `org42` that `Display` prints.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let digits = s.strip_prefix($prefix).unwrap_or(s);
-                digits
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map($name)
-                    .ok_or_else(|| format!("not a {} id: {s:?}", stringify!($name)))
+                Self::parse_id(s).ok_or_else(|| format!("not a {} id: {s:?}", stringify!($name)))
             }
         }
     };

@@ -47,10 +47,7 @@ impl Directory {
 
     /// An instrument by id (`3`, `ins3`) or symbol, as `routes::resolve` finds it.
     pub fn resolve(&self, reference: &str) -> Option<(InstrumentId, Currency)> {
-        let by_id = may_be_id(reference)
-            .then(|| reference.parse::<InstrumentId>().ok())
-            .flatten()
-            .filter(|id| self.by_id.contains_key(id));
+        let by_id = InstrumentId::parse_id(reference).filter(|id| self.by_id.contains_key(id));
         let id = by_id.or_else(|| self.by_symbol.get(reference).copied())?;
         Some((id, self.by_id[&id]))
     }
@@ -58,16 +55,6 @@ impl Directory {
     pub fn currency(&self, id: InstrumentId) -> Option<Currency> {
         self.by_id.get(&id).copied()
     }
-}
-
-/// Whether `reference` could parse as an instrument id (`3`, `ins3`). A reference that cannot is
-/// a symbol, and parsing it anyway builds an error message with `format!` that is thrown away —
-/// on every order, since clients name instruments by symbol. An id parses as `u64`, which takes
-/// an optional `+` and then digits, after the optional `ins` prefix; so anything else in first
-/// place rules it out, and whatever passes is still parsed in full.
-fn may_be_id(reference: &str) -> bool {
-    let digits = reference.strip_prefix("ins").unwrap_or(reference);
-    digits.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'+')
 }
 
 #[derive(Debug, Default)]
@@ -120,43 +107,29 @@ impl Caches {
 
 #[cfg(test)]
 mod tests {
-    use super::may_be_id;
+    use super::Directory;
+    use rasid_core::Currency;
     use rasid_core::exchange::InstrumentId;
 
-    /// The pre-check never rules out a reference that parses as an id, and the references of
-    /// the order path (symbols) are ruled out without parsing.
+    /// An instrument is found by its id, with or without the prefix, or by its symbol; an id
+    /// that is not listed and a symbol that is not are not found, and neither is a symbol that
+    /// only looks like another listing's.
     #[test]
-    fn references_that_parse_as_ids_are_never_ruled_out() {
-        let references = [
-            "1",
-            "42",
-            "ins1",
-            "ins42",
-            "+1",
-            "ins+1",
-            "0",
-            "ins0",
-            "01",
-            "",
-            "ins",
-            "insx",
-            "x1",
-            "BENCH-1",
-            "VCS1-2021",
-            "INS1",
-            "ins 1",
-            " 1",
-            "1 ",
-            "-1",
-            "ins-1",
-            "١",
-            "18446744073709551616",
-        ];
-        for r in references {
-            if r.parse::<InstrumentId>().is_ok() {
-                assert!(may_be_id(r), "{r:?} parses as an id");
-            }
+    fn the_directory_resolves_ids_and_symbols() {
+        let mut d = Directory::default();
+        for (id, symbol, currency) in [(1, "VCS1-2021", Currency::Sar), (2, "CORE", Currency::Usd)]
+        {
+            d.by_id.insert(InstrumentId(id), currency);
+            d.by_symbol.insert(symbol.into(), InstrumentId(id));
         }
-        assert!(!may_be_id("BENCH-1") && !may_be_id("VCS1-2021") && !may_be_id(""));
+        let found = |r: &str| d.resolve(r).map(|(id, c)| (id.0, c));
+        assert_eq!(found("1"), Some((1, Currency::Sar)));
+        assert_eq!(found("ins1"), Some((1, Currency::Sar)));
+        assert_eq!(found("VCS1-2021"), Some((1, Currency::Sar)));
+        assert_eq!(found("CORE"), Some((2, Currency::Usd)));
+        assert_eq!(found("ins2"), Some((2, Currency::Usd)));
+        for missing in ["3", "ins3", "ins0", "0", "", "core", "VCS1", "ins", "ins 1", "-1"] {
+            assert_eq!(found(missing), None, "{missing:?}");
+        }
     }
 }

@@ -23,8 +23,7 @@ use rasid_core::{AccountId, Currency, Event, OrgId};
 use rasid_market::{Candle, Interval, MarketData, Print};
 use rasid_store::Committed;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::broadcast;
@@ -132,31 +131,9 @@ impl Depth {
     }
 }
 
-/// A map keyed by ledger ids. The engine assigns ids in sequence (nobody chooses them), so a
-/// multiplicative (Fibonacci) hash spreads them over the table as well as the default SipHash
-/// would, at a fraction of the cost: the models look up ids several times per order, on the
-/// writer thread's feed. The hash is fixed, not seeded; nothing depends on iteration order.
-type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
-
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    /// Ids hash through `write_u64`; other input is mixed in a byte at a time.
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
+/// The models look up ids several times per order, on the writer thread's feed: with the
+/// engine's id hash rather than SipHash (ids are assigned in sequence; nobody chooses them).
+type IdMap<K, V> = rasid_core::id_hash::IdHashMap<K, V>;
 
 #[derive(Debug, Default)]
 struct Models {
@@ -791,26 +768,6 @@ fn accounts_moved(event: &Event) -> Option<[Option<AccountId>; 2]> {
 mod tests {
     use super::*;
 
-    /// Sequential ids, as the engine assigns them, land in distinct buckets of a table of their
-    /// size (the low bits are a bijection of the id's) and use every value of the top seven
-    /// bits the table keeps as tags; the map finds each of them.
-    #[test]
-    fn sequential_ids_spread_over_an_id_map() {
-        use std::hash::BuildHasher;
-        let hasher = BuildHasherDefault::<IdHasher>::default();
-        let n = 1u64 << 16;
-        let mut low = std::collections::HashSet::new();
-        let mut tags = std::collections::HashSet::new();
-        for id in 1..=n {
-            let h = hasher.hash_one(OrderId(id));
-            low.insert(h & (n - 1));
-            tags.insert(h >> 57);
-        }
-        assert_eq!(low.len() as u64, n);
-        assert_eq!(tags.len(), 128);
-        let map: IdMap<OrderId, u64> = (1..=n).map(|id| (OrderId(id), id * 2)).collect();
-        assert!((1..=n).all(|id| map.get(&OrderId(id)) == Some(&(id * 2))));
-    }
     use rasid_core::exchange::{Fill, TradeId};
     use rasid_core::{IssuanceId, RangeSet, SerialRange};
 

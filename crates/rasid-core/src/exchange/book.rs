@@ -12,8 +12,7 @@
 
 use super::ladder::Ladder;
 use super::{Order, OrderId, Side};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use crate::id_hash::IdHashMap;
 
 /// "No slot": the end of a queue.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -39,28 +38,6 @@ pub struct Book {
     pub(crate) asks: Ladder,
 }
 
-/// Order ids are assigned in sequence, so a multiplicative (Fibonacci) hash spreads them over
-/// the table's buckets as well as a general-purpose hash would, at a fraction of the cost. The
-/// hash is fixed, never seeded: nothing depends on the map's iteration order anyway.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
 #[derive(Clone, Debug)]
 struct Entry {
     order: Order,
@@ -72,7 +49,7 @@ struct Entry {
     account_next: u32,
 }
 
-type IdMap<K> = HashMap<K, u32, BuildHasherDefault<IdHasher>>;
+type IdMap<K> = IdHashMap<K, u32>;
 
 /// Every open order, in slots, with two indexes: by id, and per account as a list linked
 /// through the slots (O(1) to maintain on every rest and removal, where an ordered set of
