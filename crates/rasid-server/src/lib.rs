@@ -107,13 +107,13 @@ struct Ha {
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
-/// How often the SQL read models are brought up to the journal's head.
 /// Commands queued from the blocking pool at once (`App::submit_blocking`). During a long change
 /// of role every command goes there, and each would hold one of the pool's 512 threads while it
 /// waits for the role lock, starving the reads that need the pool too; beyond this many they
-/// wait on the runtime instead, holding no thread, and are queued in arrival order.
+/// wait on the runtime instead, holding no thread, in arrival order among themselves.
 const BLOCKING_SUBMITS_MAX: usize = 32;
 
+/// How often the SQL read models are brought up to the journal's head.
 const READ_MODEL_SYNC_INTERVAL: Duration = Duration::from_millis(1_000);
 
 impl std::fmt::Debug for Ha {
@@ -556,7 +556,8 @@ impl App {
     /// Queues a command from the blocking pool, where waiting for the role lock or for room in
     /// the sequencer's queue stalls no runtime thread; the bound on the queue holds either way.
     /// At most `BLOCKING_SUBMITS_MAX` commands hold a thread for it; the rest wait for a permit
-    /// on the runtime, in arrival order (tokio's semaphore is fair).
+    /// on the runtime, in arrival order (tokio's semaphore is fair). A command whose client
+    /// goes away while it waits for a permit is not queued at all.
     async fn submit_blocking(
         self: &Arc<Self>,
         actor: OrgId,

@@ -565,9 +565,25 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
         ws.send(tokio_tungstenite::tungstenite::Message::text(sub))
             .await
             .map_err(|e| fail(e.to_string()))?;
+        // The snapshot is awaited before the next subscriber connects, so every subscriber is
+        // subscribed before the first trade it must count: a trade the server executed before
+        // the subscription would arrive inside the snapshot, not as an update.
+        let first_seq = loop {
+            match ws.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t)))
+                    if t.as_str().contains("\"type\":\"snapshot\"") =>
+                {
+                    break number_after(t.as_str(), "\"seq\":").unwrap_or(0);
+                }
+                Some(Ok(_)) => {}
+                _ => {
+                    return Err(fail("a subscriber's connection closed before its snapshot".into()));
+                }
+            }
+        };
         let (received, gaps, mut done) = (received.clone(), gaps.clone(), done_tx.subscribe());
         subscribers.push(tokio::spawn(async move {
-            let (mut seq, mut last_trade) = (0u64, 0u64);
+            let (mut seq, mut last_trade) = (first_seq, 0u64);
             loop {
                 let target = *done.borrow();
                 if target > 0 && last_trade >= target {
