@@ -577,7 +577,9 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
                 }
                 Some(Ok(_)) => {}
                 _ => {
-                    return Err(fail("a subscriber's connection closed before its snapshot".into()));
+                    return Err(fail(
+                        "a subscriber's connection closed before its snapshot".into(),
+                    ));
                 }
             }
         };
