@@ -1085,6 +1085,23 @@ mod tests {
         Arc::new(App::open(&options).expect("opens"))
     }
 
+    /// Holds a read guard of the role lock, as a sender blocked on a full queue does, and starts
+    /// a change of role that waits for the write lock behind it; returns once the waiting change
+    /// keeps new readers out (the guard's drop lets the change through).
+    fn change_role_behind_a_blocked_sender(
+        app: &Arc<App>,
+    ) -> (RwLockReadGuard<'_, Option<Role>>, std::thread::JoinHandle<()>) {
+        let blocked_sender = app.role.read().unwrap();
+        let changing = {
+            let app = app.clone();
+            std::thread::spawn(move || drop(app.role.write().unwrap()))
+        };
+        while app.role.try_read().is_ok() {
+            std::thread::yield_now();
+        }
+        (blocked_sender, changing)
+    }
+
     /// A change of role waits for the write lock while a sender blocked on a full queue holds a
     /// read guard; from then on every new reader waits too. A command submitted meanwhile must
     /// leave its runtime thread free (its first poll returns at once) and still be answered once
@@ -1095,15 +1112,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app = open_app(&dir);
         let operator = app.query(|s| s.operator()).unwrap().expect("genesis was written");
-        let blocked_sender = app.role.read().unwrap();
-        let changing = {
-            let app = app.clone();
-            std::thread::spawn(move || drop(app.role.write().unwrap()))
-        };
-        // The change of role is waiting for the write lock once readers can no longer get in.
-        while app.role.try_read().is_ok() {
-            std::thread::yield_now();
-        }
+        let (blocked_sender, changing) = change_role_behind_a_blocked_sender(&app);
         let (first_poll_tx, first_poll_rx) = mpsc::channel();
         let submitter = {
             let app = app.clone();
@@ -1146,14 +1155,7 @@ mod tests {
         // drop, which waits for its blocking threads, does not hang on it.
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
-        let blocked_sender = app.role.read().unwrap();
-        let changing = {
-            let app = app.clone();
-            std::thread::spawn(move || drop(app.role.write().unwrap()))
-        };
-        while app.role.try_read().is_ok() {
-            std::thread::yield_now();
-        }
+        let (blocked_sender, changing) = change_role_behind_a_blocked_sender(&app);
         let submitted: Vec<_> = (0..BLOCKING_SUBMITS_MAX + EXTRA)
             .map(|i| {
                 let app = app.clone();
