@@ -1051,8 +1051,8 @@ pub(crate) fn now_ms() -> i64 {
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Counts one in a gauge for as long as it lives, so the count falls back even when the
-/// future holding it is dropped (a client that goes away).
+/// Counts one in a gauge of `/metrics` for as long as it lives, so the count falls back even
+/// when the future holding it is dropped (a client that goes away). Used here and by `ws.rs`.
 struct Gauge<'a>(&'a AtomicU64);
 
 impl<'a> Gauge<'a> {

@@ -15,6 +15,7 @@
 //! bids, lots and deposits reserving or releasing them.
 //! Errors are `{"type":"error","error":{"code","message"}}` and leave the connection open.
 
+use crate::Gauge;
 use crate::error::ApiError;
 use crate::live::{ChannelKey, Published};
 use crate::routes::{Shared, authenticate, blocking, resolve};
@@ -69,18 +70,9 @@ struct Subscription {
     snapshot_seq: u64,
 }
 
-/// Counts the connection in `/metrics` while it lives.
-struct ClientGauge(Shared);
-
-impl Drop for ClientGauge {
-    fn drop(&mut self) {
-        self.0.live.ws_clients.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 async fn connection(app: Shared, socket: WebSocket) {
-    app.live.ws_clients.fetch_add(1, Ordering::Relaxed);
-    let _gauge = ClientGauge(app.clone());
+    // Counts the connection in `/metrics` while it lives.
+    let _gauge = Gauge::count(&app.live.ws_clients);
     // Subscribed before any snapshot is taken, so no update after a snapshot can be missed.
     let mut feed = app.live.subscribe();
     let (mut sink, mut stream) = socket.split();
@@ -140,19 +132,10 @@ async fn write<E>(app: &Shared, write: impl Future<Output = Result<(), E>>) -> R
     match first {
         Poll::Ready(done) => done,
         Poll::Pending => {
-            app.live.ws_blocked_writes.fetch_add(1, Ordering::Relaxed);
             // Counted down even when the connection is dropped while it waits.
-            let _blocked = BlockedGauge(app);
+            let _blocked = Gauge::count(&app.live.ws_blocked_writes);
             write.await
         }
-    }
-}
-
-struct BlockedGauge<'a>(&'a Shared);
-
-impl Drop for BlockedGauge<'_> {
-    fn drop(&mut self) {
-        self.0.live.ws_blocked_writes.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

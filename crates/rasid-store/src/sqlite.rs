@@ -124,14 +124,17 @@ const APPEND_ROWS_PER_STATEMENT: usize = 64;
 /// Columns of a journal row, in the order `insert_records` binds them.
 const RECORD_COLUMNS: usize = 6;
 
-const INSERT_RECORDS_ONE: &str =
-    "INSERT INTO journal (seq, time_ms, actor, kind, body, hash) VALUES (?, ?, ?, ?, ?, ?)";
-
-static INSERT_RECORDS_MANY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let row = "(?, ?, ?, ?, ?, ?)";
-    let rows = vec![row; APPEND_ROWS_PER_STATEMENT].join(", ");
+/// The journal `INSERT` of `rows` rows.
+fn insert_records_sql(rows: usize) -> String {
+    let rows = vec!["(?, ?, ?, ?, ?, ?)"; rows].join(", ");
     format!("INSERT INTO journal (seq, time_ms, actor, kind, body, hash) VALUES {rows}")
-});
+}
+
+static INSERT_RECORDS_ONE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| insert_records_sql(1));
+
+static INSERT_RECORDS_MANY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| insert_records_sql(APPEND_ROWS_PER_STATEMENT));
 
 /// Binds `records` to `insert` (a statement with exactly that many rows of parameters) and
 /// runs it once.
@@ -185,7 +188,7 @@ impl Journal for SqliteJournal {
             }
         }
         for record in chunks.remainder() {
-            let mut insert = tx.prepare_cached(INSERT_RECORDS_ONE)?;
+            let mut insert = tx.prepare_cached(&INSERT_RECORDS_ONE)?;
             insert_records(&mut insert, std::slice::from_ref(record))?;
         }
         if let Some(s) = snapshot {
