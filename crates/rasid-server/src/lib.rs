@@ -1074,7 +1074,8 @@ mod tests {
     use std::sync::mpsc;
     use std::task::{Context, Waker};
 
-    fn open_app(dir: &tempfile::TempDir) -> Arc<App> {
+    /// A writer on a fresh SQLite database in `dir` (also used by `ws.rs`'s tests).
+    pub(crate) fn open_app(dir: &tempfile::TempDir) -> Arc<App> {
         let options = Options {
             database: DatabaseUrl::Sqlite(dir.path().join("rasid.db")),
             snapshot_interval: 1_000_000,

@@ -499,14 +499,7 @@ mod tests {
     #[test]
     fn a_balances_read_is_reused_within_a_role_and_not_after_a_change_of_role() {
         let dir = tempfile::tempdir().unwrap();
-        let options = crate::Options {
-            database: rasid_store::DatabaseUrl::Sqlite(dir.path().join("rasid.db")),
-            snapshot_interval: 1_000_000,
-            bootstrap_operator_password: None,
-            demo_users: Vec::new(),
-            ha: crate::HaOptions::default(),
-        };
-        let app: Shared = Arc::new(crate::App::open(&options).expect("opens"));
+        let app: Shared = crate::tests::open_app(&dir);
         let org = app.query(|s| s.operator()).unwrap().expect("genesis was written");
         let reads = || app.balance_reads.reads.load(Ordering::Relaxed);
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
