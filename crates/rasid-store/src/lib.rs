@@ -4,6 +4,7 @@
 //! [`Ledger`] is the single writer: it sequences commands into the engine, makes each batch
 //! durable with one commit and answers callers only afterwards.
 
+pub mod checkpoint;
 pub mod follower;
 pub mod journal;
 pub mod lease;

@@ -1,11 +1,14 @@
 //! The SQLite journal: one file, WAL mode, `synchronous=FULL` so a commit survives power loss.
+//! The write-ahead log is checkpointed by a thread of its own (`checkpoint.rs`), not inside
+//! the writer's commits.
 //!
 //! The schema uses only types PostgreSQL has too (integers, text, blobs ↔ bytea) so the
 //! PostgreSQL backend can keep the same tables.
 
+use crate::checkpoint::{CheckpointStats, Checkpoints};
 use crate::journal::{Hash, Journal, Record, Snapshot, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Snapshots kept; older ones are deleted when a new one is stored.
 pub const SNAPSHOTS_RETAINED: u32 = 3;
@@ -33,17 +36,22 @@ CREATE TABLE IF NOT EXISTS snapshots (
 
 #[derive(Debug)]
 pub struct SqliteJournal {
+    // Declared before `conn` so that it is dropped first: its thread stops and closes its
+    // connection, and closing `conn`, the last one, checkpoints the whole log.
+    checkpoints: Checkpoints,
     conn: Connection,
+    path: PathBuf,
 }
 
 impl SqliteJournal {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         // WAL lets readers (a verifier, a second CLI) run beside the writer; FULL makes every
         // commit durable, which is the whole point of acknowledging only after commit.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let checkpoints = Checkpoints::install(&mut conn)?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<String> = conn
             .query_row("SELECT value FROM rasid_meta WHERE key = 'format_version'", [], |r| {
@@ -74,12 +82,17 @@ impl SqliteJournal {
                 )));
             }
         }
-        Ok(Self { conn })
+        Ok(Self { checkpoints, conn, path: path.to_owned() })
     }
 
     /// Direct access for tests that tamper with the file on purpose.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The write-ahead log's checkpoints, for tests that wait for one.
+    pub fn checkpoints(&self) -> &Checkpoints {
+        &self.checkpoints
     }
 }
 
@@ -179,6 +192,8 @@ impl Journal for SqliteJournal {
         records: &[Record],
         snapshot: Option<&Snapshot>,
     ) -> Result<(), StoreError> {
+        // A journal that is written gets its checkpointer; one only read never starts it.
+        self.checkpoints.start(&self.path)?;
         let tx = self.conn.transaction()?;
         let mut chunks = records.chunks_exact(APPEND_ROWS_PER_STATEMENT);
         {
@@ -263,6 +278,10 @@ impl Journal for SqliteJournal {
         insert_snapshot(&tx, snapshot)?;
         tx.commit()?;
         Ok(())
+    }
+
+    fn checkpoint_stats(&self) -> Option<CheckpointStats> {
+        Some(self.checkpoints.stats())
     }
 }
 

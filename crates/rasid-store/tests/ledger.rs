@@ -709,3 +709,28 @@ fn the_feed_sees_every_durable_command_once_in_order_and_replay_rebuilds_it(back
     assert_eq!(n, head);
     assert_eq!(replayed, seen);
 }
+
+/// The SQLite journal checkpoints its write-ahead log on a thread of its own; the ledger's
+/// counters (what `/metrics` shows) follow what that thread did. SQLite only: PostgreSQL's server
+/// checkpoints by itself.
+#[test]
+fn the_ledger_counts_the_sqlite_journals_background_checkpoints() {
+    let place = Place::new(Backend::Sqlite);
+    let ledger = open(&place, Config::default());
+    seed(&ledger);
+    let stats = ledger.stats_shared();
+    // A transfer's record is ≈ 100 bytes, so ≈ 40,000 of them fill the 1,000 pages after
+    // which the checkpointer is woken; the bound is ten times that.
+    let requests_max = 400;
+    let mut requests = 0;
+    while stats.checkpoints_background.load(Ordering::Relaxed) == 0 {
+        assert!(requests < requests_max, "no background checkpoint after {requests} requests");
+        let batch = (0..1_000).map(|_| (MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 1))).collect();
+        assert!(ledger.submit_batch(batch).unwrap().iter().all(Result::is_ok));
+        requests += 1;
+    }
+    let by_writer = stats.checkpoints_by_writer.load(Ordering::Relaxed);
+    assert_eq!(by_writer, 0, "the log stayed far below the length at which the writer steps in");
+    assert_eq!(stats.checkpoints_failed.load(Ordering::Relaxed), 0);
+    drop(ledger.close().unwrap());
+}

@@ -124,14 +124,15 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         .map_err(|e| Failure::Internal(e.to_string()))?
         .map_err(Failure::Internal)?;
     let r = result?;
-    let (commits, records) = (r.commits, r.records);
+    let j = &r.journal;
+    let (commits, records) = (j.commits, j.records);
     let text = format!(
         "HTTP order entry (SQLite, durable before reply, {} keep-alive connections, loopback):\n\
          \x20 throughput: {} orders in {:.2} s = {} orders/s\n\
          \x20 baseline, same orders straight into the ledger (no HTTP), same run: {} orders/s, {:.1} per commit (HTTP = {:.2}× of it)\n\
          \x20 fixed offered rate {} orders/s for {} s: achieved {} orders/s, latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n\
          \x20 WebSocket: {} subscribers on trades:{SYMBOL} while {} orders/s are offered (achieved {}, p99 {:.2} ms): {} trades each expected, {} received in total, {} gaps, {} subscribers complete\n\
-         \x20 journal: {} commits for {} records ({:.1} per commit), {:.2} ms per commit on average, {} over 50 ms\n",
+         \x20 journal: {} commits for {} records ({:.1} per commit), {:.2} ms per commit on average, {} over 50 ms; WAL checkpoints {} in the background, {} by the writer\n",
         b.connections,
         b.orders,
         r.throughput_secs,
@@ -156,8 +157,10 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         commits,
         records,
         records as f64 / commits.max(1) as f64,
-        r.commit_ms,
-        r.commits_over_50ms,
+        j.commit_ms,
+        j.commits_over_50ms,
+        j.checkpoints_background,
+        j.checkpoints_by_writer,
     );
     Ok(Output::new(
         text,
@@ -169,8 +172,10 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
             "subscribers": b.subscribers, "ws_offered_rate": b.ws_rate, "ws_achieved_rate": r.ws_achieved_per_s,
             "ws_p99_ms": r.ws_p99_ms, "trades_expected": r.trades_expected,
             "ws_received": r.ws_received, "ws_gaps": r.ws_gaps, "ws_complete": r.ws_complete,
-            "commits": commits, "records": records, "commit_ms": r.commit_ms,
-            "commits_over_50ms": r.commits_over_50ms,
+            "commits": commits, "records": records, "commit_ms": j.commit_ms,
+            "commits_over_50ms": j.commits_over_50ms,
+            "checkpoints_background": j.checkpoints_background,
+            "checkpoints_by_writer": j.checkpoints_by_writer,
         }),
     ))
 }
@@ -295,13 +300,7 @@ struct LoadResult {
     ws_received: u64,
     ws_gaps: u64,
     ws_complete: usize,
-    commits: u64,
-    records: u64,
-    /// Mean time of one durable commit (append and fsync), which bounds every reply's latency.
-    commit_ms: f64,
-    /// Commits that took over 50 ms: a p99 in the tens of ms with none of these was not a
-    /// stalled commit (fsync, a WAL checkpoint) but something in the server or the machine.
-    commits_over_50ms: u64,
+    journal: JournalStats,
 }
 
 /// One keep-alive HTTP/1.1 connection with one request in flight. Responses are read into one
@@ -437,7 +436,7 @@ async fn newest_trade(addr: &str) -> Result<u64, String> {
 const BENCH_METRICS_TOKEN: &str = "rasid-bench-http-metrics";
 
 /// `(commits, records, mean commit time in ms, commits over 50 ms)` from `/metrics`.
-async fn stats(addr: &str) -> Result<(u64, u64, f64, u64), String> {
+async fn stats(addr: &str) -> Result<JournalStats, String> {
     let mut c = Conn::open(addr).await?;
     let request = format!(
         "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {BENCH_METRICS_TOKEN}\r\n\r\n"
@@ -455,8 +454,28 @@ async fn stats(addr: &str) -> Result<(u64, u64, f64, u64), String> {
         .unwrap_or(0.0);
     let commits = value("rasid_commits_total ");
     let within_50ms = value("rasid_commit_latency_seconds_bucket{le=\"0.05\"} ");
-    let mean_ms = commit_secs * 1e3 / commits.max(1) as f64;
-    Ok((commits, value("rasid_commands_total "), mean_ms, commits.saturating_sub(within_50ms)))
+    Ok(JournalStats {
+        commits,
+        records: value("rasid_commands_total "),
+        commit_ms: commit_secs * 1e3 / commits.max(1) as f64,
+        commits_over_50ms: commits.saturating_sub(within_50ms),
+        checkpoints_background: value("rasid_journal_checkpoints_total{by=\"background\"} "),
+        checkpoints_by_writer: value("rasid_journal_checkpoints_total{by=\"writer\"} "),
+    })
+}
+
+/// The server's journal counters at the end of a run, from `/metrics`.
+struct JournalStats {
+    commits: u64,
+    records: u64,
+    /// Mean time of one durable commit (append and fsync), which bounds every reply's latency.
+    commit_ms: f64,
+    /// Commits that took over 50 ms: a p99 in the tens of ms with none of these was not a
+    /// stalled commit (fsync) but something in the server or the machine.
+    commits_over_50ms: u64,
+    /// Write-ahead-log checkpoints run off the writer's path, and by the writer itself.
+    checkpoints_background: u64,
+    checkpoints_by_writer: u64,
 }
 
 /// The first unsigned number after `key` in `text`.
@@ -633,7 +652,7 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
             complete += 1;
         }
     }
-    let (commits, records, commit_ms, commits_over_50ms) = stats(addr).await.map_err(fail)?;
+    let journal = stats(addr).await.map_err(fail)?;
     Ok(LoadResult {
         throughput_secs,
         throughput_per_s,
@@ -647,10 +666,7 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
         ws_received: received.load(Ordering::Relaxed),
         ws_gaps: gaps.load(Ordering::Relaxed),
         ws_complete: complete,
-        commits,
-        records,
-        commit_ms,
-        commits_over_50ms,
+        journal,
     })
 }
 

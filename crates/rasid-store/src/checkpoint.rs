@@ -1,0 +1,229 @@
+//! Write-ahead-log checkpoints for the SQLite journal, off the writer's commit path.
+//!
+//! SQLite normally checkpoints inside the commit that takes the write-ahead log past 1,000
+//! pages: the committing thread copies those pages into the database file and fsyncs that file
+//! before its commit returns. For the journal that thread is the ledger's writer, so under load
+//! about once a second one group commit — and every caller waiting on it — paid for a
+//! checkpoint, and a slow fsync of the database file held the whole exchange for tens of
+//! milliseconds (the p99 outliers of `rasid bench http`).
+//!
+//! Here the writer's connection only measures: a WAL hook runs after each commit with the log's
+//! length in pages, and once `CHECKPOINT_PAGES_MIN` pages wait to be copied it wakes a
+//! checkpointer thread with a connection of its own. That thread's PASSIVE checkpoints copy
+//! pages and fsync the database file while the writer goes on committing. A PASSIVE checkpoint
+//! never waits for the writer, so under continuous load it seldom ends exactly at the log's end,
+//! and SQLite starts the log again from its beginning only after one has. So once the log is
+//! `WAL_PAGES_MAX` pages long the writer checkpoints itself, as SQLite would have — but only
+//! right after a background checkpoint, when at most `WRITER_PAGES_MAX` pages are left to copy,
+//! or when the log is `WAL_PAGES_HARD_MAX` long whatever is left (the checkpointer failing).
+//!
+//! Architecture Invariant: a checkpoint never changes what the journal holds, only where its
+//! pages lie; nothing here can make a commit fail (the hook always reports success: an error
+//! from it would make SQLite report a commit that happened as failed).
+
+use crate::journal::StoreError;
+use rusqlite::Connection;
+use rusqlite::hooks::Wal;
+use rusqlite::wal::CheckpointMode;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+
+/// Pages waiting to be copied before the writer wakes the checkpointer: SQLite's own default
+/// for its automatic checkpoint (≈ 4 MB with 4 KiB pages).
+pub const CHECKPOINT_PAGES_MIN: u64 = 1_000;
+
+/// Log length (pages) from which the writer itself finishes a checkpoint so that the log can
+/// start again from its beginning (≈ 32 MB with 4 KiB pages).
+pub const WAL_PAGES_MAX: u64 = 8_000;
+
+/// Pages still to copy that the writer accepts to copy itself at `WAL_PAGES_MAX`.
+pub const WRITER_PAGES_MAX: u64 = 256;
+
+/// Log length (pages) from which the writer checkpoints however much is left to copy.
+pub const WAL_PAGES_HARD_MAX: u64 = 4 * WAL_PAGES_MAX;
+
+/// What the checkpoints did, for tests and operators.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckpointStats {
+    /// Checkpoints the background thread completed.
+    pub background: u64,
+    /// Checkpoints the writer ran itself at the end of a long log.
+    pub by_writer: u64,
+    /// Checkpoints that returned an error (for example busy: another one was running). Each is
+    /// retried by a later commit; none affects a commit.
+    pub failed: u64,
+}
+
+/// State shared by the writer's WAL hook and the checkpointer thread.
+#[derive(Default)]
+struct Shared {
+    wake: Mutex<Wake>,
+    woken: Condvar,
+    /// Whether a wake-up is pending, so that the hook takes the lock once per request and not
+    /// once per commit.
+    requested: AtomicBool,
+    /// Pages of the log already copied, as the last checkpoint reported.
+    copied_pages: AtomicU64,
+    background: AtomicU64,
+    by_writer: AtomicU64,
+    failed: AtomicU64,
+}
+
+#[derive(Default)]
+struct Wake {
+    requested: bool,
+    /// Whether the thread is checkpointing now.
+    running: bool,
+    stopping: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Wake> {
+        self.wake.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn request(&self) {
+        if !self.requested.swap(true, Ordering::AcqRel) {
+            self.lock().requested = true;
+            self.woken.notify_all();
+        }
+    }
+
+    /// Pages of a log `log_pages` long not yet copied. A log shorter than what was copied has
+    /// started again from its beginning, so all of it is new.
+    fn pending_pages(&self, log_pages: u64) -> u64 {
+        let copied = self.copied_pages.load(Ordering::Acquire);
+        if log_pages >= copied { log_pages - copied } else { log_pages }
+    }
+
+    fn record(&self, done: rusqlite::Result<(i32, i32)>, by_writer: bool) {
+        match done {
+            // SQLite reports -1 pages when the connection is not in WAL mode: not a checkpoint.
+            Ok((log, copied)) if log >= 0 && copied >= 0 => {
+                let copied = u64::try_from(copied).unwrap_or(0);
+                self.copied_pages.store(copied, Ordering::Release);
+                let count = if by_writer { &self.by_writer } else { &self.background };
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) | Err(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The checkpoints of one journal connection: its WAL hook and, once the journal is written,
+/// the checkpointer thread. Dropping it stops the thread.
+pub struct Checkpoints {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Checkpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpoints").field("stats", &self.stats()).finish()
+    }
+}
+
+impl Checkpoints {
+    /// Replaces SQLite's automatic checkpoint on `writer` with this module's hook. The thread
+    /// starts with the first [`Checkpoints::start`], so a journal only read never has one.
+    pub fn install(writer: &mut Connection) -> rusqlite::Result<Self> {
+        let shared = Arc::new(Shared::default());
+        let hook_shared = Arc::clone(&shared);
+        writer.wal_hook(Some(move |wal: &mut Wal, log_pages: i32| {
+            after_commit(&hook_shared, wal, u64::try_from(log_pages).unwrap_or(0));
+            Ok(())
+        }))?;
+        Ok(Self { shared, thread: None })
+    }
+
+    /// Starts the checkpointer thread on its own connection to `path`, if not yet started.
+    pub fn start(&mut self, path: &Path) -> Result<(), StoreError> {
+        if self.thread.is_some() {
+            return Ok(());
+        }
+        let conn = Connection::open(path)?;
+        // A connection finds the database in WAL mode only once it has read it; asking for
+        // the mode does (before that SQLite reports a checkpoint of -1 pages, and does none).
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let shared = Arc::clone(&self.shared);
+        let thread = std::thread::Builder::new()
+            .name("rasid-checkpoint".into())
+            .spawn(move || checkpoint_loop(&conn, &shared))
+            .map_err(|e| {
+                StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
+            })?;
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    pub fn stats(&self) -> CheckpointStats {
+        CheckpointStats {
+            background: self.shared.background.load(Ordering::Relaxed),
+            by_writer: self.shared.by_writer.load(Ordering::Relaxed),
+            failed: self.shared.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits until the background thread has run every checkpoint asked of it so far, or
+    /// `timeout` passed; returns whether it had. A commit asks before it returns, so after an
+    /// append this waits for any checkpoint that append asked for.
+    pub fn wait_idle(&self, timeout: std::time::Duration) -> bool {
+        let wake = self.shared.lock();
+        let (wake, _) = self
+            .shared
+            .woken
+            .wait_timeout_while(wake, timeout, |w| w.requested || w.running)
+            .unwrap_or_else(PoisonError::into_inner);
+        !wake.requested && !wake.running
+    }
+}
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        self.shared.lock().stopping = true;
+        self.shared.woken.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // The thread only checkpoints; if it panicked there is nothing left to undo.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The writer's WAL hook: runs after each commit, on the writer's thread.
+fn after_commit(shared: &Shared, wal: &mut Wal, log_pages: u64) {
+    let pending = shared.pending_pages(log_pages);
+    let finish_here = log_pages >= WAL_PAGES_HARD_MAX
+        || (log_pages >= WAL_PAGES_MAX && pending <= WRITER_PAGES_MAX);
+    if finish_here {
+        // No other connection writes, so this checkpoint copies the whole log and the next
+        // commit starts the log again from its beginning.
+        shared.record(wal.checkpoint_v2(CheckpointMode::PASSIVE), true);
+    } else if pending >= CHECKPOINT_PAGES_MIN {
+        shared.request();
+    }
+}
+
+fn checkpoint_loop(conn: &Connection, shared: &Shared) {
+    loop {
+        {
+            let mut wake = shared.lock();
+            while !wake.requested && !wake.stopping {
+                wake = shared.woken.wait(wake).unwrap_or_else(PoisonError::into_inner);
+            }
+            if wake.stopping {
+                return;
+            }
+            wake.requested = false;
+            wake.running = true;
+        }
+        shared.requested.store(false, Ordering::Release);
+        shared.record(conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE), false);
+        shared.lock().running = false;
+        shared.woken.notify_all();
+    }
+}
