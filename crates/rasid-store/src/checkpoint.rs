@@ -12,10 +12,11 @@
 //! checkpointer thread with a connection of its own. That thread's PASSIVE checkpoints copy
 //! pages and fsync the database file while the writer goes on committing. A PASSIVE checkpoint
 //! never waits for the writer, so under continuous load it seldom ends exactly at the log's end,
-//! and SQLite starts the log again from its beginning only after one has. So once the log is
-//! `WAL_PAGES_MAX` pages long the writer checkpoints itself, as SQLite would have — but only
-//! right after a background checkpoint, when at most `WRITER_PAGES_MAX` pages are left to copy,
-//! or when the log is `WAL_PAGES_HARD_MAX` long whatever is left (the checkpointer failing).
+//! and SQLite starts the log again from its beginning only after one has (measured: without the
+//! step below the log held every page written). So once the log is `WAL_PAGES_MAX` pages long
+//! the writer stops waking the thread and, as soon as the thread is not copying, finishes a
+//! checkpoint itself, as SQLite would have. From half that length the thread is woken every
+//! `CHECKPOINT_PAGES_MIN_LATE` pages, so that little is left for the writer to copy.
 //!
 //! Architecture Invariant: a checkpoint never changes what the journal holds, only where its
 //! pages lie; nothing here can make a commit fail (the hook always reports success: an error
@@ -34,14 +35,16 @@ use std::thread::JoinHandle;
 /// for its automatic checkpoint (≈ 4 MB with 4 KiB pages).
 pub const CHECKPOINT_PAGES_MIN: u64 = 1_000;
 
+/// Pages waiting to be copied before the thread is woken once the log is half of
+/// `WAL_PAGES_MAX` long: what the writer copies at the end stays about this small.
+pub const CHECKPOINT_PAGES_MIN_LATE: u64 = 256;
+
 /// Log length (pages) from which the writer itself finishes a checkpoint so that the log can
 /// start again from its beginning (≈ 32 MB with 4 KiB pages).
 pub const WAL_PAGES_MAX: u64 = 8_000;
 
-/// Pages still to copy that the writer accepts to copy itself at `WAL_PAGES_MAX`.
-pub const WRITER_PAGES_MAX: u64 = 256;
-
-/// Log length (pages) from which the writer checkpoints however much is left to copy.
+/// Log length (pages) from which the writer tries to checkpoint even while the thread is
+/// copying (it would only be refused as busy): the thread may have stopped.
 pub const WAL_PAGES_HARD_MAX: u64 = 4 * WAL_PAGES_MAX;
 
 /// What the checkpoints did, for tests and operators.
@@ -64,6 +67,8 @@ struct Shared {
     /// Whether a wake-up is pending, so that the hook takes the lock once per request and not
     /// once per commit.
     requested: AtomicBool,
+    /// Whether the thread is copying now, for the writer's hook (which takes no lock).
+    copying: AtomicBool,
     /// Pages of the log already copied, as the last checkpoint reported.
     copied_pages: AtomicU64,
     background: AtomicU64,
@@ -196,14 +201,22 @@ impl Drop for Checkpoints {
 
 /// The writer's WAL hook: runs after each commit, on the writer's thread.
 fn after_commit(shared: &Shared, wal: &mut Wal, log_pages: u64) {
-    let pending = shared.pending_pages(log_pages);
-    let finish_here = log_pages >= WAL_PAGES_HARD_MAX
-        || (log_pages >= WAL_PAGES_MAX && pending <= WRITER_PAGES_MAX);
-    if finish_here {
-        // No other connection writes, so this checkpoint copies the whole log and the next
-        // commit starts the log again from its beginning.
-        shared.record(wal.checkpoint_v2(CheckpointMode::PASSIVE), true);
-    } else if pending >= CHECKPOINT_PAGES_MIN {
+    if log_pages >= WAL_PAGES_MAX {
+        // The thread is no longer woken, so it stops once its current checkpoint ends; the
+        // writer's own would be refused as busy while it copies.
+        if !shared.copying.load(Ordering::Acquire) || log_pages >= WAL_PAGES_HARD_MAX {
+            // No other connection writes, so this checkpoint copies the whole log and the
+            // next commit starts the log again from its beginning.
+            shared.record(wal.checkpoint_v2(CheckpointMode::PASSIVE), true);
+        }
+        return;
+    }
+    let wake_at_pages = if log_pages >= WAL_PAGES_MAX / 2 {
+        CHECKPOINT_PAGES_MIN_LATE
+    } else {
+        CHECKPOINT_PAGES_MIN
+    };
+    if shared.pending_pages(log_pages) >= wake_at_pages {
         shared.request();
     }
 }
@@ -220,9 +233,11 @@ fn checkpoint_loop(conn: &Connection, shared: &Shared) {
             }
             wake.requested = false;
             wake.running = true;
+            shared.copying.store(true, Ordering::Release);
         }
         shared.requested.store(false, Ordering::Release);
         shared.record(conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE), false);
+        shared.copying.store(false, Ordering::Release);
         shared.lock().running = false;
         shared.woken.notify_all();
     }
