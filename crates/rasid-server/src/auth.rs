@@ -280,6 +280,7 @@ impl std::fmt::Debug for PgClient {
 const PG_MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
+        oldest_compatible: 1,
         description: "server users, sessions and idempotency keys",
         sql: "
 CREATE TABLE server_users (
@@ -306,6 +307,7 @@ CREATE TABLE server_sessions (
     },
     Migration {
         version: 2,
+        oldest_compatible: 2,
         description: "server API keys",
         sql: "
 CREATE TABLE server_api_keys (
@@ -322,6 +324,10 @@ CREATE INDEX server_api_keys_username ON server_api_keys (username);
     },
     Migration {
         version: 3,
+        // Builds of version 2 name the columns they insert and never read this one. (They
+        // predate `oldest_compatible` and refuse any newer schema; builds from this one on do
+        // not.)
+        oldest_compatible: 2,
         description: "the writer epoch that claimed an idempotency key",
         sql: "ALTER TABLE server_idempotency ADD COLUMN writer_epoch BIGINT;",
     },
@@ -332,36 +338,82 @@ CREATE INDEX server_api_keys_username ON server_api_keys (username);
 /// versions are PostgreSQL's, so one number names one change on both.
 const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
     version: 3,
+    oldest_compatible: 2,
     description: "the writer epoch that claimed an idempotency key",
     sql: "ALTER TABLE server_idempotency ADD COLUMN writer_epoch INTEGER;",
 }];
 
 /// Applies the SQLite migrations not yet recorded, each in its own transaction with its record.
 /// One server at a time opens a SQLite database (`FILE.serve.lock`), so none races another.
-fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
+/// Refuses, as on PostgreSQL, a database with a newer step this build cannot work with.
+fn migrate_sqlite(conn: &Connection) -> Result<(), String> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS server_migrations (
              version INTEGER PRIMARY KEY,
-             description TEXT NOT NULL
+             description TEXT NOT NULL,
+             oldest_compatible INTEGER
          );",
-    )?;
-    for m in SQLITE_MIGRATIONS {
-        let tx = conn.unchecked_transaction()?;
-        let done: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM server_migrations WHERE version = ?1)",
-            [m.version],
+    )
+    .map_err(|e| e.to_string())?;
+    let has_column: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('server_migrations')
+                            WHERE name = 'oldest_compatible')",
+            [],
             |r| r.get(0),
-        )?;
-        if !done {
-            tx.execute_batch(m.sql)?;
-            tx.execute(
-                "INSERT INTO server_migrations (version, description) VALUES (?1, ?2)",
-                params![m.version, m.description],
-            )?;
-        }
-        tx.commit()?;
+        )
+        .map_err(|e| e.to_string())?;
+    if !has_column {
+        conn.execute_batch("ALTER TABLE server_migrations ADD COLUMN oldest_compatible INTEGER;")
+            .map_err(|e| e.to_string())?;
+    }
+    refuse_newer_sqlite_steps(conn)?;
+    for m in SQLITE_MIGRATIONS {
+        apply_sqlite_step(conn, m).map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// The first recorded step newer than this build that needs a newer build, as an error. A step
+/// recorded without `oldest_compatible` (NULL) counts as needing its own version.
+fn refuse_newer_sqlite_steps(conn: &Connection) -> Result<(), String> {
+    let newest = SQLITE_MIGRATIONS.last().map_or(0, |m| m.version);
+    let needing: Option<(i32, i32)> = conn
+        .query_row(
+            "SELECT version, COALESCE(oldest_compatible, version) FROM server_migrations
+             WHERE version > ?1 AND COALESCE(oldest_compatible, version) > ?1
+             ORDER BY version LIMIT 1",
+            [newest],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(|e| e.to_string())?;
+    match needing {
+        None => Ok(()),
+        Some((version, oldest)) => Err(format!(
+            "the user tables' step {version} needs a build of schema version {oldest} or newer, \
+             this build knows up to {newest}; upgrade Rasid"
+        )),
+    }
+}
+
+fn apply_sqlite_step(conn: &Connection, m: &Migration) -> rusqlite::Result<()> {
+    assert!(m.oldest_compatible <= m.version, "a step is compatible with itself");
+    let tx = conn.unchecked_transaction()?;
+    let done: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM server_migrations WHERE version = ?1)",
+        [m.version],
+        |r| r.get(0),
+    )?;
+    if !done {
+        tx.execute_batch(m.sql)?;
+        tx.execute(
+            "INSERT INTO server_migrations (version, description, oldest_compatible)
+             VALUES (?1, ?2, ?3)",
+            params![m.version, m.description, m.oldest_compatible],
+        )?;
+    }
+    tx.commit()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -892,5 +944,43 @@ mod tests {
             users.idempotency_begin("dev", "new", &request, 3_000, 5).unwrap(),
             Idempotency::InFlight
         ));
+    }
+
+    /// A database a newer build migrated: this build opens it only when every step it does not
+    /// know says builds of this schema version still work on it (a rolling upgrade, or a
+    /// rollback). A history table from before the rule gains its column.
+    #[test]
+    fn a_newer_step_is_accepted_only_when_it_says_this_build_still_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rasid.db");
+        let database = DatabaseUrl::Sqlite(path.clone());
+        drop(Users::open(&database).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("ALTER TABLE server_migrations DROP COLUMN oldest_compatible;").unwrap();
+        drop(Users::open(&database).expect("a history table from before the rule"));
+
+        let newest = SQLITE_MIGRATIONS.last().unwrap().version;
+        let record = |version: i32, oldest: Option<i32>| {
+            conn.execute(
+                "INSERT INTO server_migrations (version, description, oldest_compatible)
+                 VALUES (?1, 'from a newer build', ?2)",
+                params![version, oldest],
+            )
+            .unwrap();
+        };
+        record(newest + 1, Some(newest));
+        let users = Users::open(&database).expect("a compatible newer step");
+        assert!(matches!(
+            users.idempotency_begin("dev", "k", &[1; 32], 1_000, 5).unwrap(),
+            Idempotency::New
+        ));
+        drop(users);
+        for oldest in [None, Some(newest + 1)] {
+            conn.execute("DELETE FROM server_migrations WHERE version = ?1", [newest + 2]).unwrap();
+            record(newest + 2, oldest);
+            let err = Users::open(&database).unwrap_err();
+            let step = format!("step {}", newest + 2);
+            assert!(err.to_string().contains(&step), "{oldest:?}: {err}");
+        }
     }
 }

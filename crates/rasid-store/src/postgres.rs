@@ -40,11 +40,17 @@ pub struct Migration {
     pub version: i32,
     pub description: &'static str,
     pub sql: &'static str,
+    /// The oldest schema version whose builds still work on the schema this step leaves:
+    /// `version` itself unless the step only adds what older builds can ignore (a nullable
+    /// column they never name). Recorded with the step, so that a build older than the
+    /// database — one node of a rolling upgrade, or a rollback — can tell whether it may run.
+    pub oldest_compatible: i32,
 }
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
+        oldest_compatible: 1,
         description: "journal, snapshots and meta tables",
         sql: "
 CREATE TABLE rasid_meta (
@@ -69,6 +75,7 @@ CREATE TABLE snapshots (
     },
     Migration {
         version: 2,
+        oldest_compatible: 2,
         description: "writer lease (high availability)",
         // One row: who may append, under which term, until when (the database's clock, so the
         // processes' clocks never have to agree). See `crate::lease`.
@@ -88,6 +95,7 @@ VALUES (1, 0, '', '', '-infinity');
     },
     Migration {
         version: 3,
+        oldest_compatible: 3,
         description: "SQL read models (see docs/sql-read-models.md)",
         // Derived from the journal by `crate::read_model`; amounts in minor units of the
         // instrument's currency, quantities in whole tonnes, times in UTC.
@@ -417,20 +425,42 @@ pub fn apply_migrations(
             applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
         )"
     ))?;
+    tx.batch_execute(&format!(
+        "ALTER TABLE {history} ADD COLUMN IF NOT EXISTS oldest_compatible INTEGER"
+    ))?;
     let applied: i32 = tx
         .query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {history}"), &[])?
         .try_get(0)?;
     if applied > newest {
-        return Err(StoreError::Unsupported(format!(
-            "database schema version {applied} ({history}), this build knows up to {newest}; \
-             upgrade Rasid"
-        )));
+        // A step recorded before `oldest_compatible` existed (NULL) counts as incompatible.
+        let newer = tx.query(
+            &format!(
+                "SELECT version, COALESCE(oldest_compatible, version) FROM {history} \
+                 WHERE version > $1 ORDER BY version"
+            ),
+            &[&newest],
+        )?;
+        for row in newer {
+            let (version, oldest): (i32, i32) = (row.try_get(0)?, row.try_get(1)?);
+            if oldest > newest {
+                return Err(StoreError::Unsupported(format!(
+                    "database schema version {applied} ({history}), this build knows up to \
+                     {newest} and step {version} needs at least {oldest}; upgrade Rasid"
+                )));
+            }
+        }
+        // Every newer step left a schema this build still works on; apply nothing.
+        return Ok(());
     }
     for m in migrations.iter().filter(|m| m.version > applied) {
         tx.batch_execute(m.sql)?;
+        assert!(m.oldest_compatible <= m.version, "a step is compatible with itself");
         tx.execute(
-            &format!("INSERT INTO {history} (version, description) VALUES ($1, $2)"),
-            &[&m.version, &m.description],
+            &format!(
+                "INSERT INTO {history} (version, description, oldest_compatible) \
+                 VALUES ($1, $2, $3)"
+            ),
+            &[&m.version, &m.description, &m.oldest_compatible],
         )?;
     }
     Ok(())

@@ -606,6 +606,26 @@ mod postgres_only {
             matches!(err, StoreError::Unsupported(ref m) if m.contains("schema version 99")),
             "{err}"
         );
+        // A newer step that says builds of this version still work on its schema (a rolling
+        // upgrade's other nodes, or a rollback) is accepted, and nothing is applied.
+        let client = || postgres::Client::connect(schema.url(), postgres::NoTls).unwrap();
+        let ours = rasid_store::postgres::schema_version();
+        client()
+            .execute(
+                "UPDATE rasid_migrations SET oldest_compatible = $1 WHERE version = 99",
+                &[&ours],
+            )
+            .unwrap();
+        drop(PostgresJournal::open(schema.url()).expect("a compatible newer step"));
+        assert_eq!(migrations(&schema).len(), applied.len() + 1);
+        client()
+            .execute(
+                "UPDATE rasid_migrations SET oldest_compatible = $1 WHERE version = 99",
+                &[&(ours + 1)],
+            )
+            .unwrap();
+        let err = PostgresJournal::open(schema.url()).unwrap_err();
+        assert!(matches!(err, StoreError::Unsupported(ref m) if m.contains("step 99")), "{err}");
     }
 
     /// Several processes starting against one empty database at once must not race each other
