@@ -361,7 +361,7 @@ async fn reply_directory(app: &Shared) -> Arc<crate::cache::Directory> {
     }
 }
 
-/// As [`submit_async`], answered `201 Created` with the reply serialized straight to bytes
+/// As [`submit_async`], answered `201 Created` with the reply written straight to bytes
 /// (`render::CommittedView`): the order-entry path, where building a `Value` first was the
 /// largest cost of a request.
 pub(crate) async fn submit_created(
@@ -379,7 +379,7 @@ pub(crate) async fn submit_created(
         events: &committed.events,
         currency: &currency,
     };
-    let body = serde_json::to_vec(&view).map_err(ApiError::internal)?;
+    let body = view.to_json();
     let content_type = [(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json"),
