@@ -16,6 +16,37 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
+/// The text [`rfc3339`] prints, as fixed-width bytes and without allocating, for the years it
+/// prints with exactly four digits (0000–9999); `None` for any other. The HTTP server's
+/// hand-written replies carry a time stamp each, and `format!` cost ≈ 3k instructions per call.
+pub fn rfc3339_bytes(ms: i64) -> Option<[u8; 24]> {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    // Writes `n` (non-negative, fewer than 10^width) as `width` decimal digits ending at `end`.
+    let mut digits = |end: usize, width: usize, mut n: i64| {
+        for at in (end - width..end).rev() {
+            // A remainder of 10 is in 0..10, so the cast loses nothing.
+            out[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    digits(4, 4, y);
+    digits(7, 2, m);
+    digits(10, 2, d);
+    digits(13, 2, rem / 3600);
+    digits(16, 2, (rem % 3600) / 60);
+    digits(19, 2, rem % 60);
+    digits(23, 3, millis);
+    Some(out)
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (UTC only) into ms since the epoch.
 pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
     let bad = || format!("{s:?} is not a UTC time like 2026-11-29T17:00:00Z");
@@ -77,7 +108,8 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, rfc3339_bytes};
+    use proptest::prelude::*;
 
     #[test]
     fn known_instants() {
@@ -103,6 +135,38 @@ mod tests {
             "2024-13-01T00:00:00Z",
         ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The fixed-width bytes are `rfc3339`'s text wherever the year has four digits, and absent
+    /// elsewhere: at the edges of that range, around leap days and the epoch.
+    #[test]
+    fn bytes_are_the_text_at_the_edges() {
+        let first = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+        let last = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+        for ms in [first, first + 1, last - 1, last, 0, -1, 1, 951_782_400_123, 951_868_799_999] {
+            let bytes = rfc3339_bytes(ms).expect("a four-digit year");
+            assert_eq!(std::str::from_utf8(&bytes).unwrap(), rfc3339(ms), "{ms}");
+        }
+        for ms in [first - 1, last + 1, i64::MIN, i64::MAX] {
+            assert_eq!(rfc3339_bytes(ms), None, "{ms}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn bytes_are_the_text(ms in -62_167_219_200_000_i64..=253_402_300_799_999) {
+            let bytes = rfc3339_bytes(ms).expect("a four-digit year");
+            prop_assert_eq!(std::str::from_utf8(&bytes).unwrap(), rfc3339(ms));
+        }
+
+        #[test]
+        fn bytes_are_absent_outside_four_digit_years(ms in any::<i64>()) {
+            let text = rfc3339(ms);
+            match rfc3339_bytes(ms) {
+                Some(bytes) => prop_assert_eq!(std::str::from_utf8(&bytes).unwrap(), text),
+                None => prop_assert!(text.len() != 24 || text.starts_with('-')),
+            }
         }
     }
 }
