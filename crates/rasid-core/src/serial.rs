@@ -570,16 +570,26 @@ impl RangeSet {
     }
 
     /// Removes every serial of `other`, which must be a subset. On error nothing is removed.
+    ///
+    /// Inlined, so the one-range case (every fill, nearly every reservation and release) goes
+    /// straight to `remove` from the caller: as a call of its own, this wrapper and
+    /// `union_disjoint` cost 1.4% of the instructions of the 2M-operation matching bench.
+    #[inline]
     pub fn subtract(&mut self, other: &RangeSet) -> Result<(), RangeSetError> {
-        // One range (the common case: a fill, a reservation) needs no separate check, since
-        // `remove` refuses without changing anything.
+        // One range needs no separate check, since `remove` refuses without changing anything.
         if let Repr::Small(v) = &other.repr
-            && v.len() == 1
+            && let [only] = v.as_slice()
         {
-            return self.remove(v[0]);
+            return self.remove(*only);
         }
-        // Removing range by range and putting back what was removed on a refusal costs one
-        // search per range; checking every range first and then removing cost two.
+        self.subtract_each(other)
+    }
+
+    /// `subtract` of several ranges. Removing range by range and putting back what was removed
+    /// on a refusal costs one search per range; checking every range first and then removing
+    /// cost two.
+    #[inline(never)]
+    fn subtract_each(&mut self, other: &RangeSet) -> Result<(), RangeSetError> {
         for (done, r) in other.ranges().enumerate() {
             if let Err(e) = self.remove(r) {
                 for back in other.ranges().take(done) {
@@ -591,15 +601,23 @@ impl RangeSet {
         Ok(())
     }
 
-    /// Adds every serial of `other`, which must be disjoint from the set. On error nothing is added.
+    /// Adds every serial of `other`, which must be disjoint from the set. On error nothing is
+    /// added. Inlined for the one-range case, as `subtract` is.
+    #[inline]
     pub fn union_disjoint(&mut self, other: &RangeSet) -> Result<(), RangeSetError> {
         // As in `subtract`: `insert` refuses an overlap without changing anything.
         if let Repr::Small(v) = &other.repr
-            && v.len() == 1
+            && let [only] = v.as_slice()
         {
-            return self.insert(v[0]);
+            return self.insert(*only);
         }
-        // As in `subtract`: insert range by range, and take back what went in on a refusal.
+        self.union_each(other)
+    }
+
+    /// `union_disjoint` of several ranges: as in `subtract_each`, insert range by range, and
+    /// take back what went in on a refusal.
+    #[inline(never)]
+    fn union_each(&mut self, other: &RangeSet) -> Result<(), RangeSetError> {
         for (done, r) in other.ranges().enumerate() {
             if let Err(e) = self.insert(r) {
                 for back in other.ranges().take(done) {
