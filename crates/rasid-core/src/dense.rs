@@ -304,149 +304,40 @@ impl CashBook {
 
 flat_entries_impls!(CashBook);
 
-/// Above this many holdings an account's holdings move from a sorted vector to a `BTreeMap`.
-/// Every fill looks up the seller's holding and the buyer's (the bench's buyers hold 50 each,
-/// one per seller's issuance), and every sell and cancel the seller's: a binary search over a
-/// short vector costs fewer instructions than the B-tree's node-by-node search and its entry
-/// API (1.35% of the 2M-operation matching bench). A new holding shifts the entries above it
-/// (120 bytes each with its id), so the bound keeps that `memmove` under 8 KiB; an account of
-/// thousands of issuances (a buffer pool) stays O(log n) in the B-tree.
-const ACCOUNT_HOLDINGS_FEW_MAX: usize = 64;
-
-/// One account's holdings by issuance, in ascending issuance order either way.
-#[derive(Clone)]
-enum AccountHoldings {
-    /// Sorted by issuance, at most [`ACCOUNT_HOLDINGS_FEW_MAX`] entries.
-    Few(Vec<(IssuanceId, Holding)>),
-    Many(BTreeMap<IssuanceId, Holding>),
-}
-
-impl Default for AccountHoldings {
-    fn default() -> Self {
-        AccountHoldings::Few(Vec::new())
-    }
-}
-
-impl AccountHoldings {
-    fn get(&self, issuance: IssuanceId) -> Option<&Holding> {
-        match self {
-            AccountHoldings::Few(v) => {
-                v.binary_search_by_key(&issuance, |(i, _)| *i).ok().map(|k| &v[k].1)
-            }
-            AccountHoldings::Many(m) => m.get(&issuance),
-        }
-    }
-
-    fn get_mut(&mut self, issuance: IssuanceId) -> Option<&mut Holding> {
-        match self {
-            AccountHoldings::Few(v) => {
-                v.binary_search_by_key(&issuance, |(i, _)| *i).ok().map(|k| &mut v[k].1)
-            }
-            AccountHoldings::Many(m) => m.get_mut(&issuance),
-        }
-    }
-
-    /// The holding, created empty if there is none; says whether it was created.
-    fn or_default(&mut self, issuance: IssuanceId) -> (&mut Holding, bool) {
-        if let AccountHoldings::Few(v) = self
-            && v.len() >= ACCOUNT_HOLDINGS_FEW_MAX
-            && v.binary_search_by_key(&issuance, |(i, _)| *i).is_err()
-        {
-            self.promote();
-        }
-        match self {
-            AccountHoldings::Few(v) => match v.binary_search_by_key(&issuance, |(i, _)| *i) {
-                Ok(k) => (&mut v[k].1, false),
-                Err(k) => {
-                    v.insert(k, (issuance, Holding::default()));
-                    (&mut v[k].1, true)
-                }
-            },
-            AccountHoldings::Many(m) => match m.entry(issuance) {
-                Entry::Occupied(o) => (o.into_mut(), false),
-                Entry::Vacant(v) => (v.insert(Holding::default()), true),
-            },
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn promote(&mut self) {
-        if let AccountHoldings::Few(v) = self {
-            let m = std::mem::take(v).into_iter().collect();
-            *self = AccountHoldings::Many(m);
-        }
-    }
-
-    fn remove(&mut self, issuance: IssuanceId) -> Option<Holding> {
-        match self {
-            AccountHoldings::Few(v) => {
-                v.binary_search_by_key(&issuance, |(i, _)| *i).ok().map(|k| v.remove(k).1)
-            }
-            AccountHoldings::Many(m) => m.remove(&issuance),
-        }
-    }
-
-    /// The holdings in issuance order.
-    fn iter(&self) -> AccountHoldingsIter<'_> {
-        match self {
-            AccountHoldings::Few(v) => AccountHoldingsIter::Few(v.iter()),
-            AccountHoldings::Many(m) => AccountHoldingsIter::Many(m.iter()),
-        }
-    }
-}
-
-/// One account's holdings in issuance order, whichever representation holds them.
-enum AccountHoldingsIter<'a> {
-    Few(std::slice::Iter<'a, (IssuanceId, Holding)>),
-    Many(std::collections::btree_map::Iter<'a, IssuanceId, Holding>),
-}
-
-impl<'a> Iterator for AccountHoldingsIter<'a> {
-    type Item = (IssuanceId, &'a Holding);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            AccountHoldingsIter::Few(it) => it.next().map(|(i, h)| (*i, h)),
-            AccountHoldingsIter::Many(it) => it.next().map(|(i, h)| (*i, h)),
-        }
-    }
-}
-
-/// Holdings by account and issuance: per account (a dense index) its holdings by issuance, in
-/// a sorted vector or, for an account of many, a `BTreeMap` (see [`ACCOUNT_HOLDINGS_FEW_MAX`]).
-/// A fill looks up the buyer's and the seller's holding, and a sell its holdings of the class;
-/// searching one account's few holdings by issuance costs far less than searching every holding
-/// in the ledger by `(account, issuance)`. Iterates in `(account, issuance)` order, compares by
-/// entries and serializes exactly as the `BTreeMap<(AccountId, IssuanceId), Holding>` it
-/// replaces.
+/// Holdings by account and issuance: per account (a dense index) a `BTreeMap` of its holdings
+/// by issuance. A fill looks up the buyer's and the seller's holding, and a sell its holdings of
+/// the class; searching one account's few holdings by issuance costs far less than searching
+/// every holding in the ledger by `(account, issuance)`. Iterates in `(account, issuance)` order,
+/// compares by entries and serializes exactly as the `BTreeMap<(AccountId, IssuanceId),
+/// Holding>` it replaces.
 #[derive(Clone, Default)]
 pub(crate) struct Holdings {
-    accounts: DenseMap<AccountId, AccountHoldings>,
+    accounts: DenseMap<AccountId, BTreeMap<IssuanceId, Holding>>,
     len: usize,
 }
 
 impl Holdings {
     pub fn get(&self, key: &(AccountId, IssuanceId)) -> Option<&Holding> {
-        self.accounts.get(&key.0).and_then(|a| a.get(key.1))
+        self.accounts.get(&key.0).and_then(|m| m.get(&key.1))
     }
 
     pub fn get_mut(&mut self, key: &(AccountId, IssuanceId)) -> Option<&mut Holding> {
-        self.accounts.get_mut(&key.0).and_then(|a| a.get_mut(key.1))
+        self.accounts.get_mut(&key.0).and_then(|m| m.get_mut(&key.1))
     }
 
     /// The holding, created empty if there is none; says whether it was created.
     pub fn or_default(&mut self, key: (AccountId, IssuanceId)) -> (&mut Holding, bool) {
-        let (holding, created) =
-            self.accounts.get_or_insert_with(key.0, AccountHoldings::default).or_default(key.1);
-        if created {
-            self.len += 1;
+        match self.accounts.get_or_insert_with(key.0, BTreeMap::new).entry(key.1) {
+            Entry::Occupied(o) => (o.into_mut(), false),
+            Entry::Vacant(v) => {
+                self.len += 1;
+                (v.insert(Holding::default()), true)
+            }
         }
-        (holding, created)
     }
 
     pub fn remove(&mut self, key: &(AccountId, IssuanceId)) -> Option<Holding> {
-        let removed = self.accounts.get_mut(&key.0).and_then(|a| a.remove(key.1));
+        let removed = self.accounts.get_mut(&key.0).and_then(|m| m.remove(&key.1));
         if removed.is_some() {
             self.len -= 1;
         }
@@ -455,12 +346,12 @@ impl Holdings {
 
     /// Holdings in `(account, issuance)` order.
     pub fn iter(&self) -> impl Iterator<Item = ((AccountId, IssuanceId), &Holding)> {
-        self.accounts.iter().flat_map(|(a, m)| m.iter().map(move |(i, h)| ((*a, i), h)))
+        self.accounts.iter().flat_map(|(a, m)| m.iter().map(move |(i, h)| ((*a, *i), h)))
     }
 
     /// One account's holdings in issuance order.
     pub fn of_account(&self, account: AccountId) -> impl Iterator<Item = (IssuanceId, &Holding)> {
-        self.accounts.get(&account).into_iter().flat_map(AccountHoldings::iter)
+        self.accounts.get(&account).into_iter().flat_map(|m| m.iter().map(|(i, h)| (*i, h)))
     }
 }
 
@@ -583,64 +474,48 @@ mod tests {
         Remove(u64, u64),
     }
 
-    fn holding_op(accounts: u64, issuances: u64) -> impl Strategy<Value = HoldingOp> {
+    fn holding_op() -> impl Strategy<Value = HoldingOp> {
         prop_oneof![
-            3 => (0..accounts, 0..issuances, 1u64..1_000)
-                .prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
-            1 => (0..accounts, 0..issuances).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
+            3 => (0u64..30, 0u64..20, 1u64..1_000).prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
+            1 => (0u64..30, 0u64..20).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
         ]
     }
 
-    /// Runs `ops` on `Holdings` and on the `BTreeMap<(AccountId, IssuanceId), Holding>` model:
-    /// both keep, find, iterate (per account too) and encode the same entries.
-    fn holdings_match_model(ops: Vec<HoldingOp>, accounts: u64) -> Result<(), TestCaseError> {
-        let mut holdings = Holdings::default();
-        let mut model: BTreeMap<(AccountId, IssuanceId), Holding> = BTreeMap::new();
-        for op in ops {
-            match op {
-                HoldingOp::Credit(a, i, serial) => {
-                    let key = (AccountId(a), IssuanceId(i));
-                    let one = crate::serial::SerialRange::new(serial, serial).expect("one");
-                    let created = !model.contains_key(&key);
-                    let (h, new) = holdings.or_default(key);
-                    prop_assert_eq!(new, created);
-                    let _ = h.available.insert(one);
-                    let _ = model.entry(key).or_default().available.insert(one);
-                }
-                HoldingOp::Remove(a, i) => {
-                    let key = (AccountId(a), IssuanceId(i));
-                    prop_assert_eq!(holdings.remove(&key), model.remove(&key));
-                }
-            }
-            prop_assert!(holdings.iter().eq(model.iter().map(|(k, v)| (*k, v))));
-            for a in 0..accounts {
-                let mine = holdings.of_account(AccountId(a));
-                let theirs = model.iter().filter(|((x, _), _)| x.0 == a).map(|((_, i), h)| (*i, h));
-                prop_assert!(mine.eq(theirs));
-            }
-            for (k, v) in &model {
-                prop_assert_eq!(holdings.get(k), Some(v));
-            }
-        }
-        let bytes = postcard::to_stdvec(&holdings).expect("encodes");
-        prop_assert_eq!(&bytes, &postcard::to_stdvec(&model).expect("encodes"));
-        Ok(())
-    }
-
     proptest! {
-        /// `Holdings` is the `BTreeMap` model, on many accounts of a few holdings each.
+        /// `Holdings` keeps, finds, iterates (per account too) and encodes exactly what the
+        /// `BTreeMap<(AccountId, IssuanceId), Holding>` model does.
         #[test]
-        fn holdings_are_a_btree_map(ops in proptest::collection::vec(holding_op(30, 20), 0..200)) {
-            holdings_match_model(ops, 30)?;
-        }
-
-        /// The same on a few accounts of well over `ACCOUNT_HOLDINGS_FEW_MAX` holdings each, so
-        /// their holdings move from the sorted vector into the B-tree midway.
-        #[test]
-        fn accounts_of_many_holdings_are_a_btree_map(
-            ops in proptest::collection::vec(holding_op(3, 200), 0..800)
-        ) {
-            holdings_match_model(ops, 3)?;
+        fn holdings_are_a_btree_map(ops in proptest::collection::vec(holding_op(), 0..200)) {
+            let mut holdings = Holdings::default();
+            let mut model: BTreeMap<(AccountId, IssuanceId), Holding> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    HoldingOp::Credit(a, i, serial) => {
+                        let key = (AccountId(a), IssuanceId(i));
+                        let one = crate::serial::SerialRange::new(serial, serial).expect("one");
+                        let created = !model.contains_key(&key);
+                        let (h, new) = holdings.or_default(key);
+                        prop_assert_eq!(new, created);
+                        let _ = h.available.insert(one);
+                        let _ = model.entry(key).or_default().available.insert(one);
+                    }
+                    HoldingOp::Remove(a, i) => {
+                        let key = (AccountId(a), IssuanceId(i));
+                        prop_assert_eq!(holdings.remove(&key), model.remove(&key));
+                    }
+                }
+                prop_assert!(holdings.iter().eq(model.iter().map(|(k, v)| (*k, v))));
+                for a in 0..30 {
+                    let mine = holdings.of_account(AccountId(a));
+                    let theirs = model.iter().filter(|((x, _), _)| x.0 == a).map(|((_, i), h)| (*i, h));
+                    prop_assert!(mine.eq(theirs));
+                }
+                for (k, v) in &model {
+                    prop_assert_eq!(holdings.get(k), Some(v));
+                }
+            }
+            let bytes = postcard::to_stdvec(&holdings).expect("encodes");
+            prop_assert_eq!(&bytes, &postcard::to_stdvec(&model).expect("encodes"));
         }
     }
 
