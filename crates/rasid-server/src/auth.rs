@@ -398,7 +398,6 @@ fn refuse_newer_sqlite_steps(conn: &Connection) -> Result<(), String> {
 }
 
 fn apply_sqlite_step(conn: &Connection, m: &Migration) -> rusqlite::Result<()> {
-    assert!(m.oldest_compatible <= m.version, "a step is compatible with itself");
     let tx = conn.unchecked_transaction()?;
     let done: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM server_migrations WHERE version = ?1)",
@@ -437,6 +436,10 @@ impl Db {
         let conn =
             Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        // The user tables share the journal's file and log. The journal checkpoints that log
+        // off its writer's path; SQLite's own checkpoint on this connection would copy the
+        // journal's pages inside an idempotency claim's commit, and contend for the lock.
+        rasid_store::checkpoint::disable_auto_checkpoint(&conn).map_err(|e| e.to_string())?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS server_users (
                  username TEXT PRIMARY KEY,
@@ -981,6 +984,36 @@ mod tests {
             let err = Users::open(&database).unwrap_err();
             let step = format!("step {}", newest + 2);
             assert!(err.to_string().contains(&step), "{oldest:?}: {err}");
+        }
+    }
+
+    /// The user tables' connection writes to the journal's log; the journal checkpoints that
+    /// log on its own thread, so this connection's automatic checkpoint is off (it would run
+    /// inside an idempotency claim's commit).
+    #[test]
+    fn the_user_tables_leave_checkpoints_to_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = Users::open(&DatabaseUrl::Sqlite(dir.path().join("rasid.db"))).unwrap();
+        let Db::Sqlite(conn) = &users.db else { panic!("a SQLite URL opens SQLite") };
+        let pages: i64 =
+            lock(conn).query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0)).unwrap();
+        assert_eq!(pages, 0);
+    }
+
+    /// Steps are numbered in order and each is compatible with itself; SQLite's steps are
+    /// PostgreSQL's under the same number, so one number names one change on both.
+    #[test]
+    fn the_user_tables_migrations_agree_between_backends() {
+        for steps in [PG_MIGRATIONS, SQLITE_MIGRATIONS] {
+            assert!(steps.windows(2).all(|w| w[0].version < w[1].version));
+            assert!(steps.iter().all(|m| m.oldest_compatible <= m.version));
+        }
+        for lite in SQLITE_MIGRATIONS {
+            let pg = PG_MIGRATIONS.iter().find(|m| m.version == lite.version).unwrap();
+            assert_eq!(
+                (pg.description, pg.oldest_compatible),
+                (lite.description, lite.oldest_compatible)
+            );
         }
     }
 }

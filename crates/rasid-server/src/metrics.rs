@@ -161,22 +161,23 @@ fn text(app: &App) -> String {
         "Batches the hub keeps for slow clients; a client further behind skips ahead.",
         kept as u64,
     );
-    counter(
-        "rasid_journal_checkpoint_failures_total",
-        "counter",
-        "Write-ahead-log checkpoints that failed (retried later; commits are not affected).",
-        load(&s.checkpoints_failed),
-    );
-    let _ = writeln!(
-        out,
-        "# HELP rasid_journal_checkpoints_total Write-ahead-log checkpoints of the SQLite journal, by who ran them (the writer only when its log grew long under load).\n# TYPE rasid_journal_checkpoints_total counter"
-    );
-    let _ = writeln!(
-        out,
-        "rasid_journal_checkpoints_total{{by=\"background\"}} {}\nrasid_journal_checkpoints_total{{by=\"writer\"}} {}",
-        load(&s.checkpoints_background),
-        load(&s.checkpoints_by_writer),
-    );
+    if let Some(checkpoints) = s.checkpoints.as_ref().map(|c| c.stats()) {
+        counter(
+            "rasid_journal_checkpoint_failures_total",
+            "counter",
+            "Write-ahead-log checkpoints that failed or were refused as busy (retried later; commits are not affected).",
+            checkpoints.failed,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rasid_journal_checkpoints_total Write-ahead-log checkpoints of the SQLite journal, by who ran them (the writer only when its log grew long under load).\n# TYPE rasid_journal_checkpoints_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "rasid_journal_checkpoints_total{{by=\"background\"}} {}\nrasid_journal_checkpoints_total{{by=\"writer\"}} {}",
+            checkpoints.background, checkpoints.by_writer,
+        );
+    }
     let commits: Vec<u64> = s.commit_latency_buckets.iter().map(load).collect();
     histogram(
         &mut out,

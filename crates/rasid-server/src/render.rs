@@ -384,7 +384,8 @@ impl CommittedView<'_> {
     /// `Value` from [`event_json`].
     pub(crate) fn to_json(&self) -> Vec<u8> {
         // Room for a typical order's events (accepted, a trade or two, rested) without growing.
-        let mut out = Json(Vec::with_capacity(96 + 288 * self.events.len()));
+        let capacity = 288usize.saturating_mul(self.events.len()).saturating_add(96);
+        let mut out = Json(Vec::with_capacity(capacity));
         out.raw(b"{\"events\":[");
         for (n, e) in self.events.iter().enumerate() {
             if n > 0 {

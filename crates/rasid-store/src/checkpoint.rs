@@ -14,9 +14,16 @@
 //! never waits for the writer, so under continuous load it seldom ends exactly at the log's end,
 //! and SQLite starts the log again from its beginning only after one has (measured: without the
 //! step below the log held every page written). So once the log is `WAL_PAGES_MAX` pages long
-//! the writer stops waking the thread and, as soon as the thread is not copying, finishes a
-//! checkpoint itself, as SQLite would have. From half that length the thread is woken every
-//! `CHECKPOINT_PAGES_MIN_LATE` pages, so that little is left for the writer to copy.
+//! the writer finishes a checkpoint itself, as SQLite would have, when the thread is not copying
+//! and at most `CHECKPOINT_PAGES_MIN` pages are left (never more than SQLite's own checkpoint
+//! copied in the commit); until then it keeps waking the thread. From half that length the
+//! thread is woken every `CHECKPOINT_PAGES_MIN_LATE` pages, so that little is left for the
+//! writer. A reader holding an old snapshot stops every checkpoint at its position; past
+//! `WAL_PAGES_HARD_MAX` the writer tries on every commit.
+//!
+//! Other connections to the file (the server's user tables) write with SQLite's automatic
+//! checkpoint turned off (`disable_auto_checkpoint`): theirs would run inside their own
+//! commits, and contend with these for the checkpoint lock.
 //!
 //! Architecture Invariant: a checkpoint never changes what the journal holds, only where its
 //! pages lie; nothing here can make a commit fail (the hook always reports success: an error
@@ -43,8 +50,9 @@ pub const CHECKPOINT_PAGES_MIN_LATE: u64 = 256;
 /// start again from its beginning (≈ 32 MB with 4 KiB pages).
 pub const WAL_PAGES_MAX: u64 = 8_000;
 
-/// Log length (pages) from which the writer tries to checkpoint even while the thread is
-/// copying (it would only be refused as busy): the thread may have stopped.
+/// Log length (pages) from which the writer tries to checkpoint on every commit, however much
+/// is left and even while the thread is copying (it is then refused as busy): the thread may
+/// have stopped, or a reader held the log back.
 pub const WAL_PAGES_HARD_MAX: u64 = 4 * WAL_PAGES_MAX;
 
 /// What the checkpoints did, for tests and operators.
@@ -69,8 +77,14 @@ struct Shared {
     requested: AtomicBool,
     /// Whether the thread is copying now, for the writer's hook (which takes no lock).
     copying: AtomicBool,
+    /// Whether the thread runs (it starts with the first append that finds a checkpoint asked
+    /// for, and may have failed to start).
+    started: AtomicBool,
     /// Pages of the log already copied, as the last checkpoint reported.
     copied_pages: AtomicU64,
+    /// Times the log started again from its beginning, as the writer's hook saw: a checkpoint
+    /// that began before a restart reports pages of the old log, not to be taken as copied.
+    restarts: AtomicU64,
     background: AtomicU64,
     by_writer: AtomicU64,
     failed: AtomicU64,
@@ -96,19 +110,34 @@ impl Shared {
         }
     }
 
-    /// Pages of a log `log_pages` long not yet copied. A log shorter than what was copied has
-    /// started again from its beginning, so all of it is new.
+    /// Pages of a log `log_pages` long not yet copied.
     fn pending_pages(&self, log_pages: u64) -> u64 {
-        let copied = self.copied_pages.load(Ordering::Acquire);
-        if log_pages >= copied { log_pages - copied } else { log_pages }
+        log_pages.saturating_sub(self.copied_pages.load(Ordering::Acquire))
     }
 
-    fn record(&self, done: rusqlite::Result<(i32, i32)>, by_writer: bool) {
+    /// Called by the writer's hook when the log is shorter than at the commit before: it started
+    /// again from its beginning, and nothing of it is copied yet.
+    fn restarted(&self) {
+        self.restarts.fetch_add(1, Ordering::AcqRel);
+        self.copied_pages.store(0, Ordering::Release);
+    }
+
+    /// Whether the thread will copy soon or copies now, so that a checkpoint of the writer's
+    /// would only be refused as busy.
+    fn thread_busy(&self) -> bool {
+        self.copying.load(Ordering::Acquire)
+            || (self.started.load(Ordering::Acquire) && self.requested.load(Ordering::Acquire))
+    }
+
+    /// Counts a checkpoint that began when the log had restarted `restarts_at_start` times.
+    fn record(&self, done: rusqlite::Result<(i32, i32)>, by_writer: bool, restarts_at_start: u64) {
         match done {
             // SQLite reports -1 pages when the connection is not in WAL mode: not a checkpoint.
             Ok((log, copied)) if log >= 0 && copied >= 0 => {
                 let copied = u64::try_from(copied).unwrap_or(0);
-                self.copied_pages.store(copied, Ordering::Release);
+                if self.restarts.load(Ordering::Acquire) == restarts_at_start {
+                    self.copied_pages.store(copied, Ordering::Release);
+                }
                 let count = if by_writer { &self.by_writer } else { &self.background };
                 count.fetch_add(1, Ordering::Relaxed);
             }
@@ -138,40 +167,45 @@ impl Checkpoints {
     pub fn install(writer: &mut Connection) -> rusqlite::Result<Self> {
         let shared = Arc::new(Shared::default());
         let hook_shared = Arc::clone(&shared);
+        let mut last_log_pages = 0;
         writer.wal_hook(Some(move |wal: &mut Wal, log_pages: i32| {
-            after_commit(&hook_shared, wal, u64::try_from(log_pages).unwrap_or(0));
+            let log_pages = u64::try_from(log_pages).unwrap_or(0);
+            if log_pages < last_log_pages {
+                hook_shared.restarted();
+            }
+            last_log_pages = log_pages;
+            after_commit(&hook_shared, wal, log_pages);
             Ok(())
         }))?;
         Ok(Self { shared, thread: None })
     }
 
-    /// Starts the checkpointer thread on its own connection to `path`, if not yet started.
-    pub fn start(&mut self, path: &Path) -> Result<(), StoreError> {
-        if self.thread.is_some() {
-            return Ok(());
+    /// Starts the checkpointer thread on its own connection to `path` once a checkpoint has
+    /// been asked for, if not yet started. Never fails the caller (an append): a thread that
+    /// cannot start is counted as a failed checkpoint and tried again at the next request,
+    /// and meanwhile the writer's own checkpoints keep the log bounded.
+    pub fn start(&mut self, path: &Path) {
+        if self.thread.is_some() || !self.shared.requested.load(Ordering::Acquire) {
+            return;
         }
-        let conn = Connection::open(path)?;
-        // A connection finds the database in WAL mode only once it has read it; asking for
-        // the mode does (before that SQLite reports a checkpoint of -1 pages, and does none).
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        let shared = Arc::clone(&self.shared);
-        let thread = std::thread::Builder::new()
-            .name("rasid-checkpoint".into())
-            .spawn(move || checkpoint_loop(&conn, &shared))
-            .map_err(|e| {
-                StoreError::Database(format!("cannot start the checkpoint thread: {e}"))
-            })?;
-        self.thread = Some(thread);
-        Ok(())
+        match spawn_checkpointer(path, Arc::clone(&self.shared)) {
+            Ok(thread) => {
+                self.thread = Some(thread);
+                self.shared.started.store(true, Ordering::Release);
+            }
+            Err(_) => {
+                self.shared.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     pub fn stats(&self) -> CheckpointStats {
-        CheckpointStats {
-            background: self.shared.background.load(Ordering::Relaxed),
-            by_writer: self.shared.by_writer.load(Ordering::Relaxed),
-            failed: self.shared.failed.load(Ordering::Relaxed),
-        }
+        self.handle().stats()
+    }
+
+    /// A handle that reads these checkpoints' counters from anywhere (for `/metrics`).
+    pub fn handle(&self) -> CheckpointCounters {
+        CheckpointCounters(Arc::clone(&self.shared))
     }
 
     /// Waits until the background thread has run every checkpoint asked of it so far, or
@@ -199,16 +233,58 @@ impl Drop for Checkpoints {
     }
 }
 
+/// Makes SQLite's automatic checkpoint on `conn`, another connection that writes to a journal's
+/// file, do nothing: the journal's checkpoints copy what it writes too (see the module's
+/// comment).
+pub fn disable_auto_checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+}
+
+/// The counters of one journal's checkpoints, shared with whoever reports them.
+#[derive(Clone)]
+pub struct CheckpointCounters(Arc<Shared>);
+
+impl std::fmt::Debug for CheckpointCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CheckpointCounters").field(&self.stats()).finish()
+    }
+}
+
+impl CheckpointCounters {
+    pub fn stats(&self) -> CheckpointStats {
+        CheckpointStats {
+            background: self.0.background.load(Ordering::Relaxed),
+            by_writer: self.0.by_writer.load(Ordering::Relaxed),
+            failed: self.0.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn spawn_checkpointer(path: &Path, shared: Arc<Shared>) -> Result<JoinHandle<()>, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // A connection finds the database in WAL mode only once it has read it; asking for the
+    // mode does (before that SQLite reports a checkpoint of -1 pages, and does none).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // A checkpoint syncs the database file before it marks pages copied (after which the
+    // writer may overwrite them in the log) only under FULL; said here, not left to a default.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    std::thread::Builder::new()
+        .name("rasid-checkpoint".into())
+        .spawn(move || checkpoint_loop(&conn, &shared))
+        .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))
+}
+
 /// The writer's WAL hook: runs after each commit, on the writer's thread.
 fn after_commit(shared: &Shared, wal: &mut Wal, log_pages: u64) {
-    if log_pages >= WAL_PAGES_MAX {
-        // The thread is no longer woken, so it stops once its current checkpoint ends; the
-        // writer's own would be refused as busy while it copies.
-        if !shared.copying.load(Ordering::Acquire) || log_pages >= WAL_PAGES_HARD_MAX {
-            // No other connection writes, so this checkpoint copies the whole log and the
-            // next commit starts the log again from its beginning.
-            shared.record(wal.checkpoint_v2(CheckpointMode::PASSIVE), true);
-        }
+    let pending = shared.pending_pages(log_pages);
+    let finish_here = log_pages >= WAL_PAGES_HARD_MAX
+        || (log_pages >= WAL_PAGES_MAX && pending <= CHECKPOINT_PAGES_MIN && !shared.thread_busy());
+    if finish_here {
+        // This copies what no reader still needs; once everything is copied and no reader
+        // uses the log, the next commit starts it again from its beginning.
+        let restarts = shared.restarts.load(Ordering::Acquire);
+        shared.record(wal.checkpoint_v2(CheckpointMode::PASSIVE), true, restarts);
         return;
     }
     let wake_at_pages = if log_pages >= WAL_PAGES_MAX / 2 {
@@ -216,7 +292,7 @@ fn after_commit(shared: &Shared, wal: &mut Wal, log_pages: u64) {
     } else {
         CHECKPOINT_PAGES_MIN
     };
-    if shared.pending_pages(log_pages) >= wake_at_pages {
+    if pending >= wake_at_pages {
         shared.request();
     }
 }
@@ -236,7 +312,12 @@ fn checkpoint_loop(conn: &Connection, shared: &Shared) {
             shared.copying.store(true, Ordering::Release);
         }
         shared.requested.store(false, Ordering::Release);
-        shared.record(conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE), false);
+        let restarts = shared.restarts.load(Ordering::Acquire);
+        shared.record(
+            conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE),
+            false,
+            restarts,
+        );
         shared.copying.store(false, Ordering::Release);
         shared.lock().running = false;
         shared.woken.notify_all();

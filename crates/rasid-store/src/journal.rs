@@ -94,9 +94,9 @@ pub trait Journal: Send {
     /// Stores a snapshot outside an append (graceful shutdown).
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
 
-    /// What the backend's write-ahead-log checkpoints did since it was opened, for a backend
-    /// that runs its own (SQLite; PostgreSQL's server checkpoints by itself).
-    fn checkpoint_stats(&self) -> Option<crate::checkpoint::CheckpointStats> {
+    /// The counters of the backend's write-ahead-log checkpoints since it was opened, for a
+    /// backend that runs its own (SQLite; PostgreSQL's server checkpoints by itself).
+    fn checkpoint_counters(&self) -> Option<crate::checkpoint::CheckpointCounters> {
         None
     }
 }

@@ -15,7 +15,7 @@
 //! result — before every command sequenced ahead of it is durable. Replies for a batch travel
 //! with the batch and are sent by the writer after the commit.
 
-use crate::checkpoint::CheckpointStats;
+use crate::checkpoint::CheckpointCounters;
 use crate::journal::{Hash, Journal, Record, Snapshot, StoreError, chain_hash};
 use crate::replay::{Recovery, recover, sha256};
 use crate::reply;
@@ -204,10 +204,9 @@ pub struct Stats {
     /// Rejections by code. A mutex: rejections are rare next to acceptances, and the map stays
     /// as small as the set of codes.
     pub rejections: Mutex<std::collections::BTreeMap<&'static str, u64>>,
-    /// The journal's own write-ahead-log checkpoints (SQLite), as of the last commit.
-    pub checkpoints_background: AtomicU64,
-    pub checkpoints_by_writer: AtomicU64,
-    pub checkpoints_failed: AtomicU64,
+    /// The journal's own write-ahead-log checkpoints (SQLite), read when reported; `None` for
+    /// a backend whose server checkpoints by itself.
+    pub checkpoints: Option<CheckpointCounters>,
 }
 
 impl Stats {
@@ -221,12 +220,6 @@ impl Stats {
             .position(|&bound| elapsed_us <= bound)
             .expect("the last bucket is unbounded");
         self.commit_latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn record_checkpoints(&self, c: CheckpointStats) {
-        self.checkpoints_background.store(c.background, Ordering::Relaxed);
-        self.checkpoints_by_writer.store(c.by_writer, Ordering::Relaxed);
-        self.checkpoints_failed.store(c.failed, Ordering::Relaxed);
     }
 
     fn record_rejection(&self, rejection: Rejection) {
@@ -327,7 +320,8 @@ impl Ledger {
         let (req_tx, req_rx) = bounded::<Request>(REQUEST_QUEUE_MAX);
         let (batch_tx, batch_rx) = bounded::<Batch>(BATCHES_IN_FLIGHT_MAX - 2);
         let last_snapshot = recovery.snapshot_seq;
-        let stats = Arc::new(Stats::default());
+        let stats =
+            Arc::new(Stats { checkpoints: journal.checkpoint_counters(), ..Stats::default() });
         let feeding = feed.is_some();
         let writer = {
             let stopped = stopped.clone();
@@ -729,9 +723,6 @@ fn write_loop(
             let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             *head.lock().expect("head lock") = (last_seq, last_hash);
             stats.record_commit(records.len() as u64, elapsed_us);
-            if let Some(checkpoints) = journal.checkpoint_stats() {
-                stats.record_checkpoints(checkpoints);
-            }
             if let Some(feed) = feed.as_mut()
                 && !batch.committed.is_empty()
             {

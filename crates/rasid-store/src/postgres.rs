@@ -418,16 +418,33 @@ pub fn apply_migrations(
 ) -> Result<(), StoreError> {
     assert!(history.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "a plain table name");
     let newest = migrations.last().map_or(0, |m| m.version);
+    assert!(
+        migrations.windows(2).all(|w| w[0].version < w[1].version)
+            && migrations.iter().all(|m| m.oldest_compatible <= m.version),
+        "steps in order, each compatible with itself"
+    );
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {history} (
-            version     INTEGER PRIMARY KEY,
-            description TEXT NOT NULL,
-            applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+            version           INTEGER PRIMARY KEY,
+            description       TEXT NOT NULL,
+            applied_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
+            oldest_compatible INTEGER
         )"
     ))?;
-    tx.batch_execute(&format!(
-        "ALTER TABLE {history} ADD COLUMN IF NOT EXISTS oldest_compatible INTEGER"
-    ))?;
+    // A history table from before `oldest_compatible` gains it. Only then: ALTER TABLE needs
+    // the table's owner (even with IF NOT EXISTS) and locks it, and a role that may use a
+    // migrated database need not own it.
+    let has_column: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                            WHERE table_schema = current_schema() AND table_name = $1
+                              AND column_name = 'oldest_compatible')",
+            &[&history],
+        )?
+        .try_get(0)?;
+    if !has_column {
+        tx.batch_execute(&format!("ALTER TABLE {history} ADD COLUMN oldest_compatible INTEGER"))?;
+    }
     let applied: i32 = tx
         .query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {history}"), &[])?
         .try_get(0)?;
@@ -454,7 +471,6 @@ pub fn apply_migrations(
     }
     for m in migrations.iter().filter(|m| m.version > applied) {
         tx.batch_execute(m.sql)?;
-        assert!(m.oldest_compatible <= m.version, "a step is compatible with itself");
         tx.execute(
             &format!(
                 "INSERT INTO {history} (version, description, oldest_compatible) \

@@ -5,7 +5,7 @@
 //! The schema uses only types PostgreSQL has too (integers, text, blobs ↔ bytea) so the
 //! PostgreSQL backend can keep the same tables.
 
-use crate::checkpoint::{CheckpointStats, Checkpoints};
+use crate::checkpoint::{CheckpointCounters, Checkpoints};
 use crate::journal::{Hash, Journal, Record, Snapshot, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -192,8 +192,6 @@ impl Journal for SqliteJournal {
         records: &[Record],
         snapshot: Option<&Snapshot>,
     ) -> Result<(), StoreError> {
-        // A journal that is written gets its checkpointer; one only read never starts it.
-        self.checkpoints.start(&self.path)?;
         let tx = self.conn.transaction()?;
         let mut chunks = records.chunks_exact(APPEND_ROWS_PER_STATEMENT);
         {
@@ -210,6 +208,9 @@ impl Journal for SqliteJournal {
             insert_snapshot(&tx, s)?;
         }
         tx.commit()?;
+        // The checkpointer starts once a commit asks for it, so a journal that is only read, or
+        // written a little, never has one. It cannot fail the append.
+        self.checkpoints.start(&self.path);
         Ok(())
     }
 
@@ -280,8 +281,8 @@ impl Journal for SqliteJournal {
         Ok(())
     }
 
-    fn checkpoint_stats(&self) -> Option<CheckpointStats> {
-        Some(self.checkpoints.stats())
+    fn checkpoint_counters(&self) -> Option<CheckpointCounters> {
+        Some(self.checkpoints.handle())
     }
 }
 

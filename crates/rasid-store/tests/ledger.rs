@@ -738,19 +738,22 @@ fn the_ledger_counts_the_sqlite_journals_background_checkpoints() {
     let place = Place::new(Backend::Sqlite);
     let ledger = open(&place, Config::default());
     seed(&ledger);
-    let stats = ledger.stats_shared();
+    let counters = ledger.stats_shared().checkpoints.clone().expect("SQLite counts checkpoints");
     // A transfer's record is ≈ 100 bytes, so ≈ 40,000 of them fill the 1,000 pages after
     // which the checkpointer is woken; the bound is ten times that.
     let requests_max = 400;
     let mut requests = 0;
-    while stats.checkpoints_background.load(Ordering::Relaxed) == 0 {
+    while counters.stats().background == 0 {
         assert!(requests < requests_max, "no background checkpoint after {requests} requests");
         let batch = (0..1_000).map(|_| (MEMBER, transfer(MEMBER_ACC, OTHER_ACC, 1))).collect();
         assert!(ledger.submit_batch(batch).unwrap().iter().all(Result::is_ok));
         requests += 1;
     }
-    let by_writer = stats.checkpoints_by_writer.load(Ordering::Relaxed);
-    assert_eq!(by_writer, 0, "the log stayed far below the length at which the writer steps in");
-    assert_eq!(stats.checkpoints_failed.load(Ordering::Relaxed), 0);
+    let stats = counters.stats();
+    assert_eq!(
+        stats.by_writer, 0,
+        "the log stayed far below the length at which the writer steps in"
+    );
+    assert_eq!(stats.failed, 0);
     drop(ledger.close().unwrap());
 }

@@ -68,8 +68,9 @@ fn a_writer_that_pauses_leaves_every_checkpoint_to_the_background_thread() {
         assert!(journal.checkpoints().wait_idle(CHECKPOINT_WAIT));
     }
     let written = seq - 1;
-    let stats = journal.checkpoint_stats().unwrap();
-    assert!(stats.background >= written / (2 * CHECKPOINT_PAGES_MIN), "{stats:?}");
+    let stats = journal.checkpoints().stats();
+    // One checkpoint each time a batch takes the uncopied pages to the threshold.
+    assert!(stats.background >= written / (CHECKPOINT_PAGES_MIN + batch), "{stats:?}");
     assert_eq!(stats.by_writer, 0, "the writer never had to checkpoint: {stats:?}");
     assert_eq!(stats.failed, 0, "{stats:?}");
     let wal_pages = wal_bytes(&db) / PAGE_BYTES;
@@ -87,7 +88,9 @@ fn a_writer_that_pauses_leaves_every_checkpoint_to_the_background_thread() {
 
 #[test]
 fn a_writer_that_never_pauses_keeps_its_log_bounded() {
-    let dir = tempfile::tempdir().unwrap();
+    // ≈ 200 MB of database and ≈ 35 MB of log: under the build's directory, not a /tmp that may
+    // be memory.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let db = dir.path().join("journal.db");
     let mut journal = SqliteJournal::open(&db).unwrap();
 
@@ -103,7 +106,7 @@ fn a_writer_that_never_pauses_keeps_its_log_bounded() {
         seq += batch;
     }
     let written = seq - 1;
-    let stats = journal.checkpoint_stats().unwrap();
+    let stats = journal.checkpoints().stats();
     assert!(stats.by_writer >= 1, "the writer finished a checkpoint: {stats:?}");
     // The log's end past `WAL_PAGES_MAX` is what the writer commits while the thread finishes
     // the checkpoint it was copying: a few batches here, on a slow machine more. The bound is

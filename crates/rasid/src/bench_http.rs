@@ -435,7 +435,7 @@ async fn newest_trade(addr: &str) -> Result<u64, String> {
 /// the bench, on a loopback port.
 const BENCH_METRICS_TOKEN: &str = "rasid-bench-http-metrics";
 
-/// `(commits, records, mean commit time in ms, commits over 50 ms)` from `/metrics`.
+/// The journal counters of [`JournalStats`], read from `/metrics` at the end of a run.
 async fn stats(addr: &str) -> Result<JournalStats, String> {
     let mut c = Conn::open(addr).await?;
     let request = format!(
