@@ -3,28 +3,26 @@
 
 /// Formats `ms` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn rfc3339(ms: i64) -> String {
+    let [y, m, d, hour, minute, second, millis] = fields(ms);
+    format!("{y:04}-{m:02}-{d:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
+}
+
+/// The calendar fields of `ms` since the epoch, in UTC: year, month, day, hour, minute, second
+/// and millisecond.
+fn fields(ms: i64) -> [i64; 7] {
     let secs = ms.div_euclid(1000);
     let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    [y, m, d, rem / 3600, (rem % 3600) / 60, rem % 60, millis]
 }
 
 /// The text [`rfc3339`] prints, as fixed-width bytes and without allocating, for the years it
 /// prints with exactly four digits (0000–9999); `None` for any other. The HTTP server's
 /// hand-written replies carry a time stamp each, and `format!` cost ≈ 3k instructions per call.
 pub fn rfc3339_bytes(ms: i64) -> Option<[u8; 24]> {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let [y, m, d, hour, minute, second, millis] = fields(ms);
     if !(0..=9999).contains(&y) {
         return None;
     }
@@ -40,9 +38,9 @@ pub fn rfc3339_bytes(ms: i64) -> Option<[u8; 24]> {
     digits(4, 4, y);
     digits(7, 2, m);
     digits(10, 2, d);
-    digits(13, 2, rem / 3600);
-    digits(16, 2, (rem % 3600) / 60);
-    digits(19, 2, rem % 60);
+    digits(13, 2, hour);
+    digits(16, 2, minute);
+    digits(19, 2, second);
     digits(23, 3, millis);
     Some(out)
 }

@@ -12,7 +12,10 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rasid_core::OrgId;
 use rasid_store::DatabaseUrl;
-use rasid_store::postgres::{MIGRATION_LOCK_KEY, Migration, apply_migrations, connect};
+use rasid_store::postgres::{
+    MIGRATION_LOCK_KEY, Migration, apply_migrations, connect, first_incompatible_step_sql,
+    incompatible_step,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use std::sync::Mutex;
@@ -379,21 +382,16 @@ fn migrate_sqlite(conn: &Connection) -> Result<(), String> {
 fn refuse_newer_sqlite_steps(conn: &Connection) -> Result<(), String> {
     let newest = SQLITE_MIGRATIONS.last().map_or(0, |m| m.version);
     let needing: Option<(i32, i32)> = conn
-        .query_row(
-            "SELECT version, COALESCE(oldest_compatible, version) FROM server_migrations
-             WHERE version > ?1 AND COALESCE(oldest_compatible, version) > ?1
-             ORDER BY version LIMIT 1",
-            [newest],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row(&first_incompatible_step_sql("server_migrations"), [newest], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()
         .map_err(|e| e.to_string())?;
     match needing {
         None => Ok(()),
-        Some((version, oldest)) => Err(format!(
-            "the user tables' step {version} needs a build of schema version {oldest} or newer, \
-             this build knows up to {newest}; upgrade Rasid"
-        )),
+        Some((version, oldest)) => {
+            Err(incompatible_step("server_migrations", version, oldest, newest))
+        }
     }
 }
 

@@ -1055,6 +1055,16 @@ mod tests {
         }
     }
 
+    /// What `Body` and axum's `Json` make of two copies of one request.
+    async fn both<T: DeserializeOwned + std::fmt::Debug>(
+        ours: Request,
+        axums: Request,
+    ) -> [Result<String, (StatusCode, axum::body::Bytes)>; 2] {
+        let ours = Body::<T>::from_request(ours, &()).await.map(|Body(v)| v);
+        let axums = Json::<T>::from_request(axums, &()).await.map(|Json(v)| v);
+        [outcome(ours).await, outcome(axums.map_err(ApiError::from)).await]
+    }
+
     /// `Body` answers every body and content type exactly as axum's `Json` does — the same
     /// value, or the same refusal byte for byte — whether its own parse takes it (plain
     /// `application/json` that `serde_json` accepts) or hands it to `Json`: valid orders, white
@@ -1109,27 +1119,16 @@ mod tests {
                 };
                 runtime.block_on(async {
                     for buffered in [false, true] {
-                        let ours = Body::<PlaceOrderRequest>::from_request(request(buffered), &())
-                            .await
-                            .map(|Body(v)| v);
-                        let axums = Json::<PlaceOrderRequest>::from_request(request(false), &())
-                            .await
-                            .map(|Json(v)| v)
-                            .map_err(ApiError::from);
+                        let [ours, axums] =
+                            both::<PlaceOrderRequest>(request(buffered), request(false)).await;
                         assert_eq!(
-                            outcome(ours).await,
-                            outcome(axums).await,
+                            ours,
+                            axums,
                             "{content_type:?} {buffered} {}",
                             String::from_utf8_lossy(body)
                         );
-                        let ours = Body::<Value>::from_request(request(buffered), &())
-                            .await
-                            .map(|Body(v)| v);
-                        let axums = Json::<Value>::from_request(request(false), &())
-                            .await
-                            .map(|Json(v)| v)
-                            .map_err(ApiError::from);
-                        assert_eq!(outcome(ours).await, outcome(axums).await);
+                        let [ours, axums] = both::<Value>(request(buffered), request(false)).await;
+                        assert_eq!(ours, axums);
                     }
                 });
             }

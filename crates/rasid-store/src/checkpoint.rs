@@ -93,8 +93,6 @@ struct Shared {
 #[derive(Default)]
 struct Wake {
     requested: bool,
-    /// Whether the thread is checkpointing now.
-    running: bool,
     stopping: bool,
 }
 
@@ -216,9 +214,13 @@ impl Checkpoints {
         let (wake, _) = self
             .shared
             .woken
-            .wait_timeout_while(wake, timeout, |w| w.requested || w.running)
+            .wait_timeout_while(wake, timeout, |w| w.requested || self.copying())
             .unwrap_or_else(PoisonError::into_inner);
-        !wake.requested && !wake.running
+        !wake.requested && !self.copying()
+    }
+
+    fn copying(&self) -> bool {
+        self.shared.copying.load(Ordering::Acquire)
     }
 }
 
@@ -308,7 +310,8 @@ fn checkpoint_loop(conn: &Connection, shared: &Shared) {
                 return;
             }
             wake.requested = false;
-            wake.running = true;
+            // Set under the lock, so that `wait_idle` never sees neither a request nor a copy
+            // between the two.
             shared.copying.store(true, Ordering::Release);
         }
         shared.requested.store(false, Ordering::Release);
@@ -318,8 +321,12 @@ fn checkpoint_loop(conn: &Connection, shared: &Shared) {
             false,
             restarts,
         );
-        shared.copying.store(false, Ordering::Release);
-        shared.lock().running = false;
+        // Cleared and announced under the lock, so that a `wait_idle` that has just found it
+        // set is waiting before the notification comes.
+        {
+            let _wake = shared.lock();
+            shared.copying.store(false, Ordering::Release);
+        }
         shared.woken.notify_all();
     }
 }

@@ -449,22 +449,12 @@ pub fn apply_migrations(
         .query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {history}"), &[])?
         .try_get(0)?;
     if applied > newest {
-        // A step recorded before `oldest_compatible` existed (NULL) counts as incompatible.
-        let newer = tx.query(
-            &format!(
-                "SELECT version, COALESCE(oldest_compatible, version) FROM {history} \
-                 WHERE version > $1 ORDER BY version"
-            ),
-            &[&newest],
-        )?;
-        for row in newer {
+        let needing = tx.query_opt(&first_incompatible_step_sql(history), &[&newest])?;
+        if let Some(row) = needing {
             let (version, oldest): (i32, i32) = (row.try_get(0)?, row.try_get(1)?);
-            if oldest > newest {
-                return Err(StoreError::Unsupported(format!(
-                    "database schema version {applied} ({history}), this build knows up to \
-                     {newest} and step {version} needs at least {oldest}; upgrade Rasid"
-                )));
-            }
+            return Err(StoreError::Unsupported(incompatible_step(
+                history, version, oldest, newest,
+            )));
         }
         // Every newer step left a schema this build still works on; apply nothing.
         return Ok(());
@@ -480,6 +470,26 @@ pub fn apply_migrations(
         )?;
     }
     Ok(())
+}
+
+/// The query, for PostgreSQL and SQLite alike, of the first step recorded in `history` that a
+/// build knowing up to schema version `$1` cannot work with. A step recorded before
+/// `oldest_compatible` existed (NULL) counts as needing its own version.
+pub fn first_incompatible_step_sql(history: &str) -> String {
+    format!(
+        "SELECT version, COALESCE(oldest_compatible, version) FROM {history} \
+         WHERE version > $1 AND COALESCE(oldest_compatible, version) > $1 \
+         ORDER BY version LIMIT 1"
+    )
+}
+
+/// Why a build knowing up to schema version `newest` refuses a database whose `history` records
+/// step `version`, which needs builds of schema version `oldest` or newer.
+pub fn incompatible_step(history: &str, version: i32, oldest: i32, newest: i32) -> String {
+    format!(
+        "{history} records step {version}, which needs a build of schema version {oldest} or \
+         newer; this build knows up to {newest}; upgrade Rasid"
+    )
 }
 
 /// Encodes records in PostgreSQL's binary COPY format: a signature and two zero words, then per
