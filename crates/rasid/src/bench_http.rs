@@ -17,6 +17,7 @@
 //!
 //! Orders alternate a 1-tonne sell and a 1-tonne buy at one price, so about half trade.
 
+use crate::disk_probe::{DiskProbe, STALL_MS};
 use crate::output::{Failure, Output};
 use futures_util::{SinkExt, StreamExt};
 use rasid_core::exchange::{
@@ -79,7 +80,12 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
     if b.subscribers > 10_000 {
         return Err(Failure::invalid("invalid_bench", "--subscribers is at most 10000"));
     }
-    let dir = tempfile::tempdir().map_err(|e| Failure::Internal(e.to_string()))?;
+    // The bench writes next to the working directory, not /tmp, which may be a RAM disk where
+    // fsync costs nothing and the numbers would flatter.
+    let dir = tempfile::Builder::new()
+        .prefix(".rasid-bench")
+        .tempdir_in(".")
+        .map_err(|e| Failure::Internal(e.to_string()))?;
     // Baseline: the same orders straight into a ledger, same disk, same run.
     let base_db = DatabaseUrl::Sqlite(dir.path().join("baseline.db"));
     seed(&base_db)?;
@@ -117,7 +123,9 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.to_string()))?;
+    let probe = DiskProbe::start(dir.path()).map_err(|e| Failure::Internal(e.to_string()))?;
     let result = client_rt.block_on(load(&addr, b));
+    let disk = probe.finish();
     let _ = stop_tx.send(());
     server_rt
         .block_on(served)
@@ -125,6 +133,9 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         .map_err(Failure::Internal)?;
     let r = result?;
     let j = &r.journal;
+    let stalls = |(from, to): (Instant, Instant)| disk.stalls_within(from, to);
+    let (stalls_throughput, stalls_fixed, stalls_ws) =
+        (stalls(r.spans.throughput), stalls(r.spans.fixed), stalls(r.spans.ws));
     let (commits, records) = (j.commits, j.records);
     let text = format!(
         "HTTP order entry (SQLite, durable before reply, {} keep-alive connections, loopback):\n\
@@ -132,7 +143,8 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
          \x20 baseline, same orders straight into the ledger (no HTTP), same run: {} orders/s, {:.1} per commit (HTTP = {:.2}× of it)\n\
          \x20 fixed offered rate {} orders/s for {} s: achieved {} orders/s, latency p50 {:.2} ms, p99 {:.2} ms ({:.2} ms from the actual send), max {:.2} ms\n\
          \x20 WebSocket: {} subscribers on trades:{SYMBOL} while {} orders/s are offered (achieved {}, p99 {:.2} ms): {} trades each expected, {} received in total, {} gaps, {} subscribers complete\n\
-         \x20 journal: {} commits for {} records ({:.1} per commit), {:.2} ms per commit on average, {} over 50 ms; WAL checkpoints {} in the background, {} by the writer\n",
+         \x20 journal: {} commits for {} records ({:.1} per commit), {:.2} ms per commit on average, {} over 50 ms; WAL checkpoints {} in the background, {} by the writer\n\
+         \x20 disk: a probe beside the journal fsynced 4 KiB every 5 ms: {} fsyncs, max {:.1} ms, {} stalls over {STALL_MS} ms (during throughput / fixed rate / WebSocket: {} / {} / {}){}\n",
         b.connections,
         b.orders,
         r.throughput_secs,
@@ -162,6 +174,13 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         j.commits_over_50ms,
         j.checkpoints_background,
         j.checkpoints_by_writer,
+        disk.fsyncs,
+        disk.max_ms(),
+        disk.stalls.len(),
+        stalls_throughput,
+        stalls_fixed,
+        stalls_ws,
+        disk.error.as_ref().map(|e| format!("; the probe stopped: {e}")).unwrap_or_default(),
     );
     Ok(Output::new(
         text,
@@ -178,6 +197,10 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
             "commits_over_50ms": j.commits_over_50ms,
             "checkpoints_background": j.checkpoints_background,
             "checkpoints_by_writer": j.checkpoints_by_writer,
+            "disk_probe_fsyncs": disk.fsyncs, "disk_probe_max_ms": disk.max_ms(),
+            "disk_stalls": disk.stalls.len(),
+            "disk_stalls_throughput": stalls_throughput, "disk_stalls_fixed_rate": stalls_fixed,
+            "disk_stalls_ws": stalls_ws, "disk_probe_error": disk.error,
         }),
     ))
 }
@@ -305,6 +328,14 @@ struct LoadResult {
     ws_gaps: u64,
     ws_complete: usize,
     journal: JournalStats,
+    spans: Spans,
+}
+
+/// When each of the three measurements ran, to tell which one a disk stall fell in.
+struct Spans {
+    throughput: (Instant, Instant),
+    fixed: (Instant, Instant),
+    ws: (Instant, Instant),
 }
 
 /// One keep-alive HTTP/1.1 connection with one request in flight. Responses are read into one
@@ -584,11 +615,14 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
     for t in tasks {
         t.await.map_err(|e| fail(e.to_string()))?.map_err(fail)?;
     }
+    let throughput_span = (started, Instant::now());
     let throughput_secs = started.elapsed().as_secs_f64();
     let throughput_per_s = (b.orders as f64 / throughput_secs.max(1e-9)) as u64;
 
     // 2. Fixed offered rate, open loop, no subscribers: the latency figure.
+    let fixed_started = Instant::now();
     let fixed = fixed_rate(addr, &orders, b.rate, b.seconds, b.connections).await.map_err(fail)?;
+    let fixed_span = (fixed_started, Instant::now());
     let (fixed_achieved_per_s, latencies) = (fixed.achieved_per_s, &fixed.from_due_us);
     let pct = |l: &[u64], p: f64| {
         l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(0)
@@ -665,8 +699,10 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
             }
         }));
     }
+    let ws_started = Instant::now();
     let ws_fixed =
         fixed_rate(addr, &orders, b.ws_rate, b.seconds, b.connections).await.map_err(fail)?;
+    let ws_span = (ws_started, Instant::now());
     let (ws_achieved_per_s, ws_p99_ms) =
         (ws_fixed.achieved_per_s, pct(&ws_fixed.from_due_us, 0.99));
     let last_trade = newest_trade(addr).await.map_err(fail)?;
@@ -693,6 +729,7 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
         ws_gaps: gaps.load(Ordering::Relaxed),
         ws_complete: complete,
         journal,
+        spans: Spans { throughput: throughput_span, fixed: fixed_span, ws: ws_span },
     })
 }
 
@@ -730,5 +767,8 @@ mod tests {
         // from the send is at most the one measured from the schedule.
         let (from_send, from_due) = (&j["p99_from_send_ms"], &j["p99_ms"]);
         assert!(from_send.as_f64().unwrap() <= from_due.as_f64().unwrap(), "{j}");
+        // The disk probe ran through the load (more than a second of it) without an error.
+        assert!(j["disk_probe_fsyncs"].as_u64().unwrap() > 0, "{j}");
+        assert_eq!(j["disk_probe_error"], Value::Null, "{j}");
     }
 }

@@ -16,6 +16,7 @@ mod bench_matching;
 mod cli;
 mod demo;
 mod demo_bots;
+mod disk_probe;
 mod exchange;
 mod export;
 mod export_columns;
