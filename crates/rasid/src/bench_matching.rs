@@ -296,6 +296,36 @@ pub struct RasidRun {
     pub p50_ns: u64,
     pub p99_ns: u64,
     pub trades: u64,
+    /// Latency by kind of operation, in `KINDS` order: where the tail comes from.
+    pub by_kind: Vec<KindLatency>,
+}
+
+/// The kinds of operation the latency is broken down by: a cancel, or a limit order by the
+/// number of trades it made (a crossing order that sweeps several resting orders settles each
+/// fill, so its latency grows with them).
+const KINDS: [&str; 5] =
+    ["cancel", "place_resting", "place_1_trade", "place_2_to_3_trades", "place_4_or_more_trades"];
+
+pub struct KindLatency {
+    pub kind: &'static str,
+    pub count: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+}
+
+fn kind_of(cancel: bool, trades: usize) -> usize {
+    match (cancel, trades) {
+        (true, _) => 0,
+        (false, 0) => 1,
+        (false, 1) => 2,
+        (false, 2..=3) => 3,
+        (false, _) => 4,
+    }
+}
+
+/// The value at fraction `p` of sorted `values` (0 when empty).
+fn percentile(values: &[u64], p: f64) -> u64 {
+    values.get(((values.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0)
 }
 
 /// Runs the stream through a fresh venue; latency sampled per operation.
@@ -307,26 +337,39 @@ pub fn run_rasid(ops: &[Op], seed_ops: usize) -> RasidRun {
     let timed = &ops[seed_ops..];
     let commands: Vec<(OrgId, Command)> = timed.iter().map(|op| venue.command(*op)).collect();
     let mut latencies = Vec::with_capacity(timed.len());
+    let mut by_kind: [Vec<u64>; KINDS.len()] = Default::default();
     let mut trades = 0u64;
     let started = Instant::now();
     for (actor, command) in commands {
+        let cancel = matches!(command, Command::CancelOrder { .. });
         let t = Instant::now();
         venue.seq += 1;
         let env = Envelope { seq: venue.seq, time_ms: BENCH_TIME_MS, actor, command };
         let events = venue.state.execute(&env).expect("the stream was generated to be accepted");
-        latencies.push(t.elapsed().as_nanos() as u64);
-        trades += events.iter().filter(|e| matches!(e, Event::Traded(_))).count() as u64;
+        let took_ns = t.elapsed().as_nanos() as u64;
+        latencies.push(took_ns);
+        let traded = events.iter().filter(|e| matches!(e, Event::Traded(_))).count();
+        by_kind[kind_of(cancel, traded)].push(took_ns);
+        trades += traded as u64;
     }
     let secs = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let pct =
-        |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).copied().unwrap_or(0);
     venue.state.audit().expect("invariants hold after the benchmark");
+    let by_kind = KINDS
+        .iter()
+        .zip(by_kind.iter_mut())
+        .map(|(kind, l)| {
+            l.sort_unstable();
+            let (p50_ns, p99_ns) = (percentile(l, 0.50), percentile(l, 0.99));
+            KindLatency { kind, count: l.len() as u64, p50_ns, p99_ns }
+        })
+        .collect();
     RasidRun {
         ops_per_sec: timed.len() as f64 / secs,
-        p50_ns: pct(0.50),
-        p99_ns: pct(0.99),
+        p50_ns: percentile(&latencies, 0.50),
+        p99_ns: percentile(&latencies, 0.99),
         trades,
+        by_kind,
     }
 }
 
@@ -357,15 +400,27 @@ pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
         stats.resting_mean,
         stats.resting_end
     ));
-    text.push_str(&format!(
-        "rasid latency p50 {} ns, p99 {} ns\ndurable (SQLite, group commit): {} orders/s",
-        rasid.p50_ns, rasid.p99_ns, durable as u64
-    ));
+    text.push_str(&format!("rasid latency p50 {} ns, p99 {} ns\n", rasid.p50_ns, rasid.p99_ns));
+    for k in &rasid.by_kind {
+        text.push_str(&format!(
+            "  {:<24} {:>9} ops, p50 {:>6} ns, p99 {:>6} ns\n",
+            k.kind, k.count, k.p50_ns, k.p99_ns
+        ));
+    }
+    text.push_str(&format!("durable (SQLite, group commit): {} orders/s", durable as u64));
+    let by_kind: Vec<_> = rasid
+        .by_kind
+        .iter()
+        .map(
+            |k| json!({ "kind": k.kind, "count": k.count, "p50_ns": k.p50_ns, "p99_ns": k.p99_ns }),
+        )
+        .collect();
     Ok(Output::new(
         text,
         json!({
             "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades,
             "engines": engines, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
+            "latency_by_kind": by_kind,
             "durable_orders_per_sec": durable as u64,
         "stream": { "crossing_share": stats.crossing_share, "resting_mean": stats.resting_mean, "resting_end": stats.resting_end },
         }),
@@ -434,4 +489,34 @@ pub fn auction(bids: u64, tonnes: u64) -> Result<Output, Failure> {
             "clearing_price_minor": result.clearing_price_minor,
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small whole run: every timed operation falls in exactly one latency kind, the kinds'
+    /// counts agree with the trades made, and each reported percentile is ordered.
+    #[test]
+    fn a_small_run_breaks_every_operation_down_by_kind() {
+        let out = run(20_000, 1_000).expect("the bench runs");
+        let j = &out.json;
+        let kinds = j["latency_by_kind"].as_array().unwrap();
+        assert_eq!(kinds.len(), KINDS.len(), "{j}");
+        let count = |k: &str| {
+            kinds.iter().find(|x| x["kind"] == k).and_then(|x| x["count"].as_u64()).unwrap()
+        };
+        let total: u64 = KINDS.iter().map(|k| count(k)).sum();
+        assert_eq!(total, j["ops"].as_u64().unwrap(), "{j}");
+        // A cancel never trades, and each kind's trades are bounded by its name.
+        let trades = j["trades"].as_u64().unwrap();
+        let one_to_three = count("place_1_trade") + 2 * count("place_2_to_3_trades");
+        assert!(trades >= one_to_three + 4 * count("place_4_or_more_trades"), "{j}");
+        assert!(count("cancel") > 0 && count("place_resting") > 0 && count("place_1_trade") > 0);
+        for k in kinds {
+            assert!(k["p50_ns"].as_u64() <= k["p99_ns"].as_u64(), "{k}");
+        }
+        assert!(j["p50_ns"].as_u64() <= j["p99_ns"].as_u64(), "{j}");
+        assert!(j["durable_orders_per_sec"].as_u64().unwrap() > 0, "{j}");
+    }
 }
