@@ -227,7 +227,7 @@ impl State {
                 self.hold_cash(req.account, currency, hold);
                 Vec::new()
             }
-            Side::Sell => match class_held {
+            Side::Sell => match &class_held {
                 Some(held) => {
                     serials_reserved = false;
                     self.take_held(req.account, held, req.quantity_tonnes, false)
@@ -831,7 +831,7 @@ impl State {
         quantity: u64,
     ) -> Serials {
         let held = self.class_holdings(account, project, vintage_year);
-        self.take_held(account, held, quantity, true)
+        self.take_held(account, &held, quantity, true)
     }
 
     /// Takes the lowest `quantity` available serials across `held` (the account's holdings of
@@ -840,13 +840,15 @@ impl State {
     fn take_held(
         &mut self,
         account: AccountId,
-        held: ClassHoldings,
+        held: &ClassHoldings,
         quantity: u64,
         reserve: bool,
     ) -> Serials {
         let mut need = quantity;
         let mut out = Vec::with_capacity(1);
-        for (issuance, available) in held {
+        // By reference: the list is a `SmallVec` of four entries inline, and taking it by value
+        // copied it once more on every sell.
+        for &(issuance, available) in held {
             if need == 0 {
                 break;
             }
