@@ -526,3 +526,58 @@ fn serials_held_by_a_sell_order_cannot_be_retired_transferred_or_cancelled() {
     );
     m.h.run(m.s1.0, retire(rasid_core::Selection::Ranges(vec![range(30, 40)]))).unwrap();
 }
+
+/// A new sell's serials join the reserved set only if it rests (engine.rs, `place_order`):
+/// a sell across two issuances that sells one out drops that holding, rests the rest as
+/// reserved, and an IOC or self-trade remainder goes straight back to available.
+#[test]
+fn a_new_sell_across_two_issuances_settles_rests_and_cancels_like_a_reserved_one() {
+    let mut m = market();
+    // Seller one's second issuance of the class: serials 2001-2100 (issuance 3).
+    m.h.run(
+        m.g.registrar,
+        Command::Issue {
+            project: ProjectId(1),
+            vintage_year: 2021,
+            quantity_tonnes: 100,
+            buffer_tonnes: 0,
+            to_account: m.s1.1,
+            first_serial: None,
+            external_ref: None,
+        },
+    )
+    .unwrap();
+    m.limit(m.b1, Side::Buy, 3_750, 990);
+    m.limit(m.b2, Side::Buy, 3_750, 20);
+    // Sells 1,050 t: all of issuance 1 and 50 of issuance 3; 1,010 fill, 40 rest.
+    let (sell, traded) = m.limit(m.s1, Side::Sell, 3_750, 1_050);
+    let delivered: Vec<(IssuanceId, Vec<SerialRange>)> =
+        traded.iter().flat_map(|f| f.serials.iter().map(|(i, s)| (*i, s.to_vec()))).collect();
+    assert_eq!(
+        delivered,
+        vec![
+            (IssuanceId(1), vec![range(1, 990)]),
+            (IssuanceId(1), vec![range(991, 1_000)]),
+            (IssuanceId(3), vec![range(2_001, 2_010)]),
+        ]
+    );
+    assert!(m.h.state.holding(m.s1.1, IssuanceId(1)).is_none(), "sold out: the holding goes");
+    assert_eq!(m.held(m.s1.1, 3), (vec![range(2_051, 2_100)], vec![range(2_011, 2_050)]));
+    assert_eq!(m.h.state.order(sell).unwrap().remaining_tonnes, 40);
+    // An IOC sell with nothing to trade: its serials return to available at once.
+    let ioc =
+        OrderRequest { time_in_force: TimeInForce::Ioc, ..req(m.s1.1, Side::Sell, 3_750, 30) };
+    let events = m.place(m.s1, ioc).unwrap();
+    assert_eq!(cancels(&events), vec![(accepted(&events), CancelReason::Unfilled, 30)]);
+    assert_eq!(m.held(m.s1.1, 3), (vec![range(2_051, 2_100)], vec![range(2_011, 2_050)]));
+    // A sell stopped by self-trade prevention after one fill (its seller's own bid is next):
+    // the rest returns to available.
+    m.h.run(m.s1.0, Command::CancelOrder { order: sell }).unwrap();
+    m.limit(m.b2, Side::Buy, 3_800, 10);
+    m.limit(m.s1, Side::Buy, 3_760, 10);
+    let events = m.place(m.s1, req(m.s1.1, Side::Sell, 3_700, 30)).unwrap();
+    let sold: Vec<u64> = fills(&events).iter().map(|f| f.quantity_tonnes).collect();
+    assert_eq!(sold, vec![10]);
+    assert_eq!(cancels(&events), vec![(accepted(&events), CancelReason::SelfTrade, 20)]);
+    assert_eq!(m.held(m.s1.1, 3), (vec![range(2_021, 2_100)], vec![]));
+}

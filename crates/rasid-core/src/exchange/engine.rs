@@ -214,13 +214,24 @@ impl State {
         // Accepted: from here on nothing can fail.
         let id = OrderId(self.exchange.next_order);
         self.exchange.next_order += 1;
+        // A project-vintage sell takes its serials out of the seller's available sets, but they
+        // join the reserved sets only after it has matched: most of them are delivered by the
+        // fills of this same command, and adding them to a reserved set of a hundred ranges
+        // only to cut them out again fill by fill cost two searches and two shifts of that
+        // vector per order. Nothing reads the seller's holding in between, so the state after
+        // the command is the same. A basket sell's serials come from deposits, which are
+        // reserved already.
+        let mut serials_reserved = true;
         let reserved_serials = match req.side {
             Side::Buy => {
                 self.hold_cash(req.account, currency, hold);
                 Vec::new()
             }
-            Side::Sell => match class_held {
-                Some(held) => self.reserve_held(req.account, held, req.quantity_tonnes),
+            Side::Sell => match &class_held {
+                Some(held) => {
+                    serials_reserved = false;
+                    self.take_held(req.account, held, req.quantity_tonnes, false)
+                }
                 None => self.reserve_underlying(req.account, &underlying, req.quantity_tonnes),
             },
         };
@@ -252,9 +263,38 @@ impl State {
             price_minor: limit,
             quantity_tonnes: req.quantity_tonnes,
         });
-        let stopped = self.match_incoming(&mut order, env, &mut events);
+        let stopped = self.match_incoming(&mut order, serials_reserved, env, &mut events);
+        if !serials_reserved && order.remaining_tonnes > 0 {
+            // What the fills left is reserved now, whether it rests or is released below.
+            self.reserve_taken(order.account, &order.reserved_serials);
+        }
         self.finish_incoming(order, stopped, &mut events);
         Ok(events)
+    }
+
+    /// Adds serials an order took from its account's available sets to the reserved sets.
+    fn reserve_taken(&mut self, account: AccountId, serials: &Serials) {
+        for (issuance, set) in serials {
+            let h = self.holdings.get_mut(&(account, *issuance)).expect("taken from it");
+            h.reserved.union_disjoint(set).expect("audit: a serial is in exactly one place");
+        }
+    }
+
+    /// After a fill delivered serials of `issuance` from an incoming sell whose serials were
+    /// never in the reserved set, drops the seller's holding if that emptied it. It cannot have
+    /// while the order still holds serials of the issuance (`still_held`: the first it still
+    /// holds, since fills take from the front).
+    fn drop_if_sold_out(
+        &mut self,
+        seller: AccountId,
+        issuance: IssuanceId,
+        still_held: Option<IssuanceId>,
+    ) {
+        if still_held != Some(issuance)
+            && self.holdings.get(&(seller, issuance)).is_some_and(|h| h.is_empty())
+        {
+            self.remove_holding(seller, issuance);
+        }
     }
 
     /// Rests what is left of an incoming order, or cancels it and releases what it holds.
@@ -359,10 +399,11 @@ impl State {
     }
 
     /// Trades an incoming order against the opposite side while prices cross. Returns whether
-    /// self-trade prevention stopped it.
+    /// self-trade prevention stopped it. `serials_reserved`: see `place_order`.
     fn match_incoming(
         &mut self,
         incoming: &mut Order,
+        serials_reserved: bool,
         env: &Envelope,
         events: &mut Vec<Event>,
     ) -> bool {
@@ -373,7 +414,8 @@ impl State {
         let spec = &self.exchange.instruments[&incoming.instrument].spec;
         let terms = Terms { lot: spec.lot_tonnes, fees: spec.fees, currency: spec.currency };
         let mut fees_due: i128 = 0;
-        let stopped = self.match_fills(incoming, terms, env, events, &mut fees_due);
+        let stopped =
+            self.match_fills(incoming, serials_reserved, terms, env, events, &mut fees_due);
         if fees_due > 0 {
             let fee_account = self.fee_account.expect("initialized");
             self.credit_cash(fee_account, terms.currency, to_i64(fees_due));
@@ -385,6 +427,7 @@ impl State {
     fn match_fills(
         &mut self,
         incoming: &mut Order,
+        serials_reserved: bool,
         terms: Terms,
         env: &Envelope,
         events: &mut Vec<Event>,
@@ -412,7 +455,7 @@ impl State {
                     }
                 }
             }
-            let fees = self.fill(incoming, terms, resting, price, env, events);
+            let fees = self.fill(incoming, serials_reserved, terms, resting, price, env, events);
             *fees_due = fees_due.checked_add(fees).expect("fees are bounded by accepted holds");
         }
         false
@@ -420,10 +463,13 @@ impl State {
 
     /// One fill between the incoming order and the order at the head of the best level,
     /// settled in full: serials, and cash between buyer and seller. Returns the two fees, which
-    /// the caller credits to the fee account once for the whole order.
+    /// the caller credits to the fee account once for the whole order. `serials_reserved`:
+    /// whether the incoming order's serials (if it sells) are in the seller's reserved sets.
+    #[allow(clippy::too_many_arguments)]
     fn fill(
         &mut self,
         incoming: &mut Order,
+        serials_reserved: bool,
         terms: Terms,
         resting_slot: u32,
         price: i64,
@@ -456,6 +502,10 @@ impl State {
         sell.remaining_tonnes -= q;
         let (buyer, seller, buy_id, sell_id) = (buy.account, sell.account, buy.id, sell.id);
         let retire = buy.retire.clone();
+        // Delivered serials of an incoming sell that were never added to the reserved set
+        // leave nothing there to remove (see `drop_if_sold_out`).
+        let unreserved_sell = (!serials_reserved && buy_id == resting_id)
+            .then(|| incoming.reserved_serials.first().map(|(i, _)| *i));
         let resting_side = incoming_side_opposite(buy_id == resting_id);
         let resting_done = self.exchange.orders.at(resting_slot).remaining_tonnes == 0;
 
@@ -473,7 +523,10 @@ impl State {
         }
         let mut retirements = Vec::new();
         for (issuance, serials) in &delivered {
-            self.unreserve(seller, *issuance, serials);
+            match unreserved_sell {
+                None => self.unreserve(seller, *issuance, serials),
+                Some(still_held) => self.drop_if_sold_out(seller, *issuance, still_held),
+            }
             match &retire {
                 None => self.credit_serials(buyer, *issuance, serials),
                 Some(details) => retirements
@@ -660,7 +713,7 @@ impl State {
         order.remaining_tonnes = new_remaining;
         order.price_minor = new_price;
         let mut events = vec![amended];
-        let stopped = self.match_incoming(&mut order, env, &mut events);
+        let stopped = self.match_incoming(&mut order, true, env, &mut events);
         self.finish_incoming(order, stopped, &mut events);
         Ok(events)
     }
@@ -778,16 +831,24 @@ impl State {
         quantity: u64,
     ) -> Serials {
         let held = self.class_holdings(account, project, vintage_year);
-        self.reserve_held(account, held, quantity)
+        self.take_held(account, &held, quantity, true)
     }
 
-    /// Reserves the lowest `quantity` available serials across `held` (the account's holdings
-    /// of a class in ascending serial order with their available tonnes, from
-    /// `class_holdings`, unchanged since).
-    fn reserve_held(&mut self, account: AccountId, held: ClassHoldings, quantity: u64) -> Serials {
+    /// Takes the lowest `quantity` available serials across `held` (the account's holdings of
+    /// a class in ascending serial order with their available tonnes, from `class_holdings`,
+    /// unchanged since), and adds them to the holdings' reserved sets if `reserve`.
+    fn take_held(
+        &mut self,
+        account: AccountId,
+        held: &ClassHoldings,
+        quantity: u64,
+        reserve: bool,
+    ) -> Serials {
         let mut need = quantity;
         let mut out = Vec::with_capacity(1);
-        for (issuance, available) in held {
+        // By reference: the list is a `SmallVec` of four entries inline, and taking it by value
+        // copied it once more on every sell.
+        for &(issuance, available) in held {
             if need == 0 {
                 break;
             }
@@ -797,10 +858,12 @@ impl State {
                     self.holdings.get_mut(&(account, issuance)).expect("class_holdings found it");
                 let serials =
                     holding.available.take_lowest(take).expect("bounded by what is available");
-                holding
-                    .reserved
-                    .union_disjoint(&serials)
-                    .expect("audit: a serial is in exactly one place");
+                if reserve {
+                    holding
+                        .reserved
+                        .union_disjoint(&serials)
+                        .expect("audit: a serial is in exactly one place");
+                }
                 out.push((issuance, serials));
                 need -= take;
             }
