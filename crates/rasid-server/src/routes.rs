@@ -37,6 +37,7 @@ const BOOK_LEVELS_MAX: usize = 100;
 
 mod auctions;
 mod exchange;
+mod order_body;
 mod page;
 mod registry;
 pub(crate) mod table;
@@ -183,26 +184,53 @@ struct Body<T>(T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let plain_json = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes() == b"application/json");
-        if !plain_json {
-            let Json(value) = Json::<T>::from_request(req, state).await?;
-            return Ok(Body(value));
-        }
-        let bytes = match req.extensions().get::<Buffered>() {
-            Some(Buffered(bytes)) => bytes.clone(),
-            None => axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(axum::extract::rejection::JsonRejection::from)?,
-        };
-        match serde_json::from_slice(&bytes) {
-            Ok(value) => Ok(Body(value)),
-            Err(_) => {
-                let Json(value) = Json::<T>::from_bytes(&bytes)?;
-                Ok(Body(value))
-            }
+        json_body(req, state, |_| None).await.map(Body)
+    }
+}
+
+/// [`Body`] for `POST /v1/orders`: a plain `application/json` body is first offered to the
+/// hand-written parser (`order_body::parse`, ≈ 3.7k instructions per order less than
+/// `serde_json`), which takes only the common shape and returns `None` for anything else; then
+/// `Body`'s own path runs on the same bytes, so any value it gives is `serde_json`'s and every
+/// refusal is axum's, exactly as before.
+struct OrderBody(PlaceOrderRequest);
+
+impl<S: Send + Sync> FromRequest<S> for OrderBody {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        json_body(req, state, order_body::parse).await.map(OrderBody)
+    }
+}
+
+/// What [`Body`] means, with `fast` tried first on the bytes of a plain `application/json`
+/// body: it must return either `None` or the value `serde_json` would give.
+async fn json_body<S: Send + Sync, T: DeserializeOwned>(
+    req: Request,
+    state: &S,
+    fast: impl FnOnce(&[u8]) -> Option<T>,
+) -> Result<T, ApiError> {
+    let plain_json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json");
+    if !plain_json {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        return Ok(value);
+    }
+    let bytes = match req.extensions().get::<Buffered>() {
+        Some(Buffered(bytes)) => bytes.clone(),
+        None => axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(axum::extract::rejection::JsonRejection::from)?,
+    };
+    if let Some(value) = fast(&bytes) {
+        return Ok(value);
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(value) => Ok(value),
+        Err(_) => {
+            let Json(value) = Json::<T>::from_bytes(&bytes)?;
+            Ok(value)
         }
     }
 }
@@ -847,7 +875,7 @@ struct RetireFor {
 async fn place_order(
     State(app): State<Shared>,
     caller: Caller,
-    Body(mut req): Body<PlaceOrderRequest>,
+    OrderBody(mut req): OrderBody,
 ) -> Result<axum::response::Response, ApiError> {
     let side: Side =
         req.side.parse().map_err(|m: String| ApiError::bad_request("invalid_side", m))?;
@@ -1065,11 +1093,11 @@ mod tests {
         [outcome(ours).await, outcome(axums.map_err(ApiError::from)).await]
     }
 
-    /// `Body` answers every body and content type exactly as axum's `Json` does — the same
-    /// value, or the same refusal byte for byte — whether its own parse takes it (plain
-    /// `application/json` that `serde_json` accepts) or hands it to `Json`: valid orders, white
-    /// space, trailing bytes, unknown, duplicate, missing and mistyped fields, escapes, bad
-    /// UTF-8, other JSON content types and none.
+    /// `Body` (and `OrderBody`, with its fast path) answers every body and content type exactly
+    /// as axum's `Json` does — the same value, or the same refusal byte for byte — whether its
+    /// own parse takes it (plain `application/json` that `serde_json` accepts) or hands it to
+    /// `Json`: valid orders, white space, trailing bytes, unknown, duplicate, missing and
+    /// mistyped fields, escapes, bad UTF-8, other JSON content types and none.
     #[test]
     fn body_answers_as_axums_json_does() {
         let bodies: &[&[u8]] = &[
@@ -1127,6 +1155,9 @@ mod tests {
                             "{content_type:?} {buffered} {}",
                             String::from_utf8_lossy(body)
                         );
+                        let orders = OrderBody::from_request(request(buffered), &()).await;
+                        let orders = outcome(orders.map(|OrderBody(v)| v)).await;
+                        assert_eq!(orders, axums, "{content_type:?} {buffered}");
                         let [ours, axums] = both::<Value>(request(buffered), request(false)).await;
                         assert_eq!(ours, axums);
                     }
