@@ -3,11 +3,13 @@
 //! `serde_json` into [`PlaceOrderRequest`] cost ≈ 3.7k instructions per order: the derived
 //! visitor, a field identifier per key and the generic number and string paths. Almost every
 //! order a client sends is a flat object of the known fields, with strings that need no escapes
-//! and plain integers, and that shape is cheap to read directly. [`parse`] reads only that shape
-//! and answers `None` for anything else — escapes, nesting, unknown or repeated fields, numbers
-//! `serde_json` would read as floats or refuse, anything it is unsure of — and the caller then
-//! parses the same bytes with `serde_json` as before. So whenever it answers, its value is the
-//! one `serde_json` gives, and every refusal still comes from `serde_json` and axum, unchanged.
+//! and plain integers, and that shape is cheap to read directly (≈ 1.75k instructions for the
+//! HTTP bench's order, a third of it the three strings' allocations). [`parse`] reads only that
+//! shape and answers `None` for anything else — escapes, nesting, unknown or repeated fields,
+//! numbers `serde_json` would read as floats or refuse, anything it is unsure of — and the
+//! caller then parses the same bytes with `serde_json` as before. So whenever it answers, its
+//! value is the one `serde_json` gives, and every refusal still comes from `serde_json` and
+//! axum, unchanged.
 
 use super::PlaceOrderRequest;
 
