@@ -63,6 +63,8 @@ pub struct HttpBench {
     pub subscribers: usize,
     /// Offered orders per second while the subscribers listen.
     pub ws_rate: u64,
+    /// Milliseconds between the disk probe's fsyncs; 0 runs no probe.
+    pub disk_probe_ms: u64,
 }
 
 pub fn run(b: HttpBench) -> Result<Output, Failure> {
@@ -123,9 +125,15 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.to_string()))?;
-    let probe = DiskProbe::start(dir.path()).map_err(|e| Failure::Internal(e.to_string()))?;
+    let probe = match b.disk_probe_ms {
+        0 => None,
+        ms => Some(
+            DiskProbe::start(dir.path(), Duration::from_millis(ms))
+                .map_err(|e| Failure::Internal(e.to_string()))?,
+        ),
+    };
     let result = client_rt.block_on(load(&addr, b));
-    let disk = probe.finish();
+    let disk = probe.map(DiskProbe::finish).unwrap_or_default();
     let _ = stop_tx.send(());
     server_rt
         .block_on(served)
@@ -144,7 +152,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
          \x20 fixed offered rate {} orders/s for {} s: achieved {} orders/s, latency p50 {:.2} ms, p99 {:.2} ms ({:.2} ms from the actual send), max {:.2} ms\n\
          \x20 WebSocket: {} subscribers on trades:{SYMBOL} while {} orders/s are offered (achieved {}, p99 {:.2} ms): {} trades each expected, {} received in total, {} gaps, {} subscribers complete\n\
          \x20 journal: {} commits for {} records ({:.1} per commit), {:.2} ms per commit on average, {} over 50 ms; WAL checkpoints {} in the background, {} by the writer\n\
-         \x20 disk: a probe beside the journal fsynced 4 KiB every 5 ms: {} fsyncs, max {:.1} ms, {} stalls over {STALL_MS} ms (during throughput / fixed rate / WebSocket: {} / {} / {}){}\n",
+         \x20 disk: a probe beside the journal fsynced 4 KiB every {} ms: {} fsyncs, max {:.1} ms, {} stalls over {STALL_MS} ms (during throughput / fixed rate / WebSocket: {} / {} / {}){}\n",
         b.connections,
         b.orders,
         r.throughput_secs,
@@ -174,6 +182,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         j.commits_over_50ms,
         j.checkpoints_background,
         j.checkpoints_by_writer,
+        b.disk_probe_ms,
         disk.fsyncs,
         disk.max_ms(),
         disk.stalls.len(),
@@ -749,6 +758,7 @@ mod tests {
             seconds: 1,
             subscribers: 5,
             ws_rate: 100,
+            disk_probe_ms: 5,
         };
         let out = run(b).expect("the bench runs");
         let j = &out.json;

@@ -787,6 +787,10 @@ pub enum BenchCmd {
         /// Offered orders per second while the subscribers listen.
         #[arg(long, default_value_t = 2_000)]
         ws_rate: u64,
+        /// Milliseconds between the disk probe's fsyncs beside the journal (0: no probe). The
+        /// probe tells a stall of the device from one of the server.
+        #[arg(long, default_value_t = 20)]
+        disk_probe_ms: u64,
     },
     /// Registry serial parsing speed (Verra, Gold Standard, CDM, ACR, CAR, Cercarbono) against
     /// splitting the same strings on '-'.
