@@ -17,7 +17,7 @@
 //!
 //! Orders alternate a 1-tonne sell and a 1-tonne buy at one price, so about half trade.
 
-use crate::disk_probe::{DiskProbe, STALL_MS};
+use crate::disk_probe::{DiskProbe, Report, STALL_MS};
 use crate::output::{Failure, Output};
 use futures_util::{SinkExt, StreamExt};
 use rasid_core::exchange::{
@@ -133,7 +133,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         ),
     };
     let result = client_rt.block_on(load(&addr, b));
-    let disk = probe.map(DiskProbe::finish).unwrap_or_default();
+    let disk = probe.map(DiskProbe::finish);
     let _ = stop_tx.send(());
     server_rt
         .block_on(served)
@@ -141,9 +141,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         .map_err(Failure::Internal)?;
     let r = result?;
     let j = &r.journal;
-    let stalls = |(from, to): (Instant, Instant)| disk.stalls_within(from, to);
-    let (stalls_throughput, stalls_fixed, stalls_ws) =
-        (stalls(r.spans.throughput), stalls(r.spans.fixed), stalls(r.spans.ws));
+    let (disk_line, disk_json) = disk_summary(disk.as_ref(), &r.spans, b.disk_probe_ms);
     let (commits, records) = (j.commits, j.records);
     let text = format!(
         "HTTP order entry (SQLite, durable before reply, {} keep-alive connections, loopback):\n\
@@ -152,7 +150,7 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
          \x20 fixed offered rate {} orders/s for {} s: achieved {} orders/s, latency p50 {:.2} ms, p99 {:.2} ms ({:.2} ms from the actual send), max {:.2} ms\n\
          \x20 WebSocket: {} subscribers on trades:{SYMBOL} while {} orders/s are offered (achieved {}, p99 {:.2} ms): {} trades each expected, {} received in total, {} gaps, {} subscribers complete\n\
          \x20 journal: {} commits for {} records ({:.1} per commit), {:.2} ms per commit on average, {} over 50 ms; WAL checkpoints {} in the background, {} by the writer\n\
-         \x20 disk: a probe beside the journal fsynced 4 KiB every {} ms: {} fsyncs, max {:.1} ms, {} stalls over {STALL_MS} ms (during throughput / fixed rate / WebSocket: {} / {} / {}){}\n",
+         \x20 {disk_line}\n",
         b.connections,
         b.orders,
         r.throughput_secs,
@@ -182,18 +180,8 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
         j.commits_over_50ms,
         j.checkpoints_background,
         j.checkpoints_by_writer,
-        b.disk_probe_ms,
-        disk.fsyncs,
-        disk.max_ms(),
-        disk.stalls.len(),
-        stalls_throughput,
-        stalls_fixed,
-        stalls_ws,
-        disk.error.as_ref().map(|e| format!("; the probe stopped: {e}")).unwrap_or_default(),
     );
-    Ok(Output::new(
-        text,
-        json!({
+    let mut json = json!({
             "ok": true, "connections": b.connections, "orders": b.orders,
             "orders_per_s": r.throughput_per_s, "baseline_orders_per_s": baseline_per_s,
             "offered_rate": b.rate, "achieved_rate": r.fixed_achieved_per_s,
@@ -206,12 +194,42 @@ pub fn run(b: HttpBench) -> Result<Output, Failure> {
             "commits_over_50ms": j.commits_over_50ms,
             "checkpoints_background": j.checkpoints_background,
             "checkpoints_by_writer": j.checkpoints_by_writer,
-            "disk_probe_fsyncs": disk.fsyncs, "disk_probe_max_ms": disk.max_ms(),
-            "disk_stalls": disk.stalls.len(),
-            "disk_stalls_throughput": stalls_throughput, "disk_stalls_fixed_rate": stalls_fixed,
-            "disk_stalls_ws": stalls_ws, "disk_probe_error": disk.error,
-        }),
-    ))
+    });
+    if let (Some(all), Value::Object(disk)) = (json.as_object_mut(), disk_json) {
+        all.extend(disk);
+    }
+    Ok(Output::new(text, json))
+}
+
+/// The disk probe's line of the report and its JSON fields. Without a probe the fields are
+/// null, not zero: no stall was looked for, so none can be claimed absent.
+fn disk_summary(disk: Option<&Report>, spans: &Spans, interval_ms: u64) -> (String, Value) {
+    let Some(disk) = disk else {
+        let fields = ["disk_probe_fsyncs", "disk_probe_max_ms", "disk_stalls"]
+            .into_iter()
+            .chain(["disk_stalls_throughput", "disk_stalls_fixed_rate", "disk_stalls_ws"])
+            .chain(["disk_probe_error"])
+            .map(|k| (k.to_owned(), Value::Null));
+        return ("disk: no probe (--disk-probe-ms 0)".into(), Value::Object(fields.collect()));
+    };
+    let stalls = |(from, to): (Instant, Instant)| disk.stalls_within(from, to);
+    let (throughput, fixed, ws) = (stalls(spans.throughput), stalls(spans.fixed), stalls(spans.ws));
+    let line = format!(
+        "disk: a probe beside the journal fsynced 4 KiB every {interval_ms} ms: {} fsyncs, max \
+         {:.1} ms, {} stalls over {STALL_MS} ms (during throughput / fixed rate / WebSocket: \
+         {throughput} / {fixed} / {ws}){}",
+        disk.fsyncs,
+        disk.max_ms(),
+        disk.stalls.len(),
+        disk.error.as_ref().map(|e| format!("; the probe stopped: {e}")).unwrap_or_default(),
+    );
+    let json = json!({
+        "disk_probe_fsyncs": disk.fsyncs, "disk_probe_max_ms": disk.max_ms(),
+        "disk_stalls": disk.stalls.len(),
+        "disk_stalls_throughput": throughput, "disk_stalls_fixed_rate": fixed,
+        "disk_stalls_ws": ws, "disk_probe_error": disk.error,
+    });
+    (line, json)
 }
 
 fn seed(db: &DatabaseUrl) -> Result<(), Failure> {
@@ -745,6 +763,34 @@ async fn load(addr: &str, b: HttpBench) -> Result<LoadResult, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without a probe every disk field is null (none was looked for), and a probed run reports
+    /// the same fields with numbers, its stalls counted in the phase they overlap.
+    #[test]
+    fn without_a_probe_the_disk_fields_are_null_not_zero() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let spans = Spans {
+            throughput: (t0, t0 + ms(100)),
+            fixed: (t0 + ms(200), t0 + ms(300)),
+            ws: (t0 + ms(400), t0 + ms(500)),
+        };
+        let (line, none) = disk_summary(None, &spans, 0);
+        assert!(line.contains("no probe"), "{line}");
+        assert!(none.as_object().unwrap().values().all(Value::is_null), "{none}");
+        let stall = crate::disk_probe::Stall { started: t0 + ms(250), took: ms(60) };
+        let probed = Report { fsyncs: 3, max: ms(60), stalls: vec![stall], error: None };
+        let (_, some) = disk_summary(Some(&probed), &spans, 20);
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&none), keys(&some));
+        assert_eq!(some["disk_probe_fsyncs"], 3, "{some}");
+        let phases = [
+            &some["disk_stalls_throughput"],
+            &some["disk_stalls_fixed_rate"],
+            &some["disk_stalls_ws"],
+        ];
+        assert_eq!(phases, [&json!(0), &json!(1), &json!(0)], "{some}");
+    }
 
     /// A small whole run: every order is answered 201 through the generator's own HTTP client
     /// (its response parsing included), and every subscriber, reading with the small WebSocket
