@@ -5,8 +5,8 @@
 //!
 //! Why: a journal that replies only after its fsync can be no faster than the device's slowest
 //! flush. On a virtual disk a flush now and then takes 50–300 ms; every request waiting on that
-//! commit waits with it, and at 20k orders/s one such stall pushes more than 1% of a ten-second
-//! run past 10 ms. The probe's file, process thread and write pattern are unrelated to the
+//! commit waits with it, and at 20k orders/s one stall of 100 ms puts 2,000 requests — 1% of a
+//! ten-second run — past 10 ms. The probe's file, thread and write pattern are unrelated to the
 //! journal's, so a stall it sees at the same moment as a slow commit is the device's, not the
 //! journal's (measured while building it: every writer fsync over 20 ms in a run coincided with
 //! one of the probe's).
