@@ -38,23 +38,7 @@ pub fn run(cmd: BenchCmd, database: &DatabaseUrl) -> Result<Output, Failure> {
         BenchCmd::Matching { ops, durable_ops } => crate::bench_matching::run(ops, durable_ops),
         BenchCmd::Auction { bids, tonnes } => crate::bench_matching::auction(bids, tonnes),
         BenchCmd::Serials { count, rounds } => crate::serials::bench(count, rounds),
-        BenchCmd::Http {
-            orders,
-            connections,
-            rate,
-            seconds,
-            subscribers,
-            ws_rate,
-            disk_probe_ms,
-        } => crate::bench_http::run(crate::bench_http::HttpBench {
-            orders,
-            connections,
-            rate,
-            seconds,
-            subscribers,
-            ws_rate,
-            disk_probe_ms,
-        }),
+        BenchCmd::Http(bench) => crate::bench_http::run(bench),
     }
 }
 

@@ -54,16 +54,30 @@ const WS_READ_BUFFER_BYTES: usize = 8 * 1024;
 /// How long subscribers may take to drain after the load before their counts are final.
 const DRAIN_TIMEOUT_S: u64 = 30;
 
-#[derive(Debug, Clone, Copy)]
+/// The bench's flags (`rasid bench http`).
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub struct HttpBench {
+    /// Orders in the throughput run.
+    #[arg(long, default_value_t = 200_000)]
     pub orders: u64,
+    /// Keep-alive connections of the load generator.
+    #[arg(long, default_value_t = 256)]
     pub connections: usize,
+    /// Offered orders per second in the latency run.
+    #[arg(long, default_value_t = 20_000)]
     pub rate: u64,
+    /// Length of the latency run.
+    #[arg(long, default_value_t = 5)]
     pub seconds: u64,
+    /// WebSocket subscribers on the trades channel in the subscriber run.
+    #[arg(long, default_value_t = 1_000)]
     pub subscribers: usize,
     /// Offered orders per second while the subscribers listen.
+    #[arg(long, default_value_t = 2_000)]
     pub ws_rate: u64,
-    /// Milliseconds between the disk probe's fsyncs; 0 runs no probe.
+    /// Milliseconds between the disk probe's fsyncs beside the journal (0: no probe). The
+    /// probe tells a stall of the device from one of the server.
+    #[arg(long, default_value_t = 20)]
     pub disk_probe_ms: u64,
 }
 

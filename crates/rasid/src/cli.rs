@@ -768,30 +768,7 @@ pub enum BenchCmd {
     /// Orders through the HTTP server (keep-alive HTTP/1.1, JSON, durable before reply) on a
     /// temporary database: throughput, latency at a fixed offered rate, and WebSocket trade
     /// subscribers counting gaps; against the same orders straight into the ledger.
-    Http {
-        /// Orders in the throughput run.
-        #[arg(long, default_value_t = 200_000)]
-        orders: u64,
-        /// Keep-alive connections of the load generator.
-        #[arg(long, default_value_t = 256)]
-        connections: usize,
-        /// Offered orders per second in the latency run.
-        #[arg(long, default_value_t = 20_000)]
-        rate: u64,
-        /// Length of the latency run.
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        /// WebSocket subscribers on the trades channel in the subscriber run.
-        #[arg(long, default_value_t = 1_000)]
-        subscribers: usize,
-        /// Offered orders per second while the subscribers listen.
-        #[arg(long, default_value_t = 2_000)]
-        ws_rate: u64,
-        /// Milliseconds between the disk probe's fsyncs beside the journal (0: no probe). The
-        /// probe tells a stall of the device from one of the server.
-        #[arg(long, default_value_t = 20)]
-        disk_probe_ms: u64,
-    },
+    Http(crate::bench_http::HttpBench),
     /// Registry serial parsing speed (Verra, Gold Standard, CDM, ACR, CAR, Cercarbono) against
     /// splitting the same strings on '-'.
     Serials {
