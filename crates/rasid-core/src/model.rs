@@ -290,10 +290,11 @@ pub struct Cancellation {
 /// sit packed in a vector, and at 112 bytes three holdings in four started mid-line, so the
 /// set a command works on (a buyer's `available` on every fill, cold on the matching bench)
 /// mostly straddled two cache lines, each shared with a neighbouring holding. At 128 bytes a
-/// holding is two whole lines that no other holding shares. On the 2M-operation matching bench that measured
-/// +4% operations per second (medians of 8 alternated runs each; the aligned build was faster
-/// in 17 of 23 alternated pairs) with one-trade latency tails unchanged. Laying the fields out
-/// in order with padding, so that each set has a line of its own, measured no better.
+/// holding is two whole lines that no other holding shares. On the 2M-operation matching
+/// bench that measured +4% operations per second (medians of 8 alternated runs each; the
+/// aligned build was faster in 17 of 23 alternated pairs) with one-trade latency tails
+/// unchanged. Laying the fields out in order with padding, so that each set has a line of its
+/// own, measured no better.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(align(64))]
 pub struct Holding {
