@@ -93,9 +93,6 @@ pub const SMALL_RANGES_MAX: usize = 1024;
 /// about 1% of the matching bench. Sixteen ranges are 256 bytes, paid only by sets that spill.
 const SPILLED_RANGES_MIN: usize = 16;
 
-/// Makes room for one more range in a small set's vector: the first spill goes straight to
-/// [`SPILLED_RANGES_MIN`], later growth doubles as before.
-#[inline]
 /// The number of `ranges` (sorted, disjoint) that start at or below `serial`, searched from
 /// the top end: probes 1, 2, 4, … ranges below the top until one starts at or below `serial`,
 /// then a binary search between the last two probes.
@@ -125,6 +122,9 @@ fn count_starting_at_or_below_from_top(ranges: &[SerialRange], serial: u64) -> u
     ranges[..above].partition_point(|r| r.first <= serial)
 }
 
+/// Makes room for one more range in a small set's vector: the first spill goes straight to
+/// [`SPILLED_RANGES_MIN`], later growth doubles as before.
+#[inline]
 fn room_for_one(v: &mut SmallVec<[SerialRange; 2]>) {
     if v.len() == v.capacity() {
         grow(v);
