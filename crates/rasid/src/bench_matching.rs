@@ -159,7 +159,7 @@ impl Venue {
     fn exec_at(&mut self, time_ms: i64, actor: OrgId, command: Command) -> Vec<Event> {
         self.seq += 1;
         let env = Envelope { seq: self.seq, time_ms, actor, command };
-        self.state.execute(&env).unwrap_or_else(|r| panic!("bench set-up refused: {r}"))
+        self.state.execute(&env).unwrap_or_else(|r| panic!("a bench command was refused: {r}"))
     }
 
     /// The command for one stream operation.
@@ -353,14 +353,6 @@ fn seeded_venue(ops: &[Op], seed_ops: usize) -> Venue {
     venue
 }
 
-/// Executes one command of the stream as the next in sequence.
-#[inline]
-fn execute(venue: &mut Venue, actor: OrgId, command: Command) -> Vec<Event> {
-    venue.seq += 1;
-    let env = Envelope { seq: venue.seq, time_ms: BENCH_TIME_MS, actor, command };
-    venue.state.execute(&env).expect("the stream was generated to be accepted")
-}
-
 fn trades_in(events: &[Event]) -> usize {
     events.iter().filter(|e| matches!(e, Event::Traded(_))).count()
 }
@@ -372,8 +364,7 @@ fn rasid_throughput(ops: &[Op], seed_ops: usize) -> (f64, u64) {
     let mut trades = 0u64;
     let started = Instant::now();
     for op in timed {
-        let (actor, command) = venue.command(*op);
-        trades += trades_in(&execute(&mut venue, actor, command)) as u64;
+        trades += trades_in(&venue.apply(*op)) as u64;
     }
     let secs = started.elapsed().as_secs_f64();
     venue.state.audit().expect("invariants hold after the benchmark");
@@ -394,7 +385,7 @@ fn rasid_latencies(ops: &[Op], seed_ops: usize) -> RasidRun {
         let (actor, command) = venue.command(*op);
         let cancel = matches!(command, Command::CancelOrder { .. });
         let t = Instant::now();
-        let events = execute(&mut venue, actor, command);
+        let events = venue.exec(actor, command);
         let took_ns = t.elapsed().as_nanos() as u64;
         latencies.push(took_ns);
         let traded = trades_in(&events);
