@@ -77,6 +77,14 @@ impl State {
         totals: &mut Totals,
     ) -> Result<BTreeMap<IssuanceId, Vec<SerialRange>>, AuditError> {
         let mut pieces: BTreeMap<IssuanceId, Vec<SerialRange>> = BTreeMap::new();
+        // Reserved serials are kept by their owners (`exchange/reserved.rs`); each holding's
+        // must add up to the tonnes it counts as reserved, and they join the partition below.
+        let mut reserved = match self.gather_reserved(None) {
+            Ok(reserved) => reserved,
+            Err((account, issuance)) => {
+                return fail(format!("{account}/{issuance}: two owners reserve the same serial"));
+            }
+        };
         for ((account, issuance), h) in self.holdings.iter() {
             let Some(acc) = self.accounts.get(&account) else {
                 return fail(format!("holding of unknown account {account}"));
@@ -84,19 +92,30 @@ impl State {
             if !self.issuances.contains_key(&issuance) {
                 return fail(format!("holding of unknown issuance {issuance}"));
             }
-            if h.is_empty() || !h.available.is_valid() || !h.reserved.is_valid() {
+            if h.is_empty() || !h.available.is_valid() {
                 return fail(format!("holding {account}/{issuance} is empty or not canonical"));
             }
-            let q = h.available.quantity_tonnes() + h.reserved.quantity_tonnes();
+            let owned = reserved.remove(&(account, issuance)).unwrap_or_default();
+            if owned.quantity_tonnes() != h.reserved_tonnes {
+                return fail(format!(
+                    "holding {account}/{issuance} counts {} t reserved, its owners hold {} t",
+                    h.reserved_tonnes,
+                    owned.quantity_tonnes()
+                ));
+            }
+            let q = h.held_tonnes();
             if acc.kind == AccountKind::BufferPool {
                 totals.buffer_tonnes += q;
             } else {
                 totals.held_tonnes += q;
-                totals.reserved_tonnes += h.reserved.quantity_tonnes();
+                totals.reserved_tonnes += h.reserved_tonnes;
             }
             let list = pieces.entry(issuance).or_default();
             list.extend(h.available.ranges());
-            list.extend(h.reserved.ranges());
+            list.extend(owned.ranges());
+        }
+        if let Some((account, issuance)) = reserved.keys().next() {
+            return fail(format!("{account}/{issuance}: serials are reserved with no holding"));
         }
         Ok(pieces)
     }

@@ -12,7 +12,11 @@ use sha2::{Digest, Sha256};
 ///
 /// 2: the exchange keeps open orders in a slot arena and snapshots encode the books in a new
 /// form; journal records (commands) are encoded as in 1.
-pub const FORMAT_VERSION: u32 = 2;
+///
+/// 3: a holding counts its reserved tonnes instead of keeping a copy of the reserved serials,
+/// which only their owners (orders, lots, deposits) keep now; snapshots change, journal records
+/// are encoded as in 1.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format whose journal records this build still reads. A database of a format from
 /// here up to [`FORMAT_VERSION`] is upgraded when opened: its snapshots, a cache derived from the

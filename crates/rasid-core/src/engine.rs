@@ -522,7 +522,9 @@ impl State {
                 let empty = Holding::default();
                 let holding = self.holdings.get(&(account, issuance)).unwrap_or(&empty);
                 if let Some(r) = wanted.ranges().find(|r| !holding.available.contains(*r)) {
-                    return Err(diagnose_missing(r, holding, iss));
+                    // Only a refusal gathers the account's reserved serials from their owners.
+                    let reserved = self.reserved_serials_of(account, issuance);
+                    return Err(diagnose_missing(r, &reserved, iss));
                 }
                 let holding = self.holdings.get_mut(&(account, issuance)).expect("non-empty");
                 holding.available.subtract(&wanted).expect("checked: all contained");
@@ -652,8 +654,8 @@ fn selection_set(ranges: &[SerialRange], block: SerialRange) -> Result<RangeSet,
 }
 
 /// Says why a named range is not available: the most specific reason wins.
-fn diagnose_missing(range: SerialRange, holding: &Holding, issuance: &Issuance) -> Rejection {
-    if holding.reserved.intersects(range) {
+fn diagnose_missing(range: SerialRange, reserved: &RangeSet, issuance: &Issuance) -> Rejection {
+    if reserved.intersects(range) {
         Rejection::CreditsReserved
     } else if issuance.retired.intersects(range) {
         Rejection::AlreadyRetired

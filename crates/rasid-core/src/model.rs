@@ -284,28 +284,38 @@ pub struct Cancellation {
     pub seq: u64,
 }
 
-/// One account's serials of one issuance.
+/// One account's serials of one issuance: the available serials, and how many tonnes of its
+/// serials are reserved.
 ///
-/// Aligned to 64 bytes, which makes a holding 128 bytes instead of 112: an account's holdings
-/// sit packed in a vector, and at 112 bytes three holdings in four started mid-line, so the
-/// set a command works on (a buyer's `available` on every fill, cold on the matching bench)
-/// mostly straddled two cache lines, each shared with a neighbouring holding. At 128 bytes a
-/// holding is two whole lines that no other holding shares. On the 2M-operation matching
-/// bench that measured +4% operations per second (medians of 8 alternated runs each; the
-/// aligned build was faster in 17 of 23 alternated pairs) with one-trade latency tails
-/// unchanged. Laying the fields out in order with padding, so that each set has a line of its
-/// own, measured no better.
+/// Reserved serials are kept only by what reserves them — a resting sell order, an auction lot,
+/// a basket deposit — and counted here in tonnes. Until format 3 the holding kept its own copy
+/// of them as a second range set, so every fill against a resting sell searched and cut that
+/// set (a hundred ranges or more for an active seller) and every sell that rested or was
+/// cancelled inserted into it or cut it again, all to keep a duplicate that nothing in the
+/// engine needed. Readers that show which serials are reserved gather them from their owners
+/// (`State::reserved_serials_of` and friends); the audit checks that the owners' serials add up
+/// to `reserved_tonnes` and, with `available`, partition the issuance.
+///
+/// Aligned to 64 bytes, the size of the holding: a holding is one whole cache line that no
+/// other holding shares. An account's holdings sit packed in a vector, and a buyer's holding is
+/// cold on most fills; a holding that straddled two lines cost two misses instead of one.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(align(64))]
 pub struct Holding {
     pub available: RangeSet,
-    /// Held for an order, auction lot or basket deposit; cannot move until released.
-    pub reserved: RangeSet,
+    /// Tonnes held for orders, auction lots and basket deposits; those serials cannot move
+    /// until released.
+    pub reserved_tonnes: u64,
 }
 
 impl Holding {
     pub fn is_empty(&self) -> bool {
-        self.available.is_empty() && self.reserved.is_empty()
+        self.available.is_empty() && self.reserved_tonnes == 0
+    }
+
+    /// Every tonne of the holding, available or reserved.
+    pub fn held_tonnes(&self) -> u64 {
+        self.available.quantity_tonnes() + self.reserved_tonnes
     }
 }
 
@@ -320,12 +330,11 @@ pub struct Balance {
 mod tests {
     use super::*;
 
-    /// The layout `Holding`'s alignment is for: two whole cache lines per holding, so a vector
-    /// of holdings keeps every holding on line boundaries.
+    /// The layout `Holding`'s alignment is for: one whole cache line per holding, so a vector
+    /// of holdings keeps every holding on a line of its own.
     #[test]
-    fn a_holding_is_two_whole_cache_lines() {
-        assert!(std::mem::size_of::<RangeSet>() <= 64);
+    fn a_holding_is_one_whole_cache_line() {
         assert_eq!(std::mem::align_of::<Holding>(), 64);
-        assert_eq!(std::mem::size_of::<Holding>(), 128);
+        assert_eq!(std::mem::size_of::<Holding>(), 64);
     }
 }

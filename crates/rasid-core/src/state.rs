@@ -398,15 +398,19 @@ impl State {
             return SerialLocation::Cancelled { issuance: id, cancellation };
         }
         for ((account, _), h) in self.holdings.iter().filter(|((_, i), _)| *i == id) {
-            if h.available.contains(one) || h.reserved.contains(one) {
-                return SerialLocation::Held {
-                    issuance: id,
-                    account,
-                    reserved: h.reserved.contains(one),
-                };
+            if h.available.contains(one) {
+                return SerialLocation::Held { issuance: id, account, reserved: false };
             }
         }
-        unreachable!("audit: every issued serial is held, retired or cancelled")
+        // Not available anywhere, so reserved: its owner (an order, lot or deposit) knows by
+        // whom.
+        let account = self
+            .reserved_serials()
+            .into_iter()
+            .find(|((_, i), set)| *i == id && set.contains(one))
+            .map(|((account, _), _)| account)
+            .expect("audit: every issued serial is held, retired or cancelled");
+        SerialLocation::Held { issuance: id, account, reserved: true }
     }
 }
 

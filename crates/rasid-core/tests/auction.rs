@@ -215,7 +215,7 @@ fn undersubscribed_and_reserve_not_met_return_the_rest_to_the_seller() {
     assert_eq!(lots[0].result.as_ref().unwrap().returned_tonnes, 40);
     assert_eq!(lots[1].result.as_ref().unwrap().returned_tonnes, 200);
     let seller = r.h.state.holding(r.seller.1, IssuanceId(1)).unwrap();
-    assert_eq!((seller.available.quantity_tonnes(), seller.reserved.quantity_tonnes()), (940, 0));
+    assert_eq!((seller.available.quantity_tonnes(), seller.reserved_tonnes), (940, 0));
 }
 
 #[test]

@@ -261,7 +261,7 @@ fn a_basket_fill_delivers_by_priority_then_vintage_then_serial_and_names_them() 
     assert_eq!(s.h.run(org, withdraw(11)), Err(Rejection::InsufficientCredits));
     s.h.run(org, withdraw(10)).unwrap();
     let h = s.h.state.holding(account, IssuanceId(4)).unwrap();
-    assert_eq!((h.available.quantity_tonnes(), h.reserved.quantity_tonnes()), (80, 0));
+    assert_eq!((h.available.quantity_tonnes(), h.reserved_tonnes), (80, 0));
 }
 
 #[test]
@@ -287,14 +287,14 @@ fn criteria_changes_return_ineligible_deposits_and_open_orders_stay_valid() {
             .unwrap();
     assert!(events.iter().any(|e| matches!(e, Event::BasketDepositReturned { issuance: IssuanceId(4), serials, .. } if serials.quantity_tonnes() == 40)));
     let h4 = s.h.state.holding(s.seller.1, IssuanceId(4)).unwrap();
-    assert_eq!((h4.available.quantity_tonnes(), h4.reserved.quantity_tonnes()), (90, 10));
+    assert_eq!((h4.available.quantity_tonnes(), h4.reserved_tonnes), (90, 10));
     assert_eq!(deposit(&mut s, 4, 10, 1), Err(Rejection::BasketVintage));
     // Cancelling the order: 2021 serials back to the deposit, 2020 ones back to available.
     s.h.run(s.seller.0, Command::CancelOrder { order: sell }).unwrap();
     let h4 = s.h.state.holding(s.seller.1, IssuanceId(4)).unwrap();
-    assert_eq!((h4.available.quantity_tonnes(), h4.reserved.quantity_tonnes()), (100, 0));
+    assert_eq!((h4.available.quantity_tonnes(), h4.reserved_tonnes), (100, 0));
     let h2 = s.h.state.holding(s.seller.1, IssuanceId(2)).unwrap();
-    assert_eq!(h2.reserved.quantity_tonnes(), 50, "all 50 back in the deposit");
+    assert_eq!(h2.reserved_tonnes, 50, "all 50 back in the deposit");
     s.h.assert_replay_matches();
 }
 

@@ -136,12 +136,14 @@ impl Market {
         (b.available_minor, b.reserved_minor)
     }
 
+    /// An account's available serials of an issuance, and its reserved ones (gathered from the
+    /// orders that keep them; the audit after every command checks they add up to the tonnes
+    /// the holding counts).
     fn held(&self, account: AccountId, issuance: u64) -> (Vec<SerialRange>, Vec<SerialRange>) {
-        self.h
-            .state
-            .holding(account, IssuanceId(issuance))
-            .map(|h| (h.available.to_vec(), h.reserved.to_vec()))
-            .unwrap_or_default()
+        let s = &self.h.state;
+        let available = s.holding(account, IssuanceId(issuance)).map(|h| h.available.to_vec());
+        let reserved = s.reserved_serials_of(account, IssuanceId(issuance)).to_vec();
+        (available.unwrap_or_default(), reserved)
     }
 }
 
@@ -485,6 +487,15 @@ fn serials_held_by_a_sell_order_cannot_be_retired_transferred_or_cancelled() {
     let mut m = market();
     let (order, _) = m.limit(m.s1, Side::Sell, 3_800, 40);
     assert_eq!(m.held(m.s1.1, 1).1, vec![range(1, 40)]);
+    // The holding counts the 40 t; which serials they are, and whose, the order keeps.
+    assert_eq!(m.h.state.holding(m.s1.1, IssuanceId(1)).unwrap().reserved_tonnes, 40);
+    let located = |serial| m.h.state.locate_serial(serial);
+    let held = |reserved| rasid_core::SerialLocation::Held {
+        issuance: IssuanceId(1),
+        account: m.s1.1,
+        reserved,
+    };
+    assert_eq!((located(40), located(41)), (held(true), held(false)));
     let named = rasid_core::Selection::Ranges(vec![range(30, 50)]);
     let details = RetirementDetails {
         beneficiary: "B".into(),
@@ -527,9 +538,10 @@ fn serials_held_by_a_sell_order_cannot_be_retired_transferred_or_cancelled() {
     m.h.run(m.s1.0, retire(rasid_core::Selection::Ranges(vec![range(30, 40)]))).unwrap();
 }
 
-/// A new sell's serials join the reserved set only if it rests (engine.rs, `place_order`):
-/// a sell across two issuances that sells one out drops that holding, rests the rest as
-/// reserved, and an IOC or self-trade remainder goes straight back to available.
+/// A new sell's serials leave the available sets when it is accepted and are counted as
+/// reserved until its fills deliver them: a sell across two issuances that sells one out drops
+/// that holding, rests the rest as reserved, and an IOC or self-trade remainder goes straight
+/// back to available.
 #[test]
 fn a_new_sell_across_two_issuances_settles_rests_and_cancels_like_a_reserved_one() {
     let mut m = market();

@@ -367,7 +367,7 @@ proptest! {
         for &(org, acc) in &members {
             h.run(org, Command::CancelAllOrders { account: acc, instrument: None }).unwrap();
             prop_assert_eq!(h.state.balance(acc, Currency::Usd).reserved_minor, 0);
-            let reserved: u64 = h.state.holdings_of(acc).map(|(_, x)| x.reserved.quantity_tonnes()).sum();
+            let reserved: u64 = h.state.holdings_of(acc).map(|(_, x)| x.reserved_tonnes).sum();
             prop_assert_eq!(reserved, 0);
         }
         let _ = g;

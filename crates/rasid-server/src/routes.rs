@@ -630,15 +630,17 @@ async fn holdings(State(app): State<Shared>, caller: Caller, Path(id): Path<Stri
         let doc = app.ledger()?.query(move |s| {
             caller.may_read(s, account)?;
             let acc = s.account(account).ok_or(Rejection::UnknownAccount)?;
+            let mut reserved = s.reserved_serials_of_account(account);
             let rows: Vec<Value> = s
                 .holdings_of(account)
                 .filter_map(|(issuance, h)| {
                     let iss = s.issuance(issuance)?;
                     let project = s.project(iss.project)?;
+                    let reserved = reserved.remove(&issuance).unwrap_or_default();
                     Some(json!({
                         "issuance": issuance.0, "project": project.info.external_id, "vintage": iss.vintage_year,
-                        "available_tonnes": h.available.quantity_tonnes(), "reserved_tonnes": h.reserved.quantity_tonnes(),
-                        "available": ranges_json(h.available.ranges()), "reserved": ranges_json(h.reserved.ranges()),
+                        "available_tonnes": h.available.quantity_tonnes(), "reserved_tonnes": h.reserved_tonnes,
+                        "available": ranges_json(h.available.ranges()), "reserved": ranges_json(reserved.ranges()),
                     }))
                 })
                 .collect();

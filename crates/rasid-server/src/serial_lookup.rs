@@ -156,7 +156,10 @@ fn parts(s: &State, issuance: IssuanceId, range: SerialRange) -> Vec<Value> {
         for r in clip(&h.available) {
             push(r, json!({ "status": "held", "account": account.0 }));
         }
-        for r in clip(&h.reserved) {
+    }
+    // Reserved serials are kept by the orders, lots and deposits that reserved them.
+    for ((account, _), set) in s.reserved_serials().iter().filter(|((_, i), _)| *i == issuance) {
+        for r in clip(set) {
             push(r, json!({ "status": "held", "account": account.0, "reserved": true }));
         }
     }

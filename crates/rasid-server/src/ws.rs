@@ -364,7 +364,7 @@ async fn balances_snapshot(app: &Shared, org: OrgId) -> Result<(Value, u64), Api
                             json!({
                                 "issuance": issuance.0,
                                 "available_tonnes": h.available.quantity_tonnes(),
-                                "reserved_tonnes": h.reserved.quantity_tonnes(),
+                                "reserved_tonnes": h.reserved_tonnes,
                             })
                         })
                         .collect();

@@ -22,7 +22,7 @@ use crate::replay::check_record;
 use postgres::Client;
 use rasid_core::exchange::Order;
 use rasid_core::exchange::auction::Auction;
-use rasid_core::model::Holding;
+use rasid_core::serial::RangeSet;
 use rasid_core::{AccountId, Event, IssuanceId, State};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,10 +37,18 @@ const REPLAY_LIMIT_REACHED: &str = "read model replay limit reached";
 const TABLES: &str = "trades, retirements, holdings, orders, auctions, auction_lots, \
                       auction_allocations";
 
+/// A holding's rows: its available serials, and its reserved serials, gathered from the orders,
+/// lots and deposits that keep them (the holding itself only counts them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HoldingRanges {
+    available: RangeSet,
+    reserved: RangeSet,
+}
+
 /// What the tables hold now, to diff the state against.
 #[derive(Default)]
 struct Written {
-    holdings: BTreeMap<(AccountId, IssuanceId), Holding>,
+    holdings: BTreeMap<(AccountId, IssuanceId), HoldingRanges>,
     orders: BTreeMap<u64, Order>,
     auctions: BTreeMap<u64, Auction>,
     last_retirement: u64,
@@ -283,10 +291,14 @@ impl Projection {
         let s = &self.state;
         let mut current: BTreeSet<(AccountId, IssuanceId)> = BTreeSet::new();
         let mut changed = Vec::new();
+        let mut reserved = s.reserved_serials();
         for (account, issuance, holding) in s.holdings() {
             current.insert((account, issuance));
-            if self.written.holdings.get(&(account, issuance)) != Some(holding) {
-                changed.push((account, issuance, holding.clone()));
+            let reserved = reserved.remove(&(account, issuance)).unwrap_or_default();
+            let written = self.written.holdings.get(&(account, issuance));
+            if written.is_none_or(|w| w.available != holding.available || w.reserved != reserved) {
+                let ranges = HoldingRanges { available: holding.available.clone(), reserved };
+                changed.push((account, issuance, ranges));
             }
         }
         let gone: Vec<_> =
@@ -536,7 +548,15 @@ impl Seen {
 impl Written {
     fn from_state(s: &State) -> Self {
         Self {
-            holdings: s.holdings().map(|(a, i, h)| ((a, i), h.clone())).collect(),
+            holdings: {
+                let mut reserved = s.reserved_serials();
+                s.holdings()
+                    .map(|(a, i, h)| {
+                        let reserved = reserved.remove(&(a, i)).unwrap_or_default();
+                        ((a, i), HoldingRanges { available: h.available.clone(), reserved })
+                    })
+                    .collect()
+            },
             orders: s
                 .accounts()
                 .flat_map(|a| s.orders_of(a.id))

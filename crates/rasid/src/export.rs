@@ -421,12 +421,21 @@ fn holding_table(s: &State, account: Option<AccountId>) -> Result<Table, Failure
         return Err(Failure::Rejected(rasid_core::Rejection::UnknownAccount));
     }
     let mut rows = Vec::new();
+    // Reserved serials are kept by the orders, lots and deposits that reserved them.
+    let reserved = match account {
+        Some(a) => {
+            s.reserved_serials_of_account(a).into_iter().map(|(i, set)| ((a, i), set)).collect()
+        }
+        None => s.reserved_serials(),
+    };
+    let none = rasid_core::RangeSet::new();
     for (acc, issuance, h) in s.holdings().filter(|(a, _, _)| account.is_none_or(|x| *a == x)) {
         let a = s.account(acc).expect("audit: holdings name accounts");
         let org = s.organization(a.org).map_or("", |o| o.name.as_str());
         let iss = s.issuance(issuance).expect("audit: holdings name issuances");
         let project = s.project(iss.project).expect("audit: issuances name projects");
-        for (state, set) in [("available", &h.available), ("reserved", &h.reserved)] {
+        let held = reserved.get(&(acc, issuance)).unwrap_or(&none);
+        for (state, set) in [("available", &h.available), ("reserved", held)] {
             for r in set.ranges() {
                 rows.push(vec![
                     acc.to_string(),

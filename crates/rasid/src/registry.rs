@@ -614,13 +614,15 @@ fn holdings(s: &State, account: AccountId) -> Result<Output, Failure> {
     let acc = s.account(account).ok_or(Failure::Rejected(rasid_core::Rejection::UnknownAccount))?;
     let mut rows = Vec::new();
     let mut text = format!("{} ({}) of {}\n", acc.id, acc.name, acc.org);
+    let mut reserved = s.reserved_serials_of_account(account);
     for (issuance, h) in s.holdings_of(account) {
+        let reserved = reserved.remove(&issuance).unwrap_or_default();
         let iss = s.issuance(issuance).expect("audit: holdings name issuances");
         let project = s.project(iss.project).expect("audit: issuances name projects");
         rows.push(json!({
             "issuance": issuance.0, "project": project.info.external_id, "vintage": iss.vintage_year,
-            "available_tonnes": h.available.quantity_tonnes(), "reserved_tonnes": h.reserved.quantity_tonnes(),
-            "available": ranges_json(h.available.ranges()), "reserved": ranges_json(h.reserved.ranges()),
+            "available_tonnes": h.available.quantity_tonnes(), "reserved_tonnes": h.reserved_tonnes,
+            "available": ranges_json(h.available.ranges()), "reserved": ranges_json(reserved.ranges()),
         }));
         let _ = writeln!(
             text,
@@ -629,8 +631,8 @@ fn holdings(s: &State, account: AccountId) -> Result<Output, Failure> {
             iss.vintage_year,
             thousands(h.available.quantity_tonnes()),
             ranges_text(h.available.ranges()),
-            thousands(h.reserved.quantity_tonnes()),
-            ranges_text(h.reserved.ranges()),
+            thousands(h.reserved_tonnes),
+            ranges_text(reserved.ranges()),
         );
     }
     let cash: Vec<Value> = s

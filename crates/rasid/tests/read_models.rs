@@ -48,10 +48,13 @@ fn assert_tables_match(url: &str) {
     let position: i64 = db.query_one("SELECT seq FROM read_model_position", &[]).unwrap().get(0);
     assert_eq!(position as u64, s.last_seq());
 
+    let reserved = s.reserved_serials();
+    let none = rasid_core::RangeSet::new();
     let want: BTreeSet<(i64, i64, String, i64, i64)> = s
         .holdings()
         .flat_map(|(a, i, h)| {
-            let both = [("available", &h.available), ("reserved", &h.reserved)];
+            let held = reserved.get(&(a, i)).unwrap_or(&none);
+            let both = [("available", &h.available), ("reserved", held)];
             both.into_iter().flat_map(move |(status, set)| {
                 set.ranges().map(move |r| {
                     (a.0 as i64, i.0 as i64, status.to_owned(), r.first() as i64, r.last() as i64)

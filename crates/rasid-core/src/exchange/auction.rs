@@ -648,7 +648,7 @@ impl State {
             };
             let serials = take_front(&mut reserved, q);
             for (issuance, set) in &serials {
-                self.unreserve(spec.seller, *issuance, set);
+                self.unreserve(spec.seller, *issuance, set.quantity_tonnes());
                 self.credit_serials(b.account, *issuance, set);
             }
             let notional = i128::from(q) * i128::from(price);

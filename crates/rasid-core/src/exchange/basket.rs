@@ -61,7 +61,7 @@ pub struct Basket {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deposit {
     pub priority: u32,
-    /// Serials in the basket and not held by an order (reserved in the holding).
+    /// Serials in the basket and not held by an order (counted as reserved in the holding).
     pub free: RangeSet,
 }
 
@@ -225,7 +225,7 @@ impl State {
             self.holdings.get_mut(&(account, issuance)).ok_or(Rejection::InsufficientCredits)?;
         let serials =
             holding.available.take_lowest(quantity).map_err(|_| Rejection::InsufficientCredits)?;
-        holding.reserved.union_disjoint(&serials).expect("audit: a serial is in exactly one place");
+        holding.reserved_tonnes += quantity;
         let deposit = self.baskets.deposits.entry((basket, account, issuance)).or_default();
         deposit.priority = priority;
         deposit.free.union_disjoint(&serials).expect("audit: a serial is in exactly one place");

@@ -214,24 +214,13 @@ impl State {
         // Accepted: from here on nothing can fail.
         let id = OrderId(self.exchange.next_order);
         self.exchange.next_order += 1;
-        // A project-vintage sell takes its serials out of the seller's available sets, but they
-        // join the reserved sets only after it has matched: most of them are delivered by the
-        // fills of this same command, and adding them to a reserved set of a hundred ranges
-        // only to cut them out again fill by fill cost two searches and two shifts of that
-        // vector per order. Nothing reads the seller's holding in between, so the state after
-        // the command is the same. A basket sell's serials come from deposits, which are
-        // reserved already.
-        let mut serials_reserved = true;
         let reserved_serials = match req.side {
             Side::Buy => {
                 self.hold_cash(req.account, currency, hold);
                 Vec::new()
             }
             Side::Sell => match &class_held {
-                Some(held) => {
-                    serials_reserved = false;
-                    self.take_held(req.account, held, req.quantity_tonnes, false)
-                }
+                Some(held) => self.take_held(req.account, held, req.quantity_tonnes),
                 None => self.reserve_underlying(req.account, &underlying, req.quantity_tonnes),
             },
         };
@@ -263,38 +252,9 @@ impl State {
             price_minor: limit,
             quantity_tonnes: req.quantity_tonnes,
         });
-        let stopped = self.match_incoming(&mut order, serials_reserved, env, &mut events);
-        if !serials_reserved && order.remaining_tonnes > 0 {
-            // What the fills left is reserved now, whether it rests or is released below.
-            self.reserve_taken(order.account, &order.reserved_serials);
-        }
+        let stopped = self.match_incoming(&mut order, env, &mut events);
         self.finish_incoming(order, stopped, &mut events);
         Ok(events)
-    }
-
-    /// Adds serials an order took from its account's available sets to the reserved sets.
-    fn reserve_taken(&mut self, account: AccountId, serials: &Serials) {
-        for (issuance, set) in serials {
-            let h = self.holdings.get_mut(&(account, *issuance)).expect("taken from it");
-            h.reserved.union_disjoint(set).expect("audit: a serial is in exactly one place");
-        }
-    }
-
-    /// After a fill delivered serials of `issuance` from an incoming sell whose serials were
-    /// never in the reserved set, drops the seller's holding if that emptied it. It cannot have
-    /// while the order still holds serials of the issuance (`still_held`: the first it still
-    /// holds, since fills take from the front).
-    fn drop_if_sold_out(
-        &mut self,
-        seller: AccountId,
-        issuance: IssuanceId,
-        still_held: Option<IssuanceId>,
-    ) {
-        if still_held != Some(issuance)
-            && self.holdings.get(&(seller, issuance)).is_some_and(|h| h.is_empty())
-        {
-            self.remove_holding(seller, issuance);
-        }
     }
 
     /// Rests what is left of an incoming order, or cancels it and releases what it holds.
@@ -399,11 +359,10 @@ impl State {
     }
 
     /// Trades an incoming order against the opposite side while prices cross. Returns whether
-    /// self-trade prevention stopped it. `serials_reserved`: see `place_order`.
+    /// self-trade prevention stopped it.
     fn match_incoming(
         &mut self,
         incoming: &mut Order,
-        serials_reserved: bool,
         env: &Envelope,
         events: &mut Vec<Event>,
     ) -> bool {
@@ -414,8 +373,7 @@ impl State {
         let spec = &self.exchange.instruments[&incoming.instrument].spec;
         let terms = Terms { lot: spec.lot_tonnes, fees: spec.fees, currency: spec.currency };
         let mut fees_due: i128 = 0;
-        let stopped =
-            self.match_fills(incoming, serials_reserved, terms, env, events, &mut fees_due);
+        let stopped = self.match_fills(incoming, terms, env, events, &mut fees_due);
         if fees_due > 0 {
             let fee_account = self.fee_account.expect("initialized");
             self.credit_cash(fee_account, terms.currency, to_i64(fees_due));
@@ -427,7 +385,6 @@ impl State {
     fn match_fills(
         &mut self,
         incoming: &mut Order,
-        serials_reserved: bool,
         terms: Terms,
         env: &Envelope,
         events: &mut Vec<Event>,
@@ -455,7 +412,7 @@ impl State {
                     }
                 }
             }
-            let fees = self.fill(incoming, serials_reserved, terms, resting, price, env, events);
+            let fees = self.fill(incoming, terms, resting, price, env, events);
             *fees_due = fees_due.checked_add(fees).expect("fees are bounded by accepted holds");
         }
         false
@@ -463,13 +420,10 @@ impl State {
 
     /// One fill between the incoming order and the order at the head of the best level,
     /// settled in full: serials, and cash between buyer and seller. Returns the two fees, which
-    /// the caller credits to the fee account once for the whole order. `serials_reserved`:
-    /// whether the incoming order's serials (if it sells) are in the seller's reserved sets.
-    #[allow(clippy::too_many_arguments)]
+    /// the caller credits to the fee account once for the whole order.
     fn fill(
         &mut self,
         incoming: &mut Order,
-        serials_reserved: bool,
         terms: Terms,
         resting_slot: u32,
         price: i64,
@@ -502,10 +456,6 @@ impl State {
         sell.remaining_tonnes -= q;
         let (buyer, seller, buy_id, sell_id) = (buy.account, sell.account, buy.id, sell.id);
         let retire = buy.retire.clone();
-        // Delivered serials of an incoming sell that were never added to the reserved set
-        // leave nothing there to remove (see `drop_if_sold_out`).
-        let unreserved_sell = (!serials_reserved && buy_id == resting_id)
-            .then(|| incoming.reserved_serials.first().map(|(i, _)| *i));
         let resting_side = incoming_side_opposite(buy_id == resting_id);
         let resting_done = self.exchange.orders.at(resting_slot).remaining_tonnes == 0;
 
@@ -523,10 +473,7 @@ impl State {
         }
         let mut retirements = Vec::new();
         for (issuance, serials) in &delivered {
-            match unreserved_sell {
-                None => self.unreserve(seller, *issuance, serials),
-                Some(still_held) => self.drop_if_sold_out(seller, *issuance, still_held),
-            }
+            self.unreserve(seller, *issuance, serials.quantity_tonnes());
             match &retire {
                 None => self.credit_serials(buyer, *issuance, serials),
                 Some(details) => retirements
@@ -713,7 +660,7 @@ impl State {
         order.remaining_tonnes = new_remaining;
         order.price_minor = new_price;
         let mut events = vec![amended];
-        let stopped = self.match_incoming(&mut order, true, env, &mut events);
+        let stopped = self.match_incoming(&mut order, env, &mut events);
         self.finish_incoming(order, stopped, &mut events);
         Ok(events)
     }
@@ -831,19 +778,14 @@ impl State {
         quantity: u64,
     ) -> Serials {
         let held = self.class_holdings(account, project, vintage_year);
-        self.take_held(account, &held, quantity, true)
+        self.take_held(account, &held, quantity)
     }
 
-    /// Takes the lowest `quantity` available serials across `held` (the account's holdings of
-    /// a class in ascending serial order with their available tonnes, from `class_holdings`,
-    /// unchanged since), and adds them to the holdings' reserved sets if `reserve`.
-    fn take_held(
-        &mut self,
-        account: AccountId,
-        held: &ClassHoldings,
-        quantity: u64,
-        reserve: bool,
-    ) -> Serials {
+    /// Reserves the lowest `quantity` available serials across `held` (the account's holdings
+    /// of a class in ascending serial order with their available tonnes, from
+    /// `class_holdings`, unchanged since): they leave the available sets, the holdings count
+    /// them as reserved, and the caller keeps them.
+    fn take_held(&mut self, account: AccountId, held: &ClassHoldings, quantity: u64) -> Serials {
         let mut need = quantity;
         let mut out = Vec::with_capacity(1);
         // By reference: the list is a `SmallVec` of four entries inline, and taking it by value
@@ -858,12 +800,7 @@ impl State {
                     self.holdings.get_mut(&(account, issuance)).expect("class_holdings found it");
                 let serials =
                     holding.available.take_lowest(take).expect("bounded by what is available");
-                if reserve {
-                    holding
-                        .reserved
-                        .union_disjoint(&serials)
-                        .expect("audit: a serial is in exactly one place");
-                }
+                holding.reserved_tonnes += take;
                 out.push((issuance, serials));
                 need -= take;
             }
@@ -872,24 +809,27 @@ impl State {
         out
     }
 
-    /// Returns reserved serials to available.
+    /// Returns reserved serials, which their owner (an order, lot or deposit) has given up, to
+    /// available.
     pub(crate) fn release_serials(&mut self, account: AccountId, serials: Serials) {
         for (issuance, set) in serials {
             let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
-            h.reserved.subtract(&set).expect("audit: an order's serials are reserved");
+            h.reserved_tonnes = h
+                .reserved_tonnes
+                .checked_sub(set.quantity_tonnes())
+                .expect("audit: an owner's serials are counted as reserved");
             h.available.union_disjoint(&set).expect("audit: a serial is in exactly one place");
         }
     }
 
-    /// Removes delivered serials from the seller's reserved set.
-    pub(crate) fn unreserve(
-        &mut self,
-        account: AccountId,
-        issuance: IssuanceId,
-        serials: &RangeSet,
-    ) {
+    /// Counts `tonnes` of reserved serials, delivered out of the account, out of its holding,
+    /// and drops the holding if that emptied it.
+    pub(crate) fn unreserve(&mut self, account: AccountId, issuance: IssuanceId, tonnes: u64) {
         let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
-        h.reserved.subtract(serials).expect("audit: an order's serials are reserved");
+        h.reserved_tonnes = h
+            .reserved_tonnes
+            .checked_sub(tonnes)
+            .expect("audit: an owner's serials are counted as reserved");
         if h.is_empty() {
             self.remove_holding(account, issuance);
         }

@@ -102,7 +102,7 @@ pub(super) async fn account(
             doc["cash"] = balances_json(s, account);
             doc["holdings"] = s
                 .holdings_of(account)
-                .map(|(i, h)| json!({ "issuance": i.0, "available_tonnes": h.available.quantity_tonnes(), "reserved_tonnes": h.reserved.quantity_tonnes() }))
+                .map(|(i, h)| json!({ "issuance": i.0, "available_tonnes": h.available.quantity_tonnes(), "reserved_tonnes": h.reserved_tonnes }))
                 .collect();
             doc["open_orders"] = s.orders_of(account).count().into();
             Ok::<_, ApiError>(doc)
@@ -519,11 +519,9 @@ pub(super) async fn stats(State(app): State<Shared>) -> Reply {
                 retired = retired.saturating_add(i.retired.quantity_tonnes());
                 cancelled = cancelled.saturating_add(i.cancelled.quantity_tonnes());
             }
-            let buffer: u64 = s.buffer_account().map_or(0, |b| {
-                s.holdings_of(b)
-                    .map(|(_, h)| h.available.quantity_tonnes() + h.reserved.quantity_tonnes())
-                    .sum()
-            });
+            let buffer: u64 = s
+                .buffer_account()
+                .map_or(0, |b| s.holdings_of(b).map(|(_, h)| h.held_tonnes()).sum());
             let open_orders: usize = s.accounts().map(|a| s.orders_of(a.id).count()).sum();
             json!({
                 "seq": s.last_seq(),

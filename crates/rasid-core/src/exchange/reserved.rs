@@ -1,0 +1,81 @@
+//! Where reserved serials are: with whatever reserved them.
+//!
+//! A holding counts its reserved tonnes (`Holding::reserved_tonnes`) but keeps no copy of the
+//! serials. They are in the resting sell orders, open auction lots and basket deposits that
+//! reserved them, and only there, so a fill against a resting sell, a rest or a cancel touches
+//! one list of serials instead of two. This module gathers them back by holding for the readers
+//! that show which serials are reserved (the API, the read models, the export, serial look-up)
+//! and for the audit, which checks that no serial has two owners and that each holding's owners
+//! hold exactly its reserved tonnes.
+//!
+//! Gathering visits every owner (or one account's), so it is for reads and refusals, never for
+//! the path that executes a command.
+
+use super::Order;
+use crate::ids::{AccountId, IssuanceId};
+use crate::serial::RangeSet;
+use crate::state::State;
+use std::collections::BTreeMap;
+
+/// Reserved serials by holding (account, issuance); holdings with none reserved are absent.
+pub type ReservedSerials = BTreeMap<(AccountId, IssuanceId), RangeSet>;
+
+impl State {
+    /// Every reserved serial by holding, of one account or of all. Fails with the holding
+    /// where two owners claim the same serial, which only a broken state can do.
+    pub(crate) fn gather_reserved(
+        &self,
+        account: Option<AccountId>,
+    ) -> Result<ReservedSerials, (AccountId, IssuanceId)> {
+        let mut out = ReservedSerials::new();
+        let mut add = |owner: AccountId, issuance: IssuanceId, set: &RangeSet| {
+            out.entry((owner, issuance))
+                .or_default()
+                .union_disjoint(set)
+                .map_err(|_| (owner, issuance))
+        };
+        let orders: Box<dyn Iterator<Item = &Order>> = match account {
+            Some(a) => Box::new(self.orders_of(a)),
+            None => Box::new(self.exchange.orders.iter_unordered()),
+        };
+        for o in orders {
+            for (issuance, set) in &o.reserved_serials {
+                add(o.account, *issuance, set)?;
+            }
+        }
+        let lots = self.auctions.auctions.values().flat_map(|a| a.lots.iter());
+        for lot in lots.filter(|l| account.is_none_or(|a| a == l.spec.seller)) {
+            for (issuance, set) in &lot.reserved_serials {
+                add(lot.spec.seller, *issuance, set)?;
+            }
+        }
+        for ((_, owner, issuance), d) in &self.baskets.deposits {
+            if account.is_none_or(|a| a == *owner) {
+                add(*owner, *issuance, &d.free)?;
+            }
+        }
+        // An emptied deposit stays (see `withdraw_from_basket`); it reserves nothing.
+        out.retain(|_, set| !set.is_empty());
+        Ok(out)
+    }
+
+    /// Every reserved serial by holding.
+    pub fn reserved_serials(&self) -> ReservedSerials {
+        self.gather_reserved(None).expect("audit: a reserved serial has one owner")
+    }
+
+    /// One account's reserved serials by issuance.
+    pub fn reserved_serials_of_account(
+        &self,
+        account: AccountId,
+    ) -> BTreeMap<IssuanceId, RangeSet> {
+        let gathered = self.gather_reserved(Some(account));
+        let gathered = gathered.expect("audit: a reserved serial has one owner");
+        gathered.into_iter().map(|((_, issuance), set)| (issuance, set)).collect()
+    }
+
+    /// One holding's reserved serials (empty if it has none).
+    pub fn reserved_serials_of(&self, account: AccountId, issuance: IssuanceId) -> RangeSet {
+        self.reserved_serials_of_account(account).remove(&issuance).unwrap_or_default()
+    }
+}
