@@ -79,7 +79,7 @@ impl State {
         let mut pieces: BTreeMap<IssuanceId, Vec<SerialRange>> = BTreeMap::new();
         // Reserved serials are kept by their owners (`exchange/reserved.rs`); each holding's
         // must add up to the tonnes it counts as reserved, and they join the partition below.
-        let mut reserved = match self.gather_reserved(None) {
+        let mut reserved = match self.gather_reserved(None, None) {
             Ok(reserved) => reserved,
             Err((account, issuance)) => {
                 return fail(format!("{account}/{issuance}: two owners reserve the same serial"));

@@ -405,10 +405,10 @@ impl State {
         // Not available anywhere, so reserved: its owner (an order, lot or deposit) knows by
         // whom.
         let account = self
-            .reserved_serials()
+            .reserved_serials_of_issuance(id)
             .into_iter()
-            .find(|((_, i), set)| *i == id && set.contains(one))
-            .map(|((account, _), _)| account)
+            .find(|(_, set)| set.contains(one))
+            .map(|(account, _)| account)
             .expect("audit: every issued serial is held, retired or cancelled");
         SerialLocation::Held { issuance: id, account, reserved: true }
     }

@@ -158,7 +158,7 @@ fn parts(s: &State, issuance: IssuanceId, range: SerialRange) -> Vec<Value> {
         }
     }
     // Reserved serials are kept by the orders, lots and deposits that reserved them.
-    for ((account, _), set) in s.reserved_serials().iter().filter(|((_, i), _)| *i == issuance) {
+    for (account, set) in &s.reserved_serials_of_issuance(issuance) {
         for r in clip(set) {
             push(r, json!({ "status": "held", "account": account.0, "reserved": true }));
         }

@@ -21,37 +21,39 @@ use std::collections::BTreeMap;
 pub type ReservedSerials = BTreeMap<(AccountId, IssuanceId), RangeSet>;
 
 impl State {
-    /// Every reserved serial by holding, of one account or of all. Fails with the holding
-    /// where two owners claim the same serial, which only a broken state can do.
+    /// Every reserved serial by holding, of one account or of all, of one issuance or of all.
+    /// Fails with the holding where two owners claim the same serial, which only a broken state
+    /// can do.
     pub(crate) fn gather_reserved(
         &self,
         account: Option<AccountId>,
+        issuance: Option<IssuanceId>,
     ) -> Result<ReservedSerials, (AccountId, IssuanceId)> {
         let mut out = ReservedSerials::new();
-        let mut add = |owner: AccountId, issuance: IssuanceId, set: &RangeSet| {
-            out.entry((owner, issuance))
-                .or_default()
-                .union_disjoint(set)
-                .map_err(|_| (owner, issuance))
+        let mut add = |owner: AccountId, of: IssuanceId, set: &RangeSet| {
+            if issuance.is_some_and(|i| i != of) {
+                return Ok(());
+            }
+            out.entry((owner, of)).or_default().union_disjoint(set).map_err(|_| (owner, of))
         };
         let orders: Box<dyn Iterator<Item = &Order>> = match account {
             Some(a) => Box::new(self.orders_of(a)),
             None => Box::new(self.exchange.orders.iter_unordered()),
         };
         for o in orders {
-            for (issuance, set) in &o.reserved_serials {
-                add(o.account, *issuance, set)?;
+            for (of, set) in &o.reserved_serials {
+                add(o.account, *of, set)?;
             }
         }
         let lots = self.auctions.auctions.values().flat_map(|a| a.lots.iter());
         for lot in lots.filter(|l| account.is_none_or(|a| a == l.spec.seller)) {
-            for (issuance, set) in &lot.reserved_serials {
-                add(lot.spec.seller, *issuance, set)?;
+            for (of, set) in &lot.reserved_serials {
+                add(lot.spec.seller, *of, set)?;
             }
         }
-        for ((_, owner, issuance), d) in &self.baskets.deposits {
+        for ((_, owner, of), d) in &self.baskets.deposits {
             if account.is_none_or(|a| a == *owner) {
-                add(*owner, *issuance, &d.free)?;
+                add(*owner, *of, &d.free)?;
             }
         }
         // An emptied deposit stays (see `withdraw_from_basket`); it reserves nothing.
@@ -61,7 +63,7 @@ impl State {
 
     /// Every reserved serial by holding.
     pub fn reserved_serials(&self) -> ReservedSerials {
-        self.gather_reserved(None).expect("audit: a reserved serial has one owner")
+        self.gather_reserved(None, None).expect("audit: a reserved serial has one owner")
     }
 
     /// One account's reserved serials by issuance.
@@ -69,13 +71,25 @@ impl State {
         &self,
         account: AccountId,
     ) -> BTreeMap<IssuanceId, RangeSet> {
-        let gathered = self.gather_reserved(Some(account));
+        let gathered = self.gather_reserved(Some(account), None);
         let gathered = gathered.expect("audit: a reserved serial has one owner");
         gathered.into_iter().map(|((_, issuance), set)| (issuance, set)).collect()
     }
 
+    /// One issuance's reserved serials by account.
+    pub fn reserved_serials_of_issuance(
+        &self,
+        issuance: IssuanceId,
+    ) -> BTreeMap<AccountId, RangeSet> {
+        let gathered = self.gather_reserved(None, Some(issuance));
+        let gathered = gathered.expect("audit: a reserved serial has one owner");
+        gathered.into_iter().map(|((account, _), set)| (account, set)).collect()
+    }
+
     /// One holding's reserved serials (empty if it has none).
     pub fn reserved_serials_of(&self, account: AccountId, issuance: IssuanceId) -> RangeSet {
-        self.reserved_serials_of_account(account).remove(&issuance).unwrap_or_default()
+        let gathered = self.gather_reserved(Some(account), Some(issuance));
+        let mut gathered = gathered.expect("audit: a reserved serial has one owner");
+        gathered.remove(&(account, issuance)).unwrap_or_default()
     }
 }
