@@ -522,8 +522,12 @@ impl State {
                 let empty = Holding::default();
                 let holding = self.holdings.get(&(account, issuance)).unwrap_or(&empty);
                 if let Some(r) = wanted.ranges().find(|r| !holding.available.contains(*r)) {
-                    // Only a refusal gathers the account's reserved serials from their owners.
-                    let reserved = self.reserved_serials_of(account, issuance);
+                    // Only a refusal, and only of a holding that has serials reserved, gathers
+                    // them from their owners.
+                    let reserved = match holding.reserved_tonnes {
+                        0 => RangeSet::new(),
+                        _ => self.reserved_serials_of(account, issuance),
+                    };
                     return Err(diagnose_missing(r, &reserved, iss));
                 }
                 let holding = self.holdings.get_mut(&(account, issuance)).expect("non-empty");

@@ -315,7 +315,8 @@ impl Holding {
 
     /// Every tonne of the holding, available or reserved.
     pub fn held_tonnes(&self) -> u64 {
-        self.available.quantity_tonnes() + self.reserved_tonnes
+        let reserved = self.reserved_tonnes;
+        self.available.quantity_tonnes().checked_add(reserved).expect("within one issuance")
     }
 }
 

@@ -378,11 +378,11 @@ impl RangeSet {
                 self.quantity_tonnes += range.quantity_tonnes();
                 return Ok(());
             }
-            // A large set is typically a buyer's fragmented holding or a seller's reserved
-            // serials, changed on every fill: one search finds both neighbours (the last range
-            // starting at or below `last + 1`, and the one before it), and a range that extends
-            // its lower neighbour grows it in place, where the general path below would search
-            // the tree four or five times.
+            // A large set is typically a buyer's fragmented holding, credited on every fill:
+            // one search finds both neighbours (the last range starting at or below
+            // `last + 1`, and the one before it), and a range that extends its lower neighbour
+            // grows it in place, where the general path below would search the tree four or
+            // five times.
             let mut it = m.range(..=range.last.saturating_add(1));
             let mut below = it.next_back().map(|(&f, &l)| (f, l));
             let mut above = None;
@@ -470,8 +470,7 @@ impl RangeSet {
     /// so a range that is entirely present always does).
     pub fn remove(&mut self, range: SerialRange) -> Result<(), RangeSetError> {
         if let Repr::Large(m) = &mut self.repr {
-            // A large set is typically a seller's reserved serials, reduced on every fill: the
-            // range is cut in place after one look-up instead of taken out and put back.
+            // The range is cut in place after one look-up instead of taken out and put back.
             let Some((&first, last)) = m.range_mut(..=range.first).next_back() else {
                 return Err(RangeSetError::NotContained);
             };

@@ -371,8 +371,9 @@ impl State {
         (issuance.block.first() <= serial && serial <= issuance.block.last()).then_some(issuance)
     }
 
-    /// Where a serial is now. Linear in the issuance's holders and retirements; meant for
-    /// look-ups by people, not for hot paths.
+    /// Where a serial is now. Linear in the issuance's holders and retirements, and for a
+    /// reserved serial in the open orders, auction lots and basket deposits that may keep it;
+    /// meant for look-ups by people, not for hot paths.
     pub fn locate_serial(&self, serial: u64) -> SerialLocation {
         let Some(issuance) = self.issuance_of_serial(serial) else {
             return SerialLocation::NotIssued;

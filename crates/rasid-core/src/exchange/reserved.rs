@@ -8,8 +8,9 @@
 //! and for the audit, which checks that no serial has two owners and that each holding's owners
 //! hold exactly its reserved tonnes.
 //!
-//! Gathering visits every owner (or one account's), so it is for reads and refusals, never for
-//! the path that executes a command.
+//! Gathering visits every open order (or one account's), every auction lot and every basket
+//! deposit, so it is for reads and refusals, never for the path that executes an accepted
+//! command.
 
 use super::Order;
 use crate::ids::{AccountId, IssuanceId};
