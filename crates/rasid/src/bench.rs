@@ -35,7 +35,9 @@ const BASELINE_PG_STATEMENT_ROWS: usize = 1_000;
 pub fn run(cmd: BenchCmd, database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
         BenchCmd::Registry { commands } => registry(commands, database),
-        BenchCmd::Matching { ops, durable_ops } => crate::bench_matching::run(ops, durable_ops),
+        BenchCmd::Matching { ops, durable_ops, rounds } => {
+            crate::bench_matching::run(ops, durable_ops, rounds)
+        }
         BenchCmd::Auction { bids, tonnes } => crate::bench_matching::auction(bids, tonnes),
         BenchCmd::Serials { count, rounds } => crate::serials::bench(count, rounds),
         BenchCmd::Http(bench) => crate::bench_http::run(bench),

@@ -18,7 +18,7 @@ use rasid_core::exchange::{
 };
 use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Role};
 use rasid_core::{AccountId, Command, Currency, Envelope, Event, OrgId, ProjectId, State};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Instant;
 
 /// Resting orders placed before the timed stream.
@@ -371,6 +371,48 @@ fn rasid_throughput(ops: &[Op], seed_ops: usize) -> (f64, u64) {
     (timed.len() as f64 / secs, trades)
 }
 
+/// Most throughput passes `bench matching --rounds` takes of each engine: each pass of the
+/// slowest comparison crate on the default stream takes several seconds.
+const MATCHING_ROUNDS_MAX: u32 = 25;
+
+/// Rasid's run (latencies from one pass) and every engine's throughput passes, Rasid's first.
+///
+/// The passes are taken in turn — Rasid, then each crate, then Rasid again — so that a slow
+/// stretch of a shared machine (this VM moves ±15–20% between runs of the same binary) falls on
+/// every engine alike, and each engine's median is compared with medians taken over the same
+/// stretch.
+fn run_rounds(
+    ops: &[Op],
+    seed_ops: usize,
+    rounds: u32,
+) -> (RasidRun, Vec<(&'static str, Vec<f64>)>) {
+    let rasid = run_rasid(ops, seed_ops);
+    let mut passes: Vec<(&'static str, Vec<f64>)> = vec![("rasid", vec![rasid.ops_per_sec])];
+    for round in 0..rounds {
+        if round > 0 {
+            let (ops_per_sec, trades) = rasid_throughput(ops, seed_ops);
+            assert_eq!(trades, rasid.trades, "the engine is deterministic");
+            passes[0].1.push(ops_per_sec);
+        }
+        for (name, ops_per_sec) in crate::bench_compare::run_all(ops, seed_ops) {
+            match passes.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, runs)) => runs.push(ops_per_sec),
+                None => passes.push((name, vec![ops_per_sec])),
+            }
+        }
+    }
+    (rasid, passes)
+}
+
+/// The median of some passes (the mean of the middle two for an even count).
+fn median(runs: &[f64]) -> f64 {
+    assert!(!runs.is_empty(), "every engine listed ran at least once");
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 }
+}
+
 /// Latency of each operation's `execute` over the stream after the seed, overall and by kind.
 /// `ops_per_sec` is left at 0 for `run_rasid` to fill in.
 fn rasid_latencies(ops: &[Op], seed_ops: usize) -> RasidRun {
@@ -416,19 +458,27 @@ fn rasid_latencies(ops: &[Op], seed_ops: usize) -> RasidRun {
     }
 }
 
-pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
-    let (stream, seed_ops, stats) = generate(ops, 42);
-    let rasid = run_rasid(&stream, seed_ops);
-    let mut engines = vec![json!({ "name": "rasid", "ops_per_sec": rasid.ops_per_sec as u64 })];
-    for (name, ops_per_sec) in crate::bench_compare::run_all(&stream, seed_ops) {
-        engines.push(json!({ "name": name, "ops_per_sec": ops_per_sec as u64 }));
+pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
+    if rounds == 0 || rounds > MATCHING_ROUNDS_MAX {
+        let why = format!("--rounds must be from 1 to {MATCHING_ROUNDS_MAX}");
+        return Err(Failure::invalid("invalid_argument", why));
     }
+    let (stream, seed_ops, stats) = generate(ops, 42);
+    let (rasid, passes) = run_rounds(&stream, seed_ops, rounds);
+    let engines: Vec<Value> = passes
+        .iter()
+        .map(|(name, runs)| {
+            let runs_u64: Vec<u64> = runs.iter().map(|r| *r as u64).collect();
+            json!({ "name": name, "ops_per_sec": median(runs) as u64, "ops_per_sec_runs": runs_u64 })
+        })
+        .collect();
     let durable = crate::bench::durable_orders(&stream, seed_ops, durable_ops)?;
     let mut text = format!(
-        "{} operations after {} seed orders ({} trades)\n",
+        "{} operations after {} seed orders ({} trades); throughput: median of {rounds} pass{}\n",
         stream.len() - seed_ops,
         seed_ops,
-        rasid.trades
+        rasid.trades,
+        if rounds == 1 { "" } else { "es" },
     );
     for e in &engines {
         text.push_str(&format!(
@@ -461,7 +511,7 @@ pub fn run(ops: u64, durable_ops: u64) -> Result<Output, Failure> {
     Ok(Output::new(
         text,
         json!({
-            "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades,
+            "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades, "rounds": rounds,
             "engines": engines, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
             "latency_by_kind": by_kind,
             "durable_orders_per_sec": durable as u64,
@@ -538,12 +588,19 @@ pub fn auction(bids: u64, tonnes: u64) -> Result<Output, Failure> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[7.0]), 7.0);
+    }
+
     /// A small whole run: each kind's count is what a second, untimed replay of the same stream
     /// finds by looking at each operation and the trades it made.
     #[test]
     fn a_small_run_breaks_every_operation_down_by_kind() {
         let (ops, seed) = (20_000, 42);
-        let out = run(ops, 1_000).expect("the bench runs");
+        let out = run(ops, 1_000, 1).expect("the bench runs");
         let j = &out.json;
         let (stream, seed_ops, _) = generate(ops, seed);
         let mut venue = Venue::new();

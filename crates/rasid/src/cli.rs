@@ -764,6 +764,10 @@ pub enum BenchCmd {
         /// Orders sent through the durable ledger (SQLite, group commit).
         #[arg(long, default_value_t = 500_000)]
         durable_ops: u64,
+        /// Throughput passes of Rasid and of each comparison crate, taken in turn; each
+        /// engine's `ops_per_sec` is the median of its passes.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
     },
     /// Orders through the HTTP server (keep-alive HTTP/1.1, JSON, durable before reply) on a
     /// temporary database: throughput, latency at a fixed offered rate, and WebSocket trade

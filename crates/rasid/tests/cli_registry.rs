@@ -272,6 +272,23 @@ fn serial_parse_reads_other_registries_serials_without_a_ledger() {
 }
 
 #[test]
+fn bench_matching_reports_the_median_of_its_rounds() {
+    let r = Rasid::new();
+    let args = ["bench", "matching", "--ops", "2000", "--durable-ops", "0", "--rounds", "3"];
+    let doc = r.ok(&args);
+    let rasid = &doc["engines"][0];
+    assert_eq!(rasid["name"], "rasid");
+    let runs = rasid["ops_per_sec_runs"].as_array().unwrap();
+    let mut runs: Vec<u64> = runs.iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(runs.len(), 3, "{doc}");
+    runs.sort_unstable();
+    assert_eq!(rasid["ops_per_sec"].as_u64(), Some(runs[1]), "the median pass");
+    assert!(doc["trades"].as_u64().unwrap() > 0);
+    let zero = ["bench", "matching", "--ops", "2000", "--durable-ops", "0", "--rounds", "0"];
+    assert_eq!(r.fails(&zero), (2, "invalid_argument".into()));
+}
+
+#[test]
 fn bench_serials_reports_parse_and_baseline_rates() {
     let r = Rasid::new();
     let doc = r.ok(&["bench", "serials", "--count", "200", "--rounds", "2"]);
