@@ -313,6 +313,14 @@ impl Holding {
         self.available.is_empty() && self.reserved_tonnes == 0
     }
 
+    /// Stops counting `tonnes` as reserved: their owner released or delivered them.
+    pub(crate) fn unreserve_tonnes(&mut self, tonnes: u64) {
+        self.reserved_tonnes = self
+            .reserved_tonnes
+            .checked_sub(tonnes)
+            .expect("audit: an owner's serials are counted as reserved");
+    }
+
     /// Every tonne of the holding, available or reserved.
     pub fn held_tonnes(&self) -> u64 {
         let reserved = self.reserved_tonnes;

@@ -814,10 +814,7 @@ impl State {
     pub(crate) fn release_serials(&mut self, account: AccountId, serials: Serials) {
         for (issuance, set) in serials {
             let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
-            h.reserved_tonnes = h
-                .reserved_tonnes
-                .checked_sub(set.quantity_tonnes())
-                .expect("audit: an owner's serials are counted as reserved");
+            h.unreserve_tonnes(set.quantity_tonnes());
             h.available.union_disjoint(&set).expect("audit: a serial is in exactly one place");
         }
     }
@@ -826,10 +823,7 @@ impl State {
     /// and drops the holding if that emptied it.
     pub(crate) fn unreserve(&mut self, account: AccountId, issuance: IssuanceId, tonnes: u64) {
         let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
-        h.reserved_tonnes = h
-            .reserved_tonnes
-            .checked_sub(tonnes)
-            .expect("audit: an owner's serials are counted as reserved");
+        h.unreserve_tonnes(tonnes);
         if h.is_empty() {
             self.remove_holding(account, issuance);
         }
