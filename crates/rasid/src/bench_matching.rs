@@ -11,6 +11,7 @@
 //! of exact serial ranges against cash on every fill. Comparison engines (behind the
 //! `compare-engines` feature) run bare order books on the same stream in the same process.
 
+use crate::bench_floor::{Floor, Record};
 use crate::output::{Failure, Output};
 use rasid_core::exchange::{
     FeeSchedule, InstrumentId, InstrumentSpec, OrderId, OrderRequest, OrderType,
@@ -381,13 +382,15 @@ const MATCHING_ROUNDS_MAX: u32 = 25;
 /// stretch of a shared machine (this VM moves ±15–20% between runs of the same binary) falls on
 /// every engine alike, and each engine's median is compared with medians taken over the same
 /// stretch.
-fn run_rounds(
-    ops: &[Op],
-    seed_ops: usize,
-    rounds: u32,
-) -> (RasidRun, Vec<(&'static str, Vec<f64>)>) {
+/// Passes of each engine, `(name, operations per second of each pass)`.
+type Passes = Vec<(&'static str, Vec<f64>)>;
+
+/// Rasid's run, then the passes of Rasid and the crates (`engines` in the output), then those
+/// of the settlement floors (`floors`).
+fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Passes) {
     let rasid = run_rasid(ops, seed_ops);
-    let mut passes: Vec<(&'static str, Vec<f64>)> = vec![("rasid", vec![rasid.ops_per_sec])];
+    let mut passes: Passes = vec![("rasid", vec![rasid.ops_per_sec])];
+    let mut floors: Passes = FLOOR_RECORDS.iter().map(|r| (r.name(), Vec::new())).collect();
     for round in 0..rounds {
         if round > 0 {
             let (ops_per_sec, trades) = rasid_throughput(ops, seed_ops);
@@ -400,8 +403,43 @@ fn run_rounds(
                 None => passes.push((name, vec![ops_per_sec])),
             }
         }
+        for (record, (_, runs)) in FLOOR_RECORDS.iter().zip(floors.iter_mut()) {
+            let (ops_per_sec, trades) = floor_throughput(ops, seed_ops, *record);
+            assert_eq!(trades, rasid.trades, "the floor makes Rasid's trades");
+            runs.push(ops_per_sec);
+        }
     }
-    (rasid, passes)
+    (rasid, passes, floors)
+}
+
+/// The settlement floors, sorted record first, and the naive book they are built on (see
+/// `bench_floor`).
+const FLOOR_RECORDS: [Record; 3] = [Record::Sorted, Record::Appended, Record::Unsettled];
+
+/// Operations per second of the settlement floor over the stream after the seed, and the
+/// trades it made. Checks afterwards that every serial is in exactly one place.
+fn floor_throughput(ops: &[Op], seed_ops: usize, record: Record) -> (f64, u64) {
+    let max_id = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Place { id, .. } => Some(*id),
+            Op::Cancel { .. } => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let mut floor = Floor::new(record, MEMBERS_PER_SIDE as usize, max_id);
+    let (seed, timed) = ops.split_at(seed_ops);
+    for op in seed {
+        floor.apply(*op);
+    }
+    let before = floor.trades;
+    let started = Instant::now();
+    for op in timed {
+        floor.apply(*op);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    floor.check().expect("the floor settles every serial exactly once");
+    (timed.len() as f64 / secs, floor.trades - before)
 }
 
 /// The median of some passes (the mean of the middle two for an even count).
@@ -464,14 +502,17 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
         return Err(Failure::invalid("invalid_argument", why));
     }
     let (stream, seed_ops, stats) = generate(ops, 42);
-    let (rasid, passes) = run_rounds(&stream, seed_ops, rounds);
-    let engines: Vec<Value> = passes
-        .iter()
-        .map(|(name, runs)| {
-            let runs_u64: Vec<u64> = runs.iter().map(|r| *r as u64).collect();
-            json!({ "name": name, "ops_per_sec": median(runs) as u64, "ops_per_sec_runs": runs_u64 })
-        })
-        .collect();
+    let (rasid, passes, floor_passes) = run_rounds(&stream, seed_ops, rounds);
+    let listed = |passes: &Passes| -> Vec<Value> {
+        passes
+            .iter()
+            .map(|(name, runs)| {
+                let runs_u64: Vec<u64> = runs.iter().map(|r| *r as u64).collect();
+                json!({ "name": name, "ops_per_sec": median(runs) as u64, "ops_per_sec_runs": runs_u64 })
+            })
+            .collect()
+    };
+    let (engines, floors) = (listed(&passes), listed(&floor_passes));
     let durable = crate::bench::durable_orders(&stream, seed_ops, durable_ops)?;
     let mut text = format!(
         "{} operations after {} seed orders ({} trades); throughput: median of {rounds} pass{}\n",
@@ -481,6 +522,14 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
         if rounds == 1 { "" } else { "es" },
     );
     for e in &engines {
+        text.push_str(&format!(
+            "  {:<18} {:>12} ops/s\n",
+            e["name"].as_str().unwrap_or(""),
+            e["ops_per_sec"]
+        ));
+    }
+    text.push_str("settlement floors (the naive book plus settlement, nothing else):\n");
+    for e in &floors {
         text.push_str(&format!(
             "  {:<18} {:>12} ops/s\n",
             e["name"].as_str().unwrap_or(""),
@@ -512,7 +561,7 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
         text,
         json!({
             "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades, "rounds": rounds,
-            "engines": engines, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
+            "engines": engines, "floors": floors, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
             "latency_by_kind": by_kind,
             "durable_orders_per_sec": durable as u64,
         "stream": { "crossing_share": stats.crossing_share, "resting_mean": stats.resting_mean, "resting_end": stats.resting_end },

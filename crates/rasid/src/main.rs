@@ -11,6 +11,7 @@ mod auction;
 mod basket;
 mod bench;
 mod bench_compare;
+mod bench_floor;
 mod bench_http;
 mod bench_matching;
 mod cli;

@@ -284,6 +284,14 @@ fn bench_matching_reports_the_median_of_its_rounds() {
     runs.sort_unstable();
     assert_eq!(rasid["ops_per_sec"].as_u64(), Some(runs[1]), "the median pass");
     assert!(doc["trades"].as_u64().unwrap() > 0);
+    // The settlement floors and the naive book run in every round too, beside the engines.
+    let floors: Vec<&str> =
+        doc["floors"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(floors, ["floor-sorted", "floor-appended", "naive-book"], "{doc}");
+    for f in doc["floors"].as_array().unwrap() {
+        assert_eq!(f["ops_per_sec_runs"].as_array().map(Vec::len), Some(3), "{f}");
+        assert!(f["ops_per_sec"].as_u64().unwrap() > 0, "{f}");
+    }
     let zero = ["bench", "matching", "--ops", "2000", "--durable-ops", "0", "--rounds", "0"];
     assert_eq!(r.fails(&zero), (2, "invalid_argument".into()));
 }

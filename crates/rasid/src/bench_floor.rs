@@ -1,0 +1,430 @@
+//! The settlement floor for `rasid bench matching`: the least an engine can do and still settle
+//! every fill in the step that matches it, run on the same stream as Rasid and the crates.
+//!
+//! Issue 3 asks the full engine to run at 1.5 times the fastest order-book crate. Those crates
+//! match and nothing more. This engine is written to learn what settling in the step costs on
+//! its own, with nothing else in the way. It is the naive book that the issue measured as
+//! faster than every crate (a `BTreeMap` of price levels, each a `VecDeque` of order ids),
+//! plus the settlement work the issue asks for and nothing else:
+//! - a buy holds cash for its limit price and the taker fee;
+//! - a sell reserves its seller's lowest serials;
+//! - a fill moves the lowest reserved serials to the buyer and cash from buyer to seller, with
+//!   maker and taker fees.
+//!
+//! Everything else Rasid does is left out: checks and refusals, events, order records beyond
+//! a dense vector indexed by stream id, client ids, self-trade prevention, fee accounts,
+//! indexes and audits.
+//!
+//! The buyer's serials are kept in one of two ways:
+//! - [`Record::Sorted`]: each (buyer, issuance) holding is a sorted vector of disjoint ranges,
+//!   merged on insert. That is the simplest form a registry can answer questions from
+//!   (is this serial held, which are the lowest).
+//! - [`Record::Appended`]: each range is pushed onto the holding's vector unsorted and never
+//!   merged. Nothing could be looked up in that form, so no registry would keep it. It is the
+//!   least that writing down the buyer's serials can cost, and that makes it the floor.
+
+use crate::bench_matching::Op;
+use rasid_core::exchange::Side;
+use std::collections::{BTreeMap, VecDeque};
+
+/// How a buyer's serials are written down; see the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    Sorted,
+    Appended,
+    /// No settlement at all: no cash held, no serials reserved or delivered. The naive book
+    /// alone, to tell what the settlement adds on the same machine in the same run.
+    Unsettled,
+}
+
+impl Record {
+    pub fn name(self) -> &'static str {
+        match self {
+            Record::Sorted => "floor-sorted",
+            Record::Appended => "floor-appended",
+            Record::Unsettled => "naive-book",
+        }
+    }
+}
+
+/// Serials each seller starts with, one issuance per seller (as in the bench's set-up).
+const ISSUED_TONNES: u64 = 1_000_000_000_000;
+/// The bench instrument's fees, in basis points (see `setup_commands`).
+const MAKER_BPS: i64 = 5;
+const TAKER_BPS: i64 = 10;
+const BPS_PER_UNIT: i64 = 10_000;
+
+/// An inclusive range of serials, `first..=last`.
+type Range = (u64, u64);
+
+#[derive(Clone, Debug, Default)]
+struct Order {
+    price: i64,
+    remaining: u64,
+    member: u32,
+    buy: bool,
+    /// A buy's cash held for what remains.
+    cash_held: i64,
+    /// A sell's reserved serials, lowest first.
+    serials: VecDeque<Range>,
+}
+
+/// The engine. Members are the stream's: `0..members` on each side, one issuance per seller.
+pub struct Floor {
+    record: Record,
+    /// Price → ids, oldest first. Cancelled and filled orders are dropped lazily: a cancel
+    /// zeroes the order and the level skips it when it comes to the front.
+    bids: BTreeMap<i64, VecDeque<u32>>,
+    asks: BTreeMap<i64, VecDeque<u32>>,
+    /// Indexed by stream id, which is dense from 1.
+    orders: Vec<Order>,
+    /// Each seller's available serials, sorted.
+    available: Vec<Vec<Range>>,
+    /// `holdings[buyer][issuance]`: the buyer's serials of each seller's issuance.
+    holdings: Vec<Vec<Vec<Range>>>,
+    /// Each buyer's `(available, held)` cash and each seller's cash, in minor units.
+    buyer_cash: Vec<(i64, i64)>,
+    seller_cash: Vec<i64>,
+    fees: i64,
+    pub trades: u64,
+}
+
+impl Floor {
+    pub fn new(record: Record, members: usize, max_id: u64) -> Self {
+        let issued = |s: usize| {
+            let first = s as u64 * ISSUED_TONNES + 1;
+            vec![(first, first + ISSUED_TONNES - 1)]
+        };
+        Floor {
+            record,
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            orders: vec![Order::default(); usize::try_from(max_id).unwrap_or(0) + 1],
+            available: (0..members).map(issued).collect(),
+            holdings: vec![vec![Vec::new(); members]; members],
+            buyer_cash: vec![(i64::MAX / 4, 0); members],
+            seller_cash: vec![0; members],
+            fees: 0,
+            trades: 0,
+        }
+    }
+
+    pub fn apply(&mut self, op: Op) {
+        match op {
+            Op::Place { id, side, price, quantity, member } => {
+                self.place(id as u32, side == Side::Buy, price, quantity, member as u32)
+            }
+            Op::Cancel { id, .. } => self.cancel(id as u32),
+        }
+    }
+
+    fn place(&mut self, id: u32, buy: bool, price: i64, quantity: u64, member: u32) {
+        let mut order = Order { price, remaining: quantity, member, buy, ..Order::default() };
+        if self.record == Record::Unsettled {
+        } else if buy {
+            let hold = buy_hold(price, quantity);
+            let cash = &mut self.buyer_cash[member as usize];
+            cash.0 -= hold;
+            cash.1 += hold;
+            order.cash_held = hold;
+        } else {
+            order.serials = take_lowest(&mut self.available[member as usize], quantity);
+        }
+        while order.remaining > 0 {
+            let book = if buy { &mut self.asks } else { &mut self.bids };
+            let best = if buy { book.first_entry() } else { book.last_entry() };
+            let Some(mut level) = best else { break };
+            let level_price = *level.key();
+            if (buy && level_price > price) || (!buy && level_price < price) {
+                break;
+            }
+            let Some(&front) = level.get().front() else {
+                level.remove();
+                continue;
+            };
+            let resting = &mut self.orders[front as usize];
+            if resting.remaining == 0 {
+                level.get_mut().pop_front();
+                continue;
+            }
+            let mut resting = std::mem::take(resting);
+            self.fill(&mut order, &mut resting, level_price);
+            let done = resting.remaining == 0;
+            self.orders[front as usize] = resting;
+            if done {
+                let book = if buy { &mut self.asks } else { &mut self.bids };
+                let queue = book.get_mut(&level_price).expect("the level matched above");
+                queue.pop_front();
+                if queue.is_empty() {
+                    book.remove(&level_price);
+                }
+            }
+        }
+        if order.remaining == 0 {
+            self.release_cash(&order);
+            return;
+        }
+        let book = if buy { &mut self.bids } else { &mut self.asks };
+        book.entry(price).or_default().push_back(id);
+        self.orders[id as usize] = order;
+    }
+
+    fn fill(&mut self, incoming: &mut Order, resting: &mut Order, price: i64) {
+        let q = incoming.remaining.min(resting.remaining);
+        incoming.remaining -= q;
+        resting.remaining -= q;
+        self.trades += 1;
+        if self.record == Record::Unsettled {
+            return;
+        }
+        // The incoming order takes; the resting one made the market.
+        let (buyer_bps, seller_bps) =
+            if incoming.buy { (TAKER_BPS, MAKER_BPS) } else { (MAKER_BPS, TAKER_BPS) };
+        let (buy, sell) = if incoming.buy { (incoming, resting) } else { (resting, incoming) };
+        let (buyer, seller) = (buy.member as usize, sell.member as usize);
+        let notional = price * q as i64;
+        let buyer_fee = notional * buyer_bps / BPS_PER_UNIT;
+        let seller_fee = notional * seller_bps / BPS_PER_UNIT;
+        let hold = buy_hold(buy.price, q);
+        buy.cash_held -= hold;
+        let cash = &mut self.buyer_cash[buyer];
+        cash.1 -= hold;
+        cash.0 += hold - notional - buyer_fee;
+        self.seller_cash[seller] += notional - seller_fee;
+        self.fees += buyer_fee + seller_fee;
+        let mut need = q;
+        while need > 0 {
+            let (first, last) = sell.serials.pop_front().expect("a sell reserves its tonnes");
+            let take = (last - first + 1).min(need);
+            if take <= last - first {
+                sell.serials.push_front((first + take, last));
+            }
+            need -= take;
+            let delivered = (first, first + take - 1);
+            let issuance = ((first - 1) / ISSUED_TONNES) as usize;
+            let holding = &mut self.holdings[buyer][issuance];
+            match self.record {
+                Record::Sorted => insert(holding, delivered),
+                Record::Appended => holding.push(delivered),
+                Record::Unsettled => unreachable!("returned above"),
+            }
+        }
+    }
+
+    fn cancel(&mut self, id: u32) {
+        let order = std::mem::take(&mut self.orders[id as usize]);
+        assert!(order.remaining > 0, "the stream cancels resting orders only");
+        if order.buy {
+            self.release_cash(&order);
+        } else {
+            for range in order.serials {
+                insert(&mut self.available[order.member as usize], range);
+            }
+        }
+    }
+
+    fn release_cash(&mut self, order: &Order) {
+        if order.buy {
+            let cash = &mut self.buyer_cash[order.member as usize];
+            cash.1 -= order.cash_held;
+            cash.0 += order.cash_held;
+        }
+    }
+
+    /// Every serial each seller was issued, found in exactly one place: the seller's available
+    /// serials, a resting sell's reservation, or a buyer's holding. And no cash held for orders
+    /// that no longer rest.
+    pub fn check(&self) -> Result<(), String> {
+        let mut by_seller: Vec<Vec<Range>> = self.available.clone();
+        for order in self.orders.iter().filter(|o| !o.buy) {
+            by_seller[order.member as usize].extend(order.serials.iter().copied());
+        }
+        for holdings in &self.holdings {
+            for (seller, held) in holdings.iter().enumerate() {
+                by_seller[seller].extend(held.iter().copied());
+            }
+        }
+        for (seller, mut all) in by_seller.into_iter().enumerate() {
+            all.sort_unstable();
+            let first = seller as u64 * ISSUED_TONNES + 1;
+            let mut next = first;
+            for (f, l) in all {
+                if f != next {
+                    return Err(format!("seller {seller}: serial {next} missing or twice"));
+                }
+                next = l + 1;
+            }
+            if next != first + ISSUED_TONNES {
+                return Err(format!("seller {seller}: serials end at {next}"));
+            }
+        }
+        let held: i64 = self.orders.iter().filter(|o| o.buy).map(|o| o.cash_held).sum();
+        let held_by_buyers: i64 = self.buyer_cash.iter().map(|c| c.1).sum();
+        if held != held_by_buyers {
+            return Err(format!("cash held {held_by_buyers}, resting buys hold {held}"));
+        }
+        Ok(())
+    }
+}
+
+/// Cash a buy holds for `quantity` at its limit: per tonne, the price and the taker fee
+/// rounded up. Linear in the quantity, so the holds of an order's fills add up to its hold.
+fn buy_hold(price: i64, quantity: u64) -> i64 {
+    let per_tonne = price + (price * TAKER_BPS + BPS_PER_UNIT - 1) / BPS_PER_UNIT;
+    per_tonne * quantity as i64
+}
+
+/// The lowest `quantity` serials of a sorted list of ranges.
+fn take_lowest(ranges: &mut Vec<Range>, quantity: u64) -> VecDeque<Range> {
+    let mut out = VecDeque::new();
+    let mut need = quantity;
+    let mut whole = 0;
+    for &(first, last) in ranges.iter() {
+        let n = last - first + 1;
+        if n > need {
+            break;
+        }
+        out.push_back((first, last));
+        need -= n;
+        whole += 1;
+    }
+    ranges.drain(..whole);
+    if need > 0 {
+        let (first, _) = ranges.first_mut().expect("sellers never run out in the bench");
+        out.push_back((*first, *first + need - 1));
+        *first += need;
+    }
+    out
+}
+
+/// Adds a range to a sorted list of disjoint, non-adjacent ranges, merging with neighbours.
+fn insert(ranges: &mut Vec<Range>, (first, last): Range) {
+    if let Some(top) = ranges.last_mut()
+        && top.1 < first
+    {
+        if top.1 + 1 == first {
+            top.1 = last;
+        } else {
+            ranges.push((first, last));
+        }
+        return;
+    }
+    let i = ranges.partition_point(|r| r.0 <= first);
+    let below = i.checked_sub(1).map(|k| ranges[k]);
+    let above = ranges.get(i).copied();
+    assert!(
+        below.is_none_or(|b| b.1 < first) && above.is_none_or(|a| last < a.0),
+        "a serial is in one place only"
+    );
+    let joins_below = below.is_some_and(|b| b.1 + 1 == first);
+    let joins_above = above.is_some_and(|a| last + 1 == a.0);
+    match (joins_below, joins_above) {
+        (true, true) => {
+            ranges[i - 1].1 = ranges[i].1;
+            ranges.remove(i);
+        }
+        (true, false) => ranges[i - 1].1 = last,
+        (false, true) => ranges[i].0 = first,
+        (false, false) => ranges.insert(i, (first, last)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench_matching::{Venue, generate};
+    use rasid_core::Event;
+
+    const MEMBERS: usize = 50;
+
+    fn run(record: Record, ops: &[Op]) -> Floor {
+        let max_id = ops
+            .iter()
+            .filter_map(|op| if let Op::Place { id, .. } = op { Some(*id) } else { None })
+            .max()
+            .unwrap_or(0);
+        let mut floor = Floor::new(record, MEMBERS, max_id);
+        for op in ops {
+            floor.apply(*op);
+        }
+        floor
+    }
+
+    /// Merges a holding kept as appended into the sorted form.
+    fn merged(appended: &[Range]) -> Vec<Range> {
+        let mut out = Vec::new();
+        let mut sorted = appended.to_vec();
+        sorted.sort_unstable();
+        for r in sorted {
+            insert(&mut out, r);
+        }
+        out
+    }
+
+    #[test]
+    fn the_floor_makes_rasids_trades_and_settles_every_serial_once() {
+        let (stream, _, _) = generate(20_000, 42);
+        let mut venue = Venue::new();
+        let rasid_trades: usize = stream
+            .iter()
+            .map(|op| venue.apply(*op).iter().filter(|e| matches!(e, Event::Traded(_))).count())
+            .sum();
+        assert!(rasid_trades > 5_000, "the stream trades: {rasid_trades}");
+        let sorted = run(Record::Sorted, &stream);
+        let appended = run(Record::Appended, &stream);
+        let unsettled = run(Record::Unsettled, &stream);
+        assert!(unsettled.holdings.iter().flatten().all(Vec::is_empty));
+        for floor in [&sorted, &appended, &unsettled] {
+            assert_eq!(floor.trades, rasid_trades as u64);
+            floor.check().expect("every serial in one place");
+        }
+        // Both records hold the same serials, and they are Rasid's.
+        for buyer in 0..MEMBERS {
+            for seller in 0..MEMBERS {
+                let held = &sorted.holdings[buyer][seller];
+                assert_eq!(&merged(&appended.holdings[buyer][seller]), held);
+                let tonnes: u64 = held.iter().map(|(f, l)| l - f + 1).sum();
+                let rasid = venue
+                    .state
+                    .holdings_of(rasid_core::AccountId(3 + buyer as u64))
+                    .filter(|(i, _)| i.0 == seller as u64 + 1)
+                    .map(|(_, h)| h.available.quantity_tonnes())
+                    .sum::<u64>();
+                assert_eq!(tonnes, rasid, "buyer {buyer}, seller {seller}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_check_finds_a_serial_held_twice_or_lost() {
+        let (stream, _, _) = generate(2_000, 7);
+        let mut floor = run(Record::Sorted, &stream);
+        floor.check().expect("consistent");
+        let (first, _) = floor.available[3][0];
+        floor.holdings[0][3].push((first, first));
+        assert!(floor.check().is_err(), "a serial both available and held");
+        floor.holdings[0][3].pop();
+        floor.available[3][0].0 += 1;
+        assert!(floor.check().is_err(), "a serial lost");
+    }
+
+    #[test]
+    fn insert_merges_neighbours_and_take_lowest_splits() {
+        let mut v = vec![(1, 5), (10, 12)];
+        insert(&mut v, (6, 9));
+        assert_eq!(v, vec![(1, 12)]);
+        insert(&mut v, (20, 20));
+        insert(&mut v, (14, 15));
+        assert_eq!(v, vec![(1, 12), (14, 15), (20, 20)]);
+        let taken = take_lowest(&mut v, 13);
+        assert_eq!(taken, VecDeque::from([(1, 12), (14, 14)]));
+        assert_eq!(v, vec![(15, 15), (20, 20)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "a serial is in one place only")]
+    fn insert_refuses_a_serial_already_there() {
+        let mut v = vec![(1, 5), (10, 12)];
+        insert(&mut v, (4, 6));
+    }
+}
