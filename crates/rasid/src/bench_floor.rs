@@ -19,6 +19,10 @@
 //! - [`Record::Sorted`]: each (buyer, issuance) holding is a sorted vector of disjoint ranges,
 //!   merged on insert. That is the simplest form a registry can answer questions from
 //!   (is this serial held, which are the lowest).
+//! - [`Record::Logged`]: each range is pushed onto a per-holding log, and every
+//!   [`LOG_RANGES_MAX`] ranges the log is sorted and merged into the sorted vector in one
+//!   backward pass. A reader would merge the log in too, so a registry could keep this form;
+//!   it shows what batching the credits saves against the sorted record.
 //! - [`Record::Appended`]: each range is pushed onto the holding's vector unsorted and never
 //!   merged. Nothing could be looked up in that form, so no registry would keep it. It is the
 //!   least that writing down the buyer's serials can cost, and that makes it the floor.
@@ -31,6 +35,7 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record {
     Sorted,
+    Logged,
     Appended,
     /// No settlement at all: no cash held, no serials reserved or delivered. The naive book
     /// alone, to tell what the settlement adds on the same machine in the same run.
@@ -42,10 +47,14 @@ impl Record {
         match self {
             Record::Sorted => "floor-sorted",
             Record::Appended => "floor-appended",
+            Record::Logged => "floor-logged",
             Record::Unsettled => "naive-book",
         }
     }
 }
+
+/// Ranges a holding's log takes before it is merged ([`Record::Logged`]).
+pub const LOG_RANGES_MAX: usize = 64;
 
 /// Serials each seller starts with, one issuance per seller (as in the bench's set-up).
 const ISSUED_TONNES: u64 = 1_000_000_000_000;
@@ -82,6 +91,11 @@ pub struct Floor {
     available: Vec<Vec<Range>>,
     /// `holdings[buyer][issuance]`: the buyer's serials of each seller's issuance.
     holdings: Vec<Vec<Vec<Range>>>,
+    /// `logs[buyer][issuance]`: ranges delivered since the holding was last merged
+    /// ([`Record::Logged`] only).
+    logs: Vec<Vec<Vec<Range>>>,
+    /// [`LOG_RANGES_MAX`], smaller in tests so that short streams merge too.
+    log_ranges_max: usize,
     /// Each buyer's `(available, held)` cash and each seller's cash, in minor units.
     buyer_cash: Vec<(i64, i64)>,
     seller_cash: Vec<i64>,
@@ -102,6 +116,8 @@ impl Floor {
             orders: vec![Order::default(); usize::try_from(max_id).unwrap_or(0) + 1],
             available: (0..members).map(issued).collect(),
             holdings: vec![vec![Vec::new(); members]; members],
+            logs: vec![vec![Vec::new(); members]; members],
+            log_ranges_max: LOG_RANGES_MAX,
             buyer_cash: vec![(i64::MAX / 4, 0); members],
             seller_cash: vec![0; members],
             fees: 0,
@@ -206,6 +222,15 @@ impl Floor {
             match self.record {
                 Record::Sorted => insert(holding, delivered),
                 Record::Appended => holding.push(delivered),
+                Record::Logged => {
+                    let log = &mut self.logs[buyer][issuance];
+                    log.push(delivered);
+                    if log.len() == self.log_ranges_max {
+                        log.sort_unstable();
+                        merge(holding, log);
+                        log.clear();
+                    }
+                }
                 Record::Unsettled => unreachable!("returned above"),
             }
         }
@@ -239,7 +264,7 @@ impl Floor {
         for order in self.orders.iter().filter(|o| !o.buy) {
             by_seller[order.member as usize].extend(order.serials.iter().copied());
         }
-        for holdings in &self.holdings {
+        for holdings in self.holdings.iter().chain(&self.logs) {
             for (seller, held) in holdings.iter().enumerate() {
                 by_seller[seller].extend(held.iter().copied());
             }
@@ -297,6 +322,36 @@ fn take_lowest(ranges: &mut Vec<Range>, quantity: u64) -> VecDeque<Range> {
     out
 }
 
+/// Merges sorted disjoint ranges into a sorted list in one backward pass, then joins neighbours.
+fn merge(ranges: &mut Vec<Range>, add: &[Range]) {
+    let (n, k) = (ranges.len(), add.len());
+    ranges.resize(n + k, (0, 0));
+    let (mut i, mut j, mut w) = (n, k, n + k);
+    while j > 0 {
+        w -= 1;
+        if i > 0 && ranges[i - 1].0 > add[j - 1].0 {
+            ranges[w] = ranges[i - 1];
+            i -= 1;
+        } else {
+            ranges[w] = add[j - 1];
+            j -= 1;
+        }
+    }
+    let start = i.saturating_sub(1);
+    let mut out = start;
+    for r in start + 1..n + k {
+        let cur = ranges[r];
+        assert!(ranges[out].1 < cur.0, "a serial is in one place only");
+        if ranges[out].1 + 1 == cur.0 {
+            ranges[out].1 = cur.1;
+        } else {
+            out += 1;
+            ranges[out] = cur;
+        }
+    }
+    ranges.truncate(out + 1);
+}
+
 /// Adds a range to a sorted list of disjoint, non-adjacent ranges, merging with neighbours.
 fn insert(ranges: &mut Vec<Range>, (first, last): Range) {
     if let Some(top) = ranges.last_mut()
@@ -344,6 +399,8 @@ mod tests {
             .max()
             .unwrap_or(0);
         let mut floor = Floor::new(record, MEMBERS, max_id);
+        // A holding gets a handful of credits on a short stream: merge its log every 4.
+        floor.log_ranges_max = 4;
         for op in ops {
             floor.apply(*op);
         }
@@ -371,10 +428,12 @@ mod tests {
             .sum();
         assert!(rasid_trades > 5_000, "the stream trades: {rasid_trades}");
         let sorted = run(Record::Sorted, &stream);
+        let logged = run(Record::Logged, &stream);
         let appended = run(Record::Appended, &stream);
         let unsettled = run(Record::Unsettled, &stream);
         assert!(unsettled.holdings.iter().flatten().all(Vec::is_empty));
-        for floor in [&sorted, &appended, &unsettled] {
+        assert!(logged.holdings.iter().flatten().any(|h| !h.is_empty()), "some logs were merged");
+        for floor in [&sorted, &logged, &appended, &unsettled] {
             assert_eq!(floor.trades, rasid_trades as u64);
             floor.check().expect("every serial in one place");
         }
@@ -383,6 +442,9 @@ mod tests {
             for seller in 0..MEMBERS {
                 let held = &sorted.holdings[buyer][seller];
                 assert_eq!(&merged(&appended.holdings[buyer][seller]), held);
+                let mut logged_all = logged.holdings[buyer][seller].clone();
+                logged_all.extend(&logged.logs[buyer][seller]);
+                assert_eq!(&merged(&logged_all), held);
                 let tonnes: u64 = held.iter().map(|(f, l)| l - f + 1).sum();
                 let rasid = venue
                     .state
@@ -419,6 +481,23 @@ mod tests {
         let taken = take_lowest(&mut v, 13);
         assert_eq!(taken, VecDeque::from([(1, 12), (14, 14)]));
         assert_eq!(v, vec![(15, 15), (20, 20)]);
+    }
+
+    #[test]
+    fn merge_joins_neighbours_across_both_lists() {
+        let mut v = vec![(1, 5), (10, 12), (30, 31)];
+        merge(&mut v, &[(0, 0), (6, 9), (14, 14), (40, 41)]);
+        assert_eq!(v, vec![(0, 12), (14, 14), (30, 31), (40, 41)]);
+        let mut empty = Vec::new();
+        merge(&mut empty, &[(3, 4)]);
+        assert_eq!(empty, vec![(3, 4)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "a serial is in one place only")]
+    fn merge_refuses_a_serial_already_there() {
+        let mut v = vec![(1, 5), (10, 12)];
+        merge(&mut v, &[(12, 13)]);
     }
 
     #[test]

@@ -412,9 +412,10 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
     (rasid, passes, floors)
 }
 
-/// The settlement floors, sorted record first, and the naive book they are built on (see
-/// `bench_floor`).
-const FLOOR_RECORDS: [Record; 3] = [Record::Sorted, Record::Appended, Record::Unsettled];
+/// The settlement floors, from the sorted record to the appended one, and the naive book they
+/// are built on (see `bench_floor`).
+const FLOOR_RECORDS: [Record; 4] =
+    [Record::Sorted, Record::Logged, Record::Appended, Record::Unsettled];
 
 /// Operations per second of the settlement floor over the stream after the seed, and the
 /// trades it made. Checks afterwards that every serial is in exactly one place.
