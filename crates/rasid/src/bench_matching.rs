@@ -417,9 +417,8 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
 const FLOOR_RECORDS: [Record; 4] =
     [Record::Sorted, Record::Logged, Record::Appended, Record::Unsettled];
 
-/// Operations per second of the settlement floor over the stream after the seed, and the
-/// trades it made. Checks afterwards that every serial is in exactly one place.
-fn floor_throughput(ops: &[Op], seed_ops: usize, record: Record) -> (f64, u64) {
+/// A settlement floor that has run the seed operations at the front of `ops`.
+fn seeded_floor(ops: &[Op], seed_ops: usize, record: Record) -> Floor {
     let max_id = ops
         .iter()
         .filter_map(|op| match op {
@@ -429,10 +428,17 @@ fn floor_throughput(ops: &[Op], seed_ops: usize, record: Record) -> (f64, u64) {
         .max()
         .unwrap_or(0);
     let mut floor = Floor::new(record, MEMBERS_PER_SIDE as usize, max_id);
-    let (seed, timed) = ops.split_at(seed_ops);
-    for op in seed {
+    for op in &ops[..seed_ops] {
         floor.apply(*op);
     }
+    floor
+}
+
+/// Operations per second of the settlement floor over the stream after the seed, and the
+/// trades it made. Checks afterwards that every serial is in exactly one place.
+fn floor_throughput(ops: &[Op], seed_ops: usize, record: Record) -> (f64, u64) {
+    let mut floor = seeded_floor(ops, seed_ops, record);
+    let timed = &ops[seed_ops..];
     let before = floor.trades;
     let started = Instant::now();
     for op in timed {
@@ -441,6 +447,21 @@ fn floor_throughput(ops: &[Op], seed_ops: usize, record: Record) -> (f64, u64) {
     let secs = started.elapsed().as_secs_f64();
     floor.check().expect("the floor settles every serial exactly once");
     (timed.len() as f64 / secs, floor.trades - before)
+}
+
+/// The settlement floor's p50 and p99 over the stream after the seed, each operation timed
+/// as Rasid's are in `rasid_latencies`.
+fn floor_latencies(ops: &[Op], seed_ops: usize, record: Record) -> (u64, u64) {
+    let mut floor = seeded_floor(ops, seed_ops, record);
+    let timed = &ops[seed_ops..];
+    let mut latencies = Vec::with_capacity(timed.len());
+    for op in timed {
+        let t = Instant::now();
+        floor.apply(*op);
+        latencies.push(t.elapsed().as_nanos() as u64);
+    }
+    latencies.sort_unstable();
+    (percentile(&latencies, 0.50), percentile(&latencies, 0.99))
 }
 
 /// The median of some passes (the mean of the middle two for an even count).
@@ -513,7 +534,13 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
             })
             .collect()
     };
-    let (engines, floors) = (listed(&passes), listed(&floor_passes));
+    let (engines, mut floors) = (listed(&passes), listed(&floor_passes));
+    // One latency pass of each floor, as Rasid's latency comes from one pass.
+    for (floor, record) in floors.iter_mut().zip(FLOOR_RECORDS) {
+        let (p50_ns, p99_ns) = floor_latencies(&stream, seed_ops, record);
+        floor["p50_ns"] = json!(p50_ns);
+        floor["p99_ns"] = json!(p99_ns);
+    }
     let durable = crate::bench::durable_orders(&stream, seed_ops, durable_ops)?;
     let mut text = format!(
         "{} operations after {} seed orders ({} trades); throughput: median of {rounds} pass{}\n",
@@ -532,9 +559,11 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
     text.push_str("settlement floors (the naive book plus settlement, nothing else):\n");
     for e in &floors {
         text.push_str(&format!(
-            "  {:<18} {:>12} ops/s\n",
+            "  {:<18} {:>12} ops/s, p50 {} ns, p99 {} ns\n",
             e["name"].as_str().unwrap_or(""),
-            e["ops_per_sec"]
+            e["ops_per_sec"],
+            e["p50_ns"],
+            e["p99_ns"]
         ));
     }
     text.push_str(&format!(

@@ -291,6 +291,8 @@ fn bench_matching_reports_the_median_of_its_rounds() {
     for f in doc["floors"].as_array().unwrap() {
         assert_eq!(f["ops_per_sec_runs"].as_array().map(Vec::len), Some(3), "{f}");
         assert!(f["ops_per_sec"].as_u64().unwrap() > 0, "{f}");
+        let (p50, p99) = (f["p50_ns"].as_u64().unwrap(), f["p99_ns"].as_u64().unwrap());
+        assert!(p50 > 0 && p50 <= p99, "{f}");
     }
     let zero = ["bench", "matching", "--ops", "2000", "--durable-ops", "0", "--rounds", "0"];
     assert_eq!(r.fails(&zero), (2, "invalid_argument".into()));
