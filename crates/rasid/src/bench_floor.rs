@@ -19,6 +19,9 @@
 //! - [`Record::Sorted`]: each (buyer, issuance) holding is a sorted vector of disjoint ranges,
 //!   merged on insert. That is the simplest form a registry can answer questions from
 //!   (is this serial held, which are the lowest).
+//! - [`Record::RangeSet`]: the same, in Rasid's own `RangeSet` (a sorted vector searched from
+//!   its top end, tuned for this stream's credits), to tell the record's share of Rasid's time
+//!   from the rest of the engine's.
 //! - [`Record::Logged`]: each range is pushed onto a per-holding log, and every
 //!   [`LOG_RANGES_MAX`] ranges the log is sorted and merged into the sorted vector in one
 //!   backward pass. A reader would merge the log in too, so a registry could keep this form;
@@ -29,12 +32,14 @@
 
 use crate::bench_matching::Op;
 use rasid_core::exchange::Side;
+use rasid_core::serial::{RangeSet, SerialRange};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How a buyer's serials are written down; see the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record {
     Sorted,
+    RangeSet,
     Logged,
     Appended,
     /// No settlement at all: no cash held, no serials reserved or delivered. The naive book
@@ -47,6 +52,7 @@ impl Record {
         match self {
             Record::Sorted => "floor-sorted",
             Record::Appended => "floor-appended",
+            Record::RangeSet => "floor-rangeset",
             Record::Logged => "floor-logged",
             Record::Unsettled => "naive-book",
         }
@@ -96,6 +102,8 @@ pub struct Floor {
     logs: Vec<Vec<Vec<Range>>>,
     /// [`LOG_RANGES_MAX`], smaller in tests so that short streams merge too.
     log_ranges_max: usize,
+    /// `sets[buyer][issuance]` ([`Record::RangeSet`] only).
+    sets: Vec<Vec<RangeSet>>,
     /// Each buyer's `(available, held)` cash and each seller's cash, in minor units.
     buyer_cash: Vec<(i64, i64)>,
     seller_cash: Vec<i64>,
@@ -118,6 +126,7 @@ impl Floor {
             holdings: vec![vec![Vec::new(); members]; members],
             logs: vec![vec![Vec::new(); members]; members],
             log_ranges_max: LOG_RANGES_MAX,
+            sets: vec![vec![RangeSet::new(); members]; members],
             buyer_cash: vec![(i64::MAX / 4, 0); members],
             seller_cash: vec![0; members],
             fees: 0,
@@ -222,6 +231,11 @@ impl Floor {
             match self.record {
                 Record::Sorted => insert(holding, delivered),
                 Record::Appended => holding.push(delivered),
+                Record::RangeSet => {
+                    let range = SerialRange::new(delivered.0, delivered.1).expect("first ≤ last");
+                    let set = &mut self.sets[buyer][issuance];
+                    set.insert(range).expect("a serial is in one place only");
+                }
                 Record::Logged => {
                     let log = &mut self.logs[buyer][issuance];
                     log.push(delivered);
@@ -267,6 +281,11 @@ impl Floor {
         for holdings in self.holdings.iter().chain(&self.logs) {
             for (seller, held) in holdings.iter().enumerate() {
                 by_seller[seller].extend(held.iter().copied());
+            }
+        }
+        for sets in &self.sets {
+            for (seller, set) in sets.iter().enumerate() {
+                by_seller[seller].extend(set.ranges().map(|r| (r.first(), r.last())));
             }
         }
         for (seller, mut all) in by_seller.into_iter().enumerate() {
@@ -429,11 +448,12 @@ mod tests {
         assert!(rasid_trades > 5_000, "the stream trades: {rasid_trades}");
         let sorted = run(Record::Sorted, &stream);
         let logged = run(Record::Logged, &stream);
+        let range_set = run(Record::RangeSet, &stream);
         let appended = run(Record::Appended, &stream);
         let unsettled = run(Record::Unsettled, &stream);
         assert!(unsettled.holdings.iter().flatten().all(Vec::is_empty));
         assert!(logged.holdings.iter().flatten().any(|h| !h.is_empty()), "some logs were merged");
-        for floor in [&sorted, &logged, &appended, &unsettled] {
+        for floor in [&sorted, &range_set, &logged, &appended, &unsettled] {
             assert_eq!(floor.trades, rasid_trades as u64);
             floor.check().expect("every serial in one place");
         }
@@ -445,6 +465,9 @@ mod tests {
                 let mut logged_all = logged.holdings[buyer][seller].clone();
                 logged_all.extend(&logged.logs[buyer][seller]);
                 assert_eq!(&merged(&logged_all), held);
+                let set = &range_set.sets[buyer][seller];
+                let set: Vec<Range> = set.ranges().map(|r| (r.first(), r.last())).collect();
+                assert_eq!(&set, held);
                 let tonnes: u64 = held.iter().map(|(f, l)| l - f + 1).sum();
                 let rasid = venue
                     .state

@@ -414,8 +414,8 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
 
 /// The settlement floors, from the sorted record to the appended one, and the naive book they
 /// are built on (see `bench_floor`).
-const FLOOR_RECORDS: [Record; 4] =
-    [Record::Sorted, Record::Logged, Record::Appended, Record::Unsettled];
+const FLOOR_RECORDS: [Record; 5] =
+    [Record::Sorted, Record::RangeSet, Record::Logged, Record::Appended, Record::Unsettled];
 
 /// A settlement floor that has run the seed operations at the front of `ops`.
 fn seeded_floor(ops: &[Op], seed_ops: usize, record: Record) -> Floor {
