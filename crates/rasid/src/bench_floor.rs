@@ -15,7 +15,8 @@
 //! a dense vector indexed by stream id, client ids, self-trade prevention, fee accounts,
 //! indexes and audits.
 //!
-//! The buyer's serials are kept in one of two ways:
+//! The buyer's serials are kept in one of four ways, each run as its own floor, and the naive
+//! book also runs alone ([`Record::Unsettled`]):
 //! - [`Record::Sorted`]: each (buyer, issuance) holding is a sorted vector of disjoint ranges,
 //!   merged on insert. That is the simplest form a registry can answer questions from
 //!   (is this serial held, which are the lowest).
@@ -51,9 +52,9 @@ impl Record {
     pub fn name(self) -> &'static str {
         match self {
             Record::Sorted => "floor-sorted",
-            Record::Appended => "floor-appended",
             Record::RangeSet => "floor-rangeset",
             Record::Logged => "floor-logged",
+            Record::Appended => "floor-appended",
             Record::Unsettled => "naive-book",
         }
     }
@@ -137,23 +138,27 @@ impl Floor {
     pub fn apply(&mut self, op: Op) {
         match op {
             Op::Place { id, side, price, quantity, member } => {
-                self.place(id as u32, side == Side::Buy, price, quantity, member as u32)
+                let member = u32::try_from(member).expect("a few members");
+                self.place(order_index(id), side == Side::Buy, price, quantity, member)
             }
-            Op::Cancel { id, .. } => self.cancel(id as u32),
+            Op::Cancel { id, .. } => self.cancel(order_index(id)),
         }
     }
 
     fn place(&mut self, id: u32, buy: bool, price: i64, quantity: u64, member: u32) {
         let mut order = Order { price, remaining: quantity, member, buy, ..Order::default() };
-        if self.record == Record::Unsettled {
-        } else if buy {
-            let hold = buy_hold(price, quantity);
-            let cash = &mut self.buyer_cash[member as usize];
-            cash.0 -= hold;
-            cash.1 += hold;
-            order.cash_held = hold;
-        } else {
-            order.serials = take_lowest(&mut self.available[member as usize], quantity);
+        match (self.record, buy) {
+            (Record::Unsettled, _) => {}
+            (_, true) => {
+                let hold = buy_hold(price, quantity);
+                let cash = &mut self.buyer_cash[member as usize];
+                cash.0 -= hold;
+                cash.1 += hold;
+                order.cash_held = hold;
+            }
+            (_, false) => {
+                order.serials = take_lowest(&mut self.available[member as usize], quantity);
+            }
         }
         while order.remaining > 0 {
             let book = if buy { &mut self.asks } else { &mut self.bids };
@@ -309,6 +314,11 @@ impl Floor {
         }
         Ok(())
     }
+}
+
+/// A stream id as an index into the order vector (ids are dense from 1).
+fn order_index(id: u64) -> u32 {
+    u32::try_from(id).expect("streams have fewer than 2^32 orders")
 }
 
 /// Cash a buy holds for `quantity` at its limit: per tonne, the price and the taker fee
