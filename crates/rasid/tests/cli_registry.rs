@@ -284,6 +284,12 @@ fn bench_matching_reports_the_median_of_its_rounds() {
     runs.sort_unstable();
     assert_eq!(rasid["ops_per_sec"].as_u64(), Some(runs[1]), "the median pass");
     assert!(doc["trades"].as_u64().unwrap() > 0);
+    // Every round takes a latency pass too; p99 is their median.
+    let p99s = doc["p99_ns_runs"].as_array().unwrap();
+    let mut p99s: Vec<u64> = p99s.iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(p99s.len(), 3, "{doc}");
+    p99s.sort_unstable();
+    assert_eq!(doc["p99_ns"].as_u64(), Some(p99s[1]), "the median pass");
     // The settlement floors and the naive book run in every round too, beside the engines.
     let floors: Vec<&str> =
         doc["floors"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
