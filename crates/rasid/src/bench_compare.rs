@@ -171,15 +171,7 @@ mod engines {
 
     fn measure<A: Adapter>(ops: &[Op], seed_ops: usize) -> Result<Run, String> {
         let inputs = ops.iter().map(A::convert).collect::<Result<Vec<_>, _>>()?;
-        let max_id = ops
-            .iter()
-            .filter_map(|op| match op {
-                Op::Place { id, .. } => Some(*id),
-                Op::Cancel { .. } => None,
-            })
-            .max()
-            .unwrap_or(0);
-        let mut book = A::new(max_id);
+        let mut book = A::new(crate::bench_matching::max_order_id(ops));
         let (seed, timed) = inputs.split_at(seed_ops.min(inputs.len()));
         for input in seed {
             book.apply(input)?;

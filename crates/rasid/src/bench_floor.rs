@@ -416,18 +416,13 @@ fn insert(ranges: &mut Vec<Range>, (first, last): Range) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench_matching::{Venue, generate};
+    use crate::bench_matching::{Venue, generate, max_order_id};
     use rasid_core::Event;
 
     const MEMBERS: usize = 50;
 
     fn run(record: Record, ops: &[Op]) -> Floor {
-        let max_id = ops
-            .iter()
-            .filter_map(|op| if let Op::Place { id, .. } = op { Some(*id) } else { None })
-            .max()
-            .unwrap_or(0);
-        let mut floor = Floor::new(record, MEMBERS, max_id);
+        let mut floor = Floor::new(record, MEMBERS, max_order_id(ops));
         // A holding gets a handful of credits on a short stream: merge its log every 4.
         floor.log_ranges_max = 4;
         for op in ops {

@@ -430,17 +430,18 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
 const FLOOR_RECORDS: [Record; 5] =
     [Record::Sorted, Record::RangeSet, Record::Logged, Record::Appended, Record::Unsettled];
 
+/// The largest order id a stream places, for engines that index orders by id.
+pub fn max_order_id(ops: &[Op]) -> u64 {
+    let placed = ops.iter().filter_map(|op| match op {
+        Op::Place { id, .. } => Some(*id),
+        Op::Cancel { .. } => None,
+    });
+    placed.max().unwrap_or(0)
+}
+
 /// A settlement floor that has run the seed operations at the front of `ops`.
 fn seeded_floor(ops: &[Op], seed_ops: usize, record: Record) -> Floor {
-    let max_id = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Place { id, .. } => Some(*id),
-            Op::Cancel { .. } => None,
-        })
-        .max()
-        .unwrap_or(0);
-    let mut floor = Floor::new(record, MEMBERS_PER_SIDE as usize, max_id);
+    let mut floor = Floor::new(record, MEMBERS_PER_SIDE as usize, max_order_id(ops));
     for op in &ops[..seed_ops] {
         floor.apply(*op);
     }
