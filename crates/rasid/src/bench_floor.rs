@@ -65,6 +65,8 @@ pub const LOG_RANGES_MAX: usize = 64;
 
 /// Serials each seller starts with, one issuance per seller (as in the bench's set-up).
 const ISSUED_TONNES: u64 = 1_000_000_000_000;
+/// Cash each buyer starts with, as in the bench's set-up.
+const BUYER_CASH_MINOR: i64 = i64::MAX / 4;
 /// The bench instrument's fees, in basis points (see `setup_commands`).
 const MAKER_BPS: i64 = 5;
 const TAKER_BPS: i64 = 10;
@@ -128,7 +130,7 @@ impl Floor {
             logs: vec![vec![Vec::new(); members]; members],
             log_ranges_max: LOG_RANGES_MAX,
             sets: vec![vec![RangeSet::new(); members]; members],
-            buyer_cash: vec![(i64::MAX / 4, 0); members],
+            buyer_cash: vec![(BUYER_CASH_MINOR, 0); members],
             seller_cash: vec![0; members],
             fees: 0,
             trades: 0,
@@ -311,6 +313,14 @@ impl Floor {
         let held_by_buyers: i64 = self.buyer_cash.iter().map(|c| c.1).sum();
         if held != held_by_buyers {
             return Err(format!("cash held {held_by_buyers}, resting buys hold {held}"));
+        }
+        // Cash is conserved: what the buyers were given is with them, the sellers or the fees.
+        let wide = |v: i64| i128::from(v);
+        let deposited = wide(BUYER_CASH_MINOR) * self.buyer_cash.len() as i128;
+        let buyers: i128 = self.buyer_cash.iter().map(|c| wide(c.0) + wide(c.1)).sum();
+        let sellers: i128 = self.seller_cash.iter().copied().map(wide).sum();
+        if buyers + sellers + wide(self.fees) != deposited {
+            return Err(format!("cash {} where {deposited} was deposited", buyers + sellers));
         }
         Ok(())
     }
@@ -496,6 +506,10 @@ mod tests {
         floor.holdings[0][3].pop();
         floor.available[3][0].0 += 1;
         assert!(floor.check().is_err(), "a serial lost");
+        floor.available[3][0].0 -= 1;
+        floor.check().expect("consistent again");
+        floor.fees += 1;
+        assert!(floor.check().is_err(), "cash made from nothing");
     }
 
     #[test]

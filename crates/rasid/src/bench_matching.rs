@@ -9,7 +9,8 @@
 //!
 //! Rasid runs the full engine: funds checks, cash and serial reservations, fees, and settlement
 //! of exact serial ranges against cash on every fill. Comparison engines (behind the
-//! `compare-engines` feature) run bare order books on the same stream in the same process.
+//! `compare-engines` feature) run bare order books on the same stream in the same process, and
+//! the settlement floors (`bench_floor`) the naive book with only the settlement added.
 
 use crate::bench_floor::{Floor, Record};
 use crate::output::{Failure, Output};
@@ -380,20 +381,18 @@ fn rasid_throughput(ops: &[Op], seed_ops: usize) -> (f64, u64) {
 /// slowest comparison crate on the default stream takes several seconds.
 const MATCHING_ROUNDS_MAX: u32 = 25;
 
-/// Rasid's run (latencies from one pass) and every engine's throughput passes, Rasid's first.
-///
-/// The passes are taken in turn — Rasid, then each crate, then Rasid again — so that a slow
-/// stretch of a shared machine (this VM moves ±15–20% between runs of the same binary) falls on
-/// every engine alike, and each engine's median is compared with medians taken over the same
-/// stretch.
 /// Passes of each engine, `(name, operations per second of each pass)`.
 type Passes = Vec<(&'static str, Vec<f64>)>;
 
-/// Rasid's run, then the passes of Rasid and the crates (`engines` in the output), then those
-/// of the settlement floors (`floors`).
+/// Rasid's run, then the throughput passes of Rasid and the crates (`engines` in the output),
+/// Rasid's first, then those of the settlement floors (`floors`).
 ///
-/// Each round after the first also takes a latency pass of Rasid: a single pass's p99 moved
-/// by a fifth between runs of the same binary, and a median over the rounds holds still.
+/// The passes are taken in turn — Rasid, then each crate and each floor, then Rasid again — so
+/// that a slow stretch of a shared machine (this VM moves ±15–20% between runs of the same
+/// binary) falls on every engine alike, and each engine's median is compared with medians
+/// taken over the same stretch. Each round after the first also takes a latency pass of
+/// Rasid, whose p50 and p99 are the medians of those passes: one pass's p99 moved by a fifth
+/// between runs of the same binary.
 fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Passes) {
     let mut rasid = run_rasid(ops, seed_ops);
     let mut passes: Passes = vec![("rasid", vec![rasid.ops_per_sec])];
@@ -551,7 +550,8 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
             .collect()
     };
     let (engines, mut floors) = (listed(&passes), listed(&floor_passes));
-    // One latency pass of each floor, as Rasid's latency comes from one pass.
+    // One latency pass of each floor, after the rounds: their tails are there to compare
+    // with Rasid's, not to be tracked run by run.
     for (floor, record) in floors.iter_mut().zip(FLOOR_RECORDS) {
         let (p50_ns, p99_ns) = floor_latencies(&stream, seed_ops, record);
         floor["p50_ns"] = json!(p50_ns);
