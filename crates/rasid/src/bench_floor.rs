@@ -472,7 +472,7 @@ mod tests {
             assert_eq!(floor.trades, rasid_trades as u64);
             floor.check().expect("every serial in one place");
         }
-        // Both records hold the same serials, and they are Rasid's.
+        // Every record holds the same serials, as many tonnes as Rasid's holding of them.
         for buyer in 0..MEMBERS {
             for seller in 0..MEMBERS {
                 let held = &sorted.holdings[buyer][seller];
@@ -496,7 +496,7 @@ mod tests {
     }
 
     #[test]
-    fn the_check_finds_a_serial_held_twice_or_lost() {
+    fn the_check_finds_a_serial_held_twice_or_lost_and_cash_from_nothing() {
         let (stream, _, _) = generate(2_000, 7);
         let mut floor = run(Record::Sorted, &stream);
         floor.check().expect("consistent");
