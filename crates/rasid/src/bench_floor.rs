@@ -193,7 +193,8 @@ impl Floor {
             }
         }
         if order.remaining == 0 {
-            self.release_cash(&order);
+            // Holds are linear in tonnes, so a filled buy's fills spent all it held.
+            debug_assert_eq!(order.cash_held, 0);
             return;
         }
         let book = if buy { &mut self.bids } else { &mut self.asks };
@@ -261,19 +262,13 @@ impl Floor {
         let order = std::mem::take(&mut self.orders[id as usize]);
         assert!(order.remaining > 0, "the stream cancels resting orders only");
         if order.buy {
-            self.release_cash(&order);
+            let cash = &mut self.buyer_cash[order.member as usize];
+            cash.1 -= order.cash_held;
+            cash.0 += order.cash_held;
         } else {
             for range in order.serials {
                 insert(&mut self.available[order.member as usize], range);
             }
-        }
-    }
-
-    fn release_cash(&mut self, order: &Order) {
-        if order.buy {
-            let cash = &mut self.buyer_cash[order.member as usize];
-            cash.1 -= order.cash_held;
-            cash.0 += order.cash_held;
         }
     }
 

@@ -764,8 +764,9 @@ pub enum BenchCmd {
         /// Orders sent through the durable ledger (SQLite, group commit).
         #[arg(long, default_value_t = 500_000)]
         durable_ops: u64,
-        /// Throughput passes of Rasid and of each comparison crate, taken in turn; each
-        /// engine's `ops_per_sec` is the median of its passes.
+        /// Rounds of throughput passes of Rasid, each comparison crate and each settlement
+        /// floor, taken in turn, with a latency pass of Rasid in each; every `ops_per_sec`,
+        /// and Rasid's p50 and p99, is the median of its passes.
         #[arg(long, default_value_t = 1)]
         rounds: u32,
     },
