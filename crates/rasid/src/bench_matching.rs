@@ -12,7 +12,7 @@
 //! `compare-engines` feature) run bare order books on the same stream in the same process, and
 //! the settlement floors (`bench_floor`) the naive book with only the settlement added.
 
-use crate::bench_floor::{Floor, Record};
+use crate::bench_floor::{Floor, Kind, Record};
 use crate::output::{Failure, Output};
 use rasid_core::exchange::{
     FeeSchedule, InstrumentId, InstrumentSpec, OrderId, OrderRequest, OrderType,
@@ -396,7 +396,7 @@ type Passes = Vec<(&'static str, Vec<f64>)>;
 fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Passes) {
     let mut rasid = run_rasid(ops, seed_ops);
     let mut passes: Passes = vec![("rasid", vec![rasid.ops_per_sec])];
-    let mut floors: Passes = FLOOR_RECORDS.iter().map(|r| (r.name(), Vec::new())).collect();
+    let mut floors: Passes = FLOORS.iter().map(|f| (f.name(), Vec::new())).collect();
     for round in 0..rounds {
         if round > 0 {
             let (ops_per_sec, trades) = rasid_throughput(ops, seed_ops);
@@ -412,8 +412,8 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
                 None => passes.push((name, vec![ops_per_sec])),
             }
         }
-        for (record, (_, runs)) in FLOOR_RECORDS.iter().zip(floors.iter_mut()) {
-            let (ops_per_sec, trades) = floor_throughput(ops, seed_ops, *record);
+        for (kind, (_, runs)) in FLOORS.iter().zip(floors.iter_mut()) {
+            let (ops_per_sec, trades) = floor_throughput(ops, seed_ops, *kind);
             assert_eq!(trades, rasid.trades, "the floor makes Rasid's trades");
             runs.push(ops_per_sec);
         }
@@ -425,9 +425,18 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
 }
 
 /// The settlement floors, from the sorted record to the appended one, and the naive book they
-/// are built on (see `bench_floor`).
-const FLOOR_RECORDS: [Record; 5] =
-    [Record::Sorted, Record::RangeSet, Record::Logged, Record::Appended, Record::Unsettled];
+/// are built on; then the range set, the appended record and the book alone again on the
+/// ladder book (see `bench_floor`).
+const FLOORS: [Kind; 8] = [
+    Kind::naive(Record::Sorted),
+    Kind::naive(Record::RangeSet),
+    Kind::naive(Record::Logged),
+    Kind::naive(Record::Appended),
+    Kind::naive(Record::Unsettled),
+    Kind::ladder(Record::RangeSet),
+    Kind::ladder(Record::Appended),
+    Kind::ladder(Record::Unsettled),
+];
 
 /// The largest order id a stream places, for engines that index orders by id.
 pub fn max_order_id(ops: &[Op]) -> u64 {
@@ -438,9 +447,19 @@ pub fn max_order_id(ops: &[Op]) -> u64 {
     placed.max().unwrap_or(0)
 }
 
+/// The lowest and highest price a stream places an order at.
+pub fn price_range(ops: &[Op]) -> (i64, i64) {
+    let prices = ops.iter().filter_map(|op| match op {
+        Op::Place { price, .. } => Some(*price),
+        Op::Cancel { .. } => None,
+    });
+    prices.fold((i64::MAX, i64::MIN), |(low, high), p| (low.min(p), high.max(p)))
+}
+
 /// A settlement floor that has run the seed operations at the front of `ops`.
-fn seeded_floor(ops: &[Op], seed_ops: usize, record: Record) -> Floor {
-    let mut floor = Floor::new(record, MEMBERS_PER_SIDE as usize, max_order_id(ops));
+fn seeded_floor(ops: &[Op], seed_ops: usize, kind: Kind) -> Floor {
+    let members = MEMBERS_PER_SIDE as usize;
+    let mut floor = Floor::new(kind, members, max_order_id(ops), price_range(ops));
     for op in &ops[..seed_ops] {
         floor.apply(*op);
     }
@@ -449,8 +468,8 @@ fn seeded_floor(ops: &[Op], seed_ops: usize, record: Record) -> Floor {
 
 /// Operations per second of the settlement floor over the stream after the seed, and the
 /// trades it made. Checks afterwards that every serial is in exactly one place.
-fn floor_throughput(ops: &[Op], seed_ops: usize, record: Record) -> (f64, u64) {
-    let mut floor = seeded_floor(ops, seed_ops, record);
+fn floor_throughput(ops: &[Op], seed_ops: usize, kind: Kind) -> (f64, u64) {
+    let mut floor = seeded_floor(ops, seed_ops, kind);
     let timed = &ops[seed_ops..];
     let before = floor.trades;
     let started = Instant::now();
@@ -464,8 +483,8 @@ fn floor_throughput(ops: &[Op], seed_ops: usize, record: Record) -> (f64, u64) {
 
 /// The settlement floor's p50 and p99 over the stream after the seed, each operation timed
 /// as Rasid's are in `rasid_latencies`.
-fn floor_latencies(ops: &[Op], seed_ops: usize, record: Record) -> (u64, u64) {
-    let mut floor = seeded_floor(ops, seed_ops, record);
+fn floor_latencies(ops: &[Op], seed_ops: usize, kind: Kind) -> (u64, u64) {
+    let mut floor = seeded_floor(ops, seed_ops, kind);
     let timed = &ops[seed_ops..];
     let mut latencies = Vec::with_capacity(timed.len());
     for op in timed {
@@ -552,8 +571,8 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
     let (engines, mut floors) = (listed(&passes), listed(&floor_passes));
     // One latency pass of each floor, after the rounds: their tails are there to compare
     // with Rasid's, not to be tracked run by run.
-    for (floor, record) in floors.iter_mut().zip(FLOOR_RECORDS) {
-        let (p50_ns, p99_ns) = floor_latencies(&stream, seed_ops, record);
+    for (floor, kind) in floors.iter_mut().zip(FLOORS) {
+        let (p50_ns, p99_ns) = floor_latencies(&stream, seed_ops, kind);
         floor["p50_ns"] = json!(p50_ns);
         floor["p99_ns"] = json!(p99_ns);
     }
@@ -572,7 +591,7 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
             e["ops_per_sec"]
         ));
     }
-    text.push_str("settlement floors (the naive book plus settlement, nothing else):\n");
+    text.push_str("settlement floors (a lean book plus settlement, nothing else):\n");
     for e in &floors {
         text.push_str(&format!(
             "  {:<18} {:>12} ops/s, p50 {} ns, p99 {} ns\n",
