@@ -425,15 +425,16 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
 }
 
 /// The settlement floors, from the sorted record to the appended one, and the naive book they
-/// are built on; then the range set, the appended record and the book alone again on the
-/// ladder book (see `bench_floor`).
-const FLOORS: [Kind; 8] = [
+/// are built on; then the range set, the log, the appended record and the book alone again on
+/// the ladder book (see `bench_floor`).
+const FLOORS: [Kind; 9] = [
     Kind::naive(Record::Sorted),
     Kind::naive(Record::RangeSet),
     Kind::naive(Record::Logged),
     Kind::naive(Record::Appended),
     Kind::naive(Record::Unsettled),
     Kind::ladder(Record::RangeSet),
+    Kind::ladder(Record::Logged),
     Kind::ladder(Record::Appended),
     Kind::ladder(Record::Unsettled),
 ];

@@ -300,6 +300,7 @@ fn bench_matching_reports_the_median_of_its_rounds() {
         "floor-appended",
         "naive-book",
         "ladder-rangeset",
+        "ladder-logged",
         "ladder-appended",
         "ladder-book",
     ];
