@@ -10,7 +10,8 @@
 //! Rasid runs the full engine: funds checks, cash and serial reservations, fees, and settlement
 //! of exact serial ranges against cash on every fill. Comparison engines (behind the
 //! `compare-engines` feature) run bare order books on the same stream in the same process, and
-//! the settlement floors (`bench_floor`) the naive book with only the settlement added.
+//! the settlement floors (`bench_floor`) a lean book (naive or ladder) with only the settlement
+//! added.
 
 use crate::bench_floor::{Floor, Kind, Record};
 use crate::output::{Failure, Output};
@@ -448,13 +449,15 @@ pub fn max_order_id(ops: &[Op]) -> u64 {
     placed.max().unwrap_or(0)
 }
 
-/// The lowest and highest price a stream places an order at.
+/// The lowest and highest price a stream places an order at; `(0, 0)` for a stream that
+/// places none, so a ladder over it is one level wide rather than an overflowed span.
 pub fn price_range(ops: &[Op]) -> (i64, i64) {
-    let prices = ops.iter().filter_map(|op| match op {
+    let mut prices = ops.iter().filter_map(|op| match op {
         Op::Place { price, .. } => Some(*price),
         Op::Cancel { .. } => None,
     });
-    prices.fold((i64::MAX, i64::MIN), |(low, high), p| (low.min(p), high.max(p)))
+    let Some(first) = prices.next() else { return (0, 0) };
+    prices.fold((first, first), |(low, high), p| (low.min(p), high.max(p)))
 }
 
 /// A settlement floor that has run the seed operations at the front of `ops`.
