@@ -580,7 +580,16 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
         floor["p50_ns"] = json!(p50_ns);
         floor["p99_ns"] = json!(p99_ns);
     }
+    let fastest = fastest_crate(&engines).map(|(_, rate)| rate);
+    for floor in &mut floors {
+        let ratio = fastest.zip(floor["ops_per_sec"].as_f64()).map(|(f, rate)| rate / f);
+        floor["ratio_to_fastest_crate"] = json!(ratio);
+    }
     let durable = crate::bench::durable_orders(&stream, seed_ops, durable_ops)?;
+    let durable_measured = (durable_ops > 0).then_some(durable);
+    // Rasid's throughput as reported: the median of its passes, first in `engines`.
+    let rasid_ops = engines[0]["ops_per_sec"].as_f64().expect("rasid's median");
+    let target = targets(rasid_ops, rasid.p99_ns, durable_measured, &engines);
     let mut text = format!(
         "{} operations after {} seed orders ({} trades); throughput: median of {rounds} pass{}\n",
         stream.len() - seed_ops,
@@ -597,8 +606,10 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
     }
     text.push_str("settlement floors (a lean book plus settlement, nothing else):\n");
     for e in &floors {
+        let ratio =
+            e["ratio_to_fastest_crate"].as_f64().map_or(String::new(), |r| format!(", {r:.2}×"));
         text.push_str(&format!(
-            "  {:<18} {:>12} ops/s, p50 {} ns, p99 {} ns\n",
+            "  {:<18} {:>12} ops/s{ratio}, p50 {} ns, p99 {} ns\n",
             e["name"].as_str().unwrap_or(""),
             e["ops_per_sec"],
             e["p50_ns"],
@@ -624,7 +635,8 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
             k.kind, k.count, k.p50_ns, k.p99_ns
         ));
     }
-    text.push_str(&format!("durable (SQLite, group commit): {} orders/s", durable as u64));
+    text.push_str(&format!("durable (SQLite, group commit): {} orders/s\n", durable as u64));
+    text.push_str(&targets_line(&target, rasid_ops, rasid.p99_ns, durable_measured));
     let by_kind: Vec<_> = rasid
         .by_kind
         .iter()
@@ -641,9 +653,71 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
             "p99_ns_runs": rasid.latency_runs.iter().map(|r| r.1).collect::<Vec<_>>(),
             "latency_by_kind": by_kind,
             "durable_orders_per_sec": durable as u64,
+            "targets": target,
         "stream": { "crossing_share": stats.crossing_share, "resting_mean": stats.resting_mean, "resting_end": stats.resting_end },
         }),
     ))
+}
+
+/// Issue 3's targets for the in-process engine on the default stream, and for the durable path.
+const TARGET_OPS_PER_SEC_MIN: f64 = 5_000_000.0;
+const TARGET_RATIO_TO_FASTEST_CRATE_MIN: f64 = 1.5;
+const TARGET_P99_NS_MAX: u64 = 1_000;
+const TARGET_DURABLE_ORDERS_PER_SEC_MIN: f64 = 500_000.0;
+
+/// The fastest comparison crate of a run, `(name, ops/s)`; none without `compare-engines`.
+fn fastest_crate(engines: &[Value]) -> Option<(&str, f64)> {
+    let crates = engines.iter().filter(|e| e["name"] != "rasid");
+    let rates = crates.filter_map(|e| Some((e["name"].as_str()?, e["ops_per_sec"].as_f64()?)));
+    rates.max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// Which of issue 3's targets a run meets. A target that the run could not measure (the ratio
+/// without comparison crates, the durable rate with `--durable-ops 0`) is `null`, not `false`.
+fn targets(ops_per_sec: f64, p99_ns: u64, durable: Option<f64>, engines: &[Value]) -> Value {
+    let fastest = fastest_crate(engines);
+    let ratio = fastest.map(|(_, rate)| ops_per_sec / rate);
+    json!({
+        "ops_per_sec_min": TARGET_OPS_PER_SEC_MIN as u64,
+        "ratio_to_fastest_crate_min": TARGET_RATIO_TO_FASTEST_CRATE_MIN,
+        "p99_ns_max": TARGET_P99_NS_MAX,
+        "durable_orders_per_sec_min": TARGET_DURABLE_ORDERS_PER_SEC_MIN as u64,
+        "fastest_crate": fastest.map(|(name, _)| name),
+        "ratio_to_fastest_crate": ratio,
+        "met": {
+            "ops_per_sec": ops_per_sec >= TARGET_OPS_PER_SEC_MIN,
+            "ratio_to_fastest_crate": ratio.map(|r| r >= TARGET_RATIO_TO_FASTEST_CRATE_MIN),
+            "p99_ns": p99_ns <= TARGET_P99_NS_MAX,
+            "durable_orders_per_sec": durable.map(|d| d >= TARGET_DURABLE_ORDERS_PER_SEC_MIN),
+        },
+    })
+}
+
+/// One line saying which targets a run meets, for the text output.
+fn targets_line(t: &Value, ops_per_sec: f64, p99_ns: u64, durable: Option<f64>) -> String {
+    let verdict = |met: &Value| match met.as_bool() {
+        Some(true) => "met",
+        Some(false) => "NOT met",
+        None => "not measured",
+    };
+    let ratio = match (t["ratio_to_fastest_crate"].as_f64(), t["fastest_crate"].as_str()) {
+        (Some(r), Some(name)) => format!("{r:.2}× {name}"),
+        _ => "no comparison crates".to_string(),
+    };
+    let durable = durable.map_or("-".to_string(), |d| format!("{}", d as u64));
+    format!(
+        "targets (issue 3): ≥ {} ops/s {} ({}); ≥ {}× the fastest crate {} ({ratio}); p99 ≤ {} ns \
+         {} ({p99_ns}); durable ≥ {} orders/s {} ({durable})",
+        t["ops_per_sec_min"],
+        verdict(&t["met"]["ops_per_sec"]),
+        ops_per_sec as u64,
+        t["ratio_to_fastest_crate_min"],
+        verdict(&t["met"]["ratio_to_fastest_crate"]),
+        t["p99_ns_max"],
+        verdict(&t["met"]["p99_ns"]),
+        t["durable_orders_per_sec_min"],
+        verdict(&t["met"]["durable_orders_per_sec"]),
+    )
 }
 
 /// `rasid bench auction`: one lot of `tonnes` and `bids` sealed bids from the venue's buyers,
@@ -713,6 +787,42 @@ pub fn auction(bids: u64, tonnes: u64) -> Result<Output, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn engines(rates: &[(&str, u64)]) -> Vec<Value> {
+        rates.iter().map(|(name, rate)| json!({ "name": name, "ops_per_sec": rate })).collect()
+    }
+
+    #[test]
+    fn targets_are_judged_against_the_fastest_crate_and_unmeasured_ones_are_null() {
+        let run = engines(&[("rasid", 6_000_000), ("slow", 1_000_000), ("fast", 3_000_000)]);
+        let t = targets(6_000_000.0, 900, Some(600_000.0), &run);
+        assert_eq!(t["fastest_crate"], "fast", "Rasid's own rate is not a crate's: {t}");
+        assert_eq!(t["ratio_to_fastest_crate"], 2.0);
+        let met = &t["met"];
+        for target in ["ops_per_sec", "ratio_to_fastest_crate", "p99_ns", "durable_orders_per_sec"]
+        {
+            assert_eq!(met[target], true, "{target}: {t}");
+        }
+        // Just short of each target.
+        let t = targets(4_499_999.0, 1_001, Some(499_999.0), &run);
+        let met = &t["met"];
+        for target in ["ops_per_sec", "ratio_to_fastest_crate", "p99_ns", "durable_orders_per_sec"]
+        {
+            assert_eq!(met[target], false, "{target}: {t}");
+        }
+        // Exactly on each bound meets it.
+        let t = targets(5_000_000.0, 1_000, Some(500_000.0), &engines(&[("c", 3_333_333)]));
+        assert_eq!(t["met"]["p99_ns"], true);
+        assert_eq!(t["met"]["ops_per_sec"], true);
+        assert_eq!(t["met"]["durable_orders_per_sec"], true);
+        // Without comparison crates or a durable run, those targets were not measured.
+        let t = targets(1_000.0, 5_000, None, &engines(&[("rasid", 1_000)]));
+        assert!(t["fastest_crate"].is_null() && t["ratio_to_fastest_crate"].is_null(), "{t}");
+        assert!(t["met"]["ratio_to_fastest_crate"].is_null(), "{t}");
+        assert!(t["met"]["durable_orders_per_sec"].is_null(), "{t}");
+        let line = targets_line(&t, 1_000.0, 5_000, None);
+        assert!(line.contains("NOT met (1000)") && line.contains("not measured"), "{line}");
+    }
 
     #[test]
     fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
