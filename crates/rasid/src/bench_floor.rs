@@ -31,15 +31,18 @@
 //!   it shows what batching the credits saves against the sorted record. The log is long
 //!   enough that merges land in far fewer than 1% of operations, so they stay out of p99.
 //! - [`Record::Appended`]: each range is pushed onto the holding's vector unsorted and never
-//!   merged. Nothing could be looked up in that form, so no registry would keep it. It is the
-//!   least that writing down the buyer's serials can cost, and that makes it the floor.
+//!   merged. Nothing could be looked up in that form, so no registry would keep it. It was
+//!   meant as the least that writing down the buyer's serials can cost; in practice the log
+//!   with 1,024 ranges runs as fast or faster, because its merges join neighbouring ranges
+//!   and keep the holdings smaller than a list of every delivery.
 //!
 //! Each side of the book is kept one of two ways ([`BookKind`]): the naive `BTreeMap`, or a
 //! ladder, a vector of levels indexed by price over the stream's whole price range with the
 //! best level remembered. The ladder finds the best level without a tree descent. It knows
 //! the stream's price range before the first order, which no exchange does (Rasid's own
-//! ladder re-centres a window), so it is faster than a real book could be: with the range set,
-//! [`BookKind::Ladder`] asks whether any book can bring a settled floor to issue 3's targets.
+//! ladder re-centres a window), so it is faster than a real book could be: [`BookKind::Ladder`]
+//! asks whether any book can bring a settled floor with a readable record to issue 3's
+//! targets (with the log, it does: see docs/HANDOFF.md, "Matching speed").
 
 use crate::bench_matching::Op;
 use rasid_core::exchange::Side;
