@@ -440,22 +440,23 @@ const FLOORS: [Kind; 9] = [
     Kind::ladder(Record::Unsettled),
 ];
 
+/// The `(id, price)` of each order a stream places, in stream order.
+fn placements(ops: &[Op]) -> impl Iterator<Item = (u64, i64)> + '_ {
+    ops.iter().filter_map(|op| match op {
+        Op::Place { id, price, .. } => Some((*id, *price)),
+        Op::Cancel { .. } => None,
+    })
+}
+
 /// The largest order id a stream places, for engines that index orders by id.
 pub fn max_order_id(ops: &[Op]) -> u64 {
-    let placed = ops.iter().filter_map(|op| match op {
-        Op::Place { id, .. } => Some(*id),
-        Op::Cancel { .. } => None,
-    });
-    placed.max().unwrap_or(0)
+    placements(ops).map(|(id, _)| id).max().unwrap_or(0)
 }
 
 /// The lowest and highest price a stream places an order at; `(0, 0)` for a stream that
 /// places none, so a ladder over it is one level wide rather than an overflowed span.
 pub fn price_range(ops: &[Op]) -> (i64, i64) {
-    let mut prices = ops.iter().filter_map(|op| match op {
-        Op::Place { price, .. } => Some(*price),
-        Op::Cancel { .. } => None,
-    });
+    let mut prices = placements(ops).map(|(_, price)| price);
     let Some(first) = prices.next() else { return (0, 0) };
     prices.fold((first, first), |(low, high), p| (low.min(p), high.max(p)))
 }
