@@ -5,8 +5,9 @@
 //! index; the matching path looks several of them up per order and per fill. [`DenseMap`] keeps
 //! the `BTreeMap` API the engine uses, iterates in key order, compares by its entries and
 //! serializes exactly as the `BTreeMap` did (a map of its entries in key order), so snapshots
-//! and digests are byte for byte what they were. [`CashBook`] and [`Holdings`] do the same for
-//! balances and holdings, keyed by account and currency or issuance.
+//! and digests are byte for byte what they were. [`CashBook`] does the same for balances, keyed
+//! by account and currency (and `crate::holdings::Holdings` for holdings, by account and
+//! issuance).
 //!
 //! A `DenseMap` refuses to decode a key far beyond the entries before it: the engine never
 //! leaves such gaps in those ids, and allocating a vector up to an id read from a corrupt
@@ -14,14 +15,12 @@
 //! accounts may have neither), so they are decoded as plain maps and indexed by `State`'s
 //! decoding once every account they name is known to exist (`StateWire` in `state.rs`).
 
-use crate::ids::{AccountId, IssuanceId};
-use crate::model::{Balance, Holding};
+use crate::ids::AccountId;
+use crate::model::Balance;
 use crate::money::Currency;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 use std::marker::PhantomData;
 
 /// How far a decoded key may run ahead of the number of entries decoded before it.
@@ -218,8 +217,9 @@ impl<'de, K: DenseKey + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> 
 /// `PartialEq` (equal when the entries are), `Eq`, `Debug` and `Serialize` (as the `BTreeMap`
 /// of the same entries: its length, then the entries in key order) for a map by account and a
 /// second key that keeps each account's entries in a representation of its own ([`CashBook`],
-/// [`Holdings`]) but must look like the flat `BTreeMap<(AccountId, _), _>` it replaced. The
-/// type needs a `len` field and an `iter` of `(key, &value)` in key order. Decoding is `State`'s
+/// `crate::holdings::Holdings`) but must look like the flat `BTreeMap<(AccountId, _), _>` it
+/// replaced. The type needs a `len` field and an `iter` of `(key, value)` in key order, the value
+/// a reference or a `Cow` (a holding with logged credits is lent merged). Decoding is `State`'s
 /// (`StateWire`): as the plain map, indexed once the accounts it names are known to exist.
 macro_rules! flat_entries_impls {
     ($t:ty) => {
@@ -241,13 +241,14 @@ macro_rules! flat_entries_impls {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let mut map = serializer.serialize_map(Some(self.len))?;
                 for (k, v) in self.iter() {
-                    map.serialize_entry(&k, v)?;
+                    map.serialize_entry(&k, &v)?;
                 }
                 map.end()
             }
         }
     };
 }
+pub(crate) use flat_entries_impls;
 
 /// Cash balances by account and currency, stored per account in an array indexed by currency.
 /// Like the `BTreeMap<(AccountId, Currency), Balance>` it replaces, it holds an entry only where
@@ -303,189 +304,6 @@ impl CashBook {
 }
 
 flat_entries_impls!(CashBook);
-
-/// Above this many holdings an account's holdings move from sorted vectors to a `BTreeMap`.
-/// Up to here a binary search over the packed issuance ids (eight bytes each, 64 in eight cache
-/// lines) finds a holding in fewer instructions than the tree's node-by-node scans: on the
-/// 2M-operation matching bench every fill credits a buyer holding one holding per seller (50),
-/// and the tree's `entry` cost about 124 instructions there. The issuances are kept apart from
-/// the holdings (about a hundred bytes each) so that the search touches only the ids; a sixth
-/// session's vector of `(issuance, holding)` pairs saved instructions but spread every probe of
-/// the search over a cache line of its own. Past the bound, creating or removing a holding
-/// would shift ever more of them, so a large account stays O(log n) in the tree.
-const SORTED_HOLDINGS_MAX: usize = 64;
-
-/// One account's holdings by issuance (see [`SORTED_HOLDINGS_MAX`]). The representation never
-/// shows: both iterate in issuance order.
-#[derive(Clone, Debug)]
-enum AccountHoldings {
-    /// Issuances ascending, and the holding of each at the same position.
-    Sorted {
-        issuances: Vec<IssuanceId>,
-        holdings: Vec<Holding>,
-    },
-    Tree(BTreeMap<IssuanceId, Holding>),
-}
-
-impl Default for AccountHoldings {
-    fn default() -> Self {
-        AccountHoldings::Sorted { issuances: Vec::new(), holdings: Vec::new() }
-    }
-}
-
-impl AccountHoldings {
-    fn get(&self, issuance: IssuanceId) -> Option<&Holding> {
-        match self {
-            AccountHoldings::Sorted { issuances, holdings } => {
-                debug_assert_eq!(issuances.len(), holdings.len());
-                issuances.binary_search(&issuance).ok().map(|k| &holdings[k])
-            }
-            AccountHoldings::Tree(m) => m.get(&issuance),
-        }
-    }
-
-    fn get_mut(&mut self, issuance: IssuanceId) -> Option<&mut Holding> {
-        match self {
-            AccountHoldings::Sorted { issuances, holdings } => {
-                issuances.binary_search(&issuance).ok().map(|k| &mut holdings[k])
-            }
-            AccountHoldings::Tree(m) => m.get_mut(&issuance),
-        }
-    }
-
-    /// The holding, created empty if there is none; says whether it was created.
-    fn or_default(&mut self, issuance: IssuanceId) -> (&mut Holding, bool) {
-        if let AccountHoldings::Sorted { issuances, .. } = self
-            && issuances.len() >= SORTED_HOLDINGS_MAX
-            && issuances.binary_search(&issuance).is_err()
-        {
-            self.promote();
-        }
-        match self {
-            AccountHoldings::Sorted { issuances, holdings } => {
-                match issuances.binary_search(&issuance) {
-                    Ok(k) => (&mut holdings[k], false),
-                    Err(k) => {
-                        issuances.insert(k, issuance);
-                        holdings.insert(k, Holding::default());
-                        (&mut holdings[k], true)
-                    }
-                }
-            }
-            AccountHoldings::Tree(m) => match m.entry(issuance) {
-                Entry::Occupied(o) => (o.into_mut(), false),
-                Entry::Vacant(v) => (v.insert(Holding::default()), true),
-            },
-        }
-    }
-
-    /// Moves the holdings into a tree, before the vectors would grow past the bound.
-    #[cold]
-    #[inline(never)]
-    fn promote(&mut self) {
-        if let AccountHoldings::Sorted { issuances, holdings } = self {
-            let m = std::mem::take(issuances).into_iter().zip(std::mem::take(holdings)).collect();
-            *self = AccountHoldings::Tree(m);
-        }
-    }
-
-    fn remove(&mut self, issuance: IssuanceId) -> Option<Holding> {
-        match self {
-            AccountHoldings::Sorted { issuances, holdings } => {
-                let k = issuances.binary_search(&issuance).ok()?;
-                issuances.remove(k);
-                Some(holdings.remove(k))
-            }
-            AccountHoldings::Tree(m) => m.remove(&issuance),
-        }
-    }
-
-    /// The holdings in issuance order.
-    fn iter(&self) -> AccountHoldingsIter<'_> {
-        match self {
-            AccountHoldings::Sorted { issuances, holdings } => {
-                AccountHoldingsIter::Sorted(issuances.iter().zip(holdings.iter()))
-            }
-            AccountHoldings::Tree(m) => AccountHoldingsIter::Tree(m.iter()),
-        }
-    }
-}
-
-enum AccountHoldingsIter<'a> {
-    Sorted(std::iter::Zip<std::slice::Iter<'a, IssuanceId>, std::slice::Iter<'a, Holding>>),
-    Tree(std::collections::btree_map::Iter<'a, IssuanceId, Holding>),
-}
-
-impl<'a> Iterator for AccountHoldingsIter<'a> {
-    type Item = (IssuanceId, &'a Holding);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            AccountHoldingsIter::Sorted(it) => it.next().map(|(i, h)| (*i, h)),
-            AccountHoldingsIter::Tree(it) => it.next().map(|(i, h)| (*i, h)),
-        }
-    }
-}
-
-/// Holdings by account and issuance: per account (a dense index) its holdings by issuance
-/// ([`AccountHoldings`]). A fill looks up the buyer's and the seller's holding, and a sell its
-/// holdings of the class; searching one account's few holdings by issuance costs far less than
-/// searching every holding in the ledger by `(account, issuance)`. Iterates in `(account,
-/// issuance)` order, compares by entries and serializes exactly as the `BTreeMap<(AccountId,
-/// IssuanceId), Holding>` it replaces.
-#[derive(Clone, Default)]
-pub(crate) struct Holdings {
-    accounts: DenseMap<AccountId, AccountHoldings>,
-    len: usize,
-}
-
-impl Holdings {
-    pub fn get(&self, key: &(AccountId, IssuanceId)) -> Option<&Holding> {
-        self.accounts.get(&key.0).and_then(|m| m.get(key.1))
-    }
-
-    pub fn get_mut(&mut self, key: &(AccountId, IssuanceId)) -> Option<&mut Holding> {
-        self.accounts.get_mut(&key.0).and_then(|m| m.get_mut(key.1))
-    }
-
-    /// The holding, created empty if there is none; says whether it was created.
-    pub fn or_default(&mut self, key: (AccountId, IssuanceId)) -> (&mut Holding, bool) {
-        let (holding, created) =
-            self.accounts.get_or_insert_with(key.0, AccountHoldings::default).or_default(key.1);
-        if created {
-            self.len += 1;
-        }
-        (holding, created)
-    }
-
-    pub fn remove(&mut self, key: &(AccountId, IssuanceId)) -> Option<Holding> {
-        let removed = self.accounts.get_mut(&key.0).and_then(|m| m.remove(key.1));
-        if removed.is_some() {
-            self.len -= 1;
-        }
-        removed
-    }
-
-    /// Holdings in `(account, issuance)` order.
-    pub fn iter(&self) -> impl Iterator<Item = ((AccountId, IssuanceId), &Holding)> {
-        self.accounts.iter().flat_map(|(a, m)| m.iter().map(move |(i, h)| ((*a, i), h)))
-    }
-
-    /// One account's holdings in issuance order.
-    pub fn of_account(&self, account: AccountId) -> impl Iterator<Item = (IssuanceId, &Holding)> {
-        self.accounts.get(&account).into_iter().flat_map(AccountHoldings::iter)
-    }
-}
-
-impl std::ops::Index<&(AccountId, IssuanceId)> for Holdings {
-    type Output = Holding;
-
-    fn index(&self, key: &(AccountId, IssuanceId)) -> &Holding {
-        self.get(key).expect("no holding for the key")
-    }
-}
-
-flat_entries_impls!(Holdings);
 
 #[cfg(test)]
 mod tests {
@@ -588,96 +406,6 @@ mod tests {
             let bytes = postcard::to_stdvec(&book).expect("encodes");
             prop_assert_eq!(&bytes, &postcard::to_stdvec(&model).expect("encodes"));
         }
-    }
-
-    #[derive(Clone, Debug)]
-    enum HoldingOp {
-        Credit(u64, u64, u64),
-        Remove(u64, u64),
-    }
-
-    fn holding_op() -> impl Strategy<Value = HoldingOp> {
-        prop_oneof![
-            3 => (0u64..30, 0u64..20, 1u64..1_000).prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
-            1 => (0u64..30, 0u64..20).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
-        ]
-    }
-
-    /// Few accounts and many issuances, so that accounts outgrow the sorted vectors and move
-    /// into the tree (`SORTED_HOLDINGS_MAX`) midway.
-    fn crowded_holding_op() -> impl Strategy<Value = HoldingOp> {
-        prop_oneof![
-            4 => (0u64..3, 0u64..150, 1u64..1_000).prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
-            1 => (0u64..3, 0u64..150).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
-        ]
-    }
-
-    proptest! {
-        /// `Holdings` keeps, finds, iterates (per account too) and encodes exactly what the
-        /// `BTreeMap<(AccountId, IssuanceId), Holding>` model does, in both representations of
-        /// an account's holdings.
-        #[test]
-        fn holdings_are_a_btree_map(ops in prop_oneof![
-            proptest::collection::vec(holding_op(), 0..200),
-            proptest::collection::vec(crowded_holding_op(), 0..600),
-        ]) {
-            let mut holdings = Holdings::default();
-            let mut model: BTreeMap<(AccountId, IssuanceId), Holding> = BTreeMap::new();
-            for op in ops {
-                match op {
-                    HoldingOp::Credit(a, i, serial) => {
-                        let key = (AccountId(a), IssuanceId(i));
-                        let one = crate::serial::SerialRange::new(serial, serial).expect("one");
-                        let created = !model.contains_key(&key);
-                        let (h, new) = holdings.or_default(key);
-                        prop_assert_eq!(new, created);
-                        let _ = h.available.insert(one);
-                        let _ = model.entry(key).or_default().available.insert(one);
-                    }
-                    HoldingOp::Remove(a, i) => {
-                        let key = (AccountId(a), IssuanceId(i));
-                        prop_assert_eq!(holdings.remove(&key), model.remove(&key));
-                    }
-                }
-                prop_assert!(holdings.iter().eq(model.iter().map(|(k, v)| (*k, v))));
-                for a in 0..30 {
-                    let mine = holdings.of_account(AccountId(a));
-                    let theirs = model.iter().filter(|((x, _), _)| x.0 == a).map(|((_, i), h)| (*i, h));
-                    prop_assert!(mine.eq(theirs));
-                }
-                for (k, v) in &model {
-                    prop_assert_eq!(holdings.get(k), Some(v));
-                }
-            }
-            let bytes = postcard::to_stdvec(&holdings).expect("encodes");
-            prop_assert_eq!(&bytes, &postcard::to_stdvec(&model).expect("encodes"));
-        }
-    }
-
-    /// An account that outgrows the sorted vectors moves into the tree and keeps every holding
-    /// where it was: found, iterated in issuance order and removed as before.
-    #[test]
-    fn an_account_past_the_sorted_bound_moves_into_the_tree() {
-        let mut holdings = Holdings::default();
-        let account = AccountId(7);
-        let n = SORTED_HOLDINGS_MAX as u64 + 3;
-        for i in (0..n).rev() {
-            let (h, created) = holdings.or_default((account, IssuanceId(10 * i)));
-            assert!(created);
-            h.available.insert(crate::serial::SerialRange::new(i, i).expect("one")).expect("new");
-        }
-        assert!(matches!(holdings.accounts.get(&account), Some(AccountHoldings::Tree(_))));
-        assert_eq!(holdings.len, n as usize);
-        let order: Vec<u64> = holdings.of_account(account).map(|(i, _)| i.0).collect();
-        assert_eq!(order, (0..n).map(|i| 10 * i).collect::<Vec<_>>());
-        assert!(!holdings.or_default((account, IssuanceId(30))).1, "found, not created");
-        assert_eq!(
-            holdings.get(&(account, IssuanceId(30))).map(|h| h.available.quantity_tonnes()),
-            Some(1)
-        );
-        assert!(holdings.remove(&(account, IssuanceId(30))).is_some());
-        assert!(holdings.get(&(account, IssuanceId(30))).is_none());
-        assert_eq!(holdings.len, n as usize - 1);
     }
 
     /// A snapshot naming an id far past the entries before it is refused rather than making

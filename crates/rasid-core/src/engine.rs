@@ -520,7 +520,9 @@ impl State {
             Selection::Ranges(ranges) => {
                 let wanted = selection_set(ranges, iss.block)?;
                 let empty = Holding::default();
-                let holding = self.holdings.get(&(account, issuance)).unwrap_or(&empty);
+                self.holdings.merge_log(account);
+                let holding = self.holdings.get(&(account, issuance));
+                let holding = holding.as_deref().unwrap_or(&empty);
                 if let Some(r) = wanted.ranges().find(|r| !holding.available.contains(*r)) {
                     // Only a refusal, and only of a holding that has serials reserved, gathers
                     // them from their owners.
@@ -535,7 +537,7 @@ impl State {
                 wanted
             }
         };
-        if self.holdings[&(account, issuance)].is_empty() {
+        if self.holdings.get(&(account, issuance)).is_some_and(|h| h.is_empty()) {
             self.remove_holding(account, issuance);
         }
         Ok(serials)

@@ -31,7 +31,7 @@ pub(crate) struct HeldClasses {
 impl HeldClasses {
     /// Builds the index from the holdings and the issuances they are of.
     pub(crate) fn rebuild(
-        holdings: &crate::dense::Holdings,
+        holdings: &crate::holdings::Holdings,
         issuances: &BTreeMap<IssuanceId, Issuance>,
     ) -> Self {
         let mut out = Self::default();

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod event;
 pub mod exchange;
 mod held_classes;
+mod holdings;
 pub mod id_hash;
 pub mod ids;
 pub mod model;

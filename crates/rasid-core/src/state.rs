@@ -1,13 +1,15 @@
 //! The ledger state and its read-only queries. Mutation happens only in `engine.rs`.
 
-use crate::dense::{CashBook, DenseMap, Holdings};
+use crate::dense::{CashBook, DenseMap};
 use crate::exchange::{ExchangeState, Instrument, InstrumentId, Order, OrderId};
+use crate::holdings::Holdings;
 use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 use crate::model::{
     Account, Balance, Cancellation, Holding, Issuance, Organization, Program, Project, Retirement,
 };
 use crate::money::Currency;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Counters for the ids the engine assigns next.
@@ -285,16 +287,22 @@ impl State {
             crate::held_classes::HeldClasses::rebuild(&self.holdings, &self.issuances);
     }
 
-    pub fn holding(&self, account: AccountId, issuance: IssuanceId) -> Option<&Holding> {
+    /// The holding as it is, lent in place or, when credits to it are still in its account's
+    /// log (`holdings.rs`), as a merged copy.
+    pub fn holding(&self, account: AccountId, issuance: IssuanceId) -> Option<Cow<'_, Holding>> {
         self.holdings.get(&(account, issuance))
     }
 
-    /// One account's holdings in issuance order.
-    pub fn holdings_of(&self, account: AccountId) -> impl Iterator<Item = (IssuanceId, &Holding)> {
+    /// One account's holdings in issuance order (lent as `holding` lends them).
+    pub fn holdings_of(
+        &self,
+        account: AccountId,
+    ) -> impl Iterator<Item = (IssuanceId, Cow<'_, Holding>)> {
         self.holdings.of_account(account)
     }
 
-    pub fn holdings(&self) -> impl Iterator<Item = (AccountId, IssuanceId, &Holding)> {
+    /// Every holding in `(account, issuance)` order (lent as `holding` lends them).
+    pub fn holdings(&self) -> impl Iterator<Item = (AccountId, IssuanceId, Cow<'_, Holding>)> {
         self.holdings.iter().map(|((a, i), h)| (a, i, h))
     }
 

@@ -593,3 +593,32 @@ fn a_new_sell_across_two_issuances_settles_rests_and_cancels_like_a_reserved_one
     assert_eq!(cancels(&events), vec![(accepted(&events), CancelReason::SelfTrade, 20)]);
     assert_eq!(m.held(m.s1.1, 3), (vec![range(2_021, 2_100)], vec![]));
 }
+
+/// A buyer that already holds an issuance is credited through its account's log, not the
+/// holding (`holdings.rs`); nothing may tell the two apart. The logged serials show at once,
+/// a sell reserves the lowest serials across the holding and the log, and the ledger replays
+/// and round-trips through a snapshot while credits sit in the log.
+#[test]
+fn credits_in_a_buyers_log_are_seen_sold_and_snapshotted_like_held_ones() {
+    let mut m = market();
+    m.limit(m.s1, Side::Sell, 3_700, 100);
+    m.limit(m.s2, Side::Sell, 3_750, 100);
+    m.limit(m.b1, Side::Buy, 3_700, 30); // 1-30: a new holding
+    m.limit(m.b2, Side::Buy, 3_700, 20); // 31-50 to the other buyer
+    m.limit(m.b1, Side::Buy, 3_700, 30); // 51-80: logged
+    assert_eq!(m.held(m.b1.1, 1), (vec![range(1, 30), range(51, 80)], vec![]));
+    // 81-100 of issuance 1 (logged, and joining 51-80), then 1001-1020 of issuance 2 (new).
+    let (_, traded) = m.limit(m.b1, Side::Buy, 3_750, 40);
+    assert_eq!(traded.len(), 2);
+    assert_eq!(m.held(m.b1.1, 1), (vec![range(1, 30), range(51, 100)], vec![]));
+    assert_eq!(m.held(m.b1.1, 2), (vec![range(1_001, 1_020)], vec![]));
+    let tonnes: Vec<(u64, u64)> =
+        m.h.state.holdings_of(m.b1.1).map(|(i, h)| (i.0, h.available.quantity_tonnes())).collect();
+    assert_eq!(tonnes, vec![(1, 80), (2, 20)]);
+    m.h.assert_replay_matches();
+    // The buyer sells 50: the lowest are 1-30 from the holding and 51-70 from the log.
+    let (sell, _) = m.limit(m.b1, Side::Sell, 3_800, 50);
+    assert_eq!(m.held(m.b1.1, 1), (vec![range(71, 100)], vec![range(1, 30), range(51, 70)]));
+    assert_eq!(m.h.state.order(sell).unwrap().remaining_tonnes, 50);
+    m.h.assert_replay_matches();
+}

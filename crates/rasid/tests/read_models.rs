@@ -55,11 +55,13 @@ fn assert_tables_match(url: &str) {
         .flat_map(|(a, i, h)| {
             let held = reserved.get(&(a, i)).unwrap_or(&none);
             let both = [("available", &h.available), ("reserved", held)];
-            both.into_iter().flat_map(move |(status, set)| {
+            let rows = both.into_iter().flat_map(move |(status, set)| {
                 set.ranges().map(move |r| {
                     (a.0 as i64, i.0 as i64, status.to_owned(), r.first() as i64, r.last() as i64)
                 })
-            })
+            });
+            // Collected here: a holding may be lent as a merged copy that lives in this closure.
+            rows.collect::<Vec<_>>()
         })
         .collect();
     let got: BTreeSet<(i64, i64, String, i64, i64)> = db

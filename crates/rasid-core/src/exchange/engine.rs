@@ -180,7 +180,10 @@ impl State {
             }
             Side::Sell => {
                 // A project-vintage sell finds the seller's issuances of the class once, for
-                // the check here and the reservation below.
+                // the check here and the reservation below. Credits still in the seller's log
+                // are merged first, so that both read the holdings in place rather than merged
+                // copies (merging changes nothing a reader sees).
+                self.holdings.merge_log(req.account);
                 let available = match underlying {
                     Underlying::ProjectVintage { project, vintage_year } => {
                         let held = self.class_holdings(req.account, project, vintage_year);
@@ -829,12 +832,17 @@ impl State {
         }
     }
 
+    /// Credits delivered serials to the account: through its log when it holds the issuance
+    /// already (`holdings.rs`), into a new holding when not.
     pub(crate) fn credit_serials(
         &mut self,
         account: AccountId,
         issuance: IssuanceId,
         serials: &RangeSet,
     ) {
+        if self.holdings.credit_logged((account, issuance), serials) {
+            return;
+        }
         self.holding_entry(account, issuance)
             .available
             .union_disjoint(serials)
