@@ -657,6 +657,61 @@ impl RangeSet {
         Ok(())
     }
 
+    /// Adds `ranges` (ascending, disjoint from each other and from the set) in one pass: the
+    /// merge of a holding's logged credits (`holdings.rs`). A small set grows once and is merged
+    /// backwards in place, so only the ranges above the lowest new one move, once; inserting
+    /// range by range moved them once per range. An overlap means a serial was in two places:
+    /// it panics (the audit's invariant), possibly half-merged, as any broken invariant does.
+    pub(crate) fn merge_disjoint_sorted(&mut self, ranges: &[SerialRange]) {
+        const OVERLAP: &str = "audit: a serial is in exactly one place";
+        let added = ranges.iter().try_fold(0u64, |sum, r| sum.checked_add(r.quantity_tonnes()));
+        let Repr::Small(v) = &mut self.repr else {
+            for r in ranges {
+                self.insert(*r).expect(OVERLAP);
+            }
+            return;
+        };
+        let (old, new) = (v.len(), ranges.len());
+        let end = old + new;
+        v.resize(end, SerialRange { first: 0, last: 0 });
+        let s = v.as_mut_slice();
+        // Old ranges still to place are `s[..i]`, new ones `ranges[..j]`; the merged ranges
+        // placed so far are `s[w..end]`, and `w - i >= j` throughout, so writing at `w - 1`
+        // never overwrites an old range not yet placed.
+        let (mut i, mut j, mut w) = (old, new, end);
+        while j > 0 || (i > 0 && w < end && s[i - 1].last.checked_add(1) == Some(s[w].first)) {
+            let take_new = j > 0 && (i == 0 || ranges[j - 1].first > s[i - 1].first);
+            let r = if take_new {
+                j -= 1;
+                ranges[j]
+            } else {
+                i -= 1;
+                s[i]
+            };
+            if w < end {
+                assert!(r.last < s[w].first, "{OVERLAP}");
+                if r.last + 1 == s[w].first {
+                    s[w].first = r.first;
+                    continue;
+                }
+            }
+            w -= 1;
+            s[w] = r;
+        }
+        if i > 0 && w < end {
+            assert!(s[i - 1].last < s[w].first, "{OVERLAP}");
+        }
+        // Close the gap the joined ranges left between the old ranges below and the merged.
+        if w > i {
+            s.copy_within(w..end, i);
+            v.truncate(i + (end - w));
+        }
+        self.quantity_tonnes = added
+            .and_then(|a| self.quantity_tonnes.checked_add(a))
+            .expect("a set's serials are fewer than 2^64");
+        self.promote_if_large();
+    }
+
     /// The canonical-form invariant: ordered, disjoint, non-adjacent, and the cached total right.
     pub fn is_valid(&self) -> bool {
         let list = self.to_vec();
@@ -757,6 +812,14 @@ mod tests {
             assert!(s.is_valid());
             assert_eq!(s.quantity_tonnes(), 5 * n + 3);
         }
+    }
+
+    /// A merged range that overlaps the set is a serial in two places: the merge stops.
+    #[test]
+    #[should_panic(expected = "audit: a serial is in exactly one place")]
+    fn merging_an_overlapping_range_panics() {
+        let mut s = RangeSet::from_range(r(10, 20));
+        s.merge_disjoint_sorted(&[r(1, 2), r(20, 22)]);
     }
 
     #[test]
@@ -914,6 +977,29 @@ mod tests {
                 prop_assert!(s.is_valid());
                 prop_assert_eq!(&s, &before);
             }
+        }
+
+        /// The one-pass merge of sorted, disjoint ranges adds exactly what inserting them one
+        /// by one adds, on sets small and large enough for the B-tree, whether the new ranges
+        /// join each other, the set's ranges above and below them, or nothing.
+        #[test]
+        fn merging_sorted_disjoint_ranges_matches_naive_model(
+            base in proptest::collection::btree_set(0u64..6_000, 0..3_000),
+            pick in proptest::collection::btree_set(0u64..6_000, 0..60),
+            serial_by_serial in any::<bool>(),
+        ) {
+            let mut s = RangeSet::new();
+            for x in model_ranges(&base) { s.insert(x).unwrap(); }
+            let pick: BTreeSet<u64> = pick.difference(&base).copied().collect();
+            let ranges = match serial_by_serial {
+                true => pick.iter().map(|&x| r(x, x)).collect(),
+                false => model_ranges(&pick),
+            };
+            s.merge_disjoint_sorted(&ranges);
+            let union: BTreeSet<u64> = base.union(&pick).copied().collect();
+            prop_assert!(s.is_valid());
+            prop_assert_eq!(s.to_vec(), model_ranges(&union));
+            prop_assert_eq!(s.quantity_tonnes(), union.len() as u64);
         }
 
         /// subtract and union_disjoint are inverse on subsets and leave the set alone on refusal.

@@ -840,7 +840,7 @@ impl State {
         issuance: IssuanceId,
         serials: &RangeSet,
     ) {
-        if self.holdings.credit_logged((account, issuance), serials) {
+        if self.holdings.credit_held((account, issuance), serials) {
             return;
         }
         self.holding_entry(account, issuance)
