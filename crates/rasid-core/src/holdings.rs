@@ -6,8 +6,9 @@
 //! finds the seller's and the buyer's holding, and a sell its holdings of the class, among one
 //! account's few holdings rather than among every holding in the ledger.
 //!
-//! A fill credits the buyer through the account's log instead of the holding itself (see
-//! [`CREDITS_LOGGED_MAX`]). The log changes where serials are kept, never what a reader sees:
+//! A fill credits a buyer who already holds the issuance through the account's log instead of
+//! the holding itself (see [`CREDITS_LOGGED_MAX`]; an account past [`SORTED_HOLDINGS_MAX`]
+//! holdings is credited in place). The log changes where serials are kept, never what a reader sees:
 //! every mutable access to an account merges its log first, and every shared read lends a
 //! holding with logged credits as a merged copy (`Cow::Owned`), so encoding, digests, the audit
 //! and every query see the merged form.
@@ -181,14 +182,16 @@ impl AccountEntry {
         let AccountHoldings::Sorted { holdings, .. } = &mut self.held else {
             unreachable!("only an account in the sorted vectors logs credits");
         };
-        let mut starts = vec![0usize; holdings.len() + 1];
+        // On the stack: an account that both buys and sells merges a short log on each of its
+        // sells and fills, and three allocations per merge would be most of its cost.
+        let mut starts = [0usize; SORTED_HOLDINGS_MAX + 1];
         for &(k, _) in &self.logged {
             starts[k as usize + 1] += 1;
         }
-        for k in 1..starts.len() {
+        for k in 1..=holdings.len() {
             starts[k] += starts[k - 1];
         }
-        let mut next = starts.clone();
+        let mut next = starts;
         let mut grouped = vec![SerialRange::new(0, 0).expect("one serial"); self.logged.len()];
         for &(k, range) in &self.logged {
             grouped[next[k as usize]] = range;
