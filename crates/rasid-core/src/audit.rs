@@ -85,6 +85,11 @@ impl State {
                 return fail(format!("{account}/{issuance}: two owners reserve the same serial"));
             }
         };
+        // The credit log first: reading a holding merges its logged credits, and a broken log
+        // would panic there instead of failing the audit.
+        if let Err(e) = self.holdings.logs_consistent() {
+            return fail(format!("credit log: {e}"));
+        }
         for ((account, issuance), h) in self.holdings.iter() {
             let Some(acc) = self.accounts.get(&account) else {
                 return fail(format!("holding of unknown account {account}"));

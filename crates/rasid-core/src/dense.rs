@@ -122,6 +122,11 @@ impl<K: DenseKey, V> DenseMap<K, V> {
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> {
         self.iter().map(|(_, v)| v)
     }
+
+    /// Values in ascending key order, to change in place.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.slots.iter_mut().filter_map(|s| s.as_mut().map(|(_, v)| v))
+    }
 }
 
 impl<K: DenseKey, V> std::ops::Index<&K> for DenseMap<K, V> {

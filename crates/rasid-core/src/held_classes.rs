@@ -37,7 +37,7 @@ impl HeldClasses {
         let mut out = Self::default();
         // Holdings come in (account, issuance) order, so each list is built ascending. A holding
         // of an unknown issuance (a corrupt snapshot) is left out here and reported by the audit.
-        for ((account, issuance), _) in holdings.iter() {
+        for (account, issuance) in holdings.keys() {
             if let Some(iss) = issuances.get(&issuance) {
                 out.add((account, iss.project, iss.vintage_year), issuance);
             }

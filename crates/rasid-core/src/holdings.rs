@@ -6,9 +6,10 @@
 //! finds the seller's and the buyer's holding, and a sell its holdings of the class, among one
 //! account's few holdings rather than among every holding in the ledger.
 //!
-//! A fill credits a buyer who already holds the issuance through the account's log instead of
-//! the holding itself (see [`CREDITS_LOGGED_MAX`]; an account past [`SORTED_HOLDINGS_MAX`]
-//! holdings is credited in place). The log changes where serials are kept, never what a reader sees:
+//! Delivered serials (a fill's, an auction allocation's) go to a buyer who already holds the
+//! issuance through the account's log instead of the holding itself (see
+//! [`CREDITS_LOGGED_MAX`]; an account past [`SORTED_HOLDINGS_MAX`] holdings is credited in
+//! place). The log changes where serials are kept, never what a reader sees:
 //! every mutable access to an account merges its log first, and every shared read lends a
 //! holding with logged credits as a merged copy (`Cow::Owned`), so encoding, digests, the audit
 //! and every query see the merged form.
@@ -136,7 +137,8 @@ impl<'a> Iterator for AccountHoldingsIter<'a> {
     }
 }
 
-/// Above this many logged credits an account's log is merged into its holdings.
+/// At this many logged ranges (a credit of a fragmented delivery logs several) an account's log
+/// is merged into its holdings.
 ///
 /// On the 2M-operation matching bench a buyer holds one holding per seller's issuance, each of
 /// about 600 ranges, about 24 MB of ranges in all; crediting a fill's serials into a cold holding
@@ -221,6 +223,22 @@ impl AccountEntry {
         Cow::Owned(merged)
     }
 
+    /// Available tonnes of the holding of `issuance`, logged credits included, without merging
+    /// them into a copy.
+    fn available_tonnes(&self, issuance: IssuanceId) -> Option<u64> {
+        match &self.held {
+            AccountHoldings::Sorted { issuances, holdings } => {
+                let k = issuances.binary_search(&issuance).ok()?;
+                let logged = self.logged.iter().filter(|(p, _)| *p as usize == k);
+                let tonnes = logged.fold(holdings[k].available.quantity_tonnes(), |t, (_, r)| {
+                    t.checked_add(r.quantity_tonnes()).expect("within one issuance")
+                });
+                Some(tonnes)
+            }
+            AccountHoldings::Tree(m) => m.get(&issuance).map(|h| h.available.quantity_tonnes()),
+        }
+    }
+
     fn get(&self, issuance: IssuanceId) -> Option<Cow<'_, Holding>> {
         match &self.held {
             AccountHoldings::Sorted { issuances, holdings } => {
@@ -256,6 +274,16 @@ impl AccountEntry {
                 return true;
             }
         };
+        // A serial in two places would surface only at the next merge, far from its cause;
+        // tests check at the credit, where the old in-place insert refused it.
+        debug_assert!(
+            serials.ranges().all(|r| {
+                let AccountHoldings::Sorted { holdings, .. } = &self.held else { return true };
+                let clear = |(p, l): &(u32, SerialRange)| *p != k || !l.overlaps(r);
+                !holdings[k as usize].available.intersects(r) && self.logged.iter().all(clear)
+            }),
+            "{OVERLAP}"
+        );
         self.logged.extend(serials.ranges().map(|r| (k, r)));
         if self.logged.len() >= CREDITS_LOGGED_MAX {
             self.merge_logged();
@@ -265,6 +293,33 @@ impl AccountEntry {
 }
 
 const OVERLAP: &str = "audit: a serial is in exactly one place";
+
+impl AccountEntry {
+    /// The log's own invariants, checked without merging (a merge of a broken log panics):
+    /// only an account in the sorted vectors logs, every position names a holding, and the
+    /// logged ranges of each holding are disjoint from it and from each other.
+    fn log_consistent(&self) -> Result<(), String> {
+        if self.logged.is_empty() {
+            return Ok(());
+        }
+        let AccountHoldings::Sorted { holdings, .. } = &self.held else {
+            return Err("an account in the tree has logged credits".into());
+        };
+        let mut logged = self.logged.clone();
+        logged.sort_unstable_by_key(|(k, r)| (*k, r.first()));
+        for (n, &(k, range)) in logged.iter().enumerate() {
+            let Some(holding) = holdings.get(k as usize) else {
+                return Err(format!("a logged credit names holding {k} of {}", holdings.len()));
+            };
+            let overlaps_next =
+                logged.get(n + 1).is_some_and(|&(k2, r2)| k2 == k && r2.overlaps(range));
+            if holding.available.intersects(range) || overlaps_next {
+                return Err(format!("logged serials {range} are held twice"));
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Holdings by account and issuance; see the module comment.
 #[derive(Clone, Default)]
@@ -318,12 +373,48 @@ impl Holdings {
     }
 
     /// Merges an account's logged credits into its holdings. Nothing a reader sees changes;
-    /// a command that reads an account's holdings through `get` calls it first, so that it
-    /// reads them in place instead of merged copies.
+    /// a sell calls it before reading its seller's holdings of the class, so that they are
+    /// read in place rather than as merged copies.
     pub fn merge_log(&mut self, account: AccountId) {
         if let Some(entry) = self.accounts.get_mut(&account) {
             entry.merge_log();
         }
+    }
+
+    /// Available tonnes of a holding, logged credits included, without a merged copy.
+    pub fn available_tonnes(&self, key: &(AccountId, IssuanceId)) -> Option<u64> {
+        self.accounts.get(&key.0).and_then(|e| e.available_tonnes(key.1))
+    }
+
+    /// Merges every account's logged credits into its holdings; nothing a reader sees changes.
+    /// For a holder of a `&mut State` about to read many holdings (a read model's diff), which
+    /// then reads them in place instead of as merged copies.
+    pub fn merge_logs(&mut self) {
+        for entry in self.accounts.values_mut() {
+            entry.merge_log();
+        }
+    }
+
+    /// The log's invariants for every account (see `AccountEntry::log_consistent`).
+    pub fn logs_consistent(&self) -> Result<(), String> {
+        for (account, entry) in self.accounts.iter() {
+            entry.log_consistent().map_err(|e| format!("account {account}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The keys of every holding in `(account, issuance)` order, with no merged copies.
+    pub fn keys(&self) -> impl Iterator<Item = (AccountId, IssuanceId)> {
+        self.accounts.iter().flat_map(|(a, e)| e.held.iter().map(move |(i, _)| (*a, i)))
+    }
+
+    /// Every holding of one issuance in account order, as readers see them: only those
+    /// holdings are merged into copies, where filtering `iter` merged every holding first.
+    pub fn of_issuance(
+        &self,
+        issuance: IssuanceId,
+    ) -> impl Iterator<Item = (AccountId, Cow<'_, Holding>)> {
+        self.accounts.iter().filter_map(move |(a, e)| e.get(issuance).map(|h| (*a, h)))
     }
 
     /// Holdings in `(account, issuance)` order, as readers see them.
@@ -353,8 +444,9 @@ mod tests {
     enum HoldingOp {
         /// Credits one serial through `or_default` (creating the holding if need be).
         Credit(u64, u64, u64),
-        /// Credits a range of serials through the log.
-        Logged(u64, u64, u64, u64),
+        /// Credits through the log a delivery of one to three ranges: a run of serials from the
+        /// first, then single serials two apart (a fragmented delivery logs each range).
+        Logged(u64, u64, u64, u64, u64),
         /// Takes the lowest serial of a holding through `get_mut`.
         Take(u64, u64),
         Remove(u64, u64),
@@ -363,8 +455,8 @@ mod tests {
     fn holding_op() -> impl Strategy<Value = HoldingOp> {
         prop_oneof![
             2 => (0u64..30, 0u64..20, 1u64..1_000).prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
-            3 => (0u64..30, 0u64..20, 1u64..1_000, 0u64..3)
-                .prop_map(|(a, i, s, n)| HoldingOp::Logged(a, i, s, n)),
+            3 => (0u64..30, 0u64..20, 1u64..1_000, 0u64..3, 1u64..4)
+                .prop_map(|(a, i, s, n, r)| HoldingOp::Logged(a, i, s, n, r)),
             1 => (0u64..30, 0u64..20).prop_map(|(a, i)| HoldingOp::Take(a, i)),
             1 => (0u64..30, 0u64..20).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
         ]
@@ -375,8 +467,8 @@ mod tests {
     fn crowded_holding_op() -> impl Strategy<Value = HoldingOp> {
         prop_oneof![
             4 => (0u64..3, 0u64..150, 1u64..1_000).prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
-            4 => (0u64..3, 0u64..150, 1u64..1_000, 0u64..3)
-                .prop_map(|(a, i, s, n)| HoldingOp::Logged(a, i, s, n)),
+            4 => (0u64..3, 0u64..150, 1u64..1_000, 0u64..3, 1u64..4)
+                .prop_map(|(a, i, s, n, r)| HoldingOp::Logged(a, i, s, n, r)),
             1 => (0u64..3, 0u64..150).prop_map(|(a, i)| HoldingOp::Take(a, i)),
             1 => (0u64..3, 0u64..150).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
         ]
@@ -398,17 +490,25 @@ mod tests {
                 let _ = h.available.insert(one);
                 let _ = model.entry(key).or_default().available.insert(one);
             }
-            HoldingOp::Logged(a, i, first, extra) => {
+            HoldingOp::Logged(a, i, first, extra, count) => {
                 let key = (AccountId(a), IssuanceId(i));
-                let range = SerialRange::new(first, first + extra).expect("ordered");
-                // The engine logs only serials nobody holds: skip what overlaps the holding.
-                if model.get(&key).is_some_and(|h| h.available.intersects(range)) {
+                let run = SerialRange::new(first, first + extra).expect("ordered");
+                let mut delivery = RangeSet::from_range(run);
+                for n in 1..count {
+                    let one = first + extra + 2 * n;
+                    delivery.insert(SerialRange::new(one, one).expect("one")).expect("apart");
+                }
+                // The engine delivers only serials nobody holds: skip what overlaps the holding.
+                if model
+                    .get(&key)
+                    .is_some_and(|h| delivery.ranges().any(|r| h.available.intersects(r)))
+                {
                     return Ok(());
                 }
-                let logged = holdings.credit_held(key, &RangeSet::from_range(range));
-                prop_assert_eq!(logged, model.contains_key(&key), "logged only where held");
+                let logged = holdings.credit_held(key, &delivery);
+                prop_assert_eq!(logged, model.contains_key(&key), "credited only where held");
                 if let Some(h) = model.get_mut(&key) {
-                    h.available.insert(range).expect("checked disjoint");
+                    h.available.union_disjoint(&delivery).expect("checked disjoint");
                 }
             }
             HoldingOp::Take(a, i) => {
@@ -440,7 +540,18 @@ mod tests {
         for (k, v) in model {
             let mine = holdings.get(k);
             prop_assert_eq!(mine.as_deref(), Some(v));
+            prop_assert_eq!(holdings.available_tonnes(k), Some(v.available.quantity_tonnes()));
         }
+        prop_assert!(holdings.keys().eq(model.keys().copied()));
+        for i in 0..20 {
+            let mine = holdings.of_issuance(IssuanceId(i));
+            let theirs = model
+                .iter()
+                .filter(|((_, x), _)| x.0 == i)
+                .map(|((a, _), h)| (*a, Cow::Borrowed(h)));
+            prop_assert!(mine.eq(theirs));
+        }
+        prop_assert_eq!(holdings.logs_consistent(), Ok(()));
         Ok(())
     }
 
@@ -464,9 +575,7 @@ mod tests {
             prop_assert_eq!(&bytes, &postcard::to_stdvec(&model).expect("encodes"));
             // A copy with every log merged equals the original, whose logs are not.
             let mut merged = holdings.clone();
-            for a in 0..30 {
-                merged.merge_log(AccountId(a));
-            }
+            merged.merge_logs();
             prop_assert!(merged.accounts.iter().all(|(_, e)| e.logged.is_empty()));
             prop_assert_eq!(&merged, &holdings);
             prop_assert_eq!(postcard::to_stdvec(&merged).expect("encodes"), bytes);
@@ -497,6 +606,24 @@ mod tests {
                 assert_eq!((in_place, entry.logged.len()), (n + 2, 0), "merged at the bound");
             }
         }
+    }
+
+    /// A log that names a holding the account does not have, or serials it holds already, is
+    /// reported by the check the audit runs, not met first by a merge that panics.
+    #[test]
+    fn a_broken_log_is_reported_without_merging() {
+        let mut holdings = Holdings::default();
+        let key = (AccountId(1), IssuanceId(2));
+        holdings.or_default(key).0.available =
+            RangeSet::from_range(SerialRange::new(1, 5).expect("ok"));
+        let held_twice = (0, SerialRange::new(5, 6).expect("ok"));
+        let no_holding = (1, SerialRange::new(9, 9).expect("ok"));
+        for broken in [held_twice, no_holding] {
+            let mut h = holdings.clone();
+            h.accounts.get_mut(&key.0).expect("account").logged.push(broken);
+            assert!(h.logs_consistent().is_err(), "{broken:?}");
+        }
+        assert_eq!(holdings.logs_consistent(), Ok(()));
     }
 
     /// An account that outgrows the sorted vectors moves into the tree and keeps every holding

@@ -297,8 +297,11 @@ pub struct Cancellation {
 /// to `reserved_tonnes` and, with `available`, partition the issuance.
 ///
 /// Aligned to 64 bytes, the size of the holding: a holding is one whole cache line that no
-/// other holding shares. An account's holdings sit packed in a vector, and a buyer's holding is
-/// cold on most fills; a holding that straddled two lines cost two misses instead of one.
+/// other holding shares. An account's holdings sit packed in a vector, and a buyer's holding was
+/// cold on most fills; a holding that straddled two lines cost two misses instead of one. (Since
+/// the twelfth session most credits to a buyer's holding wait in its account's log,
+/// `holdings.rs`, and reach the holding in a merge; a seller's holding is still touched on
+/// every fill.)
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(align(64))]
 pub struct Holding {

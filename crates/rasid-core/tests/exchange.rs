@@ -622,3 +622,37 @@ fn credits_in_a_buyers_log_are_seen_sold_and_snapshotted_like_held_ones() {
     assert_eq!(m.h.state.order(sell).unwrap().remaining_tonnes, 50);
     m.h.assert_replay_matches();
 }
+
+/// One buy that takes over 1,024 resting sells logs over 1,024 ranges to its buyer, so the log
+/// reaches its bound and is merged in the middle of the command (between two fills). The
+/// buyer ends with exactly the serials sold, and the ledger replays and round-trips.
+#[test]
+fn a_buy_of_more_fills_than_the_log_holds_merges_it_mid_command() {
+    let mut m = market();
+    const SELLS: u64 = 1_030;
+    m.h.run(
+        m.g.registrar,
+        Command::Issue {
+            project: ProjectId(1),
+            vintage_year: 2021,
+            quantity_tonnes: SELLS * 10,
+            buffer_tonnes: 0,
+            to_account: m.s2.1,
+            first_serial: None,
+            external_ref: None,
+        },
+    )
+    .unwrap();
+    // Seller two holds 1001-2000 (issuance 2) and 2001-13000 (issuance 3); its sells take the
+    // lowest first. Buyer one first takes 10 of issuance 3, so it holds that issuance and the
+    // rest of its credits go through the log.
+    for _ in 0..100 + SELLS {
+        m.limit(m.s2, Side::Sell, 3_700, 10);
+    }
+    m.limit(m.b1, Side::Buy, 3_700, 1_010);
+    assert_eq!(m.held(m.b1.1, 3), (vec![range(2_001, 2_010)], vec![]));
+    let (_, traded) = m.limit(m.b1, Side::Buy, 3_700, (SELLS - 1) * 10);
+    assert_eq!(traded.len() as u64, SELLS - 1);
+    assert_eq!(m.held(m.b1.1, 3), (vec![range(2_001, 2_000 + SELLS * 10)], vec![]));
+    m.h.assert_replay_matches();
+}

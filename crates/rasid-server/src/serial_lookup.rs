@@ -152,7 +152,7 @@ fn parts(s: &State, issuance: IssuanceId, range: SerialRange) -> Vec<Value> {
         v["quantity"] = json!(r.quantity_tonnes());
         out.push((r.first(), v));
     };
-    for (account, _, h) in s.holdings().filter(|(_, i, _)| *i == issuance) {
+    for (account, h) in s.holdings_of_issuance(issuance) {
         for r in clip(&h.available) {
             push(r, json!({ "status": "held", "account": account.0 }));
         }

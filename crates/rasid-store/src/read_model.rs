@@ -288,6 +288,8 @@ impl Projection {
     }
 
     fn write_holdings(&mut self, tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+        // The diff reads every holding: merged once here, not copied merged on every sync.
+        self.state.merge_credit_logs();
         let s = &self.state;
         let mut current: BTreeSet<(AccountId, IssuanceId)> = BTreeSet::new();
         let mut changed = Vec::new();

@@ -429,7 +429,13 @@ fn holding_table(s: &State, account: Option<AccountId>) -> Result<Table, Failure
         None => s.reserved_serials(),
     };
     let none = rasid_core::RangeSet::new();
-    for (acc, issuance, h) in s.holdings().filter(|(a, _, _)| account.is_none_or(|x| *a == x)) {
+    // One account's holdings are read directly: filtering every holding would lend each one
+    // (merged with its credit log) before the filter sees it.
+    let holdings: Box<dyn Iterator<Item = _>> = match account {
+        Some(a) => Box::new(s.holdings_of(a).map(move |(i, h)| (a, i, h))),
+        None => Box::new(s.holdings()),
+    };
+    for (acc, issuance, h) in holdings {
         let a = s.account(acc).expect("audit: holdings name accounts");
         let org = s.organization(a.org).map_or("", |o| o.name.as_str());
         let iss = s.issuance(issuance).expect("audit: holdings name issuances");

@@ -751,8 +751,10 @@ impl State {
         // cost about 120 instructions per sell more (it reserves from the size hint first).
         let mut held = ClassHoldings::new();
         for i in self.held_classes.get((account, project, vintage_year)) {
-            let h = self.holdings.get(&(account, *i)).expect("the class index names holdings");
-            held.push((*i, h.available.quantity_tonnes()));
+            // The tonnes without a merged copy of the holding, for callers that have not merged
+            // the account's credit log (an amend, an auction, a basket's reservation).
+            let available = self.holdings.available_tonnes(&(account, *i));
+            held.push((*i, available.expect("the class index names holdings")));
         }
         if held.len() > 1 {
             held.sort_by_key(|(i, _)| self.issuances[i].block.first());
