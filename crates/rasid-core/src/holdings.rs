@@ -452,26 +452,30 @@ mod tests {
         Remove(u64, u64),
     }
 
-    fn holding_op() -> impl Strategy<Value = HoldingOp> {
+    /// Operations on `accounts` accounts and `issuances` issuances, each kind with its weight.
+    fn ops_over(
+        accounts: u64,
+        issuances: u64,
+        (credit, logged): (u32, u32),
+    ) -> impl Strategy<Value = HoldingOp> {
+        let key = (0..accounts, 0..issuances);
         prop_oneof![
-            2 => (0u64..30, 0u64..20, 1u64..1_000).prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
-            3 => (0u64..30, 0u64..20, 1u64..1_000, 0u64..3, 1u64..4)
-                .prop_map(|(a, i, s, n, r)| HoldingOp::Logged(a, i, s, n, r)),
-            1 => (0u64..30, 0u64..20).prop_map(|(a, i)| HoldingOp::Take(a, i)),
-            1 => (0u64..30, 0u64..20).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
+            credit => (key.clone(), 1u64..1_000).prop_map(|((a, i), s)| HoldingOp::Credit(a, i, s)),
+            logged => (key.clone(), 1u64..1_000, 0u64..3, 1u64..4)
+                .prop_map(|((a, i), s, n, r)| HoldingOp::Logged(a, i, s, n, r)),
+            1 => key.clone().prop_map(|(a, i)| HoldingOp::Take(a, i)),
+            1 => key.prop_map(|(a, i)| HoldingOp::Remove(a, i)),
         ]
+    }
+
+    fn holding_op() -> impl Strategy<Value = HoldingOp> {
+        ops_over(30, 20, (2, 3))
     }
 
     /// Few accounts and many issuances, so that accounts outgrow the sorted vectors and move
     /// into the tree (`SORTED_HOLDINGS_MAX`) midway, and their logs fill up often.
     fn crowded_holding_op() -> impl Strategy<Value = HoldingOp> {
-        prop_oneof![
-            4 => (0u64..3, 0u64..150, 1u64..1_000).prop_map(|(a, i, s)| HoldingOp::Credit(a, i, s)),
-            4 => (0u64..3, 0u64..150, 1u64..1_000, 0u64..3, 1u64..4)
-                .prop_map(|(a, i, s, n, r)| HoldingOp::Logged(a, i, s, n, r)),
-            1 => (0u64..3, 0u64..150).prop_map(|(a, i)| HoldingOp::Take(a, i)),
-            1 => (0u64..3, 0u64..150).prop_map(|(a, i)| HoldingOp::Remove(a, i)),
-        ]
+        ops_over(3, 150, (4, 4))
     }
 
     /// Applies one operation to both; the model is the plain map of merged holdings.
@@ -543,7 +547,9 @@ mod tests {
             prop_assert_eq!(holdings.available_tonnes(k), Some(v.available.quantity_tonnes()));
         }
         prop_assert!(holdings.keys().eq(model.keys().copied()));
-        for i in 0..20 {
+        // Every issuance held, and one nobody holds.
+        let held: std::collections::BTreeSet<u64> = model.keys().map(|(_, i)| i.0).collect();
+        for i in held.into_iter().chain([u64::MAX]) {
             let mine = holdings.of_issuance(IssuanceId(i));
             let theirs = model
                 .iter()
