@@ -153,6 +153,8 @@ const CREDITS_LOGGED_MAX: usize = 1024;
 #[cfg(test)]
 const CREDITS_LOGGED_MAX: usize = 8;
 
+const OVERLAP: &str = "audit: a serial is in exactly one place";
+
 /// One account's holdings and the credits to them not merged yet.
 #[derive(Clone, Debug, Default)]
 struct AccountEntry {
@@ -209,11 +211,15 @@ impl AccountEntry {
         self.logged.clear();
     }
 
+    /// The ranges logged to the holding at `position` of the sorted vectors, in arrival order.
+    fn logged_at(&self, position: usize) -> impl Iterator<Item = SerialRange> + '_ {
+        self.logged.iter().filter(move |(k, _)| *k as usize == position).map(|(_, r)| *r)
+    }
+
     /// The holding at `position` of the sorted vectors as a reader must see it: with the
     /// logged credits to it merged into a copy, or itself when there are none.
     fn view<'a>(&'a self, position: usize, holding: &'a Holding) -> Cow<'a, Holding> {
-        let mut group: Vec<SerialRange> =
-            self.logged.iter().filter(|(k, _)| *k as usize == position).map(|(_, r)| *r).collect();
+        let mut group: Vec<SerialRange> = self.logged_at(position).collect();
         if group.is_empty() {
             return Cow::Borrowed(holding);
         }
@@ -229,10 +235,10 @@ impl AccountEntry {
         match &self.held {
             AccountHoldings::Sorted { issuances, holdings } => {
                 let k = issuances.binary_search(&issuance).ok()?;
-                let logged = self.logged.iter().filter(|(p, _)| *p as usize == k);
-                let tonnes = logged.fold(holdings[k].available.quantity_tonnes(), |t, (_, r)| {
-                    t.checked_add(r.quantity_tonnes()).expect("within one issuance")
-                });
+                let tonnes =
+                    self.logged_at(k).fold(holdings[k].available.quantity_tonnes(), |t, r| {
+                        t.checked_add(r.quantity_tonnes()).expect("within one issuance")
+                    });
                 Some(tonnes)
             }
             AccountHoldings::Tree(m) => m.get(&issuance).map(|h| h.available.quantity_tonnes()),
@@ -290,11 +296,7 @@ impl AccountEntry {
         }
         true
     }
-}
 
-const OVERLAP: &str = "audit: a serial is in exactly one place";
-
-impl AccountEntry {
     /// The log's own invariants, checked without merging (a merge of a broken log panics):
     /// only an account in the sorted vectors logs, every position names a holding, and the
     /// logged ranges of each holding are disjoint from it and from each other.
@@ -373,8 +375,8 @@ impl Holdings {
     }
 
     /// Merges an account's logged credits into its holdings. Nothing a reader sees changes;
-    /// a sell calls it before reading its seller's holdings of the class, so that they are
-    /// read in place rather than as merged copies.
+    /// a command about to read an account's holdings through `get` calls it first, so that it
+    /// reads them in place rather than as merged copies (a debit of chosen serials does).
     pub fn merge_log(&mut self, account: AccountId) {
         if let Some(entry) = self.accounts.get_mut(&account) {
             entry.merge_log();

@@ -180,10 +180,7 @@ impl State {
             }
             Side::Sell => {
                 // A project-vintage sell finds the seller's issuances of the class once, for
-                // the check here and the reservation below. Credits still in the seller's log
-                // are merged first, so that both read the holdings in place rather than merged
-                // copies (merging changes nothing a reader sees).
-                self.holdings.merge_log(req.account);
+                // the check here and the reservation below.
                 let available = match underlying {
                     Underlying::ProjectVintage { project, vintage_year } => {
                         let held = self.class_holdings(req.account, project, vintage_year);
@@ -751,8 +748,7 @@ impl State {
         // cost about 120 instructions per sell more (it reserves from the size hint first).
         let mut held = ClassHoldings::new();
         for i in self.held_classes.get((account, project, vintage_year)) {
-            // The tonnes without a merged copy of the holding, for callers that have not merged
-            // the account's credit log (an amend, an auction, a basket's reservation).
+            // The tonnes, logged credits included, without a merged copy of the holding.
             let available = self.holdings.available_tonnes(&(account, *i));
             held.push((*i, available.expect("the class index names holdings")));
         }
