@@ -464,15 +464,20 @@ pub fn durable_orders(
     let db = DatabaseUrl::Sqlite(dir.path().join("rasid.db"));
     let ledger = Ledger::open(open_journal(&db)?, Config::default(), system_clock())?;
     // The same set-up as the in-process venue, journaled command by command.
-    let venue = crate::bench_matching::Venue::new();
+    let mut venue = crate::bench_matching::Venue::new();
     check_all(ledger.submit_batch(crate::bench_matching::setup_commands())?)?;
     let (seed, timed) = stream.split_at(seed_ops);
-    let seed_commands: Vec<_> = seed.iter().map(|op| venue.command(*op)).collect();
+    // The ledger numbers and stamps what it journals: only the actor and command are kept.
+    let mut command = |op: &crate::bench_matching::Op| {
+        let env = venue.envelope(*op);
+        (env.actor, env.command)
+    };
+    let seed_commands: Vec<_> = seed.iter().map(&mut command).collect();
     for chunk in seed_commands.chunks(BENCH_REQUEST_COMMANDS) {
         check_all(ledger.submit_batch(chunk.to_vec())?)?;
     }
     let n = usize::try_from(limit).unwrap_or(usize::MAX).min(timed.len());
-    let commands: Vec<_> = timed[..n].iter().map(|op| venue.command(*op)).collect();
+    let commands: Vec<_> = timed[..n].iter().map(command).collect();
     let started = Instant::now();
     let mut tickets = std::collections::VecDeque::new();
     for chunk in commands.chunks(BENCH_REQUEST_COMMANDS) {
