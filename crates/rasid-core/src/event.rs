@@ -119,7 +119,7 @@ pub enum Event {
         rested: bool,
     },
     /// A fill, settled in full: serials to the buyer (or retired), cash to the seller, fees.
-    Traded(Box<Fill>),
+    Traded(Fill),
     AuctionCreated {
         auction: AuctionId,
     },

@@ -58,7 +58,7 @@ impl Harness {
         let env =
             Envelope { seq: self.state.last_seq() + 1, time_ms: self.time_ms, actor, command };
         let before = digest_state(&self.state);
-        let result = self.state.execute(&env);
+        let result = self.execute_either(&env);
         if let Err(e) = self.state.audit() {
             panic!("after {:?}: {e}", env.command);
         }
@@ -73,6 +73,26 @@ impl Harness {
             ),
         }
         result
+    }
+
+    /// Odd-numbered commands go through `State::execute_into`, into a list that already holds
+    /// an event, so every test covers both entry points: the list must keep what it held, and
+    /// gain nothing on a rejection.
+    fn execute_either(&mut self, env: &Envelope) -> Result<Vec<Event>, Rejection> {
+        if env.seq.is_multiple_of(2) {
+            return self.state.execute(env);
+        }
+        let earlier = Event::OrganizationCreated { org: OrgId(u64::MAX) };
+        let mut events = vec![earlier.clone()];
+        let result = self.state.execute_into(env, &mut events);
+        assert_eq!(events[0], earlier, "execute_into kept the events before");
+        match result {
+            Ok(()) => Ok(events.split_off(1)),
+            Err(code) => {
+                assert_eq!(events.len(), 1, "a rejection ({}) appended events", code.code());
+                Err(code)
+            }
+        }
     }
 
     /// Creates a member organization with one holding account.

@@ -157,7 +157,7 @@ fn accepted(events: &[Event]) -> OrderId {
 fn fills(events: &[Event]) -> Vec<Fill> {
     events
         .iter()
-        .filter_map(|e| if let Event::Traded(f) = e { Some((**f).clone()) } else { None })
+        .filter_map(|e| if let Event::Traded(f) = e { Some(f.clone()) } else { None })
         .collect()
 }
 

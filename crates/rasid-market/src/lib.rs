@@ -219,7 +219,7 @@ mod tests {
     use rasid_core::{AccountId, IssuanceId, RangeSet, SerialRange};
 
     fn trade(n: u64, price: i64, q: u64) -> Event {
-        Event::Traded(Box::new(Fill {
+        Event::Traded(Fill {
             trade: TradeId(n),
             instrument: InstrumentId(1),
             price_minor: price,
@@ -232,8 +232,8 @@ mod tests {
             serials: vec![(IssuanceId(1), RangeSet::from_range(SerialRange::new(1, q).unwrap()))],
             buyer_fee_minor: 0,
             seller_fee_minor: 0,
-            retirements: vec![],
-        }))
+            retirements: Box::default(),
+        })
     }
 
     #[test]

@@ -806,7 +806,7 @@ mod tests {
                 )],
                 buyer_fee_minor: 7,
                 seller_fee_minor: 9,
-                retirements: vec![],
+                retirements: Box::default(),
             };
             let events = [
                 vec![Event::InstrumentListed { instrument: i, currency }],
@@ -820,7 +820,7 @@ mod tests {
                         remaining_tonnes: 2,
                     },
                 ],
-                vec![order(2, 4, Side::Buy, 1), Event::Traded(Box::new(fill))],
+                vec![order(2, 4, Side::Buy, 1), Event::Traded(fill)],
             ];
             let batch: Vec<Committed> = events
                 .into_iter()

@@ -635,7 +635,7 @@ mod tests {
                 price_minor: 12_345,
                 quantity_tonnes: 11,
             },
-            Event::Traded(Box::new(Fill {
+            Event::Traded(Fill {
                 trade: TradeId(9),
                 instrument: i,
                 price_minor: -5,
@@ -648,8 +648,8 @@ mod tests {
                 serials: vec![(IssuanceId(1), serials), (IssuanceId(2), RangeSet::new())],
                 buyer_fee_minor: 100,
                 seller_fee_minor: 0,
-                retirements: vec![RetirementId(5), RetirementId(6)],
-            })),
+                retirements: Box::new([RetirementId(5), RetirementId(6)]),
+            }),
             Event::OrderRested {
                 order: OrderId(8),
                 instrument: i,
@@ -690,7 +690,7 @@ mod tests {
                     price_minor,
                     quantity_tonnes: 1,
                 },
-                Event::Traded(Box::new(Fill {
+                Event::Traded(Fill {
                     trade: TradeId(n as u64),
                     instrument: i,
                     price_minor: price_minor + n % 3,
@@ -703,8 +703,8 @@ mod tests {
                     serials: vec![],
                     buyer_fee_minor: n % 5,
                     seller_fee_minor: -(n % 2),
-                    retirements: vec![],
-                })),
+                    retirements: Box::default(),
+                }),
             ];
             let time_ms = 1_700_000_000_000 + (n / 10) * 1_001;
             let view =
@@ -816,7 +816,7 @@ mod tests {
                         rested: a % 3 == 0,
                     },
                     3 => Event::AccountOpened { account: AccountId(f), org: OrgId(g) },
-                    _ => Event::Traded(Box::new(Fill {
+                    _ => Event::Traded(Fill {
                         trade: TradeId(a),
                         instrument,
                         price_minor: amount(b),
@@ -832,7 +832,7 @@ mod tests {
                         retirements: (0..(e % 3))
                             .map(|r| RetirementId(r.wrapping_add(f)))
                             .collect(),
-                    })),
+                    }),
                 });
             }
             // Times of four-digit years are written by hand; the last two are not.

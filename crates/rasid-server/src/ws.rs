@@ -452,9 +452,9 @@ mod tests {
             serials: vec![(IssuanceId(1), RangeSet::from_range(SerialRange::new(n, n).unwrap()))],
             buyer_fee_minor: 0,
             seller_fee_minor: 0,
-            retirements: vec![],
+            retirements: Box::default(),
         };
-        Committed { seq, time_ms: 1_700_000_000_000, events: vec![Event::Traded(Box::new(fill))] }
+        Committed { seq, time_ms: 1_700_000_000_000, events: vec![Event::Traded(fill)] }
     }
 
     /// A client that falls further behind than the hub keeps is not waited for: the hub drops

@@ -535,7 +535,7 @@ impl Projection {
 impl Seen {
     fn note(&mut self, seq: u64, time_ms: i64, event: Event) {
         match event {
-            Event::Traded(fill) => self.trades.push((seq, time_ms, *fill)),
+            Event::Traded(fill) => self.trades.push((seq, time_ms, fill)),
             Event::OrderAccepted { order, .. } => {
                 self.accepted.insert(order.0, (seq, event));
             }

@@ -144,9 +144,12 @@ pub fn replay_into(
     let (tx, rx) = bounded::<Vec<Envelope>>(REPLAY_CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
         let executor = scope.spawn(move || -> Result<(), StoreError> {
+            // The events are not needed here: one list is reused for every command's.
+            let mut events = Vec::new();
             for chunk in rx {
                 for envelope in &chunk {
-                    state.execute(envelope).map_err(|r| StoreError::Corrupt {
+                    events.clear();
+                    state.execute_into(envelope, &mut events).map_err(|r| StoreError::Corrupt {
                         seq: envelope.seq,
                         reason: format!("the engine rejects it on replay ({})", r.code()),
                     })?;

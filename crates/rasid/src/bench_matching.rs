@@ -63,6 +63,9 @@ pub struct Venue {
     seq: u64,
     buyers: Vec<(OrgId, AccountId)>,
     sellers: Vec<(OrgId, AccountId)>,
+    /// The last command's events, in a list reused from command to command
+    /// (`State::execute_into`), as a sequencer that hands events on and clears would.
+    events: Vec<Event>,
 }
 
 /// The set-up, as commands. Ids are assigned in sequence after genesis (organizations and
@@ -148,6 +151,7 @@ impl Venue {
             seq: 0,
             buyers: (0..MEMBERS_PER_SIDE).map(member).collect(),
             sellers: (MEMBERS_PER_SIDE..2 * MEMBERS_PER_SIDE).map(member).collect(),
+            events: Vec::new(),
         };
         for (actor, command) in setup_commands() {
             v.exec(actor, command);
@@ -162,7 +166,7 @@ impl Venue {
     fn exec_at(&mut self, time_ms: i64, actor: OrgId, command: Command) -> Vec<Event> {
         self.seq += 1;
         let env = Envelope { seq: self.seq, time_ms, actor, command };
-        self.execute(&env)
+        self.execute(&env).to_vec()
     }
 
     /// The next envelope, carrying the command for one stream operation. It is built where it
@@ -202,13 +206,24 @@ impl Venue {
         }
     }
 
-    /// Executes an envelope from `envelope`; every operation of a generated stream is accepted.
-    pub fn execute(&mut self, env: &Envelope) -> Vec<Event> {
-        self.state.execute(env).unwrap_or_else(|r| panic!("a bench command was refused: {r}"))
+    /// Executes an envelope from `envelope` and returns its events; every operation of a
+    /// generated stream is accepted.
+    pub fn execute(&mut self, env: &Envelope) -> &[Event] {
+        self.events.clear();
+        self.state
+            .execute_into(env, &mut self.events)
+            .unwrap_or_else(|r| panic!("a bench command was refused: {r}"));
+        &self.events
+    }
+
+    /// Drops the last command's events, which `execute` does first: the latency pass calls it
+    /// before starting its clock, so that it times the command alone.
+    pub fn clear_events(&mut self) {
+        self.events.clear();
     }
 
     /// Executes one operation.
-    pub fn apply(&mut self, op: Op) -> Vec<Event> {
+    pub fn apply(&mut self, op: Op) -> &[Event] {
         let env = self.envelope(op);
         self.execute(&env)
     }
@@ -265,7 +280,8 @@ pub fn generate(ops: u64, seed: u64) -> (Vec<Op>, usize, StreamStats) {
             next_id += 1;
             op
         };
-        for e in venue.apply(op) {
+        venue.apply(op);
+        for e in &venue.events {
             match e {
                 Event::OrderRested { order, .. } => {
                     position.insert(order.0, resting.len());
@@ -381,7 +397,7 @@ fn rasid_throughput(ops: &[Op], seed_ops: usize) -> (f64, u64) {
     let mut trades = 0u64;
     let started = Instant::now();
     for op in timed {
-        trades += trades_in(&venue.apply(*op)) as u64;
+        trades += trades_in(venue.apply(*op)) as u64;
     }
     let secs = started.elapsed().as_secs_f64();
     venue.state.audit().expect("invariants hold after the benchmark");
@@ -533,11 +549,12 @@ fn rasid_latencies(ops: &[Op], seed_ops: usize) -> RasidRun {
     for op in timed {
         let env = venue.envelope(*op);
         let cancel = matches!(env.command, Command::CancelOrder { .. });
+        venue.clear_events();
         let t = Instant::now();
         let events = venue.execute(&env);
         let took_ns = t.elapsed().as_nanos() as u64;
         latencies.push(took_ns);
-        let traded = trades_in(&events);
+        let traded = trades_in(events);
         kinds.push(kind_of(cancel, traded) as u8);
         trades += traded as u64;
     }

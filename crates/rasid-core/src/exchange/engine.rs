@@ -136,7 +136,8 @@ impl State {
         actor: OrgId,
         req: &OrderRequest,
         env: &Envelope,
-    ) -> Outcome {
+        events: &mut Vec<Event>,
+    ) -> Result<(), Rejection> {
         let inst = self.tradable(req.instrument)?;
         let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
         let underlying = inst.spec.underlying;
@@ -242,8 +243,9 @@ impl State {
             reserved_cash_minor: hold,
             reserved_serials,
         };
-        // Room for the acceptance, a few fills and the rest/cancel event without regrowing.
-        let mut events = Vec::with_capacity(EVENTS_PER_ORDER_TYPICAL);
+        // Room for the acceptance, a few fills and the rest/cancel event without regrowing: a
+        // fresh list gets it in one allocation, a reused one has it already.
+        events.reserve(EVENTS_PER_ORDER_TYPICAL);
         events.push(Event::OrderAccepted {
             order: id,
             instrument: req.instrument,
@@ -252,9 +254,9 @@ impl State {
             price_minor: limit,
             quantity_tonnes: req.quantity_tonnes,
         });
-        let stopped = self.match_incoming(&mut order, env, &mut events);
-        self.finish_incoming(order, stopped, &mut events);
-        Ok(events)
+        let stopped = self.match_incoming(&mut order, env, events);
+        self.finish_incoming(order, stopped, events);
+        Ok(())
     }
 
     /// Rests what is left of an incoming order, or cancels it and releases what it holds.
@@ -486,26 +488,21 @@ impl State {
 
         let trade = TradeId(self.exchange.next_trade);
         self.exchange.next_trade += 1;
-        // The box is allocated first and the fill written into it: `Box::new` built the fill
-        // (136 bytes) on the stack and copied it into the allocation.
-        events.push(Event::Traded(Box::write(
-            Box::new_uninit(),
-            Fill {
-                trade,
-                instrument: incoming.instrument,
-                price_minor: price,
-                quantity_tonnes: q,
-                buy_order: buy_id,
-                sell_order: sell_id,
-                buyer,
-                seller,
-                aggressor: incoming.side,
-                serials: delivered,
-                buyer_fee_minor: to_i64(buyer_fee),
-                seller_fee_minor: to_i64(seller_fee),
-                retirements,
-            },
-        )));
+        events.push(Event::Traded(Fill {
+            trade,
+            instrument: incoming.instrument,
+            price_minor: price,
+            quantity_tonnes: q,
+            buy_order: buy_id,
+            sell_order: sell_id,
+            buyer,
+            seller,
+            aggressor: incoming.side,
+            serials: delivered,
+            buyer_fee_minor: to_i64(buyer_fee),
+            seller_fee_minor: to_i64(seller_fee),
+            retirements: retirements.into_boxed_slice(),
+        }));
         buyer_fee + seller_fee
     }
 
@@ -665,15 +662,23 @@ impl State {
         Ok(events)
     }
 
-    pub(crate) fn cancel_order(&mut self, actor: OrgId, id: OrderId) -> Outcome {
+    pub(crate) fn cancel_order(
+        &mut self,
+        actor: OrgId,
+        id: OrderId,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Rejection> {
         let slot = self.exchange.orders.slot_of(id).ok_or(Rejection::UnknownOrder)?;
         if self.exchange.orders.at(slot).org != actor {
             return Err(Rejection::Unauthorized);
         }
-        // A cancel produces exactly one event; `Vec::new` and a push would allocate room for four.
-        let mut events = Vec::with_capacity(1);
-        self.cancel_resting_slot(slot, CancelReason::Requested, &mut events);
-        Ok(events)
+        // A cancel produces exactly one event: a fresh list gets room for exactly one, where a
+        // push would allocate room for four.
+        if events.capacity() == 0 {
+            events.reserve_exact(1);
+        }
+        self.cancel_resting_slot(slot, CancelReason::Requested, events);
+        Ok(())
     }
 
     pub(crate) fn cancel_all_orders(
