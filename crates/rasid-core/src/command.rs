@@ -19,6 +19,10 @@ pub enum Selection {
     Ranges(Vec<SerialRange>),
 }
 
+/// Rare, large payloads (a project's description, a basket's criteria, a retirement's details)
+/// are boxed: a command is as large as its largest variant, and every order placed moves one.
+/// Boxing them took a command from 184 bytes to 104 (−18 instructions per operation of the
+/// matching bench). The encoding is the same either way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Bootstraps an empty ledger: the operator and registrar organizations and the system
@@ -36,7 +40,7 @@ pub enum Command {
         name: String,
     },
     RegisterProject {
-        info: ProjectInfo,
+        info: Box<ProjectInfo>,
     },
     /// Issues a vintage batch. Without `first_serial` the block is allocated after the highest
     /// serial issued so far; with it (imports at original positions) it must not overlap.
@@ -64,7 +68,7 @@ pub enum Command {
         account: AccountId,
         issuance: IssuanceId,
         selection: Selection,
-        details: RetirementDetails,
+        details: Box<RetirementDetails>,
     },
     Cancel {
         account: AccountId,
@@ -156,12 +160,12 @@ pub enum Command {
     /// Defines a basket (operator); list it with `ListInstrument` and `Underlying::Basket`.
     CreateBasket {
         name: String,
-        criteria: BasketCriteria,
+        criteria: Box<BasketCriteria>,
     },
     /// Changes a basket's criteria (operator); deposits that no longer qualify are returned.
     SetBasketCriteria {
         basket: BasketId,
-        criteria: BasketCriteria,
+        criteria: Box<BasketCriteria>,
     },
     /// Sets or clears a project's rating, 0–100 (registrar).
     SetProjectRating {
@@ -231,4 +235,14 @@ pub struct Envelope {
     pub time_ms: i64,
     pub actor: OrgId,
     pub command: Command,
+}
+
+#[cfg(test)]
+mod tests {
+    /// A size check, not a speed test: an unboxed large variant makes every command that size.
+    #[test]
+    fn commands_stay_small_enough_for_the_order_path() {
+        let command = std::mem::size_of::<super::Command>();
+        assert!(command <= 104, "Command grew to {command} bytes: box the large variant");
+    }
 }

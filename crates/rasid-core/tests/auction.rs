@@ -27,11 +27,11 @@ fn room(n: usize, fees: FeeSchedule) -> Room {
     h.run(
         g.registrar,
         Command::RegisterProject {
-            info: ProjectInfo {
+            info: Box::new(ProjectInfo {
                 country: "Uzbekistan".into(),
                 region: "Central Asia".into(),
                 ..rasid_core::testing::project(Program::GoldStandard, "GS1", "Cookstoves", seller.0)
-            },
+            }),
         },
     )
     .unwrap();

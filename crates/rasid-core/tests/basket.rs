@@ -30,7 +30,7 @@ fn project(
     dev: OrgId,
 ) -> Command {
     Command::RegisterProject {
-        info: ProjectInfo {
+        info: Box::new(ProjectInfo {
             program,
             external_id: id.into(),
             name: id.into(),
@@ -42,7 +42,7 @@ fn project(
             effect,
             basis,
             developer: dev,
-        },
+        }),
     }
 }
 
@@ -113,7 +113,11 @@ fn setup() -> Setup {
         vintage_min: Some(2020),
         ..Default::default()
     };
-    h.run(g.operator, Command::CreateBasket { name: "Nature 2020+".into(), criteria }).unwrap();
+    h.run(
+        g.operator,
+        Command::CreateBasket { name: "Nature 2020+".into(), criteria: Box::new(criteria) },
+    )
+    .unwrap();
     h.run(
         g.operator,
         Command::ListInstrument {
@@ -180,8 +184,11 @@ fn deposits_are_refused_naming_the_criterion_they_fail() {
         corsia: Some(CorsiaPhase::First),
         ..Default::default()
     };
-    s.h.run(s.g.operator, Command::CreateBasket { name: "Strict".into(), criteria: strict })
-        .unwrap();
+    s.h.run(
+        s.g.operator,
+        Command::CreateBasket { name: "Strict".into(), criteria: Box::new(strict) },
+    )
+    .unwrap();
     let (org, account) = s.seller;
     let to_strict = |issuance| Command::DepositToBasket {
         basket: BasketId(2),
@@ -197,7 +204,11 @@ fn deposits_are_refused_naming_the_criterion_they_fail() {
         effects: vec![Effect::Removal],
         ..Default::default()
     };
-    s.h.run(s.g.operator, Command::CreateBasket { name: "Rated".into(), criteria: rated }).unwrap();
+    s.h.run(
+        s.g.operator,
+        Command::CreateBasket { name: "Rated".into(), criteria: Box::new(rated) },
+    )
+    .unwrap();
     let to_rated = |issuance| Command::DepositToBasket {
         basket: BasketId(3),
         account,
@@ -283,8 +294,11 @@ fn criteria_changes_return_ineligible_deposits_and_open_orders_stay_valid() {
         ..Default::default()
     };
     let events =
-        s.h.run(s.g.operator, Command::SetBasketCriteria { basket: BASKET, criteria: rolled })
-            .unwrap();
+        s.h.run(
+            s.g.operator,
+            Command::SetBasketCriteria { basket: BASKET, criteria: Box::new(rolled) },
+        )
+        .unwrap();
     assert!(events.iter().any(|e| matches!(e, Event::BasketDepositReturned { issuance: IssuanceId(4), serials, .. } if serials.quantity_tonnes() == 40)));
     let h4 = s.h.state.holding(s.seller.1, IssuanceId(4)).unwrap();
     assert_eq!((h4.available.quantity_tonnes(), h4.reserved_tonnes), (90, 10));

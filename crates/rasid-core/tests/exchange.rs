@@ -43,12 +43,12 @@ fn market() -> Market {
     h.run(
         g.registrar,
         Command::RegisterProject {
-            info: ProjectInfo {
+            info: Box::new(ProjectInfo {
                 country: "Saudi Arabia".into(),
                 effect: Effect::Removal,
                 basis: Basis::Nature,
                 ..rasid_core::testing::project(Program::Vcs, "VCS1", "Mangroves", s1.0)
-            },
+            }),
         },
     )
     .unwrap();
@@ -406,7 +406,10 @@ fn buy_and_retire_retires_what_it_receives_in_the_same_step() {
         using_entity: String::new(),
         note: String::new(),
     };
-    let r = OrderRequest { retire: Some(details.clone()), ..req(m.b1.1, Side::Buy, 3_750, 40) };
+    let r = OrderRequest {
+        retire: Some(Box::new(details.clone())),
+        ..req(m.b1.1, Side::Buy, 3_750, 40)
+    };
     let events = m.place(m.b1, r).unwrap();
     let fill = &fills(&events)[0];
     assert_eq!(fill.retirements.len(), 1);
@@ -416,7 +419,8 @@ fn buy_and_retire_retires_what_it_receives_in_the_same_step() {
         ("Gulf Aviation Group", vec![range(1, 40)])
     );
     assert_eq!(m.held(m.b1.1, 1), (vec![], vec![]), "nothing stays with the buyer");
-    let sell_retire = OrderRequest { retire: Some(details), ..req(m.s1.1, Side::Sell, 3_750, 10) };
+    let sell_retire =
+        OrderRequest { retire: Some(Box::new(details)), ..req(m.s1.1, Side::Sell, 3_750, 10) };
     assert_eq!(m.place(m.s1, sell_retire), Err(Rejection::RetireRequiresBuy));
 }
 
@@ -507,7 +511,7 @@ fn serials_held_by_a_sell_order_cannot_be_retired_transferred_or_cancelled() {
         account: m.s1.1,
         issuance: IssuanceId(1),
         selection,
-        details: details.clone(),
+        details: Box::new(details.clone()),
     };
     assert_eq!(m.h.run(m.s1.0, retire(named.clone())), Err(Rejection::CreditsReserved));
     assert_eq!(

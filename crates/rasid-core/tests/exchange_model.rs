@@ -244,7 +244,7 @@ fn setup() -> (Harness, rasid_core::testing::Genesis, Vec<(OrgId, AccountId)>) {
     h.run(
         g.registrar,
         Command::RegisterProject {
-            info: ProjectInfo {
+            info: Box::new(ProjectInfo {
                 program: Program::Native,
                 external_id: "P".into(),
                 name: "P".into(),
@@ -256,7 +256,7 @@ fn setup() -> (Harness, rasid_core::testing::Genesis, Vec<(OrgId, AccountId)>) {
                 effect: Effect::Reduction,
                 basis: Basis::Technology,
                 developer: members[0].0,
-            },
+            }),
         },
     )
     .unwrap();

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 fn project(external_id: &str, developer: OrgId) -> Command {
     Command::RegisterProject {
-        info: ProjectInfo {
+        info: Box::new(ProjectInfo {
             program: Program::Vcs,
             external_id: external_id.into(),
             name: format!("Project {external_id}"),
@@ -27,7 +27,7 @@ fn project(external_id: &str, developer: OrgId) -> Command {
             effect: Effect::Reduction,
             basis: Basis::Nature,
             developer,
-        },
+        }),
     }
 }
 
@@ -144,7 +144,7 @@ fn retirement_is_recorded_irreversible_and_locatable() {
                 account: s.dev_acc,
                 issuance: IssuanceId(1),
                 selection: Selection::Ranges(vec![range(10, 19), range(30, 39)]),
-                details: details("Saudi Aramco"),
+                details: Box::new(details("Saudi Aramco")),
             },
         )
         .unwrap();
@@ -167,7 +167,7 @@ fn retirement_is_recorded_irreversible_and_locatable() {
         account: s.dev_acc,
         issuance: IssuanceId(1),
         selection: Selection::Ranges(vec![range(19, 20)]),
-        details: details("Someone else"),
+        details: Box::new(details("Someone else")),
     };
     assert_eq!(s.h.run(s.dev, again), Err(Rejection::AlreadyRetired));
 }
@@ -274,7 +274,7 @@ fn every_bad_input_has_its_own_code_and_changes_nothing() {
                 account: acc,
                 issuance: IssuanceId(1),
                 selection: Selection::Quantity(1),
-                details: details("  "),
+                details: Box::new(details("  ")),
             },
             Rejection::InvalidText,
         ),
@@ -544,7 +544,7 @@ proptest! {
                     } else {
                         None
                     };
-                    let r = h.run(members[actor].0, Command::Retire { account, issuance: iss, selection, details: details("B") });
+                    let r = h.run(members[actor].0, Command::Retire { account, issuance: iss, selection, details: Box::new(details("B")) });
                     prop_assert_eq!(r.is_ok(), expect.is_some(), "{:?}", r);
                     for s in expect.unwrap_or_default() {
                         m.serials.insert(s, (iss, Place::Retired));

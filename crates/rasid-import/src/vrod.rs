@@ -375,12 +375,12 @@ pub fn plan(phase: Phase, rows: &[Row], state: &State) -> Vec<Planned> {
                             account,
                             issuance: issuance.id,
                             selection: Selection::Quantity(r.retired_tonnes()),
-                            details: RetirementDetails {
+                            details: Box::new(RetirementDetails {
                                 beneficiary: HISTORICAL_BENEFICIARY.into(),
                                 purpose: Purpose::Other,
                                 using_entity: String::new(),
                                 note: HISTORICAL_NOTE.into(),
-                            },
+                            }),
                         },
                         lines: vec![r.line],
                     })
@@ -392,7 +392,7 @@ pub fn plan(phase: Phase, rows: &[Row], state: &State) -> Vec<Planned> {
 
 fn register(r: &Row, developer: OrgId) -> Command {
     Command::RegisterProject {
-        info: ProjectInfo {
+        info: Box::new(ProjectInfo {
             program: r.program,
             external_id: r.project_id.clone(),
             name: r.project_name.clone(),
@@ -404,7 +404,7 @@ fn register(r: &Row, developer: OrgId) -> Command {
             effect: r.effect,
             basis: r.basis(),
             developer,
-        },
+        }),
     }
 }
 

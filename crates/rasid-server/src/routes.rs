@@ -734,12 +734,12 @@ async fn retire(
         account: AccountId(req.account),
         issuance: IssuanceId(req.issuance),
         selection: selection(req.quantity, req.ranges)?,
-        details: RetirementDetails {
+        details: Box::new(RetirementDetails {
             beneficiary: req.beneficiary,
             purpose,
             using_entity: req.using_entity,
             note: req.note,
-        },
+        }),
     };
     submit_async(&app, caller.org, command).await.map(created)
 }
@@ -985,7 +985,7 @@ async fn place_order(
         post_only: req.post_only,
         client_order_id: req.client_order_id,
         self_trade,
-        retire,
+        retire: retire.map(Box::new),
     };
     submit_created(&app, caller.org, Command::PlaceOrder { order }).await
 }

@@ -35,7 +35,7 @@ fn seed(database: &DatabaseUrl) {
         (
             reg,
             Command::RegisterProject {
-                info: ProjectInfo {
+                info: Box::new(ProjectInfo {
                     country: "Saudi Arabia".into(),
                     effect: Effect::Removal,
                     basis: Basis::Nature,
@@ -45,7 +45,7 @@ fn seed(database: &DatabaseUrl) {
                         "Mangroves",
                         OrgId(DEV_ORG),
                     )
-                },
+                }),
             },
         ),
         (

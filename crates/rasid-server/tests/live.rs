@@ -34,12 +34,12 @@ fn seed(database: &DatabaseUrl) {
         (
             reg,
             Command::RegisterProject {
-                info: rasid_core::testing::project(
+                info: Box::new(rasid_core::testing::project(
                     Program::Vcs,
                     "VCS1",
                     "Mangroves",
                     OrgId(SELLER_ORG),
-                ),
+                )),
             },
         ),
         (

@@ -55,7 +55,7 @@ fn seed(database: &DatabaseUrl) {
         (OrgId(0), genesis),
         (op, Command::CreateOrganization { name: "Dev Co".into(), role: Role::Member }),
         (op, Command::OpenAccount { org: OrgId(DEV_ORG), name: "main".into() }),
-        (reg, Command::RegisterProject { info }),
+        (reg, Command::RegisterProject { info: Box::new(info) }),
         (reg, issue),
         (op, Command::ListInstrument { spec }),
     ];

@@ -177,7 +177,7 @@ fn seed(ledger: &Ledger) {
         (
             REGISTRAR,
             Command::RegisterProject {
-                info: ProjectInfo {
+                info: Box::new(ProjectInfo {
                     country: "Uzbekistan".into(),
                     region: "Central Asia".into(),
                     ..rasid_core::testing::project(
@@ -186,7 +186,7 @@ fn seed(ledger: &Ledger) {
                         "Cookstoves",
                         MEMBER,
                     )
-                },
+                }),
             },
         ),
         (

@@ -28,13 +28,16 @@ pub fn run(ctx: &Ctx, cmd: BasketCmd) -> Result<Output, Failure> {
     match cmd {
         BasketCmd::Create { name, criteria: c } => accepted(
             ctx,
-            ctx.submit(ctx.operator()?, Command::CreateBasket { name, criteria: criteria(c) })?,
+            ctx.submit(
+                ctx.operator()?,
+                Command::CreateBasket { name, criteria: Box::new(criteria(c)) },
+            )?,
         ),
         BasketCmd::Criteria { basket, criteria: c } => accepted(
             ctx,
             ctx.submit(
                 ctx.operator()?,
-                Command::SetBasketCriteria { basket, criteria: criteria(c) },
+                Command::SetBasketCriteria { basket, criteria: Box::new(criteria(c)) },
             )?,
         ),
         BasketCmd::List => ctx.read(|s| {

@@ -89,7 +89,7 @@ pub fn seed_load(ledger: &Ledger) -> Result<LoadSeed, Failure> {
         &ledger.submit(operator, Command::OpenAccount { org: member, name: "B".into() })?,
     );
     let project = match ledger
-        .submit(registrar, Command::RegisterProject { info: load_project(member) })?
+        .submit(registrar, Command::RegisterProject { info: Box::new(load_project(member)) })?
         .events[..]
     {
         [rasid_core::Event::ProjectRegistered { project }] => project,
@@ -152,12 +152,12 @@ fn load_command(seed: LoadSeed, i: u64) -> Command {
             account: seed.a,
             issuance: seed.issuance,
             selection: one,
-            details: RetirementDetails {
+            details: Box::new(RetirementDetails {
                 beneficiary: "Benchmark".into(),
                 purpose: Purpose::Voluntary,
                 using_entity: String::new(),
                 note: String::new(),
-            },
+            }),
         },
         k if k % 2 == 0 => {
             Command::Transfer { from: seed.a, to: seed.b, issuance: seed.issuance, selection: one }

@@ -258,7 +258,7 @@ fn seed(db: &DatabaseUrl) -> Result<(), Failure> {
         (
             reg,
             Command::RegisterProject {
-                info: rasid_core::testing::project(Program::Vcs, "B1", "Bench", SELLER.0),
+                info: Box::new(rasid_core::testing::project(Program::Vcs, "B1", "Bench", SELLER.0)),
             },
         ),
         (

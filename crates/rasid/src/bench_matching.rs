@@ -97,7 +97,7 @@ pub fn setup_commands() -> Vec<(OrgId, Command)> {
         basis: Basis::Technology,
         developer: OrgId(3 + MEMBERS_PER_SIDE),
     };
-    out.push((reg, Command::RegisterProject { info }));
+    out.push((reg, Command::RegisterProject { info: Box::new(info) }));
     for i in 0..MEMBERS_PER_SIDE {
         let buyer = AccountId(3 + i);
         let seller = AccountId(3 + MEMBERS_PER_SIDE + i);

@@ -194,7 +194,10 @@ fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
         basis: Basis::Nature,
         developer: dev,
     };
-    let project = match ctx.submit(registrar, Command::RegisterProject { info })?.events[..] {
+    let project = match ctx
+        .submit(registrar, Command::RegisterProject { info: Box::new(info) })?
+        .events[..]
+    {
         [Event::ProjectRegistered { project }] => project,
         _ => unreachable!("RegisterProject emits ProjectRegistered"),
     };
@@ -258,12 +261,12 @@ fn scene(ctx: &Ctx) -> Result<Scene, Failure> {
             account: buyer_acc,
             issuance,
             selection: Selection::Quantity(25_000),
-            details: RetirementDetails {
+            details: Box::new(RetirementDetails {
                 beneficiary: BUYER.into(),
                 purpose: Purpose::Corsia,
                 using_entity: "Gulf Aviation Group, CORSIA first phase 2024 offsetting".into(),
                 note: "Retired on Rasid".into(),
-            },
+            }),
         },
     )?;
     let retirement = match retired.events[..] {

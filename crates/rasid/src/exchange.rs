@@ -173,11 +173,13 @@ pub fn order(ctx: &Ctx, cmd: OrderCmd) -> Result<Output, Failure> {
                 post_only: a.post_only,
                 client_order_id: a.client_id.clone(),
                 self_trade: self_trade(&a.stp)?,
-                retire: a.retire_for.clone().map(|beneficiary| RetirementDetails {
-                    beneficiary,
-                    purpose: a.purpose,
-                    using_entity: String::new(),
-                    note: String::new(),
+                retire: a.retire_for.clone().map(|beneficiary| {
+                    Box::new(RetirementDetails {
+                        beneficiary,
+                        purpose: a.purpose,
+                        using_entity: String::new(),
+                        note: String::new(),
+                    })
                 }),
             };
             accepted(

@@ -113,7 +113,10 @@ fn hold_auction(ctx: &Ctx) -> Result<AuctionId, Failure> {
         ..Default::default()
     };
     let basket = match ctx
-        .submit(operator, Command::CreateBasket { name: "Core basket".into(), criteria })?
+        .submit(
+            operator,
+            Command::CreateBasket { name: "Core basket".into(), criteria: Box::new(criteria) },
+        )?
         .events[..]
     {
         [Event::BasketCreated { basket }] => basket,

@@ -198,7 +198,7 @@ fn handle(ctx: &Ctx, command: Cmd) -> Result<Output, Failure> {
                 account: a.account,
                 issuance: a.issuance,
                 selection: selection(a.selection),
-                details,
+                details: Box::new(details),
             };
             accepted(ctx, ctx.submit(ctx.owner(a.account)?, command)?)
         }
@@ -564,7 +564,7 @@ fn project(ctx: &Ctx, c: ProjectCmd) -> Result<Output, Failure> {
 
 fn register(a: RegisterArgs) -> Command {
     Command::RegisterProject {
-        info: ProjectInfo {
+        info: Box::new(ProjectInfo {
             program: a.program,
             external_id: a.external_id,
             name: a.name,
@@ -576,7 +576,7 @@ fn register(a: RegisterArgs) -> Command {
             effect: a.effect,
             basis: a.basis,
             developer: a.developer,
-        },
+        }),
     }
 }
 

@@ -238,7 +238,7 @@ impl State {
             post_only: req.post_only,
             client_order_id: req.client_order_id.clone(),
             self_trade: req.self_trade,
-            retire: req.retire.clone().map(Box::new),
+            retire: req.retire.clone(),
             created_at_ms: env.time_ms,
             reserved_cash_minor: hold,
             reserved_serials,

@@ -245,7 +245,8 @@ pub struct OrderRequest {
     pub client_order_id: Option<String>,
     pub self_trade: SelfTradePrevention,
     /// Buy-and-retire: what the order receives is retired at once for this beneficiary.
-    pub retire: Option<RetirementDetails>,
+    /// Boxed, as in `Order`: rare, and inline it made every command 72 bytes larger.
+    pub retire: Option<Box<RetirementDetails>>,
 }
 
 /// An open order resting in a book.

@@ -105,7 +105,7 @@ fn register(p: &ProjectRow, developer: OrgId) -> Command {
         .iter()
         .any(|w| t.contains(w));
     Command::RegisterProject {
-        info: ProjectInfo {
+        info: Box::new(ProjectInfo {
             program: p.space.program(),
             external_id: p.external_id.clone(),
             name: p.name.clone(),
@@ -117,7 +117,7 @@ fn register(p: &ProjectRow, developer: OrgId) -> Command {
             effect: if p.removal { Effect::Removal } else { Effect::Reduction },
             basis: if nature { Basis::Nature } else { Basis::Technology },
             developer,
-        },
+        }),
     }
 }
 
@@ -343,7 +343,7 @@ fn command(
             account,
             issuance,
             selection,
-            details: RetirementDetails {
+            details: Box::new(RetirementDetails {
                 beneficiary: r.beneficiary.clone(),
                 purpose: r.purpose,
                 using_entity: r.using_entity.clone(),
@@ -353,7 +353,7 @@ fn command(
                     row.source_key,
                     fields(&r.fields)
                 )),
-            },
+            }),
         },
         Kind::Cancelled(c) => Command::Cancel {
             account,

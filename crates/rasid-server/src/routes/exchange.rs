@@ -366,7 +366,8 @@ pub(super) async fn create_basket(
     caller: Caller,
     Body(req): Body<NewBasket>,
 ) -> Reply {
-    let command = Command::CreateBasket { name: req.name, criteria: criteria(req.criteria)? };
+    let command =
+        Command::CreateBasket { name: req.name, criteria: Box::new(criteria(req.criteria)?) };
     submit_async(&app, caller.org, command).await.map(created)
 }
 
@@ -377,7 +378,7 @@ pub(super) async fn set_criteria(
     Body(req): Body<CriteriaBody>,
 ) -> Reply {
     let basket: BasketId = parse_id(&id, "basket")?;
-    let command = Command::SetBasketCriteria { basket, criteria: criteria(req)? };
+    let command = Command::SetBasketCriteria { basket, criteria: Box::new(criteria(req)?) };
     submit_async(&app, caller.org, command).await.map(ok)
 }
 

@@ -286,7 +286,7 @@ pub(super) async fn register_project(
         basis,
         developer: OrgId(req.developer),
     };
-    let command = Command::RegisterProject { info };
+    let command = Command::RegisterProject { info: Box::new(info) };
     submit_async(&app, caller.org, command).await.map(created)
 }
 
