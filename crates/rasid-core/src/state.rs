@@ -72,8 +72,9 @@ pub struct State {
 }
 
 /// `State` as it is decoded: the same fields in the same order (so the same bytes), with cash
-/// and holdings as the plain maps they encode as. Their dense indexes are built only after
-/// every account they name is known to exist: a ledger may have any number of accounts without
+/// and holdings as the plain maps they encode as, and the exchange in its encoded form (its
+/// open orders are indexed by account too). Their dense indexes are built only after every
+/// account they name is known to exist: a ledger may have any number of accounts without
 /// cash or holdings before one with, so the accounts map, not the entries decoded so far, is
 /// what bounds the index (and a corrupt snapshot cannot make decoding allocate up to an
 /// arbitrary account id).
@@ -99,7 +100,7 @@ struct StateWire {
     cash: BTreeMap<(AccountId, Currency), Balance>,
     cash_in_minor: BTreeMap<Currency, i128>,
     classes: BTreeMap<(ProjectId, u16), Vec<IssuanceId>>,
-    exchange: ExchangeState,
+    exchange: crate::exchange::ExchangeWire,
     auctions: crate::exchange::auction::AuctionState,
     baskets: crate::exchange::basket::BasketState,
 }
@@ -120,6 +121,7 @@ impl TryFrom<StateWire> for State {
         for (key, holding) in w.holdings {
             *holdings.or_default(key).0 = holding;
         }
+        let exchange = ExchangeState::from_wire(w.exchange, |a| w.accounts.contains_key(&a))?;
         Ok(Self {
             last_seq: w.last_seq,
             last_time_ms: w.last_time_ms,
@@ -143,7 +145,7 @@ impl TryFrom<StateWire> for State {
             cash,
             cash_in_minor: w.cash_in_minor,
             classes: w.classes,
-            exchange: w.exchange,
+            exchange,
             auctions: w.auctions,
             baskets: w.baskets,
         })
@@ -484,6 +486,65 @@ mod tests {
         let mut state = with_accounts(3);
         state.holdings.or_default((AccountId(4), IssuanceId(1)));
         assert!(decode_state(&encode_state(&state)).is_err());
+    }
+
+    /// Regression: the arena's per-account order lists are indexed by account id, so an order
+    /// of an account that does not exist, with an id as large as a corrupt snapshot may hold,
+    /// would have sized that index (and aborted the process). Decoding refuses it first.
+    #[test]
+    fn a_snapshot_with_an_order_of_an_unknown_account_is_refused() {
+        use crate::exchange::{
+            Book, FeeSchedule, Instrument, InstrumentSpec, InstrumentStatus, Order, OrderId,
+            SelfTradePrevention, Side, TimeInForce, Underlying,
+        };
+        let encoded = |accounts: u64| {
+            let mut state = with_accounts(accounts);
+            let id = InstrumentId(1);
+            let spec = InstrumentSpec {
+                symbol: "X".into(),
+                underlying: Underlying::ProjectVintage {
+                    project: ProjectId(1),
+                    vintage_year: 2024,
+                },
+                currency: Currency::Sar,
+                tick_minor: 1,
+                lot_tonnes: 1,
+                band_bps: 1_000,
+                reference_price_minor: 100,
+                fees: FeeSchedule { maker_bps: 0, taker_bps: 0, min_fee_minor: 0 },
+            };
+            let instrument = Instrument { id, spec, status: InstrumentStatus::Open };
+            state.exchange.instruments.insert(id, instrument);
+            state.exchange.next_instrument = 2;
+            let order = Order {
+                id: OrderId(1),
+                instrument: id,
+                account: AccountId(3),
+                org: OrgId(1),
+                side: Side::Buy,
+                price_minor: 100,
+                quantity_tonnes: 5,
+                remaining_tonnes: 5,
+                time_in_force: TimeInForce::Gtc,
+                post_only: false,
+                client_order_id: None,
+                self_trade: SelfTradePrevention::CancelResting,
+                retire: None,
+                created_at_ms: 0,
+                reserved_cash_minor: 500,
+                reserved_serials: Vec::new(),
+            };
+            let ex = &mut state.exchange;
+            let slot = ex.orders.insert(order);
+            let mut book = Book::default();
+            book.push_back(&mut ex.orders, slot);
+            ex.books.insert(id, book);
+            ex.next_order = 2;
+            encode_state(&state)
+        };
+        // The two encodings differ only in whether account 3 exists.
+        assert!(decode_state(&encoded(3)).is_ok(), "the order's account exists");
+        assert!(decode_state(&encoded(2)).is_err(), "account 3 does not exist");
     }
 
     /// Regression: decoding derives each instrument's price band from its terms, and terms

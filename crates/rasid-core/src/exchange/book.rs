@@ -12,7 +12,9 @@
 
 use super::ladder::Ladder;
 use super::{Order, OrderId, Side};
+use crate::dense::DenseMap;
 use crate::id_hash::IdHashMap;
+use crate::ids::AccountId;
 
 /// "No slot": the end of a queue.
 pub(crate) const NIL: u32 = u32::MAX;
@@ -59,8 +61,12 @@ pub struct Orders {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
     index: IdMap<OrderId>,
-    /// First slot of each account's list; accounts without open orders are absent.
-    accounts: IdMap<crate::ids::AccountId>,
+    /// First slot of each account's list, `NIL` (or absent) for an account without open orders.
+    /// Indexed by account id: every rest and every removal of a list's head finds its account
+    /// here, and a hash map's probe cost several times the instructions of an array index.
+    /// Decoding checks that every order's account exists before it indexes the order here
+    /// (`ExchangeState::from_wire`).
+    accounts: DenseMap<AccountId, u32>,
 }
 
 impl Orders {
@@ -131,7 +137,7 @@ impl Orders {
         let previous = self.index.insert(id, slot);
         assert!(previous.is_none(), "order ids are unique");
         // The new order becomes the head of its account's list.
-        let head = std::mem::replace(self.accounts.entry(account).or_insert(NIL), slot);
+        let head = std::mem::replace(self.accounts.get_or_insert_with(account, || NIL), slot);
         self.entry_mut(slot).account_next = head;
         if head != NIL {
             self.entry_mut(head).account_prev = slot;
@@ -167,10 +173,8 @@ impl Orders {
         }
         if before != NIL {
             self.entry_mut(before).account_next = after;
-        } else if after != NIL {
-            self.accounts.insert(account, after);
         } else {
-            self.accounts.remove(&account);
+            *self.accounts.get_mut(&account).expect("a listed account has a head") = after;
         }
         self.free.push(slot);
     }
@@ -182,7 +186,7 @@ impl Orders {
     }
 
     /// One account's open orders, oldest (lowest id) first.
-    pub fn of_account(&self, account: crate::ids::AccountId) -> Vec<&Order> {
+    pub fn of_account(&self, account: AccountId) -> Vec<&Order> {
         let mut out = Vec::new();
         let mut slot = self.accounts.get(&account).copied().unwrap_or(NIL);
         while slot != NIL {

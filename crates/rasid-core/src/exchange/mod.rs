@@ -371,8 +371,13 @@ type SideWire = Vec<(i64, Vec<OrderId>)>;
 
 /// How the exchange state is encoded and compared: open orders in id order and queues as ids,
 /// so equal ledgers encode to equal bytes whatever slots their orders happen to occupy.
+///
+/// It is decoded as part of `State` (`StateWire` in `state.rs`), which turns it into an
+/// `ExchangeState` once the accounts are known: the arena's per-account lists are indexed by
+/// account id, so an order naming an account that does not exist is refused before it can size
+/// anything.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct ExchangeWire {
+pub(crate) struct ExchangeWire {
     // Dense maps encode exactly as the `BTreeMap`s they replaced; decoding them bounds the ids.
     instruments: crate::dense::DenseMap<InstrumentId, Instrument>,
     symbols: BTreeMap<String, InstrumentId>,
@@ -411,13 +416,20 @@ impl ExchangeState {
         }
     }
 
-    /// Rebuilds the arena and the books from the encoded form, refusing an encoding whose
-    /// queues do not link exactly the open orders at their instrument, side and price.
-    fn from_wire(w: ExchangeWire) -> Result<Self, String> {
+    /// Rebuilds the arena and the books from the encoded form, refusing an encoding with an
+    /// order of an account that does not exist, or whose queues do not link exactly the open
+    /// orders at their instrument, side and price.
+    pub(crate) fn from_wire(
+        w: ExchangeWire,
+        account_exists: impl Fn(AccountId) -> bool,
+    ) -> Result<Self, String> {
         let mut orders = book::Orders::default();
         for o in w.orders {
             if orders.get(o.id).is_some() {
                 return Err(format!("{} is encoded twice", o.id));
+            }
+            if !account_exists(o.account) {
+                return Err(format!("{} belongs to an account that does not exist", o.id));
             }
             orders.insert(o);
         }
@@ -482,13 +494,6 @@ impl Eq for ExchangeState {}
 impl Serialize for ExchangeState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_wire().serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for ExchangeState {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let wire = ExchangeWire::deserialize(deserializer)?;
-        Self::from_wire(wire).map_err(serde::de::Error::custom)
     }
 }
 
