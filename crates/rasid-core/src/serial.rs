@@ -674,7 +674,9 @@ impl RangeSet {
         };
         let (old, new) = (v.len(), ranges.len());
         let end = old + new;
-        v.resize(end, SerialRange { first: 0, last: 0 });
+        // Grown by copying the new ranges in (each slot is overwritten below): `resize` pushed
+        // its filler one element at a time.
+        v.extend_from_slice(ranges);
         let s = v.as_mut_slice();
         // Old ranges still to place are `s[..i]`, new ones `ranges[..j]`; the merged ranges
         // placed so far are `s[w..end]`, and `w - i >= j` throughout, so writing at `w - 1`

@@ -35,7 +35,10 @@ const BASELINE_PG_STATEMENT_ROWS: usize = 1_000;
 pub fn run(cmd: BenchCmd, database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
         BenchCmd::Registry { commands } => registry(commands, database),
-        BenchCmd::Matching { ops, durable_ops, rounds } => {
+        BenchCmd::Matching { ops, count_loop: Some(loop_ops), .. } => {
+            crate::bench_matching::count_loop(ops, loop_ops)
+        }
+        BenchCmd::Matching { ops, durable_ops, rounds, count_loop: None } => {
             crate::bench_matching::run(ops, durable_ops, rounds)
         }
         BenchCmd::Auction { bids, tonnes } => crate::bench_matching::auction(bids, tonnes),

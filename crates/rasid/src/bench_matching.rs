@@ -394,14 +394,36 @@ fn trades_in(events: &[Event]) -> usize {
 fn rasid_throughput(ops: &[Op], seed_ops: usize) -> (f64, u64) {
     let mut venue = seeded_venue(ops, seed_ops);
     let timed = &ops[seed_ops..];
-    let mut trades = 0u64;
     let started = Instant::now();
-    for op in timed {
-        trades += trades_in(venue.apply(*op)) as u64;
-    }
+    let trades = timed_loop(&mut venue, timed);
     let secs = started.elapsed().as_secs_f64();
     venue.state.audit().expect("invariants hold after the benchmark");
     (timed.len() as f64 / secs, trades)
+}
+
+/// The throughput pass's loop. Out of line so that callgrind can count it alone
+/// (`--toggle-collect='*timed_loop*'`); one call per pass, so it costs the pass nothing.
+#[inline(never)]
+fn timed_loop(venue: &mut Venue, ops: &[Op]) -> u64 {
+    let mut trades = 0u64;
+    for op in ops {
+        trades += trades_in(venue.apply(*op)) as u64;
+    }
+    trades
+}
+
+/// `bench matching --count-loop`: the throughput loop once over the first `loop_ops`
+/// operations after the seed of the `ops` stream, and nothing else. Under callgrind its count
+/// divided by the operations is the number to compare between builds (docs/HANDOFF.md).
+pub fn count_loop(ops: u64, loop_ops: u64) -> Result<Output, Failure> {
+    let (stream, seed_ops, _) = generate(ops, 42);
+    let timed = &stream[seed_ops..];
+    let n = usize::try_from(loop_ops).unwrap_or(usize::MAX).min(timed.len());
+    let mut venue = seeded_venue(&stream, seed_ops);
+    let trades = timed_loop(&mut venue, &timed[..n]);
+    venue.state.audit().map_err(|e| Failure::Internal(e.to_string()))?;
+    let text = format!("{n} operations after {seed_ops} seed orders: {trades} trades");
+    Ok(Output::new(text, json!({ "ops": n, "seed_ops": seed_ops, "trades": trades })))
 }
 
 /// Most throughput passes `bench matching --rounds` takes of each engine: each pass of the
@@ -850,6 +872,25 @@ mod tests {
         assert!(t["met"]["durable_orders_per_sec"].is_null(), "{t}");
         let line = targets_line(&t, 1_000.0, 5_000, None);
         assert!(line.contains("NOT met (1000)") && line.contains("not measured"), "{line}");
+    }
+
+    /// `--count-loop` runs the throughput pass's loop over a prefix of the same stream: over
+    /// all of it, the trades the run reports; over a prefix, that many operations; past the
+    /// end, the whole stream.
+    #[test]
+    fn count_loop_runs_a_prefix_of_the_benchmarks_stream() {
+        let ops = 20_000;
+        let (stream, seed_ops, _) = generate(ops, 42);
+        let all = (stream.len() - seed_ops) as u64;
+        let whole = run(ops, 0, 1).expect("the bench runs");
+        let counted = count_loop(ops, all).expect("the loop runs");
+        assert_eq!(counted.json["trades"], whole.json["trades"], "{}", counted.json);
+        let prefix = count_loop(ops, 1_000).expect("the loop runs");
+        assert_eq!(prefix.json["ops"], 1_000);
+        let fewer = prefix.json["trades"].as_u64().expect("trades");
+        assert!(fewer < counted.json["trades"].as_u64().expect("trades"), "{}", prefix.json);
+        let past = count_loop(ops, all + 5).expect("the loop runs");
+        assert_eq!(past.json["ops"], all);
     }
 
     #[test]

@@ -769,6 +769,12 @@ pub enum BenchCmd {
         /// and Rasid's p50 and p99, is the median of its passes.
         #[arg(long, default_value_t = 1)]
         rounds: u32,
+        /// Instead of the benchmark, run Rasid's throughput loop once over the first N
+        /// operations after the seed and print its trades: for counting its instructions
+        /// under callgrind (`--toggle-collect='*timed_loop*'`), which gives the same count on
+        /// every run where wall clock here moves ±20%.
+        #[arg(long, value_name = "N")]
+        count_loop: Option<u64>,
     },
     /// Orders through the HTTP server (keep-alive HTTP/1.1, JSON, durable before reply) on a
     /// temporary database: throughput, latency at a fixed offered rate, and WebSocket trade
