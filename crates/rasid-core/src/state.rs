@@ -461,6 +461,31 @@ mod tests {
         state
     }
 
+    /// A state with `accounts` accounts and one listed instrument (id 1) of tick `tick_minor`,
+    /// its book empty.
+    fn with_instrument(accounts: u64, tick_minor: i64) -> State {
+        use crate::exchange::{
+            Book, FeeSchedule, Instrument, InstrumentSpec, InstrumentStatus, Underlying,
+        };
+        let mut state = with_accounts(accounts);
+        let spec = InstrumentSpec {
+            symbol: "X".into(),
+            underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2024 },
+            currency: Currency::Sar,
+            tick_minor,
+            lot_tonnes: 1,
+            band_bps: 1_000,
+            reference_price_minor: 100,
+            fees: FeeSchedule { maker_bps: 0, taker_bps: 0, min_fee_minor: 0 },
+        };
+        let id = InstrumentId(1);
+        let instrument = Instrument { id, spec, status: InstrumentStatus::Open };
+        state.exchange.instruments.insert(id, instrument);
+        state.exchange.books.insert(id, Book::default());
+        state.exchange.next_instrument = 2;
+        state
+    }
+
     /// Regression: cash and holdings were decoded with the dense maps' gap rule, so a ledger
     /// whose first 65,537 or more accounts had no cash (or no holdings) could not be decoded
     /// from its own snapshot.
@@ -493,32 +518,12 @@ mod tests {
     /// would have sized that index (and aborted the process). Decoding refuses it first.
     #[test]
     fn a_snapshot_with_an_order_of_an_unknown_account_is_refused() {
-        use crate::exchange::{
-            Book, FeeSchedule, Instrument, InstrumentSpec, InstrumentStatus, Order, OrderId,
-            SelfTradePrevention, Side, TimeInForce, Underlying,
-        };
+        use crate::exchange::{Order, OrderId, SelfTradePrevention, Side, TimeInForce};
         let encoded = |accounts: u64| {
-            let mut state = with_accounts(accounts);
-            let id = InstrumentId(1);
-            let spec = InstrumentSpec {
-                symbol: "X".into(),
-                underlying: Underlying::ProjectVintage {
-                    project: ProjectId(1),
-                    vintage_year: 2024,
-                },
-                currency: Currency::Sar,
-                tick_minor: 1,
-                lot_tonnes: 1,
-                band_bps: 1_000,
-                reference_price_minor: 100,
-                fees: FeeSchedule { maker_bps: 0, taker_bps: 0, min_fee_minor: 0 },
-            };
-            let instrument = Instrument { id, spec, status: InstrumentStatus::Open };
-            state.exchange.instruments.insert(id, instrument);
-            state.exchange.next_instrument = 2;
+            let mut state = with_instrument(accounts, 1);
             let order = Order {
                 id: OrderId(1),
-                instrument: id,
+                instrument: InstrumentId(1),
                 account: AccountId(3),
                 org: OrgId(1),
                 side: Side::Buy,
@@ -536,9 +541,7 @@ mod tests {
             };
             let ex = &mut state.exchange;
             let slot = ex.orders.insert(order);
-            let mut book = Book::default();
-            book.push_back(&mut ex.orders, slot);
-            ex.books.insert(id, book);
+            ex.books.get_mut(&InstrumentId(1)).expect("listed").push_back(&mut ex.orders, slot);
             ex.next_order = 2;
             encode_state(&state)
         };
@@ -552,27 +555,8 @@ mod tests {
     /// decoding error.
     #[test]
     fn a_snapshot_with_an_instrument_of_invalid_terms_is_refused_without_panicking() {
-        use crate::exchange::{
-            Book, FeeSchedule, Instrument, InstrumentSpec, InstrumentStatus, Underlying,
-        };
-        let spec = |tick_minor| InstrumentSpec {
-            symbol: "X".into(),
-            underlying: Underlying::ProjectVintage { project: ProjectId(1), vintage_year: 2024 },
-            currency: Currency::Sar,
-            tick_minor,
-            lot_tonnes: 1,
-            band_bps: 1_000,
-            reference_price_minor: 100,
-            fees: FeeSchedule { maker_bps: 0, taker_bps: 0, min_fee_minor: 0 },
-        };
         for (tick_minor, decodes) in [(1, true), (0, false)] {
-            let mut state = State::new();
-            let id = InstrumentId(1);
-            let instrument =
-                Instrument { id, spec: spec(tick_minor), status: InstrumentStatus::Open };
-            state.exchange.instruments.insert(id, instrument);
-            state.exchange.books.insert(id, Book::default());
-            state.exchange.next_instrument = 2;
+            let state = with_instrument(0, tick_minor);
             assert_eq!(decode_state(&encode_state(&state)).is_ok(), decodes, "tick {tick_minor}");
         }
     }
