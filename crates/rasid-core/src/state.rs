@@ -374,6 +374,11 @@ impl State {
         self.exchange.orders.get(id)
     }
 
+    /// Trades made on every instrument since genesis (trade ids are numbered from 1).
+    pub fn trades_made(&self) -> u64 {
+        self.exchange.next_trade - 1
+    }
+
     /// One account's open orders, oldest first.
     pub fn orders_of(&self, account: AccountId) -> impl Iterator<Item = &Order> {
         self.exchange.orders.of_account(account).into_iter()
