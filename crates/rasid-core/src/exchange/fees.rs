@@ -59,6 +59,7 @@ impl FeeSchedule {
     }
 
     /// Cash a buy order of `quantity` tonnes at `price` holds.
+    #[inline]
     pub fn buy_hold(
         &self,
         quantity_tonnes: u64,
@@ -96,6 +97,8 @@ impl FeeSchedule {
     }
 
     /// `buy_hold` computed in 128 bits, for any input.
+    #[cold]
+    #[inline(never)]
     fn buy_hold_wide(
         &self,
         quantity_tonnes: u64,
