@@ -184,6 +184,7 @@ impl State {
         let bands_ok = ex.bands.len() == ex.instruments.len()
             && ex.instruments.iter().all(|(id, i)| ex.bands.get(id) == Some(&i.band()));
         if !ex.orders.accounts_consistent()
+            || !ex.orders.index_consistent()
             || client_ids != ex.client_ids
             || expiries != ex.expiries
             || !symbols_ok

@@ -11,9 +11,9 @@
 //! `ExchangeState`'s `Serialize`), and two states are equal when those encodings are.
 
 use super::ladder::Ladder;
+use super::order_index::OrderIndex;
 use super::{Order, OrderId, Side};
 use crate::dense::DenseMap;
-use crate::id_hash::IdHashMap;
 use crate::ids::AccountId;
 
 /// "No slot": the end of a queue.
@@ -51,8 +51,6 @@ struct Entry {
     account_next: u32,
 }
 
-type IdMap<K> = IdHashMap<K, u32>;
-
 /// Every open order, in slots, with two indexes: by id, and per account as a list linked
 /// through the slots (O(1) to maintain on every rest and removal, where an ordered set of
 /// `(account, order)` pairs cost two B-tree searches per order).
@@ -60,7 +58,8 @@ type IdMap<K> = IdHashMap<K, u32>;
 pub struct Orders {
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
-    index: IdMap<OrderId>,
+    /// Where each open order is (`order_index.rs`).
+    index: OrderIndex,
     /// First slot of each account's list, `NIL` (or absent) for an account without open orders.
     /// Indexed by account id: every rest and every removal of a list's head finds its account
     /// here, and a hash map's probe cost several times the instructions of an array index.
@@ -79,16 +78,16 @@ impl Orders {
     }
 
     pub fn get(&self, id: OrderId) -> Option<&Order> {
-        self.index.get(&id).map(|s| self.at(*s))
+        self.index.get(id).map(|s| self.at(s))
     }
 
     pub(crate) fn get_mut(&mut self, id: OrderId) -> Option<&mut Order> {
-        let slot = *self.index.get(&id)?;
+        let slot = self.index.get(id)?;
         Some(self.at_mut(slot))
     }
 
     pub(crate) fn slot_of(&self, id: OrderId) -> Option<u32> {
-        self.index.get(&id).copied()
+        self.index.get(id)
     }
 
     fn entry(&self, slot: u32) -> &Entry {
@@ -166,7 +165,7 @@ impl Orders {
         debug_assert!(entry.prev == NIL && entry.next == NIL, "unlinked before removal");
         let (id, account) = (entry.order.id, entry.order.account);
         let (before, after) = (entry.account_prev, entry.account_next);
-        let removed = self.index.remove(&id);
+        let removed = self.index.remove(id);
         assert_eq!(removed, Some(slot), "the index agrees with the slots");
         if after != NIL {
             self.entry_mut(after).account_prev = before;
@@ -218,6 +217,21 @@ impl Orders {
             }
         }
         linked == self.len()
+    }
+
+    /// Checks the id index against the slots: every stored order is found at its slot, and
+    /// nothing else is indexed. For the audit.
+    pub(crate) fn index_consistent(&self) -> bool {
+        let mut stored = 0usize;
+        for (slot, entry) in self.slots.iter().enumerate() {
+            if let Some(e) = entry {
+                stored += 1;
+                if self.index.get(e.order.id).is_none_or(|s| s as usize != slot) {
+                    return false;
+                }
+            }
+        }
+        self.index.is_consistent() && stored == self.index.len()
     }
 
     /// Ids of the open orders that satisfy `keep`, ascending: for commands that act on many

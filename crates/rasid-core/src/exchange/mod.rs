@@ -11,6 +11,7 @@ pub mod book;
 pub mod engine;
 pub mod fees;
 pub mod ladder;
+mod order_index;
 pub mod reserved;
 
 use crate::ids::{AccountId, IssuanceId, OrgId, ProjectId};
