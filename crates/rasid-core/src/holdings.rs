@@ -195,6 +195,7 @@ impl AccountEntry {
     /// position), each group sorted and merged in one pass (`merge_disjoint_sorted`). Out of
     /// line: it runs once per many credits. A comparison sort of the whole log by issuance
     /// and serial and inserting range by range cost about a tenth of the matching bench.
+    /// `shrink` gives the log's memory back down to `LOGGED_CAPACITY_KEPT` (see `merge_log`).
     #[inline(never)]
     fn merge_logged(&mut self, shrink: bool) {
         let AccountHoldings::Sorted { holdings, .. } = &mut self.held else {

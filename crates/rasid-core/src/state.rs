@@ -376,7 +376,7 @@ impl State {
 
     /// Trades made on every instrument since genesis (trade ids are numbered from 1).
     pub fn trades_made(&self) -> u64 {
-        self.exchange.next_trade - 1
+        self.exchange.next_trade.saturating_sub(1)
     }
 
     /// One account's open orders, oldest first.

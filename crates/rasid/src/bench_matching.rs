@@ -68,8 +68,8 @@ pub struct Venue {
     events: Vec<Event>,
     /// The envelope of the next order and of the next cancel. `prepare` writes an operation's
     /// fields into one of them, as a gateway decoding into a reused buffer would: building a
-    /// fresh envelope per operation and dropping its command afterwards cost about 60
-    /// instructions per operation, 3% of the timed loop, none of it the engine's.
+    /// fresh envelope per operation and dropping its command afterwards cost about 30
+    /// instructions per operation, 1.5% of the timed loop, none of it the engine's.
     place: Envelope,
     cancel: Envelope,
 }
@@ -259,6 +259,8 @@ impl Venue {
     /// Executes the envelope `prepare` filled in and returns its events; every operation of a
     /// generated stream is accepted.
     pub fn execute_prepared(&mut self, which: Prepared) -> &[Event] {
+        // Chosen field by field rather than through `prepared`, which would borrow the whole
+        // venue while the state and the events are borrowed mutably beside it.
         let env = match which {
             Prepared::Place => &self.place,
             Prepared::Cancel => &self.cancel,
