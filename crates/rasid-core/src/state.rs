@@ -518,41 +518,56 @@ mod tests {
         assert!(decode_state(&encode_state(&state)).is_err());
     }
 
+    /// A ledger with `accounts` accounts and one instrument, with one resting buy of
+    /// account 3 under `id` and the exchange's next order id `next_order`, encoded as a
+    /// snapshot (which the engine itself would never write unless both are right).
+    fn snapshot_with_order(accounts: u64, id: u64, next_order: u64) -> Vec<u8> {
+        use crate::exchange::{Order, OrderId, SelfTradePrevention, Side, TimeInForce};
+        let mut state = with_instrument(accounts, 1);
+        let order = Order {
+            id: OrderId(id),
+            instrument: InstrumentId(1),
+            account: AccountId(3),
+            org: OrgId(1),
+            side: Side::Buy,
+            price_minor: 100,
+            quantity_tonnes: 5,
+            remaining_tonnes: 5,
+            time_in_force: TimeInForce::Gtc,
+            post_only: false,
+            client_order_id: None,
+            self_trade: SelfTradePrevention::CancelResting,
+            retire: None,
+            created_at_ms: 0,
+            reserved_cash_minor: 500,
+            reserved_serials: Vec::new(),
+        };
+        let ex = &mut state.exchange;
+        let slot = ex.orders.insert(order);
+        ex.books.get_mut(&InstrumentId(1)).expect("listed").push_back(&mut ex.orders, slot);
+        ex.next_order = next_order;
+        encode_state(&state)
+    }
+
     /// Regression: the arena's per-account order lists are indexed by account id, so an order
     /// of an account that does not exist, with an id as large as a corrupt snapshot may hold,
     /// would have sized that index (and aborted the process). Decoding refuses it first.
     #[test]
     fn a_snapshot_with_an_order_of_an_unknown_account_is_refused() {
-        use crate::exchange::{Order, OrderId, SelfTradePrevention, Side, TimeInForce};
-        let encoded = |accounts: u64| {
-            let mut state = with_instrument(accounts, 1);
-            let order = Order {
-                id: OrderId(1),
-                instrument: InstrumentId(1),
-                account: AccountId(3),
-                org: OrgId(1),
-                side: Side::Buy,
-                price_minor: 100,
-                quantity_tonnes: 5,
-                remaining_tonnes: 5,
-                time_in_force: TimeInForce::Gtc,
-                post_only: false,
-                client_order_id: None,
-                self_trade: SelfTradePrevention::CancelResting,
-                retire: None,
-                created_at_ms: 0,
-                reserved_cash_minor: 500,
-                reserved_serials: Vec::new(),
-            };
-            let ex = &mut state.exchange;
-            let slot = ex.orders.insert(order);
-            ex.books.get_mut(&InstrumentId(1)).expect("listed").push_back(&mut ex.orders, slot);
-            ex.next_order = 2;
-            encode_state(&state)
-        };
         // The two encodings differ only in whether account 3 exists.
-        assert!(decode_state(&encoded(3)).is_ok(), "the order's account exists");
-        assert!(decode_state(&encoded(2)).is_err(), "account 3 does not exist");
+        assert!(decode_state(&snapshot_with_order(3, 1, 2)).is_ok(), "the order's account exists");
+        assert!(decode_state(&snapshot_with_order(2, 1, 2)).is_err(), "account 3 does not exist");
+    }
+
+    /// Regression (found before it shipped): the order index's window ended one past the
+    /// newest id, which for an order id of 2^64 − 1 overflowed, a panic in release too, while
+    /// decoding. The index now keeps that id with the older orders, and decoding refuses any
+    /// order id the exchange had not issued yet.
+    #[test]
+    fn a_snapshot_with_an_order_id_not_yet_issued_is_refused_without_panicking() {
+        assert!(decode_state(&snapshot_with_order(3, 7, 8)).is_ok());
+        assert!(decode_state(&snapshot_with_order(3, 8, 8)).is_err(), "id 8 is the next one");
+        assert!(decode_state(&snapshot_with_order(3, u64::MAX, u64::MAX)).is_err());
     }
 
     /// Regression: decoding derives each instrument's price band from its terms, and terms

@@ -432,6 +432,14 @@ impl ExchangeState {
             if !account_exists(o.account) {
                 return Err(format!("{} belongs to an account that does not exist", o.id));
             }
+            // The engine issues each order id below the next one; a snapshot naming another
+            // was not written by it.
+            if o.id.0 >= w.next_order {
+                return Err(format!(
+                    "{} was never issued (the next order id is {})",
+                    o.id, w.next_order
+                ));
+            }
             orders.insert(o);
         }
         let mut books = crate::dense::DenseMap::default();

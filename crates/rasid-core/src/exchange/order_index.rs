@@ -32,7 +32,9 @@ const RING_IDS_MIN: usize = 64;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct OrderIndex {
     /// The window spans the ids `base..end`. Every open order with an id below `base` is in
-    /// `older`; no order at or past `end` is open.
+    /// `older`, and so is one with the largest id, whose window would end past `u64::MAX` (the
+    /// engine never issues it, but a snapshot may name it); no other order at or past `end` is
+    /// open.
     base: u64,
     end: u64,
     /// The slot of each id of the window at `ring[id % ring.len()]`, `NIL` for an id with no
@@ -59,8 +61,13 @@ impl OrderIndex {
         (id as usize) & (self.ring.len() - 1)
     }
 
+    /// Whether the id is kept in `older` rather than the window.
+    fn is_older(&self, id: u64) -> bool {
+        id < self.base || id == u64::MAX
+    }
+
     pub fn get(&self, id: OrderId) -> Option<u32> {
-        if id.0 < self.base {
+        if self.is_older(id.0) {
             return self.older.get(&id).copied();
         }
         if id.0 >= self.end {
@@ -72,12 +79,12 @@ impl OrderIndex {
     /// Indexes an open order's slot; returns the slot the id had, if it had one.
     pub fn insert(&mut self, id: OrderId, slot: u32) -> Option<u32> {
         assert!(slot != NIL, "NIL is not a slot");
-        if self.in_window == 0 && id.0 >= self.base {
+        if self.is_older(id.0) {
+            return self.older.insert(id, slot);
+        }
+        if self.in_window == 0 {
             // An empty window (all `NIL`) starts again at the new id.
             (self.base, self.end) = (id.0, id.0);
-        }
-        if id.0 < self.base {
-            return self.older.insert(id, slot);
         }
         if id.0 - self.base >= WINDOW_IDS_MAX {
             self.slide_below(id.0);
@@ -98,7 +105,7 @@ impl OrderIndex {
 
     /// Removes an id; returns the slot it had, if it had one.
     pub fn remove(&mut self, id: OrderId) -> Option<u32> {
-        if id.0 < self.base {
+        if self.is_older(id.0) {
             return self.older.remove(&id);
         }
         if id.0 >= self.end {
@@ -189,7 +196,7 @@ impl OrderIndex {
         in_window.count() == self.in_window
             && open == self.in_window
             && front_open
-            && self.older.keys().all(|id| id.0 < self.base)
+            && self.older.keys().all(|id| self.is_older(id.0))
     }
 }
 
@@ -305,5 +312,10 @@ mod tests {
         assert_eq!(index.remove(OrderId(1)), Some(10));
         assert_eq!(index.remove(OrderId(1 << 60)), Some(40));
         assert_eq!(index.len(), 1);
+        // The largest id, whose window would end past `u64::MAX`, is kept with the older ones.
+        assert_eq!(index.insert(OrderId(u64::MAX), 50), None);
+        assert!(index.is_consistent());
+        assert_eq!(index.get(OrderId(u64::MAX)), Some(50));
+        assert_eq!(index.remove(OrderId(u64::MAX)), Some(50));
     }
 }
