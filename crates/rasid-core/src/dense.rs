@@ -85,7 +85,17 @@ impl<K: DenseKey, V> DenseMap<K, V> {
     }
 
     /// The value of `key`, inserted from `make` if there is none (`entry(key).or_insert_with`).
+    /// Finding an existing value is inline and inserting is not, as in `CashBook::or_default`.
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        let i = key.index();
+        if self.slots.get(i).is_some_and(Option::is_some) {
+            return &mut self.slots[i].as_mut().expect("found just above").1;
+        }
+        self.insert_with(key, make)
+    }
+
+    #[inline(never)]
+    fn insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         let i = key.index();
         if i >= self.slots.len() {
             self.slots.resize_with(i + 1, || None);
