@@ -292,9 +292,9 @@ impl CashBook {
     /// The balance, created at zero if there is none (`entry(key).or_default()`).
     ///
     /// A balance that exists (every hold and fill on the order path) is found by two plain
-    /// look-ups, and creating one is out of line. Done in one pass through
-    /// `get_or_insert_with`, the common case carried the growth and insertion paths along:
-    /// about 30 instructions per operation of the matching bench, 1.6% of it.
+    /// look-ups, and creating one is out of line. When both cases shared one pass through the
+    /// two `get_or_insert_with`s, the common case carried the growth and insertion paths
+    /// along: about 30 instructions per operation of the matching bench, 1.6% of it.
     pub fn or_default(&mut self, key: (AccountId, Currency)) -> &mut Balance {
         if self.get(&key).is_some() {
             return self.get_mut(&key).expect("found just above");
