@@ -3,8 +3,9 @@
 //! Open orders live in [`Orders`], a slab of slots reused through a free list; an order keeps
 //! its slot for as long as it rests. A price level is a first-in-first-out queue linked through
 //! the slots (`prev`/`next` slot numbers, kept in [`Links`] beside the orders), so adding at the
-//! tail and removing anywhere are O(1), and matching walks the queue without any map look-up. The `OrderId → slot` index is needed
-//! only for commands that name an order from outside (cancel, amend, queries).
+//! tail and removing anywhere are O(1), and matching walks the queue without any map look-up.
+//! The `OrderId → slot` index is needed only for commands that name an order from outside
+//! (cancel, amend, queries).
 //!
 //! Slot numbers depend on the order of past insertions and removals, so they never leave the
 //! process: the snapshot encodes orders in id order and each level's queue as order ids (see
