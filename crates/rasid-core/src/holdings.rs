@@ -17,7 +17,7 @@
 use crate::dense::{DenseMap, flat_entries_impls};
 use crate::ids::{AccountId, IssuanceId};
 use crate::model::Holding;
-use crate::serial::{RangeSet, SerialRange};
+use crate::serial::{SerialRange, SetRef};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use std::borrow::Cow;
@@ -284,7 +284,7 @@ impl AccountEntry {
 
     /// Credits `serials` to the existing holding of `issuance`: through the log in the sorted
     /// vectors, in place in the tree. False, crediting nothing, when there is no such holding.
-    fn credit_held(&mut self, issuance: IssuanceId, serials: &RangeSet) -> bool {
+    fn credit_held(&mut self, issuance: IssuanceId, serials: SetRef<'_>) -> bool {
         let k = match &mut self.held {
             AccountHoldings::Sorted { issuances, .. } => match issuances.binary_search(&issuance) {
                 Ok(k) => u32::try_from(k).expect("bounded by SORTED_HOLDINGS_MAX"),
@@ -294,7 +294,7 @@ impl AccountEntry {
                 let Some(holding) = m.get_mut(&issuance) else {
                     return false;
                 };
-                holding.available.union_disjoint(serials).expect(OVERLAP);
+                holding.available.union_disjoint_ref(serials).expect(OVERLAP);
                 return true;
             }
         };
@@ -388,7 +388,7 @@ impl Holdings {
     /// existing holding of the issuance, through the account's log where it keeps one.
     /// Returns false, crediting nothing, when there is no such holding: the caller creates it
     /// (`State::holding_entry`, which keeps the class index) and credits it directly.
-    pub fn credit_held(&mut self, key: (AccountId, IssuanceId), serials: &RangeSet) -> bool {
+    pub fn credit_held(&mut self, key: (AccountId, IssuanceId), serials: SetRef<'_>) -> bool {
         self.accounts.get_mut(&key.0).is_some_and(|entry| entry.credit_held(key.1, serials))
     }
 
@@ -456,6 +456,7 @@ flat_entries_impls!(Holdings);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serial::RangeSet;
     use proptest::prelude::*;
 
     type Model = BTreeMap<(AccountId, IssuanceId), Holding>;
@@ -529,7 +530,7 @@ mod tests {
                 {
                     return Ok(());
                 }
-                let logged = holdings.credit_held(key, &delivery);
+                let logged = holdings.credit_held(key, SetRef::Set(&delivery));
                 prop_assert_eq!(logged, model.contains_key(&key), "credited only where held");
                 if let Some(h) = model.get_mut(&key) {
                     h.available.union_disjoint(&delivery).expect("checked disjoint");
@@ -615,12 +616,12 @@ mod tests {
         let mut holdings = Holdings::default();
         let key = (AccountId(1), IssuanceId(2));
         let one = |s: u64| RangeSet::from_range(SerialRange::new(s, s).expect("one"));
-        assert!(!holdings.credit_held(key, &one(1)), "no holding yet: nothing logged");
+        assert!(!holdings.credit_held(key, SetRef::Set(&one(1))), "no holding yet: nothing logged");
         holdings.or_default(key).0.available = one(1);
         // Every other serial, so that no two credits join into one range.
         let serials: Vec<u64> = (1..=CREDITS_LOGGED_MAX as u64).map(|k| 1 + 2 * k).collect();
         for (n, s) in serials.iter().enumerate() {
-            assert!(holdings.credit_held(key, &one(*s)));
+            assert!(holdings.credit_held(key, SetRef::Set(&one(*s))));
             let entry = holdings.accounts.get(&key.0).expect("account");
             let (_, held) = entry.held.iter().find(|(i, _)| *i == key.1).expect("held");
             let in_place = held.available.range_count();
@@ -644,11 +645,14 @@ mod tests {
         holdings.or_default(key).0.available = one(1);
         let capacity = |h: &Holdings| h.accounts.get(&key.0).expect("account").logged.capacity();
         for k in 1..=CREDITS_LOGGED_MAX as u64 {
-            assert!(holdings.credit_held(key, &one(1 + 2 * k)));
+            assert!(holdings.credit_held(key, SetRef::Set(&one(1 + 2 * k))));
         }
         assert!(capacity(&holdings) >= CREDITS_LOGGED_MAX, "kept after merging a full log");
         for k in 1..CREDITS_LOGGED_MAX as u64 {
-            assert!(holdings.credit_held(key, &one(1 + 2 * (CREDITS_LOGGED_MAX as u64 + k))));
+            assert!(
+                holdings
+                    .credit_held(key, SetRef::Set(&one(1 + 2 * (CREDITS_LOGGED_MAX as u64 + k))))
+            );
         }
         assert!(holdings.get_mut(&key).is_some());
         assert_eq!(holdings.accounts.get(&key.0).expect("account").logged.len(), 0, "merged");

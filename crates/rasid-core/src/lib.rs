@@ -30,5 +30,5 @@ pub use event::Event;
 pub use ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 pub use money::Currency;
 pub use rejection::Rejection;
-pub use serial::{RangeSet, SerialRange};
+pub use serial::{RangeSet, SerialRange, SetRef};
 pub use state::{SerialLocation, State};

@@ -213,11 +213,12 @@ impl<'de> Deserialize<'de> for RangeSet {
     }
 }
 
-/// The ranges of a set in ascending order.
+/// The ranges of a set (or of a [`SetRef`]) in ascending order.
 #[derive(Debug)]
 pub enum Ranges<'a> {
     Small(std::slice::Iter<'a, SerialRange>),
     Large(std::collections::btree_map::Iter<'a, u64, u64>),
+    One(std::option::IntoIter<SerialRange>),
 }
 
 impl Iterator for Ranges<'_> {
@@ -226,6 +227,7 @@ impl Iterator for Ranges<'_> {
         match self {
             Ranges::Small(it) => it.next().copied(),
             Ranges::Large(it) => it.next().map(|(&first, &last)| SerialRange { first, last }),
+            Ranges::One(it) => it.next(),
         }
     }
 
@@ -233,6 +235,7 @@ impl Iterator for Ranges<'_> {
         match self {
             Ranges::Small(it) => it.size_hint(),
             Ranges::Large(it) => it.size_hint(),
+            Ranges::One(it) => it.size_hint(),
         }
     }
 }
@@ -242,11 +245,65 @@ impl DoubleEndedIterator for Ranges<'_> {
         match self {
             Ranges::Small(it) => it.next_back().copied(),
             Ranges::Large(it) => it.next_back().map(|(&first, &last)| SerialRange { first, last }),
+            Ranges::One(it) => it.next_back(),
         }
     }
 }
 
 impl ExactSizeIterator for Ranges<'_> {}
+
+/// A range set by reference, or a single range standing for a set of one: what an order's or
+/// a fill's serials lend out (`exchange::Serials` keeps a lone range without a `RangeSet`).
+#[derive(Clone, Copy, Debug)]
+pub enum SetRef<'a> {
+    One(SerialRange),
+    Set(&'a RangeSet),
+}
+
+impl<'a> SetRef<'a> {
+    /// The ranges in ascending order.
+    pub fn ranges(self) -> Ranges<'a> {
+        match self {
+            SetRef::One(r) => Ranges::One(Some(r).into_iter()),
+            SetRef::Set(set) => set.ranges(),
+        }
+    }
+
+    pub fn quantity_tonnes(self) -> u64 {
+        match self {
+            SetRef::One(r) => r.quantity_tonnes(),
+            SetRef::Set(set) => set.quantity_tonnes(),
+        }
+    }
+
+    pub fn range_count(self) -> usize {
+        match self {
+            SetRef::One(_) => 1,
+            SetRef::Set(set) => set.range_count(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.quantity_tonnes() == 0
+    }
+
+    pub fn to_vec(self) -> Vec<SerialRange> {
+        self.ranges().collect()
+    }
+
+    pub fn to_set(self) -> RangeSet {
+        match self {
+            SetRef::One(r) => RangeSet::from_range(r),
+            SetRef::Set(set) => set.clone(),
+        }
+    }
+}
+
+impl<'a> From<&'a RangeSet> for SetRef<'a> {
+    fn from(set: &'a RangeSet) -> Self {
+        SetRef::Set(set)
+    }
+}
 
 impl RangeSet {
     pub fn new() -> Self {
@@ -515,6 +572,47 @@ impl RangeSet {
         Ok(())
     }
 
+    /// Removes and returns the lowest `quantity_tonnes` serials when the lowest range holds them
+    /// all; otherwise changes nothing and returns `None`. Nearly every take (a fill taking from
+    /// an order's reservation, a sell reserving from a holding) is served so: the range is cut
+    /// in place, with one tree search on a large set instead of the three of `take_lowest`'s
+    /// general loop.
+    pub fn take_lowest_range(&mut self, quantity_tonnes: u64) -> Option<SerialRange> {
+        if quantity_tonnes == 0 {
+            return None;
+        }
+        let (first, last) = match &mut self.repr {
+            Repr::Small(v) => {
+                let lowest = *v.first()?;
+                if lowest.quantity_tonnes() < quantity_tonnes {
+                    return None;
+                }
+                let split = lowest.first + quantity_tonnes;
+                if split > lowest.last {
+                    v.remove(0);
+                } else {
+                    v[0].first = split;
+                }
+                (lowest.first, split - 1)
+            }
+            Repr::Large(m) => {
+                let entry = m.first_entry()?;
+                let (first, last) = (*entry.key(), *entry.get());
+                if last - first + 1 < quantity_tonnes {
+                    return None;
+                }
+                let split = first + quantity_tonnes;
+                entry.remove();
+                if split <= last {
+                    m.insert(split, last);
+                }
+                (first, split - 1)
+            }
+        };
+        self.quantity_tonnes -= quantity_tonnes;
+        Some(SerialRange { first, last })
+    }
+
     /// Removes and returns the lowest `quantity_tonnes` serials.
     pub fn take_lowest(&mut self, quantity_tonnes: u64) -> Result<RangeSet, RangeSetError> {
         if quantity_tonnes > self.quantity_tonnes {
@@ -523,37 +621,11 @@ impl RangeSet {
         if quantity_tonnes == 0 {
             return Ok(RangeSet::new());
         }
-        // Nearly every call (a fill taking from an order's reservation, a sell reserving from a
-        // holding) is served by the lowest range alone: cut it in place, with one tree search
-        // on a large set instead of the three of the general loop below.
+        if let Some(lowest) = self.take_lowest_range(quantity_tonnes) {
+            return Ok(RangeSet::from_range(lowest));
+        }
         match &mut self.repr {
-            Repr::Small(v) if v[0].quantity_tonnes() >= quantity_tonnes => {
-                let lowest = v[0];
-                let split = lowest.first + quantity_tonnes;
-                if split > lowest.last {
-                    v.remove(0);
-                } else {
-                    v[0].first = split;
-                }
-                self.quantity_tonnes -= quantity_tonnes;
-                return Ok(RangeSet::from_range(SerialRange {
-                    first: lowest.first,
-                    last: split - 1,
-                }));
-            }
-            Repr::Large(m) => {
-                let entry = m.first_entry().expect("quantity checked above");
-                let (first, last) = (*entry.key(), *entry.get());
-                if last - first + 1 >= quantity_tonnes {
-                    let split = first + quantity_tonnes;
-                    entry.remove();
-                    if split <= last {
-                        m.insert(split, last);
-                    }
-                    self.quantity_tonnes -= quantity_tonnes;
-                    return Ok(RangeSet::from_range(SerialRange { first, last: split - 1 }));
-                }
-            }
+            Repr::Large(_) => {}
             Repr::Small(v) => {
                 // Several whole ranges and part of the next (a sell reserving from the holes
                 // that cancelled orders left): they leave the front of the vector in one move,
@@ -641,6 +713,15 @@ impl RangeSet {
             return self.insert(*only);
         }
         self.union_each(other)
+    }
+
+    /// `union_disjoint` of a borrowed set or a single range.
+    #[inline]
+    pub fn union_disjoint_ref(&mut self, other: SetRef<'_>) -> Result<(), RangeSetError> {
+        match other {
+            SetRef::One(r) => self.insert(r),
+            SetRef::Set(set) => self.union_disjoint(set),
+        }
     }
 
     /// `union_disjoint` of several ranges: as in `subtract_each`, insert range by range, and

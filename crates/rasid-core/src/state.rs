@@ -540,7 +540,7 @@ mod tests {
             retire: None,
             created_at_ms: 0,
             reserved_cash_minor: 500,
-            reserved_serials: Vec::new(),
+            reserved_serials: crate::exchange::Serials::new(),
         };
         let ex = &mut state.exchange;
         let slot = ex.orders.insert(order);

@@ -353,7 +353,7 @@ fn a_basket_can_be_an_auction_lot_and_unsold_tonnes_return_to_the_deposits() {
     let result = s.h.state.auction(auction).unwrap().lots[0].result.clone().unwrap();
     assert_eq!((result.sold_tonnes, result.returned_tonnes), (70, 30));
     // 2020 (issuance 4) delivers before 2021 at equal priority: oldest vintage first.
-    assert_eq!(result.allocations[0].serials[0].0, IssuanceId(4));
+    assert_eq!(result.allocations[0].serials.iter().next().unwrap().0, IssuanceId(4));
     let free: u64 = s.h.state.deposits().map(|(_, _, _, d)| d.free.quantity_tonnes()).sum();
     assert_eq!(free, 30);
 }

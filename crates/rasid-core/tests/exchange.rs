@@ -189,7 +189,10 @@ fn a_crossing_buy_trades_at_the_resting_price_and_settles_serials_cash_and_fees(
         (f.price_minor, f.quantity_tonnes, f.buy_order, f.sell_order),
         (3_700, 60, buy, sell)
     );
-    assert_eq!(f.serials, vec![(IssuanceId(1), rasid_core::RangeSet::from_range(range(1, 60)))]);
+    assert_eq!(
+        f.serials.clone().into_vec(),
+        vec![(IssuanceId(1), rasid_core::RangeSet::from_range(range(1, 60)))]
+    );
     // Notional 60 × 37.00 = 2,220.00. Buyer is taker (20 bps = 4.44); seller maker (10 bps =
     // 2.22). Fees above the 1.00 minimum.
     assert_eq!((f.buyer_fee_minor, f.seller_fee_minor), (444, 222));
@@ -568,7 +571,7 @@ fn a_new_sell_across_two_issuances_settles_rests_and_cancels_like_a_reserved_one
     // Sells 1,050 t: all of issuance 1 and 50 of issuance 3; 1,010 fill, 40 rest.
     let (sell, traded) = m.limit(m.s1, Side::Sell, 3_750, 1_050);
     let delivered: Vec<(IssuanceId, Vec<SerialRange>)> =
-        traded.iter().flat_map(|f| f.serials.iter().map(|(i, s)| (*i, s.to_vec()))).collect();
+        traded.iter().flat_map(|f| f.serials.iter().map(|(i, s)| (i, s.to_vec()))).collect();
     assert_eq!(
         delivered,
         vec![

@@ -215,8 +215,8 @@ impl InstrumentData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rasid_core::exchange::{Fill, OrderId};
-    use rasid_core::{AccountId, IssuanceId, RangeSet, SerialRange};
+    use rasid_core::exchange::{Fill, OrderId, Serials};
+    use rasid_core::{AccountId, IssuanceId, SerialRange};
 
     fn trade(n: u64, price: i64, q: u64) -> Event {
         Event::Traded(Fill {
@@ -229,10 +229,10 @@ mod tests {
             buyer: AccountId(3),
             seller: AccountId(4),
             aggressor: Side::Buy,
-            serials: vec![(IssuanceId(1), RangeSet::from_range(SerialRange::new(1, q).unwrap()))],
+            serials: Serials::one(IssuanceId(1), SerialRange::new(1, q).unwrap()),
             buyer_fee_minor: 0,
             seller_fee_minor: 0,
-            retirements: Box::default(),
+            retirements: Default::default(),
         })
     }
 

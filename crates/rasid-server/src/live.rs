@@ -768,8 +768,8 @@ fn accounts_moved(event: &Event) -> Option<[Option<AccountId>; 2]> {
 mod tests {
     use super::*;
 
-    use rasid_core::exchange::{Fill, TradeId};
-    use rasid_core::{IssuanceId, RangeSet, SerialRange};
+    use rasid_core::exchange::{Fill, Serials, TradeId};
+    use rasid_core::{IssuanceId, SerialRange};
 
     /// The feed renders an instrument's prices with its own currency's minor digits, as
     /// `render.rs` does from the state: every price and fee in every message of a listing, two
@@ -800,13 +800,10 @@ mod tests {
                 buyer: AccountId(4),
                 seller: AccountId(3),
                 aggressor: Side::Buy,
-                serials: vec![(
-                    IssuanceId(1),
-                    RangeSet::from_range(SerialRange::new(1, 1).unwrap()),
-                )],
+                serials: Serials::one(IssuanceId(1), SerialRange::new(1, 1).unwrap()),
                 buyer_fee_minor: 7,
                 seller_fee_minor: 9,
-                retirements: Box::default(),
+                retirements: Default::default(),
             };
             let events = [
                 vec![Event::InstrumentListed { instrument: i, currency }],

@@ -501,7 +501,7 @@ impl Json {
     }
 
     /// Serial ranges, as [`ranges_json`] renders them.
-    fn ranges(&mut self, set: &rasid_core::RangeSet) {
+    fn ranges(&mut self, set: rasid_core::SetRef<'_>) {
         self.raw(b"[");
         for (n, r) in set.ranges().enumerate() {
             if n > 0 {
@@ -612,7 +612,7 @@ impl Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rasid_core::exchange::{Fill, OrderId, TradeId};
+    use rasid_core::exchange::{Fill, OrderId, Serials, TradeId};
     use rasid_core::{AccountId, IssuanceId, OrgId, RangeSet, RetirementId};
 
     /// What `CommittedView` writes, as text.
@@ -645,10 +645,13 @@ mod tests {
                 buyer: AccountId(4),
                 seller: AccountId(3),
                 aggressor: Side::Buy,
-                serials: vec![(IssuanceId(1), serials), (IssuanceId(2), RangeSet::new())],
+                serials: Serials::from_vec(vec![
+                    (IssuanceId(1), serials),
+                    (IssuanceId(2), RangeSet::new()),
+                ]),
                 buyer_fee_minor: 100,
                 seller_fee_minor: 0,
-                retirements: Box::new([RetirementId(5), RetirementId(6)]),
+                retirements: vec![RetirementId(5), RetirementId(6)].into(),
             }),
             Event::OrderRested {
                 order: OrderId(8),
@@ -700,10 +703,10 @@ mod tests {
                     buyer: AccountId(4),
                     seller: AccountId(3),
                     aggressor: Side::Buy,
-                    serials: vec![],
+                    serials: Serials::new(),
                     buyer_fee_minor: n % 5,
                     seller_fee_minor: -(n % 2),
-                    retirements: Box::default(),
+                    retirements: Default::default(),
                 }),
             ];
             let time_ms = 1_700_000_000_000 + (n / 10) * 1_001;
@@ -826,12 +829,13 @@ mod tests {
                         buyer: AccountId(f),
                         seller: AccountId(g),
                         aggressor: side,
-                        serials: serials.clone(),
+                        serials: Serials::from_vec(serials.clone()),
                         buyer_fee_minor: amount(c),
                         seller_fee_minor: amount(d.wrapping_add(k)),
                         retirements: (0..(e % 3))
                             .map(|r| RetirementId(r.wrapping_add(f)))
-                            .collect(),
+                            .collect::<Vec<_>>()
+                            .into(),
                     }),
                 });
             }

@@ -434,8 +434,8 @@ async fn parse_channel(app: &Shared, name: &str) -> Result<ChannelKey, ApiError>
 mod tests {
     use super::*;
     use crate::live::Live;
-    use rasid_core::exchange::{Fill, InstrumentId, OrderId, Side, TradeId};
-    use rasid_core::{AccountId, Event, IssuanceId, RangeSet, SerialRange};
+    use rasid_core::exchange::{Fill, InstrumentId, OrderId, Serials, Side, TradeId};
+    use rasid_core::{AccountId, Event, IssuanceId, SerialRange};
     use rasid_store::Committed;
 
     fn trade(seq: u64, n: u64) -> Committed {
@@ -449,10 +449,10 @@ mod tests {
             buyer: AccountId(3),
             seller: AccountId(4),
             aggressor: Side::Buy,
-            serials: vec![(IssuanceId(1), RangeSet::from_range(SerialRange::new(n, n).unwrap()))],
+            serials: Serials::one(IssuanceId(1), SerialRange::new(n, n).unwrap()),
             buyer_fee_minor: 0,
             seller_fee_minor: 0,
-            retirements: Box::default(),
+            retirements: Default::default(),
         };
         Committed { seq, time_ms: 1_700_000_000_000, events: vec![Event::Traded(fill)] }
     }

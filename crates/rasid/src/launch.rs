@@ -286,7 +286,7 @@ fn describe(s: &State, id: AuctionId) -> String {
             .iter()
             .flat_map(|al| al.serials.iter())
             .filter_map(|(i, _)| {
-                s.issuance(*i)
+                s.issuance(i)
                     .and_then(|iss| s.project(iss.project))
                     .map(|p| p.info.country.as_str())
             })

@@ -15,7 +15,7 @@
 //! 4. Unsold tonnes return to the seller. Fees follow the instrument's schedule: the buyer pays
 //!    the taker rate, the seller the maker rate.
 
-use super::engine::{Serials, take_front};
+use super::engine::Serials;
 use super::fees::FeeSchedule;
 use super::{InstrumentId, InstrumentStatus, Underlying};
 use crate::command::Envelope;
@@ -646,10 +646,10 @@ impl State {
                 AuctionRule::UniformPrice => clearing.expect("someone won"),
                 AuctionRule::PayAsBid => b.price_minor,
             };
-            let serials = take_front(&mut reserved, q);
+            let serials = reserved.take_front(q);
             for (issuance, set) in &serials {
-                self.unreserve(spec.seller, *issuance, set.quantity_tonnes());
-                self.credit_serials(b.account, *issuance, set);
+                self.unreserve(spec.seller, issuance, set.quantity_tonnes());
+                self.credit_serials(b.account, issuance, set);
             }
             let notional = i128::from(q) * i128::from(price);
             let buyer_fee = fees.fee(notional, fees.taker_bps);

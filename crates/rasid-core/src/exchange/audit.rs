@@ -105,7 +105,7 @@ impl State {
                 Side::Sell => {
                     let mut total = 0u64;
                     for (issuance, set) in &o.reserved_serials {
-                        if !self.underlying_admits(&spec.underlying, *issuance) || set.is_empty() {
+                        if !self.underlying_admits(&spec.underlying, issuance) || set.is_empty() {
                             return fail(format!("{} holds serials outside its instrument", o.id));
                         }
                         total += set.quantity_tonnes();

@@ -177,7 +177,10 @@ impl State {
             if self.basket_eligibility(criteria, key.2).is_err() {
                 let deposit = self.baskets.deposits.remove(&key).expect("listed above");
                 if !deposit.free.is_empty() {
-                    self.release_serials(key.1, vec![(key.2, deposit.free.clone())]);
+                    self.release_serials(
+                        key.1,
+                        Serials::from_vec(vec![(key.2, deposit.free.clone())]),
+                    );
                 }
                 events.push(Event::BasketDepositReturned {
                     basket: id,
@@ -253,7 +256,7 @@ impl State {
             deposit.free.take_lowest(quantity).map_err(|_| Rejection::InsufficientCredits)?;
         // An emptied deposit stays: open orders may still hold serials from it, and if they are
         // cancelled those serials return to it with its priority.
-        self.release_serials(account, vec![(issuance, serials.clone())]);
+        self.release_serials(account, Serials::from_vec(vec![(issuance, serials.clone())]));
         Ok(vec![Event::BasketWithdrawn { basket, account, issuance, serials }])
     }
 
@@ -324,7 +327,7 @@ impl State {
                     .collect();
                 order.sort_by_key(|i| self.delivery_key(underlying, account, *i));
                 let mut need = quantity;
-                let mut out = Vec::new();
+                let mut out = Serials::new();
                 for issuance in order {
                     if need == 0 {
                         break;
@@ -335,7 +338,7 @@ impl State {
                         .get_mut(&(*basket, account, issuance))
                         .expect("listed above");
                     let take = d.free.quantity_tonnes().min(need);
-                    out.push((issuance, d.free.take_lowest(take).expect("bounded by the deposit")));
+                    out.push(issuance, d.free.take_lowest(take).expect("bounded by the deposit"));
                     need -= take;
                 }
                 assert_eq!(need, 0, "underlying_available was checked before reserving");
@@ -367,7 +370,7 @@ impl State {
                 None if eligible => {
                     self.baskets.deposits.insert(key, Deposit { priority: u32::MAX, free: set });
                 }
-                _ => self.release_serials(account, vec![(issuance, set)]),
+                _ => self.release_serials(account, Serials::from_vec(vec![(issuance, set)])),
             }
         }
     }

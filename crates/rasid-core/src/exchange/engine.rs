@@ -12,7 +12,7 @@ use crate::ids::{AccountId, IssuanceId, OrgId};
 use crate::model::Role;
 use crate::money::Currency;
 use crate::rejection::Rejection;
-use crate::serial::RangeSet;
+use crate::serial::{RangeSet, SetRef};
 use crate::state::State;
 use smallvec::SmallVec;
 
@@ -21,8 +21,7 @@ const EVENTS_PER_ORDER_TYPICAL: usize = 6;
 
 type Outcome = Result<Vec<Event>, Rejection>;
 
-/// Serials an order holds, by issuance in ascending serial order.
-pub(crate) type Serials = Vec<(IssuanceId, RangeSet)>;
+pub(crate) use super::Serials;
 
 /// An account's holdings of one class (project and vintage), in ascending serial order, with
 /// the tonnes available in each.
@@ -218,7 +217,7 @@ impl State {
         let reserved_serials = match req.side {
             Side::Buy => {
                 self.hold_cash(req.account, currency, hold);
-                Vec::new()
+                Serials::new()
             }
             Side::Sell => match &class_held {
                 Some(held) => self.take_held(req.account, held, req.quantity_tonnes),
@@ -440,7 +439,7 @@ impl State {
             Side::Buy => (&mut *incoming, resting),
             Side::Sell => (resting, &mut *incoming),
         };
-        let delivered = take_front(&mut sell.reserved_serials, q);
+        let delivered = sell.reserved_serials.take_front(q);
         let notional = i128::from(q) * i128::from(price);
         let (buy_bps, sell_bps) = match buy.id == resting_id {
             true => (fees.maker_bps, fees.taker_bps),
@@ -475,11 +474,17 @@ impl State {
         }
         let mut retirements = Vec::new();
         for (issuance, serials) in &delivered {
-            self.unreserve(seller, *issuance, serials.quantity_tonnes());
+            self.unreserve(seller, issuance, serials.quantity_tonnes());
             match &retire {
-                None => self.credit_serials(buyer, *issuance, serials),
-                Some(details) => retirements
-                    .push(self.record_retirement(buyer, *issuance, serials, details, env, events)),
+                None => self.credit_serials(buyer, issuance, serials),
+                Some(details) => retirements.push(self.record_retirement(
+                    buyer,
+                    issuance,
+                    &serials.to_set(),
+                    details,
+                    env,
+                    events,
+                )),
             }
         }
         // Cash: the buyer's hold for these tonnes is spent on price and fee, the change freed.
@@ -501,7 +506,7 @@ impl State {
             serials: delivered,
             buyer_fee_minor: to_i64(buyer_fee),
             seller_fee_minor: to_i64(seller_fee),
-            retirements: retirements.into_boxed_slice(),
+            retirements: retirements.into(),
         }));
         buyer_fee + seller_fee
     }
@@ -616,9 +621,9 @@ impl State {
                     Side::Buy => {
                         let freed = order.reserved_cash_minor - new_hold;
                         order.reserved_cash_minor = new_hold;
-                        (freed, Vec::new())
+                        (freed, Serials::new())
                     }
-                    Side::Sell => (0, split_off_above(&mut order.reserved_serials, new_remaining)),
+                    Side::Sell => (0, order.reserved_serials.split_off_above(new_remaining)),
                 }
             };
             if freed_cash > 0 {
@@ -643,13 +648,13 @@ impl State {
             Side::Sell if new_remaining > old_remaining => {
                 let more =
                     self.reserve_underlying(account, &underlying, new_remaining - old_remaining);
-                merge_serials(&mut order.reserved_serials, more);
-                order
-                    .reserved_serials
-                    .sort_by_key(|(i, _)| self.delivery_key(&underlying, account, *i));
+                let mut merged = std::mem::take(&mut order.reserved_serials).into_vec();
+                merge_serials(&mut merged, more);
+                merged.sort_by_key(|(i, _)| self.delivery_key(&underlying, account, *i));
+                order.reserved_serials = Serials::from_vec(merged);
             }
             Side::Sell => {
-                let freed = split_off_above(&mut order.reserved_serials, new_remaining);
+                let freed = order.reserved_serials.split_off_above(new_remaining);
                 self.release_underlying(account, &underlying, freed);
             }
         }
@@ -793,7 +798,7 @@ impl State {
     /// them as reserved, and the caller keeps them.
     fn take_held(&mut self, account: AccountId, held: &ClassHoldings, quantity: u64) -> Serials {
         let mut need = quantity;
-        let mut out = Vec::with_capacity(1);
+        let mut out = Serials::new();
         // By reference: the list is a `SmallVec` of four entries inline, and taking it by value
         // copied it once more on every sell.
         for &(issuance, available) in held {
@@ -804,10 +809,14 @@ impl State {
             if take > 0 {
                 let holding =
                     self.holdings.get_mut(&(account, issuance)).expect("class_holdings found it");
-                let serials =
-                    holding.available.take_lowest(take).expect("bounded by what is available");
+                match holding.available.take_lowest_range(take) {
+                    Some(range) => out.push_range(issuance, range),
+                    None => out.push(
+                        issuance,
+                        holding.available.take_lowest(take).expect("bounded by what is available"),
+                    ),
+                }
                 holding.reserved_tonnes += take;
-                out.push((issuance, serials));
                 need -= take;
             }
         }
@@ -818,10 +827,11 @@ impl State {
     /// Returns reserved serials, which their owner (an order, lot or deposit) has given up, to
     /// available.
     pub(crate) fn release_serials(&mut self, account: AccountId, serials: Serials) {
-        for (issuance, set) in serials {
+        // By reference: taking a lone range by value would build a list for it.
+        for (issuance, set) in &serials {
             let h = self.holdings.get_mut(&(account, issuance)).expect("reserved serials are held");
             h.unreserve_tonnes(set.quantity_tonnes());
-            h.available.union_disjoint(&set).expect("audit: a serial is in exactly one place");
+            h.available.union_disjoint_ref(set).expect("audit: a serial is in exactly one place");
         }
     }
 
@@ -841,14 +851,14 @@ impl State {
         &mut self,
         account: AccountId,
         issuance: IssuanceId,
-        serials: &RangeSet,
+        serials: SetRef<'_>,
     ) {
         if self.holdings.credit_held((account, issuance), serials) {
             return;
         }
         self.holding_entry(account, issuance)
             .available
-            .union_disjoint(serials)
+            .union_disjoint_ref(serials)
             .expect("audit: a serial is in exactly one place");
     }
 
@@ -966,39 +976,8 @@ fn cancelled_event(order: &Order, reason: CancelReason, rested: bool) -> Event {
     }
 }
 
-/// Takes the lowest `quantity` serials an order holds.
-pub(crate) fn take_front(serials: &mut Serials, quantity: u64) -> Serials {
-    // A fill that completes the sell order (most fills: either side of a fill is done) takes
-    // everything it holds: the list moves into the fill as it is, without a new allocation.
-    // Reservations hold no empty sets, so the result is the same as taking range by range.
-    if serials.iter().map(|(_, set)| set.quantity_tonnes()).sum::<u64>() == quantity {
-        debug_assert!(serials.iter().all(|(_, set)| !set.is_empty()));
-        return std::mem::take(serials);
-    }
-    let mut need = quantity;
-    let mut out = Vec::with_capacity(1);
-    while need > 0 {
-        let (issuance, set) =
-            serials.first_mut().expect("an order holds serials for its remaining tonnes");
-        let take = set.quantity_tonnes().min(need);
-        out.push((*issuance, set.take_lowest(take).expect("bounded by the set's size")));
-        need -= take;
-        if set.is_empty() {
-            serials.remove(0);
-        }
-    }
-    out
-}
-
-/// Keeps the lowest `keep` serials an order holds and returns the rest.
-fn split_off_above(serials: &mut Serials, keep: u64) -> Serials {
-    let mut kept = take_front(serials, keep);
-    std::mem::swap(serials, &mut kept);
-    kept
-}
-
 /// Adds newly reserved serials to an order's; the caller puts them back in delivery order.
-fn merge_serials(serials: &mut Serials, more: Serials) {
+fn merge_serials(serials: &mut Vec<(IssuanceId, RangeSet)>, more: Serials) {
     for (issuance, set) in more {
         match serials.iter_mut().find(|(i, _)| *i == issuance) {
             Some((_, existing)) => existing.union_disjoint(&set).expect("disjoint reservations"),

@@ -13,16 +13,17 @@ pub mod fees;
 pub mod ladder;
 mod order_index;
 pub mod reserved;
+pub mod serials;
 
-use crate::ids::{AccountId, IssuanceId, OrgId, ProjectId};
+use crate::ids::{AccountId, OrgId, ProjectId};
 use crate::model::RetirementDetails;
 use crate::money::Currency;
-use crate::serial::RangeSet;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use book::Book;
 pub use fees::FeeSchedule;
+pub use serials::Serials;
 
 crate::ids::id_type!(
     /// A listed instrument.
@@ -273,7 +274,7 @@ pub struct Order {
     pub reserved_cash_minor: i64,
     /// Sell orders: the exact serials held for `remaining_tonnes`, by issuance in ascending
     /// serial order; fills deliver from the front.
-    pub reserved_serials: Vec<(IssuanceId, RangeSet)>,
+    pub reserved_serials: Serials,
 }
 
 /// Why an order left the book (or never entered it) without trading in full.
@@ -318,12 +319,51 @@ pub struct Fill {
     pub seller: AccountId,
     /// The side of the incoming (taker) order.
     pub aggressor: Side,
-    pub serials: Vec<(IssuanceId, RangeSet)>,
+    pub serials: Serials,
     pub buyer_fee_minor: i64,
     pub seller_fee_minor: i64,
-    /// Set when the buy order retired what it received. A boxed slice, not a `Vec`: eight
-    /// bytes less, which keeps the fill at 128, and it encodes the same.
-    pub retirements: Box<[crate::ids::RetirementId]>,
+    /// Set when the buy order retired what it received.
+    pub retirements: Retirements,
+}
+
+/// The retirements a buy-and-retire fill made, one per issuance delivered; none for any other
+/// fill. A thin pointer that allocates nothing when empty: 8 bytes, where a boxed slice took 16
+/// and a `Vec` 24, which keeps the fill at 128 beside its 32-byte `Serials`. It encodes as the
+/// boxed slice did, and reads as a slice.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[expect(clippy::box_collection, reason = "the box is what makes the pointer thin")]
+pub struct Retirements(Option<Box<Vec<crate::ids::RetirementId>>>);
+
+impl From<Vec<crate::ids::RetirementId>> for Retirements {
+    fn from(list: Vec<crate::ids::RetirementId>) -> Self {
+        // Empty is `None` only, so that the derived equality sees the list alone.
+        Retirements((!list.is_empty()).then(|| Box::new(list)))
+    }
+}
+
+impl std::ops::Deref for Retirements {
+    type Target = [crate::ids::RetirementId];
+    fn deref(&self) -> &Self::Target {
+        self.0.as_deref().map_or(&[], |list| list.as_slice())
+    }
+}
+
+impl std::fmt::Debug for Retirements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Retirements {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Retirements {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::deserialize(deserializer).map(Retirements::from)
+    }
 }
 
 /// The exchange's part of the ledger state. Every collection but the order arena is ordered;

@@ -14,7 +14,7 @@
 
 use super::Order;
 use crate::ids::{AccountId, IssuanceId};
-use crate::serial::RangeSet;
+use crate::serial::{RangeSet, SetRef};
 use crate::state::State;
 use std::collections::BTreeMap;
 
@@ -31,11 +31,11 @@ impl State {
         issuance: Option<IssuanceId>,
     ) -> Result<ReservedSerials, (AccountId, IssuanceId)> {
         let mut out = ReservedSerials::new();
-        let mut add = |owner: AccountId, of: IssuanceId, set: &RangeSet| {
+        let mut add = |owner: AccountId, of: IssuanceId, set: SetRef<'_>| {
             if issuance.is_some_and(|i| i != of) {
                 return Ok(());
             }
-            out.entry((owner, of)).or_default().union_disjoint(set).map_err(|_| (owner, of))
+            out.entry((owner, of)).or_default().union_disjoint_ref(set).map_err(|_| (owner, of))
         };
         let orders: Box<dyn Iterator<Item = &Order>> = match account {
             Some(a) => Box::new(self.orders_of(a)),
@@ -43,18 +43,18 @@ impl State {
         };
         for o in orders {
             for (of, set) in &o.reserved_serials {
-                add(o.account, *of, set)?;
+                add(o.account, of, set)?;
             }
         }
         let lots = self.auctions.auctions.values().flat_map(|a| a.lots.iter());
         for lot in lots.filter(|l| account.is_none_or(|a| a == l.spec.seller)) {
             for (of, set) in &lot.reserved_serials {
-                add(lot.spec.seller, *of, set)?;
+                add(lot.spec.seller, of, set)?;
             }
         }
         for ((_, owner, of), d) in &self.baskets.deposits {
             if account.is_none_or(|a| a == *owner) {
-                add(*owner, *of, &d.free)?;
+                add(*owner, *of, SetRef::Set(&d.free))?;
             }
         }
         // An emptied deposit stays (see `withdraw_from_basket`); it reserves nothing.
