@@ -5,7 +5,7 @@
 //! the property tests check it by comparing state digests around every rejection.
 
 use crate::command::{Command, Envelope, Selection};
-use crate::event::Event;
+use crate::event::{Event, Events};
 use crate::ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 use crate::model::{
     Account, AccountKind, Cancellation, Holding, Issuance, Labels, Organization, ProjectInfo,
@@ -36,9 +36,9 @@ impl State {
     /// When the envelope is out of sequence or goes back in time: the sequencer guarantees both,
     /// so either means the caller is broken, and going on would corrupt the ledger.
     pub fn execute(&mut self, envelope: &Envelope) -> Outcome {
-        let mut events = Vec::new();
+        let mut events = Events::new();
         self.execute_into(envelope, &mut events)?;
-        Ok(events)
+        Ok(events.into_vec())
     }
 
     /// `execute`, appending the command's events to `events`, which a caller that drops them
@@ -50,7 +50,7 @@ impl State {
     pub fn execute_into(
         &mut self,
         envelope: &Envelope,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) -> Result<(), Rejection> {
         assert_eq!(envelope.seq, self.last_seq + 1, "commands must arrive in sequence");
         assert!(envelope.time_ms >= self.last_time_ms, "time must not go backwards");
@@ -66,7 +66,7 @@ impl State {
 
     /// The order path writes straight into the caller's list; every other command returns its
     /// own, which is rare enough that appending it costs nothing that matters.
-    fn dispatch_into(&mut self, env: &Envelope, events: &mut Vec<Event>) -> Result<(), Rejection> {
+    fn dispatch_into(&mut self, env: &Envelope, events: &mut Events) -> Result<(), Rejection> {
         match &env.command {
             Command::PlaceOrder { order } => {
                 let (actor, _) = self.actor(env)?;
@@ -77,12 +77,7 @@ impl State {
                 self.cancel_order(actor, *order, events)
             }
             _ => {
-                let mut more = self.dispatch(env)?;
-                if events.capacity() == 0 {
-                    *events = more;
-                } else {
-                    events.append(&mut more);
-                }
+                events.append(self.dispatch(env)?);
                 Ok(())
             }
         }
@@ -481,9 +476,9 @@ impl State {
     ) -> Outcome {
         check_retirement_details(details)?;
         let serials = self.debit(account, issuance, selection)?;
-        let mut events = Vec::with_capacity(1);
+        let mut events = Events::new();
         self.record_retirement(account, issuance, &serials, details, env, &mut events);
-        Ok(events)
+        Ok(events.into_vec())
     }
 
     /// Moves serials that have left their holding into the issuance's retired set, with a
@@ -496,7 +491,7 @@ impl State {
         serials: &RangeSet,
         details: &RetirementDetails,
         env: &Envelope,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) -> RetirementId {
         let iss = self.issuances.get_mut(&issuance).expect("retired serials have an issuance");
         iss.retired.union_disjoint(serials).expect("audit: held serials are never retired");

@@ -26,7 +26,7 @@ pub mod time;
 
 pub use audit::{AuditError, Totals};
 pub use command::{Command, Envelope, Selection};
-pub use event::Event;
+pub use event::{Event, Events};
 pub use ids::{AccountId, CancellationId, IssuanceId, OrgId, ProjectId, RetirementId};
 pub use money::Currency;
 pub use rejection::Rejection;

@@ -83,7 +83,8 @@ impl Harness {
             return self.state.execute(env);
         }
         let earlier = Event::OrganizationCreated { org: OrgId(u64::MAX) };
-        let mut events = vec![earlier.clone()];
+        let mut events = crate::event::Events::new();
+        events.push(earlier.clone());
         let result = self.state.execute_into(env, &mut events);
         assert_eq!(events[0], earlier, "execute_into kept the events before");
         match result {

@@ -145,7 +145,7 @@ pub fn replay_into(
     std::thread::scope(|scope| {
         let executor = scope.spawn(move || -> Result<(), StoreError> {
             // The events are not needed here: one list is reused for every command's.
-            let mut events = Vec::new();
+            let mut events = rasid_core::Events::new();
             for chunk in rx {
                 for envelope in &chunk {
                     events.clear();

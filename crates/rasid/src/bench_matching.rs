@@ -20,7 +20,7 @@ use rasid_core::exchange::{
     SelfTradePrevention, Side, TimeInForce, Underlying,
 };
 use rasid_core::model::{Basis, Effect, Program, ProjectInfo, Role};
-use rasid_core::{AccountId, Command, Currency, Envelope, Event, OrgId, ProjectId, State};
+use rasid_core::{AccountId, Command, Currency, Envelope, Event, Events, OrgId, ProjectId, State};
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -65,7 +65,7 @@ pub struct Venue {
     sellers: Vec<(OrgId, AccountId)>,
     /// The last command's events, in a list reused from command to command
     /// (`State::execute_into`), as a sequencer that hands events on and clears would.
-    events: Vec<Event>,
+    events: Events,
     /// The envelope of the next order and of the next cancel. `prepare` writes an operation's
     /// fields into one of them, as a gateway decoding into a reused buffer would: building a
     /// fresh envelope per operation and dropping its command afterwards cost about 30
@@ -164,7 +164,7 @@ impl Venue {
             seq: 0,
             buyers: (0..MEMBERS_PER_SIDE).map(member).collect(),
             sellers: (MEMBERS_PER_SIDE..2 * MEMBERS_PER_SIDE).map(member).collect(),
-            events: Vec::new(),
+            events: Events::new(),
             place: Envelope {
                 seq: 0,
                 time_ms: BENCH_TIME_MS,
@@ -204,7 +204,7 @@ impl Venue {
     fn exec_at(&mut self, time_ms: i64, actor: OrgId, command: Command) -> Vec<Event> {
         self.seq += 1;
         let env = Envelope { seq: self.seq, time_ms, actor, command };
-        self.execute(&env).to_vec()
+        self.execute(&env).iter().cloned().collect()
     }
 
     /// Writes one stream operation into the venue's envelope for its kind, numbered next.
@@ -258,7 +258,7 @@ impl Venue {
 
     /// Executes the envelope `prepare` filled in and returns its events; every operation of a
     /// generated stream is accepted.
-    pub fn execute_prepared(&mut self, which: Prepared) -> &[Event] {
+    pub fn execute_prepared(&mut self, which: Prepared) -> &Events {
         // Chosen field by field rather than through `prepared`, which would borrow the whole
         // venue while the state and the events are borrowed mutably beside it.
         let env = match which {
@@ -274,7 +274,7 @@ impl Venue {
 
     /// Executes an envelope from `envelope` and returns its events; every operation of a
     /// generated stream is accepted.
-    pub fn execute(&mut self, env: &Envelope) -> &[Event] {
+    pub fn execute(&mut self, env: &Envelope) -> &Events {
         self.events.clear();
         self.state
             .execute_into(env, &mut self.events)
@@ -289,7 +289,7 @@ impl Venue {
     }
 
     /// Executes one operation.
-    pub fn apply(&mut self, op: Op) -> &[Event] {
+    pub fn apply(&mut self, op: Op) -> &Events {
         let which = self.prepare(op);
         self.execute_prepared(which)
     }
@@ -452,7 +452,7 @@ fn seeded_venue(ops: &[Op], seed_ops: usize) -> Venue {
     venue
 }
 
-fn trades_in(events: &[Event]) -> usize {
+fn trades_in(events: &Events) -> usize {
     events.iter().filter(|e| matches!(e, Event::Traded(_))).count()
 }
 

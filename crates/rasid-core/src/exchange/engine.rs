@@ -7,7 +7,7 @@ use super::{
     OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce, TradeId, Underlying,
 };
 use crate::command::Envelope;
-use crate::event::Event;
+use crate::event::{Event, Events};
 use crate::ids::{AccountId, IssuanceId, OrgId};
 use crate::model::Role;
 use crate::money::Currency;
@@ -90,7 +90,7 @@ impl State {
         if current == status {
             return Err(Rejection::NothingToAmend);
         }
-        let mut events = Vec::new();
+        let mut events = Events::new();
         if status == InstrumentStatus::Closed {
             let ids = self.exchange.orders.ids_where(|o| o.instrument == id);
             for order in ids {
@@ -99,7 +99,7 @@ impl State {
         }
         self.exchange.instruments.get_mut(&id).expect("checked").status = status;
         events.push(Event::InstrumentStatusChanged { instrument: id, status });
-        Ok(events)
+        Ok(events.into_vec())
     }
 
     pub(crate) fn set_reference_price(&mut self, id: InstrumentId, price_minor: i64) -> Outcome {
@@ -135,7 +135,7 @@ impl State {
         actor: OrgId,
         req: &OrderRequest,
         env: &Envelope,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) -> Result<(), Rejection> {
         let inst = self.tradable(req.instrument)?;
         let (lot, fees, currency) = (inst.spec.lot_tonnes, inst.spec.fees, inst.spec.currency);
@@ -259,12 +259,7 @@ impl State {
     }
 
     /// Rests what is left of an incoming order, or cancels it and releases what it holds.
-    fn finish_incoming(
-        &mut self,
-        order: Order,
-        stopped_by_self_trade: bool,
-        events: &mut Vec<Event>,
-    ) {
+    fn finish_incoming(&mut self, order: Order, stopped_by_self_trade: bool, events: &mut Events) {
         if order.remaining_tonnes == 0 {
             debug_assert!(order.reserved_cash_minor == 0 && order.reserved_serials.is_empty());
             return;
@@ -337,14 +332,14 @@ impl State {
         &mut self,
         id: OrderId,
         reason: CancelReason,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) {
         let order = self.unrest(id);
         events.push(cancelled_event(&order, reason, true));
         self.release_order(order);
     }
 
-    fn cancel_resting_slot(&mut self, slot: u32, reason: CancelReason, events: &mut Vec<Event>) {
+    fn cancel_resting_slot(&mut self, slot: u32, reason: CancelReason, events: &mut Events) {
         let order = self.unrest_slot(slot, 0);
         events.push(cancelled_event(&order, reason, true));
         self.release_order(order);
@@ -365,7 +360,7 @@ impl State {
         &mut self,
         incoming: &mut Order,
         env: &Envelope,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) -> bool {
         // Both fees of every fill go to the one fee account: they are added up here and
         // credited once per order, which saves a balance look-up per fill. Nothing reads the
@@ -388,7 +383,7 @@ impl State {
         incoming: &mut Order,
         terms: Terms,
         env: &Envelope,
-        events: &mut Vec<Event>,
+        events: &mut Events,
         fees_due: &mut i128,
     ) -> bool {
         let opposite = incoming.side.opposite();
@@ -429,7 +424,7 @@ impl State {
         resting_slot: u32,
         price: i64,
         env: &Envelope,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) -> i128 {
         let Terms { lot, fees, currency } = terms;
         let resting = self.exchange.orders.at_mut(resting_slot);
@@ -661,17 +656,18 @@ impl State {
         order.quantity_tonnes = order.quantity_tonnes - old_remaining + new_remaining;
         order.remaining_tonnes = new_remaining;
         order.price_minor = new_price;
-        let mut events = vec![amended];
+        let mut events = Events::new();
+        events.push(amended);
         let stopped = self.match_incoming(&mut order, env, &mut events);
         self.finish_incoming(order, stopped, &mut events);
-        Ok(events)
+        Ok(events.into_vec())
     }
 
     pub(crate) fn cancel_order(
         &mut self,
         actor: OrgId,
         id: OrderId,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) -> Result<(), Rejection> {
         let slot = self.exchange.orders.slot_of(id).ok_or(Rejection::UnknownOrder)?;
         if self.exchange.orders.at(slot).org != actor {
@@ -704,11 +700,11 @@ impl State {
             .filter(|o| instrument.is_none_or(|i| o.instrument == i))
             .map(|o| o.id)
             .collect();
-        let mut events = Vec::new();
+        let mut events = Events::new();
         for id in ids {
             self.cancel_resting(id, CancelReason::Requested, &mut events);
         }
-        Ok(events)
+        Ok(events.into_vec())
     }
 
     pub(crate) fn close_session(&mut self, instrument: Option<InstrumentId>) -> Outcome {
@@ -718,11 +714,11 @@ impl State {
         let ids = self.exchange.orders.ids_where(|o| {
             o.time_in_force == TimeInForce::Day && instrument.is_none_or(|i| o.instrument == i)
         });
-        let mut events = Vec::new();
+        let mut events = Events::new();
         for id in ids {
             self.cancel_resting(id, CancelReason::SessionClosed, &mut events);
         }
-        Ok(events)
+        Ok(events.into_vec())
     }
 
     pub(crate) fn expire_orders(&mut self, now_ms: i64) -> Outcome {
@@ -736,11 +732,11 @@ impl State {
         if due.is_empty() {
             return Err(Rejection::NothingDue);
         }
-        let mut events = Vec::new();
+        let mut events = Events::new();
         for id in due {
             self.cancel_resting(id, CancelReason::Expired, &mut events);
         }
-        Ok(events)
+        Ok(events.into_vec())
     }
 
     /// The issuances of one project and vintage that an account holds, in ascending serial

@@ -326,6 +326,32 @@ pub struct Fill {
     pub retirements: Retirements,
 }
 
+impl Fill {
+    /// Whether dropping the fill frees anything (see `Event::owns_heap`). Every field is named
+    /// and the plain ones are copied out, so a new field, or one that stops being `Copy`, fails
+    /// to compile here until it is accounted for.
+    pub fn owns_heap(&self) -> bool {
+        let Fill {
+            trade,
+            instrument,
+            price_minor,
+            quantity_tonnes,
+            buy_order,
+            sell_order,
+            buyer,
+            seller,
+            aggressor,
+            serials,
+            buyer_fee_minor,
+            seller_fee_minor,
+            retirements,
+        } = self;
+        let ids = (*trade, *instrument, *buy_order, *sell_order, *buyer, *seller, *aggressor);
+        let amounts = (*price_minor, *quantity_tonnes, *buyer_fee_minor, *seller_fee_minor);
+        crate::event::plain((ids, amounts)) || serials.owns_heap() || retirements.0.is_some()
+    }
+}
+
 /// The retirements a buy-and-retire fill made, one per issuance delivered; none for any other
 /// fill. A thin pointer that allocates nothing when empty: 8 bytes, where a boxed slice took 16
 /// and a `Vec` 24, which keeps the fill at 128 beside its 32-byte `Serials`. It encodes as the

@@ -75,6 +75,11 @@ impl Serials {
         self.iter().map(|(_, set)| set.quantity_tonnes()).sum()
     }
 
+    /// Whether dropping the list frees anything.
+    pub fn owns_heap(&self) -> bool {
+        matches!(&self.0, Repr::Many(entries) if entries.capacity() > 0)
+    }
+
     /// The entries in delivery order.
     pub fn iter(&self) -> Iter<'_> {
         match &self.0 {
