@@ -16,17 +16,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Default)]
 pub struct Serials(Repr);
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 enum Repr {
+    /// A variant of its own, not an empty `Many`: every buy order holds no serials, and
+    /// dropping or overwriting an empty `Vec` still called the drop of its (empty) slice.
+    #[default]
+    Empty,
     One(IssuanceId, SerialRange),
-    /// Any other shape, the empty list included. Entries hold no empty sets.
+    /// Any other shape. Entries hold no empty sets.
     Many(Vec<(IssuanceId, RangeSet)>),
-}
-
-impl Default for Repr {
-    fn default() -> Self {
-        Repr::Many(Vec::new())
-    }
 }
 
 impl Serials {
@@ -41,19 +39,22 @@ impl Serials {
 
     /// Takes a list in delivery order; an entry with an empty set is kept as it is, for the
     /// audit to report.
-    pub fn from_vec(mut entries: Vec<(IssuanceId, RangeSet)>) -> Self {
+    pub fn from_vec(entries: Vec<(IssuanceId, RangeSet)>) -> Self {
+        if entries.is_empty() {
+            return Self::new();
+        }
         if let [(issuance, set)] = entries.as_slice()
             && set.range_count() == 1
         {
             let range = set.ranges().next().expect("one range");
             return Self::one(*issuance, range);
         }
-        entries.shrink_to_fit();
         Serials(Repr::Many(entries))
     }
 
     pub fn into_vec(self) -> Vec<(IssuanceId, RangeSet)> {
         match self.0 {
+            Repr::Empty => Vec::new(),
             Repr::One(issuance, range) => vec![(issuance, RangeSet::from_range(range))],
             Repr::Many(entries) => entries,
         }
@@ -62,6 +63,7 @@ impl Serials {
     /// The number of issuances.
     pub fn len(&self) -> usize {
         match &self.0 {
+            Repr::Empty => 0,
             Repr::One(..) => 1,
             Repr::Many(entries) => entries.len(),
         }
@@ -83,6 +85,7 @@ impl Serials {
     /// The entries in delivery order.
     pub fn iter(&self) -> Iter<'_> {
         match &self.0 {
+            Repr::Empty => Iter::One(None),
             Repr::One(issuance, range) => Iter::One(Some((*issuance, *range))),
             Repr::Many(entries) => Iter::Many(entries.iter()),
         }
@@ -91,8 +94,8 @@ impl Serials {
     /// Appends one range of an issuance after the entries held: the common reservation, with
     /// no `RangeSet` built and dropped on the way.
     pub(crate) fn push_range(&mut self, issuance: IssuanceId, range: SerialRange) {
-        match &mut self.0 {
-            Repr::Many(entries) if entries.is_empty() => self.0 = Repr::One(issuance, range),
+        match &self.0 {
+            Repr::Empty => self.0 = Repr::One(issuance, range),
             _ => self.push(issuance, RangeSet::from_range(range)),
         }
     }
@@ -101,10 +104,11 @@ impl Serials {
     pub(crate) fn push(&mut self, issuance: IssuanceId, set: RangeSet) {
         assert!(!set.is_empty(), "serials hold no empty sets");
         match &mut self.0 {
-            Repr::Many(entries) if entries.is_empty() && set.range_count() == 1 => {
+            Repr::Empty if set.range_count() == 1 => {
                 let range = set.ranges().next().expect("one range");
                 self.0 = Repr::One(issuance, range);
             }
+            Repr::Empty => self.0 = Repr::Many(vec![(issuance, set)]),
             Repr::Many(entries) => entries.push((issuance, set)),
             Repr::One(first, range) => {
                 let first = (*first, RangeSet::from_range(*range));
@@ -116,6 +120,10 @@ impl Serials {
     /// Takes the first `quantity` tonnes in delivery order; they must be held.
     pub(crate) fn take_front(&mut self, quantity: u64) -> Serials {
         match &mut self.0 {
+            Repr::Empty => {
+                assert_eq!(quantity, 0, "serials held for the tonnes taken");
+                Serials::new()
+            }
             Repr::One(issuance, range) => {
                 let held = range.quantity_tonnes();
                 assert!(quantity <= held, "serials held for the tonnes taken");
@@ -131,12 +139,9 @@ impl Serials {
             }
             Repr::Many(entries) => {
                 let taken = take_front_of(entries, quantity);
-                if let [(issuance, set)] = entries.as_slice()
-                    && set.range_count() == 1
-                {
-                    let range = set.ranges().next().expect("one range");
-                    self.0 = Repr::One(*issuance, range);
-                }
+                // What is left goes back to the inline shapes when it fits them.
+                let left = std::mem::take(entries);
+                *self = Serials::from_vec(left);
                 taken
             }
         }
@@ -154,7 +159,7 @@ impl Serials {
 fn take_front_of(entries: &mut Vec<(IssuanceId, RangeSet)>, quantity: u64) -> Serials {
     if entries.iter().map(|(_, set)| set.quantity_tonnes()).sum::<u64>() == quantity {
         debug_assert!(entries.iter().all(|(_, set)| !set.is_empty()));
-        return Serials(Repr::Many(std::mem::take(entries)));
+        return Serials::from_vec(std::mem::take(entries));
     }
     let mut need = quantity;
     let mut out = Serials::new();
@@ -237,6 +242,7 @@ impl std::fmt::Debug for Serials {
 impl Serialize for Serials {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
+            Repr::Empty => <[(IssuanceId, RangeSet)]>::serialize(&[], serializer),
             Repr::One(issuance, range) => {
                 [(*issuance, RangeSet::from_range(*range))].as_slice().serialize(serializer)
             }
@@ -337,7 +343,7 @@ mod tests {
         assert!(serials.take_front(0).is_empty());
         let all = serials.take_front(6);
         assert_eq!(all, Serials::one(IssuanceId(7), range(14, 19)));
-        assert!(serials.is_empty());
+        assert!(matches!(serials.0, Repr::Empty), "nothing to drop once taken");
     }
 
     #[test]
