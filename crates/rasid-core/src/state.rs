@@ -535,12 +535,10 @@ mod tests {
             remaining_tonnes: 5,
             time_in_force: TimeInForce::Gtc,
             post_only: false,
-            client_order_id: None,
             self_trade: SelfTradePrevention::CancelResting,
-            retire: None,
+            extras: None,
             created_at_ms: 0,
-            reserved_cash_minor: 500,
-            reserved_serials: crate::exchange::Serials::new(),
+            reserved: crate::exchange::Reserved::Cash(500),
         };
         let ex = &mut state.exchange;
         let slot = ex.orders.insert(order);

@@ -239,10 +239,10 @@ pub fn order_json(s: &State, o: &Order) -> Value {
         "price": money(o.price_minor, c), "currency": c.code(), "quantity": o.quantity_tonnes,
         "remaining": o.remaining_tonnes, "time_in_force": o.time_in_force.as_str(),
         "expires": match o.time_in_force { TimeInForce::Gtd { expires_at_ms } => Some(rfc3339(expires_at_ms)), _ => None },
-        "post_only": o.post_only, "client_order_id": o.client_order_id, "self_trade": o.self_trade.as_str(),
-        "retire_for": o.retire.as_ref().map(|r| r.beneficiary.clone()), "created": rfc3339(o.created_at_ms),
-        "reserved_cash": money(o.reserved_cash_minor, c),
-        "reserved_serials": o.reserved_serials.iter().map(|(i, set)| json!({ "issuance": i.0, "serials": ranges_json(set.ranges()) })).collect::<Vec<_>>(),
+        "post_only": o.post_only, "client_order_id": o.client_order_id(), "self_trade": o.self_trade.as_str(),
+        "retire_for": o.retire().map(|r| r.beneficiary.clone()), "created": rfc3339(o.created_at_ms),
+        "reserved_cash": money(o.reserved_cash_minor(), c),
+        "reserved_serials": o.reserved_serials().iter().map(|(i, set)| json!({ "issuance": i.0, "serials": ranges_json(set.ranges()) })).collect::<Vec<_>>(),
     })
 }
 

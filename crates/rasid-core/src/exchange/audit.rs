@@ -94,23 +94,24 @@ impl State {
                 Side::Buy => {
                     let want =
                         spec.fees.buy_hold(o.remaining_tonnes, spec.lot_tonnes, o.price_minor);
-                    if want != Ok(o.reserved_cash_minor) || !o.reserved_serials.is_empty() {
+                    if want != Ok(o.reserved_cash_minor()) || !o.reserved_serials().is_empty() {
                         return fail(format!(
                             "{} holds {} minor units, needs {want:?}",
-                            o.id, o.reserved_cash_minor
+                            o.id,
+                            o.reserved_cash_minor()
                         ));
                     }
-                    *cash.entry((o.account, spec.currency)).or_default() += o.reserved_cash_minor;
+                    *cash.entry((o.account, spec.currency)).or_default() += o.reserved_cash_minor();
                 }
                 Side::Sell => {
                     let mut total = 0u64;
-                    for (issuance, set) in &o.reserved_serials {
+                    for (issuance, set) in o.reserved_serials() {
                         if !self.underlying_admits(&spec.underlying, issuance) || set.is_empty() {
                             return fail(format!("{} holds serials outside its instrument", o.id));
                         }
                         total += set.quantity_tonnes();
                     }
-                    if total != o.remaining_tonnes || o.reserved_cash_minor != 0 {
+                    if total != o.remaining_tonnes || o.reserved_cash_minor() != 0 {
                         return fail(format!(
                             "{} holds {total} t for {} t remaining",
                             o.id, o.remaining_tonnes
@@ -165,7 +166,7 @@ impl State {
         let client_ids: BTreeMap<_, _> = ex
             .orders
             .iter_unordered()
-            .filter_map(|o| o.client_order_id.as_ref().map(|c| ((o.account, c.clone()), o.id)))
+            .filter_map(|o| o.client_order_id().map(|c| ((o.account, c.to_owned()), o.id)))
             .collect();
         let expiries: BTreeSet<_> = ex
             .orders

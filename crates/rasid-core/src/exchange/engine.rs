@@ -3,8 +3,9 @@
 //! because the order already holds every tonne and minor unit it can need.
 
 use super::{
-    CancelReason, Fill, Instrument, InstrumentId, InstrumentSpec, InstrumentStatus, Order, OrderId,
-    OrderRequest, OrderType, SelfTradePrevention, Side, TimeInForce, TradeId, Underlying,
+    CancelReason, Fill, Instrument, InstrumentId, InstrumentSpec, InstrumentStatus, Order,
+    OrderExtras, OrderId, OrderRequest, OrderType, Reserved, SelfTradePrevention, Side,
+    TimeInForce, TradeId, Underlying,
 };
 use crate::command::Envelope;
 use crate::event::{Event, Events};
@@ -214,15 +215,15 @@ impl State {
         // Accepted: from here on nothing can fail.
         let id = OrderId(self.exchange.next_order);
         self.exchange.next_order += 1;
-        let reserved_serials = match req.side {
+        let reserved = match req.side {
             Side::Buy => {
                 self.hold_cash(req.account, currency, hold);
-                Serials::new()
+                Reserved::Cash(hold)
             }
-            Side::Sell => match &class_held {
+            Side::Sell => Reserved::Serials(match &class_held {
                 Some(held) => self.take_held(req.account, held, req.quantity_tonnes),
                 None => self.reserve_underlying(req.account, &underlying, req.quantity_tonnes),
-            },
+            }),
         };
         let mut order = Order {
             id,
@@ -235,12 +236,10 @@ impl State {
             remaining_tonnes: req.quantity_tonnes,
             time_in_force: req.time_in_force,
             post_only: req.post_only,
-            client_order_id: req.client_order_id.clone(),
             self_trade: req.self_trade,
-            retire: req.retire.clone(),
+            extras: OrderExtras::boxed(req.client_order_id.clone(), req.retire.as_deref().cloned()),
             created_at_ms: env.time_ms,
-            reserved_cash_minor: hold,
-            reserved_serials,
+            reserved,
         };
         // Room for the acceptance, a few fills and the rest/cancel event without regrowing: a
         // fresh list gets it in one allocation, a reused one has it already.
@@ -261,7 +260,7 @@ impl State {
     /// Rests what is left of an incoming order, or cancels it and releases what it holds.
     fn finish_incoming(&mut self, order: Order, stopped_by_self_trade: bool, events: &mut Events) {
         if order.remaining_tonnes == 0 {
-            debug_assert!(order.reserved_cash_minor == 0 && order.reserved_serials.is_empty());
+            debug_assert!(order.reserved_cash_minor() == 0 && order.reserved_serials().is_empty());
             return;
         }
         if !stopped_by_self_trade && order.time_in_force.rests() {
@@ -288,8 +287,8 @@ impl State {
     #[inline]
     fn rest(&mut self, order: Order) {
         let (id, account, instrument) = (order.id, order.account, order.instrument);
-        if let Some(cid) = &order.client_order_id {
-            self.exchange.client_ids.insert((account, cid.clone()), id);
+        if let Some(cid) = order.client_order_id() {
+            self.exchange.client_ids.insert((account, cid.to_owned()), id);
         }
         if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
             self.exchange.expiries.insert((expires_at_ms, id));
@@ -318,8 +317,8 @@ impl State {
         let ex = &mut self.exchange;
         let order = ex.orders.at(slot);
         let (id, instrument, account) = (order.id, order.instrument, order.account);
-        if let Some(cid) = &order.client_order_id {
-            ex.client_ids.remove(&(account, cid.clone()));
+        if let Some(cid) = order.client_order_id() {
+            ex.client_ids.remove(&(account, cid.to_owned()));
         }
         if let TimeInForce::Gtd { expires_at_ms } = order.time_in_force {
             ex.expiries.remove(&(expires_at_ms, id));
@@ -348,10 +347,13 @@ impl State {
     fn release_order(&mut self, order: Order) {
         let spec = &self.exchange.instruments[&order.instrument].spec;
         let (currency, underlying) = (spec.currency, spec.underlying);
-        if order.reserved_cash_minor > 0 {
-            self.release_cash(order.account, currency, order.reserved_cash_minor);
+        match order.reserved {
+            Reserved::Cash(cash) if cash > 0 => self.release_cash(order.account, currency, cash),
+            Reserved::Cash(_) => {}
+            Reserved::Serials(serials) => {
+                self.release_underlying(order.account, &underlying, serials)
+            }
         }
-        self.release_underlying(order.account, &underlying, order.reserved_serials);
     }
 
     /// Trades an incoming order against the opposite side while prices cross. Returns whether
@@ -434,7 +436,7 @@ impl State {
             Side::Buy => (&mut *incoming, resting),
             Side::Sell => (resting, &mut *incoming),
         };
-        let delivered = sell.reserved_serials.take_front(q);
+        let delivered = sell.serials_mut().take_front(q);
         let notional = i128::from(q) * i128::from(price);
         let (buy_bps, sell_bps) = match buy.id == resting_id {
             true => (fees.maker_bps, fees.taker_bps),
@@ -447,17 +449,17 @@ impl State {
         );
         let change = hold - notional - buyer_fee;
         assert!(change >= 0, "a buy order's hold covers every fill (see fees.rs)");
-        buy.reserved_cash_minor -= to_i64(hold);
+        *buy.cash_mut() -= to_i64(hold);
         buy.remaining_tonnes -= q;
         sell.remaining_tonnes -= q;
         let (buyer, seller, buy_id, sell_id) = (buy.account, sell.account, buy.id, sell.id);
-        let retire = buy.retire.clone();
+        let retire = buy.retire().cloned();
         let resting_side = incoming_side_opposite(buy_id == resting_id);
         let resting_done = self.exchange.orders.at(resting_slot).remaining_tonnes == 0;
 
         if resting_done {
             let done = self.exchange.orders.at(resting_slot);
-            debug_assert!(done.reserved_cash_minor == 0 && done.reserved_serials.is_empty());
+            debug_assert!(done.reserved_cash_minor() == 0 && done.reserved_serials().is_empty());
             self.unlink_slot(resting_slot, q);
             self.exchange.orders.discard(resting_slot);
         } else {
@@ -571,7 +573,8 @@ impl State {
         let new_hold = match o.side {
             Side::Buy => {
                 let hold = fees.buy_hold(new_remaining, lot, new_price)?;
-                if hold - o.reserved_cash_minor > self.balance(o.account, currency).available_minor
+                if hold - o.reserved_cash_minor()
+                    > self.balance(o.account, currency).available_minor
                 {
                     return Err(Rejection::InsufficientCash);
                 }
@@ -614,11 +617,11 @@ impl State {
                 order.quantity_tonnes -= cut;
                 match side {
                     Side::Buy => {
-                        let freed = order.reserved_cash_minor - new_hold;
-                        order.reserved_cash_minor = new_hold;
+                        let freed = order.reserved_cash_minor() - new_hold;
+                        *order.cash_mut() = new_hold;
                         (freed, Serials::new())
                     }
-                    Side::Sell => (0, order.reserved_serials.split_off_above(new_remaining)),
+                    Side::Sell => (0, order.serials_mut().split_off_above(new_remaining)),
                 }
             };
             if freed_cash > 0 {
@@ -632,24 +635,24 @@ impl State {
         let mut order = self.unrest(id);
         match side {
             Side::Buy => {
-                let delta = new_hold - order.reserved_cash_minor;
+                let delta = new_hold - order.reserved_cash_minor();
                 if delta > 0 {
                     self.hold_cash(account, currency, delta);
                 } else if delta < 0 {
                     self.release_cash(account, currency, -delta);
                 }
-                order.reserved_cash_minor = new_hold;
+                *order.cash_mut() = new_hold;
             }
             Side::Sell if new_remaining > old_remaining => {
                 let more =
                     self.reserve_underlying(account, &underlying, new_remaining - old_remaining);
-                let mut merged = std::mem::take(&mut order.reserved_serials).into_vec();
+                let mut merged = std::mem::take(order.serials_mut()).into_vec();
                 merge_serials(&mut merged, more);
                 merged.sort_by_key(|(i, _)| self.delivery_key(&underlying, account, *i));
-                order.reserved_serials = Serials::from_vec(merged);
+                *order.serials_mut() = Serials::from_vec(merged);
             }
             Side::Sell => {
-                let freed = order.reserved_serials.split_off_above(new_remaining);
+                let freed = order.serials_mut().split_off_above(new_remaining);
                 self.release_underlying(account, &underlying, freed);
             }
         }

@@ -42,7 +42,7 @@ impl State {
             None => Box::new(self.exchange.orders.iter_unordered()),
         };
         for o in orders {
-            for (of, set) in &o.reserved_serials {
+            for (of, set) in o.reserved_serials() {
                 add(o.account, of, set)?;
             }
         }

@@ -28,8 +28,8 @@ enum Repr {
 }
 
 impl Serials {
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Serials(Repr::Empty)
     }
 
     /// One range of one issuance.
