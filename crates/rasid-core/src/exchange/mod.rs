@@ -349,10 +349,11 @@ impl Order {
     }
 }
 
-/// An order as snapshots encode it: the fields in their order before `extras` boxed two of
-/// them, so the encoding did not change.
-#[derive(Serialize)]
-struct OrderWireRef<'a> {
+/// An order as snapshots encode it: the fields in their order before `extras` and `reserved`
+/// joined some of them, so the encoding did not change. Generic over the owned fields, so that
+/// encoding borrows them (`Id = &str`, …) and decoding owns them (`OrderWire`).
+#[derive(Serialize, Deserialize)]
+struct OrderWireOf<Id, Retire, Held> {
     id: OrderId,
     instrument: InstrumentId,
     account: AccountId,
@@ -363,39 +364,19 @@ struct OrderWireRef<'a> {
     remaining_tonnes: u64,
     time_in_force: TimeInForce,
     post_only: bool,
-    client_order_id: Option<&'a str>,
+    client_order_id: Option<Id>,
     self_trade: SelfTradePrevention,
-    retire: Option<&'a RetirementDetails>,
+    retire: Option<Retire>,
     created_at_ms: i64,
     reserved_cash_minor: i64,
-    reserved_serials: &'a Serials,
+    reserved_serials: Held,
 }
 
-/// `OrderWireRef`, owned, for decoding.
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(Serialize))]
-struct OrderWire {
-    id: OrderId,
-    instrument: InstrumentId,
-    account: AccountId,
-    org: OrgId,
-    side: Side,
-    price_minor: i64,
-    quantity_tonnes: u64,
-    remaining_tonnes: u64,
-    time_in_force: TimeInForce,
-    post_only: bool,
-    client_order_id: Option<String>,
-    self_trade: SelfTradePrevention,
-    retire: Option<RetirementDetails>,
-    created_at_ms: i64,
-    reserved_cash_minor: i64,
-    reserved_serials: Serials,
-}
+type OrderWire = OrderWireOf<String, RetirementDetails, Serials>;
 
 impl Serialize for Order {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        OrderWireRef {
+        OrderWireOf {
             id: self.id,
             instrument: self.instrument,
             account: self.account,
