@@ -276,13 +276,6 @@ impl<'a> SetRef<'a> {
         }
     }
 
-    pub fn range_count(self) -> usize {
-        match self {
-            SetRef::One(_) => 1,
-            SetRef::Set(set) => set.range_count(),
-        }
-    }
-
     pub fn is_empty(self) -> bool {
         self.quantity_tonnes() == 0
     }
@@ -296,12 +289,6 @@ impl<'a> SetRef<'a> {
             SetRef::One(r) => RangeSet::from_range(r),
             SetRef::Set(set) => set.clone(),
         }
-    }
-}
-
-impl<'a> From<&'a RangeSet> for SetRef<'a> {
-    fn from(set: &'a RangeSet) -> Self {
-        SetRef::Set(set)
     }
 }
 
