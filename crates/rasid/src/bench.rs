@@ -35,11 +35,11 @@ const BASELINE_PG_STATEMENT_ROWS: usize = 1_000;
 pub fn run(cmd: BenchCmd, database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
         BenchCmd::Registry { commands } => registry(commands, database),
-        BenchCmd::Matching { ops, count_loop: Some(loop_ops), .. } => {
-            crate::bench_matching::count_loop(ops, loop_ops)
+        BenchCmd::Matching { ops, seed, count_loop: Some(loop_ops), .. } => {
+            crate::bench_matching::count_loop(ops, seed, loop_ops)
         }
-        BenchCmd::Matching { ops, durable_ops, rounds, count_loop: None } => {
-            crate::bench_matching::run(ops, durable_ops, rounds)
+        BenchCmd::Matching { ops, durable_ops, rounds, seed, count_loop: None } => {
+            crate::bench_matching::run(ops, durable_ops, rounds, seed)
         }
         BenchCmd::Auction { bids, tonnes } => crate::bench_matching::auction(bids, tonnes),
         BenchCmd::Serials { count, rounds } => crate::serials::bench(count, rounds),

@@ -295,8 +295,19 @@ impl Venue {
     }
 }
 
-/// Generates the seed and the stream (seed first), running them through a venue to know what
-/// rests. Returns the operations and the number of seed operations at the front.
+/// The stream's seed unless `--seed` names another. Every result quoted in docs/HANDOFF.md and
+/// on the issue was measured on this stream.
+pub const STREAM_SEED: u64 = 42;
+
+/// How this binary was optimised: `scripts/build-release` sets `RASID_BUILD_OPTIMISATION` to
+/// `pgo` when it builds with the profile of its training run; a plain `cargo build --release`
+/// leaves it unset. Reported with the results, so that a number says which build made it.
+const BUILD_OPTIMISATION: &str = match option_env!("RASID_BUILD_OPTIMISATION") {
+    Some(how) => how,
+    None if cfg!(debug_assertions) => "debug",
+    None => "release",
+};
+
 /// What the generated stream turned out to be, reported with the results.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamStats {
@@ -306,6 +317,8 @@ pub struct StreamStats {
     pub resting_end: u64,
 }
 
+/// Generates the seed orders and the stream (seed orders first), running them through a venue
+/// to know what rests. Returns the operations and the number of seed operations at the front.
 pub fn generate(ops: u64, seed: u64) -> (Vec<Op>, usize, StreamStats) {
     let mut rng = Rng(seed);
     let mut venue = Venue::new();
@@ -483,8 +496,8 @@ fn timed_loop(venue: &mut Venue, ops: &[Op]) -> u64 {
 /// `bench matching --count-loop`: the throughput loop once over the first `loop_ops`
 /// operations after the seed of the `ops` stream, and nothing else. Under callgrind its count
 /// divided by the operations is the number to compare between builds (docs/HANDOFF.md).
-pub fn count_loop(ops: u64, loop_ops: u64) -> Result<Output, Failure> {
-    let (stream, seed_ops, _) = generate(ops, 42);
+pub fn count_loop(ops: u64, seed: u64, loop_ops: u64) -> Result<Output, Failure> {
+    let (stream, seed_ops, _) = generate(ops, seed);
     let timed = &stream[seed_ops..];
     let n = usize::try_from(loop_ops).unwrap_or(usize::MAX).min(timed.len());
     let mut venue = seeded_venue(&stream, seed_ops);
@@ -674,12 +687,12 @@ fn rasid_latencies(ops: &[Op], seed_ops: usize) -> RasidRun {
     }
 }
 
-pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
+pub fn run(ops: u64, durable_ops: u64, rounds: u32, seed: u64) -> Result<Output, Failure> {
     if rounds == 0 || rounds > MATCHING_ROUNDS_MAX {
         let why = format!("--rounds must be from 1 to {MATCHING_ROUNDS_MAX}");
         return Err(Failure::invalid("invalid_argument", why));
     }
-    let (stream, seed_ops, stats) = generate(ops, 42);
+    let (stream, seed_ops, stats) = generate(ops, seed);
     let (rasid, passes, floor_passes) = run_rounds(&stream, seed_ops, rounds);
     let listed = |passes: &Passes| -> Vec<Value> {
         passes
@@ -709,7 +722,8 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
     let rasid_ops = engines[0]["ops_per_sec"].as_f64().expect("rasid's median");
     let target = targets(rasid_ops, rasid.p99_ns, durable_measured, &engines);
     let mut text = format!(
-        "{} operations after {} seed orders ({} trades); throughput: median of {rounds} pass{}\n",
+        "{} operations after {} seed orders ({} trades, stream seed {seed}, {BUILD_OPTIMISATION} \
+         build); throughput: median of {rounds} pass{}\n",
         stream.len() - seed_ops,
         seed_ops,
         rasid.trades,
@@ -766,6 +780,7 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32) -> Result<Output, Failure> {
         text,
         json!({
             "bench": "matching", "ops": stream.len() - seed_ops, "seed_orders": seed_ops, "trades": rasid.trades, "rounds": rounds,
+            "stream_seed": seed, "build": BUILD_OPTIMISATION,
             "engines": engines, "floors": floors, "p50_ns": rasid.p50_ns, "p99_ns": rasid.p99_ns,
             "p50_ns_runs": rasid.latency_runs.iter().map(|r| r.0).collect::<Vec<_>>(),
             "p99_ns_runs": rasid.latency_runs.iter().map(|r| r.1).collect::<Vec<_>>(),
@@ -948,17 +963,35 @@ mod tests {
     #[test]
     fn count_loop_runs_a_prefix_of_the_benchmarks_stream() {
         let ops = 20_000;
-        let (stream, seed_ops, _) = generate(ops, 42);
+        let (stream, seed_ops, _) = generate(ops, STREAM_SEED);
         let all = (stream.len() - seed_ops) as u64;
-        let whole = run(ops, 0, 1).expect("the bench runs");
-        let counted = count_loop(ops, all).expect("the loop runs");
+        let whole = run(ops, 0, 1, STREAM_SEED).expect("the bench runs");
+        let counted = count_loop(ops, STREAM_SEED, all).expect("the loop runs");
         assert_eq!(counted.json["trades"], whole.json["trades"], "{}", counted.json);
-        let prefix = count_loop(ops, 1_000).expect("the loop runs");
+        let prefix = count_loop(ops, STREAM_SEED, 1_000).expect("the loop runs");
         assert_eq!(prefix.json["ops"], 1_000);
         let fewer = prefix.json["trades"].as_u64().expect("trades");
         assert!(fewer < counted.json["trades"].as_u64().expect("trades"), "{}", prefix.json);
-        let past = count_loop(ops, all + 5).expect("the loop runs");
+        let past = count_loop(ops, STREAM_SEED, all + 5).expect("the loop runs");
         assert_eq!(past.json["ops"], all);
+    }
+
+    /// `--seed` draws another stream of the same shape (other operations, about the same share
+    /// of crossing orders and the same depth), and the run says which seed and build made it.
+    #[test]
+    fn another_seed_draws_another_stream_of_the_same_shape() {
+        let ops = 20_000;
+        let (ours, ours_seed_ops, ours_stats) = generate(ops, STREAM_SEED);
+        let (other, other_seed_ops, other_stats) = generate(ops, STREAM_SEED + 1);
+        assert_ne!(ours[ours_seed_ops..], other[other_seed_ops..]);
+        let shares = (ours_stats.crossing_share, other_stats.crossing_share);
+        assert!((shares.0 - shares.1).abs() < 0.05, "{shares:?}");
+        let depths = (ours_stats.resting_mean, other_stats.resting_mean);
+        assert!(depths.0.abs_diff(depths.1) * 10 < depths.0, "{depths:?}");
+        let out = run(ops, 0, 1, STREAM_SEED + 1).expect("the bench runs");
+        assert_eq!(out.json["stream_seed"], STREAM_SEED + 1, "{}", out.json);
+        assert_eq!(out.json["build"], BUILD_OPTIMISATION, "{}", out.json);
+        assert!(out.text.contains(&format!("stream seed {}", STREAM_SEED + 1)), "{}", out.text);
     }
 
     #[test]
@@ -972,8 +1005,8 @@ mod tests {
     /// finds by looking at each operation and the trades it made.
     #[test]
     fn a_small_run_breaks_every_operation_down_by_kind() {
-        let (ops, seed) = (20_000, 42);
-        let out = run(ops, 1_000, 1).expect("the bench runs");
+        let (ops, seed) = (20_000, STREAM_SEED);
+        let out = run(ops, 1_000, 1, seed).expect("the bench runs");
         let j = &out.json;
         let (stream, seed_ops, _) = generate(ops, seed);
         let mut venue = Venue::new();

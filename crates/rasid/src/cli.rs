@@ -769,6 +769,10 @@ pub enum BenchCmd {
         /// and Rasid's p50 and p99, is the median of its passes.
         #[arg(long, default_value_t = 1)]
         rounds: u32,
+        /// Seed of the synthetic stream. Every quoted result uses the default; another seed
+        /// draws a different stream of the same shape (`scripts/build-release` trains on one).
+        #[arg(long, default_value_t = crate::bench_matching::STREAM_SEED)]
+        seed: u64,
         /// Instead of the benchmark, run Rasid's throughput loop once over the first N
         /// operations after the seed and print its trades: for counting its instructions
         /// under callgrind (`--toggle-collect='*timed_loop*'`), which gives the same count on
