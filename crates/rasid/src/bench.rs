@@ -33,6 +33,46 @@ const BASELINE_PG_TX_ROWS: u64 = 10_000;
 const BASELINE_PG_STATEMENT_ROWS: usize = 1_000;
 
 pub fn run(cmd: BenchCmd, database: &DatabaseUrl) -> Result<Output, Failure> {
+    let mut out = run_bench(cmd, database)?;
+    // Every result names the machine it was measured on, so that a number quoted later (in a
+    // note, an issue, a comparison between builds) carries where it came from.
+    let machine = Machine::here();
+    out.text = format!("machine: {}, {} CPUs\n{}", machine.cpu, machine.cpus, out.text);
+    if let Some(doc) = out.json.as_object_mut() {
+        doc.insert("machine".into(), json!({ "cpu": machine.cpu, "cpus": machine.cpus }));
+    }
+    Ok(out)
+}
+
+/// The processor a benchmark ran on, as the operating system names it, and how many CPUs the
+/// process may use (a container's or VM's share, not the host's).
+struct Machine {
+    cpu: String,
+    cpus: usize,
+}
+
+impl Machine {
+    fn here() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| cpu_model(&text));
+        Self {
+            cpu: cpu.unwrap_or_else(|| "unknown".to_owned()),
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        }
+    }
+}
+
+/// The first `model name` in Linux's `/proc/cpuinfo`, if it names one.
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo
+        .lines()
+        .find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == "model name").then(|| value.trim().to_owned())
+        })
+        .filter(|model| !model.is_empty())
+}
+
+fn run_bench(cmd: BenchCmd, database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
         BenchCmd::Registry { commands } => registry(commands, database),
         BenchCmd::Matching { ops, seed, count_loop: Some(loop_ops), .. } => {
@@ -581,4 +621,21 @@ fn baseline_postgres(url: &str, rows: u64) -> Result<PostgresBaseline, Failure> 
     let copy_rate = per_sec(written, started.elapsed().as_secs_f64());
     client.batch_execute("DROP TABLE baseline").map_err(pg)?;
     Ok(PostgresBaseline { insert: insert_rate, copy: copy_rate })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_model_is_the_first_model_name_in_cpuinfo() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13 \
+                       64-Core Processor\n\nprocessor\t: 1\nmodel name\t: Another\n";
+        assert_eq!(cpu_model(cpuinfo).as_deref(), Some("AMD EPYC 7B13 64-Core Processor"));
+        // An architecture whose cpuinfo names no model (some ARM kernels), or names it empty.
+        assert_eq!(cpu_model("processor\t: 0\nBogoMIPS\t: 50.00\n"), None);
+        assert_eq!(cpu_model("model name\t:   \n"), None);
+        // A key that only contains the words is not the model's.
+        assert_eq!(cpu_model("cpu model name hint\t: x\n"), None);
+    }
 }

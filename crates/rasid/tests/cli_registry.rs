@@ -331,6 +331,9 @@ fn bench_serials_reports_parse_and_baseline_rates() {
     let r = Rasid::new();
     let doc = r.ok(&["bench", "serials", "--count", "200", "--rounds", "2"]);
     assert_eq!(doc["serials"], 400);
+    // Every bench names the machine it ran on.
+    assert!(doc["machine"]["cpus"].as_u64().is_some_and(|n| n >= 1), "{doc}");
+    assert!(doc["machine"]["cpu"].as_str().is_some_and(|c| !c.is_empty()), "{doc}");
     assert!(doc["parse_per_sec"].as_u64().unwrap() > 0);
     assert!(doc["split_per_sec"].as_u64().unwrap() > 0);
     assert_eq!(r.fails(&["bench", "serials", "--count", "0"]), (2, "invalid_argument".into()));
