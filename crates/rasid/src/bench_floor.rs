@@ -14,7 +14,12 @@
 //!
 //! Everything else Rasid does is left out: checks and refusals, events, order records beyond
 //! a dense vector indexed by stream id, client ids, self-trade prevention, fee accounts,
-//! indexes and audits.
+//! indexes and audits. Except in one floor, `ladder-full` ([`Kind::ladder_full`]): the logged
+//! ladder plus the bookkeeping a full engine does ([`Bookkeeping`]: events, checks, look-ups by
+//! id, counts, per-account order lists). It emits exactly the events Rasid emits for every
+//! operation of the stream (a test compares them): Rasid's output, in a leaner shape, though
+//! still without some of Rasid's work (listed at [`Bookkeeping`]). What it runs at is the most
+//! a redesigned order path could hope for.
 //!
 //! The buyer's serials are kept in one of four ways, each run as its own floor, and the book
 //! also runs alone ([`Record::Unsettled`]); on the ladder book (below) the bench runs the
@@ -45,8 +50,10 @@
 //! targets (with the log, it does: see docs/HANDOFF.md, "Matching speed").
 
 use crate::bench_matching::Op;
-use rasid_core::exchange::Side;
+use rasid_core::exchange::{CancelReason, Fill, InstrumentId, OrderId, Serials, Side, TradeId};
+use rasid_core::id_hash::IdHashMap;
 use rasid_core::serial::{RangeSet, SerialRange};
+use rasid_core::{AccountId, Event, Events, IssuanceId, OrgId, ProjectId};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How a buyer's serials are written down; see the module documentation.
@@ -68,23 +75,34 @@ pub enum BookKind {
     Ladder,
 }
 
-/// One floor: a book and a record of the buyers' serials.
+/// One floor: a book, a record of the buyers' serials, and whether it keeps a full engine's
+/// bookkeeping too ([`Bookkeeping`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Kind {
     pub book: BookKind,
     pub record: Record,
+    pub bookkeeping: bool,
 }
 
 impl Kind {
     pub const fn naive(record: Record) -> Kind {
-        Kind { book: BookKind::Naive, record }
+        Kind { book: BookKind::Naive, record, bookkeeping: false }
     }
 
     pub const fn ladder(record: Record) -> Kind {
-        Kind { book: BookKind::Ladder, record }
+        Kind { book: BookKind::Ladder, record, bookkeeping: false }
+    }
+
+    /// `ladder-logged` plus the bookkeeping every full engine does ([`Bookkeeping`]).
+    pub const fn ladder_full() -> Kind {
+        Kind { book: BookKind::Ladder, record: Record::Logged, bookkeeping: true }
     }
 
     pub fn name(self) -> &'static str {
+        if self.bookkeeping {
+            assert!(self == Kind::ladder_full(), "only the logged ladder keeps the books");
+            return "ladder-full";
+        }
         match (self.book, self.record) {
             (BookKind::Naive, Record::Sorted) => "floor-sorted",
             (BookKind::Naive, Record::RangeSet) => "floor-rangeset",
@@ -114,11 +132,23 @@ const MAKER_BPS: i64 = 5;
 const TAKER_BPS: i64 = 10;
 const BPS_PER_UNIT: i64 = 10_000;
 
+/// The bench instrument's terms (see `setup_commands`), which `ladder-full` checks every order
+/// against. It keeps them in fields, so that its checks divide at run time as an engine's do.
+const TICK_MINOR: i64 = 1;
+const LOT_TONNES: u64 = 1;
+/// Project and vintage of every seller's issuance (see `setup_commands`).
+const PROJECT: ProjectId = ProjectId(1);
+const VINTAGE_YEAR: u16 = 2024;
+
 /// An inclusive range of serials, `first..=last`.
 type Range = (u64, u64);
 
 #[derive(Clone, Debug, Default)]
 struct Order {
+    /// The order's stream id (`ladder-full`'s events name it).
+    id: u32,
+    /// A sell's issuance id, found through the class index (`ladder-full` only).
+    issuance: u64,
     price: i64,
     remaining: u64,
     member: u32,
@@ -154,6 +184,173 @@ pub struct Floor {
     seller_cash: Vec<i64>,
     fees: i64,
     pub trades: u64,
+    /// The `ladder-full` floor's bookkeeping; `None` in every other floor.
+    books: Option<Box<Bookkeeping>>,
+}
+
+/// What a full engine does besides matching and settling, which `ladder-full` adds to
+/// `ladder-logged`, each as Rasid does it where the floors did it by position:
+/// - events: `OrderAccepted`, `Traded` (with the fill's exact serials), `OrderRested` and
+///   `OrderCancelled`, Rasid's own types in Rasid's own list, cleared before each operation as
+///   a sequencer hands them on;
+/// - checks on every order: tick, lot, price band, the account's owner, cash or credits
+///   available, and self-trade prevention on every fill;
+/// - look-ups by id: a sell finds its seller's issuances of the class through a hash map keyed
+///   by account, project and vintage (as `held_classes.rs` does), and a credit finds the
+///   buyer's holding by a binary search over the buyer's issuance ids (as `holdings.rs` does);
+/// - counts: each seller's available and reserved tonnes, as a holding keeps them;
+/// - each account's open orders, in a list linked through the orders (as `book.rs` does).
+///
+/// What it still leaves out: an order record of Rasid's size in a reusable arena with an index
+/// from id to slot (orders here sit in a vector indexed by stream id, which no exchange could
+/// keep), client ids, expiries, time in force, fee and minimum checks beyond this instrument's,
+/// and the audit's assertions.
+struct Bookkeeping {
+    events: Events,
+    next_trade: u64,
+    /// The instrument's terms, read at run time, and a price band: the stream's own price
+    /// range, narrower than the bench instrument's ±100% and as cheap to check.
+    tick_minor: i64,
+    lot_tonnes: u64,
+    band: (i64, i64),
+    /// Each account's organization, buyers' accounts first (as `Venue` numbers them).
+    orgs: Vec<OrgId>,
+    /// (account, project, vintage) → the issuances of the class the account holds.
+    classes: IdHashMap<(AccountId, ProjectId, u16), Vec<IssuanceId>>,
+    /// Each buyer's issuances, ascending, one per seller: position `k` is seller `k`'s.
+    buyer_issuances: Vec<Vec<IssuanceId>>,
+    /// Each seller's `(available, reserved)` tonnes.
+    seller_tonnes: Vec<(u64, u64)>,
+    /// The newest open order of each account (`NO_ORDER` if none), and each order's neighbours
+    /// in its account's list.
+    account_heads: Vec<u32>,
+    account_links: Vec<(u32, u32)>,
+    /// Orders a check refused and fills self-trade prevention stopped. The stream has none, and
+    /// `check` says so; counted, not panicked on, as an engine refuses and carries on.
+    refused: u64,
+}
+
+/// "No order": the end of an account's list.
+const NO_ORDER: u32 = u32::MAX;
+
+impl Bookkeeping {
+    fn new(members: usize, max_id: u64, band: (i64, i64)) -> Self {
+        let account = |index: usize| AccountId(3 + index as u64);
+        let issuance = |seller: usize| IssuanceId(seller as u64 + 1);
+        let classes = (0..members)
+            .map(|s| ((account(members + s), PROJECT, VINTAGE_YEAR), vec![issuance(s)]))
+            .collect();
+        Bookkeeping {
+            events: Events::new(),
+            next_trade: 1,
+            tick_minor: TICK_MINOR,
+            lot_tonnes: LOT_TONNES,
+            band,
+            orgs: (0..2 * members).map(|i| OrgId(3 + i as u64)).collect(),
+            classes,
+            buyer_issuances: vec![(0..members).map(issuance).collect(); members],
+            seller_tonnes: vec![(ISSUED_TONNES, 0); members],
+            account_heads: vec![NO_ORDER; 2 * members],
+            account_links: vec![(NO_ORDER, NO_ORDER); usize::try_from(max_id).unwrap_or(0) + 1],
+            refused: 0,
+        }
+    }
+
+    /// Index of a member's account: buyers first, then sellers.
+    fn account_index(&self, member: u32, buy: bool) -> usize {
+        let sellers_from = if buy { 0 } else { self.seller_tonnes.len() };
+        sellers_from + member as usize
+    }
+
+    fn account(&self, member: u32, buy: bool) -> AccountId {
+        AccountId(3 + self.account_index(member, buy) as u64)
+    }
+
+    /// The checks an order must pass, as `place_order` makes them. For a sell, the issuance to
+    /// reserve from; `None` if refused.
+    fn admit(&mut self, order: &Order, cash_available: i64, hold: i64) -> Option<IssuanceId> {
+        let account = self.account_index(order.member, order.buy);
+        // The stream's actor is the account's own organization.
+        let actor = OrgId(3 + account as u64);
+        let valid = order.price % self.tick_minor == 0
+            && order.remaining.is_multiple_of(self.lot_tonnes)
+            && (self.band.0..=self.band.1).contains(&order.price)
+            && self.orgs[account] == actor;
+        let issuance = match (valid, order.buy) {
+            (false, _) => None,
+            (true, true) => (cash_available >= hold).then_some(IssuanceId(0)),
+            (true, false) => {
+                let key = (AccountId(3 + account as u64), PROJECT, VINTAGE_YEAR);
+                let held = self.classes.get(&key).and_then(|list| list.first().copied());
+                let tonnes = &mut self.seller_tonnes[order.member as usize];
+                held.filter(|_| tonnes.0 >= order.remaining).inspect(|_| {
+                    tonnes.0 -= order.remaining;
+                    tonnes.1 += order.remaining;
+                })
+            }
+        };
+        if issuance.is_none() {
+            self.refused += 1;
+        }
+        issuance
+    }
+
+    fn link(&mut self, id: u32, account: usize) {
+        let head = self.account_heads[account];
+        self.account_links[id as usize] = (NO_ORDER, head);
+        if head != NO_ORDER {
+            self.account_links[head as usize].0 = id;
+        }
+        self.account_heads[account] = id;
+    }
+
+    fn unlink(&mut self, id: u32, account: usize) {
+        let (prev, next) = self.account_links[id as usize];
+        match prev {
+            NO_ORDER => self.account_heads[account] = next,
+            prev => self.account_links[prev as usize].1 = next,
+        }
+        if next != NO_ORDER {
+            self.account_links[next as usize].0 = prev;
+        }
+    }
+
+    /// Each account's list holds exactly its open orders, and each seller's counts add up to
+    /// its available serials and its open sells.
+    fn check(&self, orders: &[Order], available: &[Vec<Range>]) -> Result<(), String> {
+        if self.refused > 0 {
+            return Err(format!("{} orders or fills refused", self.refused));
+        }
+        let mut open = vec![Vec::new(); self.account_heads.len()];
+        for (id, o) in orders.iter().enumerate().filter(|(_, o)| o.remaining > 0) {
+            open[self.account_index(o.member, o.buy)].push(id as u32);
+        }
+        for (account, (&head, open)) in self.account_heads.iter().zip(&open).enumerate() {
+            let mut listed = Vec::new();
+            let mut at = head;
+            // Bounded, so that a list broken into a cycle is reported rather than walked forever.
+            while at != NO_ORDER && listed.len() <= orders.len() {
+                listed.push(at);
+                at = self.account_links[at as usize].1;
+            }
+            listed.sort_unstable();
+            if &listed != open {
+                return Err(format!("account {account}: listed {listed:?}, open {open:?}"));
+            }
+        }
+        for (seller, &(free, reserved)) in self.seller_tonnes.iter().enumerate() {
+            let held: u64 = available[seller].iter().map(|(f, l)| l - f + 1).sum();
+            let selling: u64 = orders
+                .iter()
+                .filter(|o| !o.buy && o.member as usize == seller)
+                .map(|o| o.remaining)
+                .sum();
+            if (free, reserved) != (held, selling) {
+                return Err(format!("seller {seller}: counts {free}/{reserved}, {held}/{selling}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Floor {
@@ -178,10 +375,14 @@ impl Floor {
             seller_cash: vec![0; members],
             fees: 0,
             trades: 0,
+            books: kind.bookkeeping.then(|| Box::new(Bookkeeping::new(members, max_id, prices))),
         }
     }
 
     pub fn apply(&mut self, op: Op) {
+        if let Some(books) = &mut self.books {
+            books.events.clear();
+        }
         match op {
             Op::Place { id, side, price, quantity, member } => {
                 let member = u32::try_from(member).expect("a few members");
@@ -192,7 +393,23 @@ impl Floor {
     }
 
     fn place(&mut self, id: u32, buy: bool, price: i64, quantity: u64, member: u32) {
-        let mut order = Order { price, remaining: quantity, member, buy, ..Order::default() };
+        let mut order = Order { id, price, remaining: quantity, member, buy, ..Order::default() };
+        if let Some(books) = &mut self.books {
+            let (cash, hold) = match buy {
+                true => (self.buyer_cash[member as usize].0, buy_hold(price, quantity)),
+                false => (0, 0),
+            };
+            let Some(issuance) = books.admit(&order, cash, hold) else { return };
+            order.issuance = issuance.0;
+            books.events.push(Event::OrderAccepted {
+                order: OrderId(u64::from(id)),
+                instrument: InstrumentId(1),
+                account: books.account(member, buy),
+                side: side_of(buy),
+                price_minor: price,
+                quantity_tonnes: quantity,
+            });
+        }
         match (self.record, buy) {
             (Record::Unsettled, _) => {}
             (_, true) => {
@@ -220,6 +437,9 @@ impl Floor {
             let mut resting = std::mem::take(resting);
             self.fill(&mut order, &mut resting, level_price);
             let done = resting.remaining == 0;
+            if done && let Some(books) = &mut self.books {
+                books.unlink(front, books.account_index(resting.member, resting.buy));
+            }
             self.orders[front as usize] = resting;
             if done {
                 let book = if buy { &mut self.asks } else { &mut self.bids };
@@ -230,6 +450,16 @@ impl Floor {
             // Holds are linear in tonnes, so a filled buy's fills spent all it held.
             debug_assert_eq!(order.cash_held, 0);
             return;
+        }
+        if let Some(books) = &mut self.books {
+            books.events.push(Event::OrderRested {
+                order: OrderId(u64::from(id)),
+                instrument: InstrumentId(1),
+                side: side_of(buy),
+                price_minor: price,
+                remaining_tonnes: order.remaining,
+            });
+            books.link(id, books.account_index(member, buy));
         }
         let book = if buy { &mut self.bids } else { &mut self.asks };
         book.push_back(price, id);
@@ -247,11 +477,24 @@ impl Floor {
         // The incoming order takes; the resting one made the market.
         let (buyer_bps, seller_bps) =
             if incoming.buy { (TAKER_BPS, MAKER_BPS) } else { (MAKER_BPS, TAKER_BPS) };
+        let aggressor = side_of(incoming.buy);
         let (buy, sell) = if incoming.buy { (incoming, resting) } else { (resting, incoming) };
         let (buyer, seller) = (buy.member as usize, sell.member as usize);
         let notional = price * q as i64;
-        let buyer_fee = notional * buyer_bps / BPS_PER_UNIT;
-        let seller_fee = notional * seller_bps / BPS_PER_UNIT;
+        // The full floor charges as Rasid does, rounding each fee up; the others round down.
+        let round_up = if self.books.is_some() { BPS_PER_UNIT - 1 } else { 0 };
+        let buyer_fee = (notional * buyer_bps + round_up) / BPS_PER_UNIT;
+        let seller_fee = (notional * seller_bps + round_up) / BPS_PER_UNIT;
+        if let Some(books) = &mut self.books {
+            let (b, s) =
+                (books.account_index(buy.member, true), books.account_index(seller as u32, false));
+            if books.orgs[b] == books.orgs[s] {
+                books.refused += 1;
+            }
+            let reserved = &mut books.seller_tonnes[seller].1;
+            *reserved = reserved.checked_sub(q).expect("a sell reserves what it sells");
+        }
+        let mut delivered_set: (Option<SerialRange>, Option<RangeSet>) = (None, None);
         let hold = buy_hold(buy.price, q);
         buy.cash_held -= hold;
         let cash = &mut self.buyer_cash[buyer];
@@ -268,7 +511,15 @@ impl Floor {
             }
             need -= take;
             let delivered = (first, first + take - 1);
-            let issuance = ((first - 1) / ISSUED_TONNES) as usize;
+            let mut issuance = ((first - 1) / ISSUED_TONNES) as usize;
+            if let Some(books) = &mut self.books {
+                match books.buyer_issuances[buyer].binary_search(&IssuanceId(sell.issuance)) {
+                    Ok(k) => issuance = k,
+                    Err(_) => books.refused += 1,
+                }
+                let range = SerialRange::new(delivered.0, delivered.1).expect("first ≤ last");
+                collect_delivered(&mut delivered_set, range);
+            }
             let holding = &mut self.holdings[buyer][issuance];
             match self.record {
                 Record::Sorted => insert(holding, delivered),
@@ -290,11 +541,52 @@ impl Floor {
                 Record::Unsettled => unreachable!("returned above"),
             }
         }
+        if let Some(books) = &mut self.books {
+            let serials = match delivered_set {
+                (_, Some(set)) => Serials::from_vec(vec![(IssuanceId(sell.issuance), set)]),
+                (Some(range), None) => Serials::one(IssuanceId(sell.issuance), range),
+                (None, None) => unreachable!("a fill delivers at least a tonne"),
+            };
+            let trade = TradeId(books.next_trade);
+            books.next_trade += 1;
+            books.events.push(Event::Traded(Fill {
+                trade,
+                instrument: InstrumentId(1),
+                price_minor: price,
+                quantity_tonnes: q,
+                buy_order: OrderId(u64::from(buy.id)),
+                sell_order: OrderId(u64::from(sell.id)),
+                buyer: books.account(buyer as u32, true),
+                seller: books.account(seller as u32, false),
+                aggressor,
+                serials,
+                buyer_fee_minor: buyer_fee,
+                seller_fee_minor: seller_fee,
+                retirements: Vec::new().into(),
+            }));
+        }
     }
 
     fn cancel(&mut self, id: u32) {
         let order = std::mem::take(&mut self.orders[id as usize]);
         assert!(order.remaining > 0, "the stream cancels resting orders only");
+        if let Some(books) = &mut self.books {
+            books.unlink(id, books.account_index(order.member, order.buy));
+            if !order.buy {
+                let tonnes = &mut books.seller_tonnes[order.member as usize];
+                tonnes.1 -= order.remaining;
+                tonnes.0 += order.remaining;
+            }
+            books.events.push(Event::OrderCancelled {
+                order: OrderId(u64::from(id)),
+                instrument: InstrumentId(1),
+                side: side_of(order.buy),
+                price_minor: order.price,
+                remaining_tonnes: order.remaining,
+                reason: CancelReason::Requested,
+                rested: true,
+            });
+        }
         if order.buy {
             let cash = &mut self.buyer_cash[order.member as usize];
             cash.1 -= order.cash_held;
@@ -310,6 +602,9 @@ impl Floor {
     /// serials, a resting sell's reservation, or a buyer's holding. And no cash held for orders
     /// that no longer rest.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(books) = &self.books {
+            books.check(&self.orders, &self.available)?;
+        }
         let mut by_seller: Vec<Vec<Range>> = self.available.clone();
         for order in self.orders.iter().filter(|o| !o.buy) {
             by_seller[order.member as usize].extend(order.serials.iter().copied());
@@ -461,6 +756,23 @@ impl Ladder {
         if better || self.occupied == 1 {
             self.best = i;
         }
+    }
+}
+
+fn side_of(buy: bool) -> Side {
+    if buy { Side::Buy } else { Side::Sell }
+}
+
+/// Adds one delivered range to a fill's serials: the first alone, the rest in a set with it.
+fn collect_delivered(delivered: &mut (Option<SerialRange>, Option<RangeSet>), range: SerialRange) {
+    match delivered {
+        (None, _) => delivered.0 = Some(range),
+        (Some(first), None) => {
+            let mut set = RangeSet::from_range(*first);
+            set.insert(range).expect("a fill's ranges are disjoint");
+            delivered.1 = Some(set);
+        }
+        (Some(_), Some(set)) => set.insert(range).expect("a fill's ranges are disjoint"),
     }
 }
 
@@ -657,6 +969,70 @@ mod tests {
                 assert_eq!(tonnes, rasid, "buyer {buyer}, seller {seller}");
             }
         }
+    }
+
+    #[test]
+    fn the_full_floor_emits_rasids_events_for_every_operation() {
+        let (stream, _, _) = generate(20_000, 42);
+        let mut venue = Venue::new();
+        let (max_id, prices) = (max_order_id(&stream), price_range(&stream));
+        let mut floor = Floor::new(Kind::ladder_full(), MEMBERS, max_id, prices);
+        // A holding gets a handful of credits on a short stream: merge its log every 4.
+        floor.log_ranges_max = 4;
+        let (mut trades, mut multi_range) = (0, 0);
+        for (n, op) in stream.iter().enumerate() {
+            let rasid: Vec<Event> = venue.apply(*op).iter().cloned().collect();
+            floor.apply(*op);
+            let books = floor.books.as_ref().expect("the full floor keeps the books");
+            let ours: Vec<Event> = books.events.iter().cloned().collect();
+            assert_eq!(ours, rasid, "operation {n}: {op:?}");
+            for event in &ours {
+                if let Event::Traded(fill) = event {
+                    trades += 1;
+                    let ranges: usize =
+                        fill.serials.iter().map(|(_, set)| set.ranges().count()).sum();
+                    multi_range += usize::from(ranges > 1);
+                }
+            }
+        }
+        assert!(trades > 5_000 && multi_range > 0, "{trades} trades, {multi_range} multi-range");
+        floor.check().expect("the books agree with the orders and serials");
+    }
+
+    #[test]
+    fn the_full_floor_check_finds_a_broken_list_a_wrong_count_and_a_refusal() {
+        let (stream, _, _) = generate(2_000, 7);
+        let full = Kind::ladder_full();
+        let mut floor = Floor::new(full, MEMBERS, max_order_id(&stream), price_range(&stream));
+        for op in &stream {
+            floor.apply(*op);
+        }
+        floor.check().expect("consistent");
+        let books = floor.books.as_mut().expect("the full floor keeps the books");
+        let head = books.account_heads.iter().position(|&h| h != NO_ORDER).expect("an open order");
+        let first = books.account_heads[head];
+        books.account_heads[head] = books.account_links[first as usize].1;
+        assert!(floor.check().is_err(), "an open order missing from its account's list");
+        let books = floor.books.as_mut().expect("the full floor keeps the books");
+        books.account_heads[head] = first;
+        floor.check().expect("consistent again");
+        let books = floor.books.as_mut().expect("the full floor keeps the books");
+        books.seller_tonnes[0].1 += 1;
+        assert!(floor.check().is_err(), "a reserved tonne no open sell holds");
+        let books = floor.books.as_mut().expect("the full floor keeps the books");
+        books.seller_tonnes[0].1 -= 1;
+        // A sell of more than its seller holds is refused, changes nothing, and is reported.
+        let id = max_order_id(&stream) + 1;
+        let price = price_range(&stream).0;
+        let huge =
+            Op::Place { id, side: Side::Sell, price, quantity: 2 * ISSUED_TONNES, member: 0 };
+        let mut fresh = Floor::new(full, MEMBERS, id, price_range(&stream));
+        let before = fresh.books.as_ref().map(|b| b.seller_tonnes.clone());
+        fresh.apply(huge);
+        let books = fresh.books.as_ref().expect("the full floor keeps the books");
+        assert_eq!((books.refused, Some(books.seller_tonnes.clone())), (1, before));
+        assert!(books.events.is_empty() && fresh.asks.best().is_none(), "nothing accepted");
+        assert!(fresh.check().is_err(), "a refusal is reported");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! of exact serial ranges against cash on every fill. Comparison engines (behind the
 //! `compare-engines` feature) run bare order books on the same stream in the same process, and
 //! the settlement floors (`bench_floor`) a lean book (naive or ladder) with only the settlement
-//! added.
+//! added, and one (`ladder-full`) with an engine's bookkeeping too, which emits Rasid's events.
 
 use crate::bench_floor::{Floor, Kind, Record};
 use crate::output::{Failure, Output};
@@ -556,8 +556,9 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
 
 /// The settlement floors, from the sorted record to the appended one, and the naive book they
 /// are built on; then the range set, the log, the appended record and the book alone again on
-/// the ladder book (see `bench_floor`).
-const FLOORS: [Kind; 9] = [
+/// the ladder book; last the logged ladder with a full engine's bookkeeping, which emits
+/// Rasid's own events (see `bench_floor`).
+const FLOORS: [Kind; 10] = [
     Kind::naive(Record::Sorted),
     Kind::naive(Record::RangeSet),
     Kind::naive(Record::Logged),
@@ -567,6 +568,7 @@ const FLOORS: [Kind; 9] = [
     Kind::ladder(Record::Logged),
     Kind::ladder(Record::Appended),
     Kind::ladder(Record::Unsettled),
+    Kind::ladder_full(),
 ];
 
 /// The `(id, price)` of each order a stream places, in stream order.
@@ -736,7 +738,10 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32, seed: u64) -> Result<Output,
             e["ops_per_sec"]
         ));
     }
-    text.push_str("settlement floors (a lean book plus settlement, nothing else):\n");
+    text.push_str(
+        "settlement floors (a lean book plus settlement; ladder-full adds an engine's \
+         bookkeeping and emits Rasid's events):\n",
+    );
     for e in &floors {
         let ratio =
             e["ratio_to_fastest_crate"].as_f64().map_or(String::new(), |r| format!(", {r:.2}×"));
