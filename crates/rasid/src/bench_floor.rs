@@ -18,9 +18,9 @@
 //! ladder plus the bookkeeping a full engine does ([`Bookkeeping`]: events, checks, look-ups by
 //! id, counts, per-account order lists). It emits exactly the events Rasid emits for every
 //! operation of the stream (a test compares them): Rasid's output, in a leaner shape, though
-//! still without some of Rasid's work (listed at [`Bookkeeping`]). It is not tuned (a sell
-//! allocates its reservation, a holding's log grows by doubling), so what it runs at is about
-//! what a redesigned order path in its lean shape could expect, not a bound.
+//! still without some of Rasid's work (listed at [`Bookkeeping`]). It is lean but not tuned to
+//! the last instruction, so what it runs at is about what a redesigned order path in its
+//! shape could expect, not a bound.
 //!
 //! The buyer's serials are kept in one of four ways, each run as its own floor, and the book
 //! also runs alone ([`Record::Unsettled`]); on the ladder book (below) the bench runs the
