@@ -401,11 +401,11 @@ impl Floor {
 
     fn place(&mut self, id: u32, buy: bool, price: i64, quantity: u64, member: u32) {
         let mut order = Order { id, price, remaining: quantity, member, buy, ..Order::default() };
+        // Only a settling floor holds cash (and `ladder-full` settles).
+        let hold =
+            if buy && self.record != Record::Unsettled { buy_hold(price, quantity) } else { 0 };
         if let Some(books) = &mut self.books {
-            let (cash, hold) = match buy {
-                true => (self.buyer_cash[member as usize].0, buy_hold(price, quantity)),
-                false => (0, 0),
-            };
+            let cash = if buy { self.buyer_cash[member as usize].0 } else { 0 };
             let Some(issuance) = books.admit(&order, cash, hold) else { return };
             order.issuance = issuance.0;
             books.events.push(Event::OrderAccepted {
@@ -420,7 +420,6 @@ impl Floor {
         match (self.record, buy) {
             (Record::Unsettled, _) => {}
             (_, true) => {
-                let hold = buy_hold(price, quantity);
                 let cash = &mut self.buyer_cash[member as usize];
                 cash.0 -= hold;
                 cash.1 += hold;
@@ -547,9 +546,7 @@ impl Floor {
                     }
                     log.push(delivered);
                     if log.len() == self.log_ranges_max {
-                        log.sort_unstable();
-                        merge(holding, log);
-                        log.clear();
+                        merge_log(holding, log);
                     }
                 }
                 Record::Unsettled => unreachable!("returned above"),
@@ -623,9 +620,7 @@ impl Floor {
         for (logs, holdings) in self.logs.iter_mut().zip(&mut self.holdings) {
             for (log, holding) in logs.iter_mut().zip(holdings) {
                 if !log.is_empty() {
-                    log.sort_unstable();
-                    merge(holding, log);
-                    log.clear();
+                    merge_log(holding, log);
                 }
             }
         }
@@ -842,6 +837,13 @@ fn take_lowest(ranges: &mut Vec<Range>, quantity: u64) -> Reserved {
         *first += need;
     }
     out
+}
+
+/// Merges a holding's log into it and empties the log, which keeps its capacity.
+fn merge_log(holding: &mut Vec<Range>, log: &mut Vec<Range>) {
+    log.sort_unstable();
+    merge(holding, log);
+    log.clear();
 }
 
 /// Merges sorted disjoint ranges into a sorted list in one backward pass, then joins neighbours.
