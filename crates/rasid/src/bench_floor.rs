@@ -84,23 +84,35 @@ pub struct Kind {
     pub book: BookKind,
     pub record: Record,
     pub bookkeeping: bool,
+    /// Whether the bookkeeping builds events; `ladder-quiet` keeps the books without them.
+    pub events: bool,
 }
 
 impl Kind {
     pub const fn naive(record: Record) -> Kind {
-        Kind { book: BookKind::Naive, record, bookkeeping: false }
+        Kind { book: BookKind::Naive, record, bookkeeping: false, events: false }
     }
 
     pub const fn ladder(record: Record) -> Kind {
-        Kind { book: BookKind::Ladder, record, bookkeeping: false }
+        Kind { book: BookKind::Ladder, record, bookkeeping: false, events: false }
     }
 
     /// `ladder-logged` plus the bookkeeping every full engine does ([`Bookkeeping`]).
     pub const fn ladder_full() -> Kind {
-        Kind { book: BookKind::Ladder, record: Record::Logged, bookkeeping: true }
+        Kind { book: BookKind::Ladder, record: Record::Logged, bookkeeping: true, events: true }
+    }
+
+    /// `ladder-full` without its events: every check, look-up, count and list, and no event
+    /// value built or kept. What an engine in this shape would run at if its events cost
+    /// nothing, which bounds what any change to the events could give.
+    pub const fn ladder_quiet() -> Kind {
+        Kind { events: false, ..Kind::ladder_full() }
     }
 
     pub fn name(self) -> &'static str {
+        if self == Kind::ladder_quiet() {
+            return "ladder-quiet";
+        }
         if self.bookkeeping {
             assert!(self == Kind::ladder_full(), "only the logged ladder keeps the books");
             return "ladder-full";
@@ -213,6 +225,8 @@ pub struct Floor {
 /// keep), client ids, expiries, time in force, fee and minimum checks beyond this instrument's,
 /// and the audit's assertions.
 struct Bookkeeping {
+    /// Whether events are built at all (`ladder-quiet` builds none).
+    emit: bool,
     events: Events,
     next_trade: u64,
     /// The instrument's terms, read at run time, and a price band: the stream's own price
@@ -241,13 +255,14 @@ struct Bookkeeping {
 const NO_ORDER: u32 = u32::MAX;
 
 impl Bookkeeping {
-    fn new(members: usize, max_id: u64, band: (i64, i64)) -> Self {
+    fn new(members: usize, max_id: u64, band: (i64, i64), emit: bool) -> Self {
         let account = |index: usize| AccountId(3 + index as u64);
         let issuance = |seller: usize| IssuanceId(seller as u64 + 1);
         let classes = (0..members)
             .map(|s| ((account(members + s), PROJECT, VINTAGE_YEAR), vec![issuance(s)]))
             .collect();
         Bookkeeping {
+            emit,
             events: Events::new(),
             next_trade: 1,
             tick_minor: TICK_MINOR,
@@ -382,7 +397,9 @@ impl Floor {
             seller_cash: vec![0; members],
             fees: 0,
             trades: 0,
-            books: kind.bookkeeping.then(|| Box::new(Bookkeeping::new(members, max_id, prices))),
+            books: kind
+                .bookkeeping
+                .then(|| Box::new(Bookkeeping::new(members, max_id, prices, kind.events))),
         }
     }
 
@@ -408,14 +425,16 @@ impl Floor {
             let cash = if buy { self.buyer_cash[member as usize].0 } else { 0 };
             let Some(issuance) = books.admit(&order, cash, hold) else { return };
             order.issuance = issuance.0;
-            books.events.push(Event::OrderAccepted {
-                order: OrderId(u64::from(id)),
-                instrument: InstrumentId(1),
-                account: books.account(member, buy),
-                side: side_of(buy),
-                price_minor: price,
-                quantity_tonnes: quantity,
-            });
+            if books.emit {
+                books.events.push(Event::OrderAccepted {
+                    order: OrderId(u64::from(id)),
+                    instrument: InstrumentId(1),
+                    account: books.account(member, buy),
+                    side: side_of(buy),
+                    price_minor: price,
+                    quantity_tonnes: quantity,
+                });
+            }
         }
         match (self.record, buy) {
             (Record::Unsettled, _) => {}
@@ -458,13 +477,15 @@ impl Floor {
             return;
         }
         if let Some(books) = &mut self.books {
-            books.events.push(Event::OrderRested {
-                order: OrderId(u64::from(id)),
-                instrument: InstrumentId(1),
-                side: side_of(buy),
-                price_minor: price,
-                remaining_tonnes: order.remaining,
-            });
+            if books.emit {
+                books.events.push(Event::OrderRested {
+                    order: OrderId(u64::from(id)),
+                    instrument: InstrumentId(1),
+                    side: side_of(buy),
+                    price_minor: price,
+                    remaining_tonnes: order.remaining,
+                });
+            }
             books.link(id, books.account_index(member, buy));
         }
         let book = if buy { &mut self.bids } else { &mut self.asks };
@@ -525,8 +546,10 @@ impl Floor {
                     Ok(k) => issuance = k,
                     Err(_) => books.refused += 1,
                 }
-                let range = SerialRange::new(delivered.0, delivered.1).expect("first ≤ last");
-                collect_delivered(&mut delivered_set, range);
+                if books.emit {
+                    let range = SerialRange::new(delivered.0, delivered.1).expect("first ≤ last");
+                    collect_delivered(&mut delivered_set, range);
+                }
             }
             let holding = &mut self.holdings[buyer][issuance];
             match self.record {
@@ -552,7 +575,7 @@ impl Floor {
                 Record::Unsettled => unreachable!("returned above"),
             }
         }
-        if let Some(books) = &mut self.books {
+        if let Some(books) = self.books.as_mut().filter(|b| b.emit) {
             let serials = match delivered_set {
                 (_, Some(set)) => Serials::from_vec(vec![(IssuanceId(sell.issuance), set)]),
                 (Some(range), None) => Serials::one(IssuanceId(sell.issuance), range),
@@ -588,15 +611,17 @@ impl Floor {
                 tonnes.1 -= order.remaining;
                 tonnes.0 += order.remaining;
             }
-            books.events.push(Event::OrderCancelled {
-                order: OrderId(u64::from(id)),
-                instrument: InstrumentId(1),
-                side: side_of(order.buy),
-                price_minor: order.price,
-                remaining_tonnes: order.remaining,
-                reason: CancelReason::Requested,
-                rested: true,
-            });
+            if books.emit {
+                books.events.push(Event::OrderCancelled {
+                    order: OrderId(u64::from(id)),
+                    instrument: InstrumentId(1),
+                    side: side_of(order.buy),
+                    price_minor: order.price,
+                    remaining_tonnes: order.remaining,
+                    reason: CancelReason::Requested,
+                    rested: true,
+                });
+            }
         }
         if order.buy {
             let cash = &mut self.buyer_cash[order.member as usize];
@@ -1038,6 +1063,33 @@ mod tests {
         }
         assert!(trades > 5_000 && multi_range > 0, "{trades} trades, {multi_range} multi-range");
         floor.check().expect("the books agree with the orders and serials");
+    }
+
+    #[test]
+    fn the_quiet_floor_keeps_the_full_floors_books_without_a_single_event() {
+        let (stream, _, _) = generate(20_000, 42);
+        let (max_id, prices) = (max_order_id(&stream), price_range(&stream));
+        let mut full = Floor::new(Kind::ladder_full(), MEMBERS, max_id, prices);
+        let mut quiet = Floor::new(Kind::ladder_quiet(), MEMBERS, max_id, prices);
+        let mut events = 0;
+        for op in &stream {
+            full.apply(*op);
+            quiet.apply(*op);
+            events += full.books.as_ref().expect("kept").events.len();
+            assert!(quiet.books.as_ref().expect("kept").events.is_empty(), "{op:?}");
+        }
+        assert!(events > 20_000, "the full floor emitted {events} events");
+        for floor in [&mut full, &mut quiet] {
+            floor.merge_logs();
+            floor.check().expect("the books agree with the orders and serials");
+        }
+        assert_eq!(quiet.trades, full.trades);
+        assert_eq!(quiet.holdings, full.holdings, "the buyers' serials");
+        assert_eq!(quiet.available, full.available, "the sellers' serials");
+        assert_eq!((&quiet.buyer_cash, &quiet.seller_cash), (&full.buyer_cash, &full.seller_cash));
+        let counts = |f: &Floor| f.books.as_ref().map(|b| b.seller_tonnes.clone());
+        assert_eq!(counts(&quiet), counts(&full), "available and reserved tonnes");
+        assert_eq!(Kind::ladder_quiet().name(), "ladder-quiet");
     }
 
     #[test]

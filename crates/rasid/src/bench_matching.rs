@@ -11,7 +11,8 @@
 //! of exact serial ranges against cash on every fill. Comparison engines (behind the
 //! `compare-engines` feature) run bare order books on the same stream in the same process, and
 //! the settlement floors (`bench_floor`) a lean book (naive or ladder) with only the settlement
-//! added, and one (`ladder-full`) with an engine's bookkeeping too, which emits Rasid's events.
+//! added, and one (`ladder-full`) with an engine's bookkeeping too, which emits Rasid's events;
+//! `ladder-quiet` is that one without events.
 
 use crate::bench_floor::{Floor, Kind, Record};
 use crate::output::{Failure, Output};
@@ -556,9 +557,9 @@ fn run_rounds(ops: &[Op], seed_ops: usize, rounds: u32) -> (RasidRun, Passes, Pa
 
 /// The settlement floors, from the sorted record to the appended one, and the naive book they
 /// are built on; then the range set, the log, the appended record and the book alone again on
-/// the ladder book; last the logged ladder with a full engine's bookkeeping, which emits
-/// Rasid's own events (see `bench_floor`).
-const FLOORS: [Kind; 10] = [
+/// the ladder book; then the logged ladder with a full engine's bookkeeping, which emits
+/// Rasid's own events, and last the same without events (see `bench_floor`).
+const FLOORS: [Kind; 11] = [
     Kind::naive(Record::Sorted),
     Kind::naive(Record::RangeSet),
     Kind::naive(Record::Logged),
@@ -569,6 +570,7 @@ const FLOORS: [Kind; 10] = [
     Kind::ladder(Record::Appended),
     Kind::ladder(Record::Unsettled),
     Kind::ladder_full(),
+    Kind::ladder_quiet(),
 ];
 
 /// The `(id, price)` of each order a stream places, in stream order.
@@ -742,7 +744,7 @@ pub fn run(ops: u64, durable_ops: u64, rounds: u32, seed: u64) -> Result<Output,
     }
     text.push_str(
         "settlement floors (a lean book plus settlement; ladder-full adds an engine's \
-         bookkeeping and emits Rasid's events):\n",
+         bookkeeping and emits Rasid's events; ladder-quiet keeps the books, no events):\n",
     );
     for e in &floors {
         let ratio =

@@ -304,6 +304,7 @@ fn bench_matching_reports_the_median_of_its_rounds() {
         "ladder-appended",
         "ladder-book",
         "ladder-full",
+        "ladder-quiet",
     ];
     assert_eq!(floors, expected, "{doc}");
     for f in doc["floors"].as_array().unwrap() {
