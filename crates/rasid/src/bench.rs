@@ -75,10 +75,10 @@ fn cpu_model(cpuinfo: &str) -> Option<String> {
 fn run_bench(cmd: BenchCmd, database: &DatabaseUrl) -> Result<Output, Failure> {
     match cmd {
         BenchCmd::Registry { commands } => registry(commands, database),
-        BenchCmd::Matching { ops, seed, count_loop: Some(loop_ops), .. } => {
-            crate::bench_matching::count_loop(ops, seed, loop_ops)
+        BenchCmd::Matching { ops, seed, count_loop: Some(loop_ops), floor, .. } => {
+            crate::bench_matching::count_loop(ops, seed, loop_ops, floor.as_deref())
         }
-        BenchCmd::Matching { ops, durable_ops, rounds, seed, count_loop: None } => {
+        BenchCmd::Matching { ops, durable_ops, rounds, seed, count_loop: None, .. } => {
             crate::bench_matching::run(ops, durable_ops, rounds, seed)
         }
         BenchCmd::Auction { bids, tonnes } => crate::bench_matching::auction(bids, tonnes),

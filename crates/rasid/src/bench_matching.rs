@@ -497,15 +497,41 @@ fn timed_loop(venue: &mut Venue, ops: &[Op]) -> u64 {
 /// `bench matching --count-loop`: the throughput loop once over the first `loop_ops`
 /// operations after the seed of the `ops` stream, and nothing else. Under callgrind its count
 /// divided by the operations is the number to compare between builds (docs/HANDOFF.md).
-pub fn count_loop(ops: u64, seed: u64, loop_ops: u64) -> Result<Output, Failure> {
+/// With `floor`, the loop of that settlement floor (`--floor`, counted with
+/// `--toggle-collect='*timed_floor_loop*'`) instead of Rasid's.
+pub fn count_loop(
+    ops: u64,
+    seed: u64,
+    loop_ops: u64,
+    floor: Option<&str>,
+) -> Result<Output, Failure> {
+    let kind = match floor {
+        None => None,
+        Some(name) => Some(FLOORS.into_iter().find(|k| k.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = FLOORS.iter().map(|k| k.name()).collect();
+            Failure::invalid("unknown_floor", format!("no floor {name}; one of {names:?}"))
+        })?),
+    };
     let (stream, seed_ops, _) = generate(ops, seed);
     let timed = &stream[seed_ops..];
     let n = usize::try_from(loop_ops).unwrap_or(usize::MAX).min(timed.len());
-    let mut venue = seeded_venue(&stream, seed_ops);
-    let trades = timed_loop(&mut venue, &timed[..n]);
-    venue.state.audit().map_err(|e| Failure::Internal(e.to_string()))?;
-    let text = format!("{n} operations after {seed_ops} seed orders: {trades} trades");
-    Ok(Output::new(text, json!({ "ops": n, "seed_ops": seed_ops, "trades": trades })))
+    let (engine, trades) = match kind {
+        None => {
+            let mut venue = seeded_venue(&stream, seed_ops);
+            let trades = timed_loop(&mut venue, &timed[..n]);
+            venue.state.audit().map_err(|e| Failure::Internal(e.to_string()))?;
+            ("rasid", trades)
+        }
+        Some(kind) => {
+            let mut floor = seeded_floor(&stream, seed_ops, kind);
+            let trades = timed_floor_loop(&mut floor, &timed[..n]);
+            floor.check().map_err(Failure::Internal)?;
+            (kind.name(), trades)
+        }
+    };
+    let text = format!("{engine}: {n} operations after {seed_ops} seed orders: {trades} trades");
+    let json = json!({ "engine": engine, "ops": n, "seed_ops": seed_ops, "trades": trades });
+    Ok(Output::new(text, json))
 }
 
 /// Most throughput passes `bench matching --rounds` takes of each engine: each pass of the
@@ -609,16 +635,24 @@ fn seeded_floor(ops: &[Op], seed_ops: usize, kind: Kind) -> Floor {
 fn floor_throughput(ops: &[Op], seed_ops: usize, kind: Kind) -> (f64, u64) {
     let mut floor = seeded_floor(ops, seed_ops, kind);
     let timed = &ops[seed_ops..];
-    let before = floor.trades;
     let started = Instant::now();
-    for op in timed {
+    let trades = timed_floor_loop(&mut floor, timed);
+    let secs = started.elapsed().as_secs_f64();
+    floor.check().expect("the floor settles every serial exactly once");
+    (timed.len() as f64 / secs, trades)
+}
+
+/// A floor's throughput loop, out of line for callgrind as `timed_loop` is; returns the
+/// trades it made.
+#[inline(never)]
+fn timed_floor_loop(floor: &mut Floor, ops: &[Op]) -> u64 {
+    let before = floor.trades;
+    for op in ops {
         floor.apply(*op);
     }
     // Every credit's merge is paid for inside the pass (see `Floor::merge_logs`).
     floor.merge_logs();
-    let secs = started.elapsed().as_secs_f64();
-    floor.check().expect("the floor settles every serial exactly once");
-    (timed.len() as f64 / secs, floor.trades - before)
+    floor.trades - before
 }
 
 /// The settlement floor's p50 and p99 over the stream after the seed, each operation timed
@@ -975,14 +1009,35 @@ mod tests {
         let (stream, seed_ops, _) = generate(ops, STREAM_SEED);
         let all = (stream.len() - seed_ops) as u64;
         let whole = run(ops, 0, 1, STREAM_SEED).expect("the bench runs");
-        let counted = count_loop(ops, STREAM_SEED, all).expect("the loop runs");
+        let counted = count_loop(ops, STREAM_SEED, all, None).expect("the loop runs");
         assert_eq!(counted.json["trades"], whole.json["trades"], "{}", counted.json);
-        let prefix = count_loop(ops, STREAM_SEED, 1_000).expect("the loop runs");
+        assert_eq!(counted.json["engine"], "rasid");
+        let prefix = count_loop(ops, STREAM_SEED, 1_000, None).expect("the loop runs");
         assert_eq!(prefix.json["ops"], 1_000);
         let fewer = prefix.json["trades"].as_u64().expect("trades");
         assert!(fewer < counted.json["trades"].as_u64().expect("trades"), "{}", prefix.json);
-        let past = count_loop(ops, STREAM_SEED, all + 5).expect("the loop runs");
+        let past = count_loop(ops, STREAM_SEED, all + 5, None).expect("the loop runs");
         assert_eq!(past.json["ops"], all);
+    }
+
+    /// `--count-loop` with `--floor` runs that floor's loop instead, which makes Rasid's
+    /// trades; a name that is no floor is refused with the names that are.
+    #[test]
+    fn count_loop_counts_a_named_floor_and_refuses_an_unknown_one() {
+        let ops = 20_000;
+        let rasid = count_loop(ops, STREAM_SEED, u64::MAX, None).expect("the loop runs");
+        for name in ["ladder-full", "ladder-quiet"] {
+            let floor = count_loop(ops, STREAM_SEED, u64::MAX, Some(name)).expect("it runs");
+            assert_eq!(floor.json["engine"], name);
+            assert_eq!(floor.json["trades"], rasid.json["trades"], "{name}");
+        }
+        let Err(Failure::Invalid { code, message }) =
+            count_loop(ops, STREAM_SEED, 1_000, Some("ladder-fast"))
+        else {
+            panic!("an unknown floor is refused");
+        };
+        assert_eq!(code, "unknown_floor");
+        assert!(message.contains("ladder-quiet"), "{message}");
     }
 
     /// `--seed` draws another stream of the same shape (other operations, about the same share

@@ -779,6 +779,11 @@ pub enum BenchCmd {
         /// every run where wall clock here moves ±20%.
         #[arg(long, value_name = "N")]
         count_loop: Option<u64>,
+        /// With `--count-loop`, run that settlement floor's loop instead of Rasid's (a name
+        /// from `floors` in the benchmark's output; callgrind it with
+        /// `--toggle-collect='*timed_floor_loop*'`).
+        #[arg(long, value_name = "NAME", requires = "count_loop")]
+        floor: Option<String>,
     },
     /// Orders through the HTTP server (keep-alive HTTP/1.1, JSON, durable before reply) on a
     /// temporary database: throughput, latency at a fixed offered rate, and WebSocket trade
