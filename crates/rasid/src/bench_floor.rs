@@ -20,7 +20,8 @@
 //! operation of the stream (a test compares them): Rasid's output, in a leaner shape, though
 //! still without some of Rasid's work (listed at [`Bookkeeping`]). It is lean but not tuned to
 //! the last instruction, so what it runs at is about what a redesigned order path in its
-//! shape could expect, not a bound.
+//! shape could expect, not a bound. `ladder-quiet` ([`Kind::ladder_quiet`]) keeps the same
+//! books and builds no event at all: the difference between the two is what the events cost.
 //!
 //! The buyer's serials are kept in one of four ways, each run as its own floor, and the book
 //! also runs alone ([`Record::Unsettled`]); on the ladder book (below) the bench runs the
