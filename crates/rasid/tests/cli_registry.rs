@@ -326,6 +326,11 @@ fn bench_matching_reports_the_median_of_its_rounds() {
     }
     let zero = ["bench", "matching", "--ops", "2000", "--durable-ops", "0", "--rounds", "0"];
     assert_eq!(r.fails(&zero), (2, "invalid_argument".into()));
+    // Without `--rounds` the bench takes three: one pass on a shared machine is too noisy to
+    // quote.
+    let default = r.ok(&["bench", "matching", "--ops", "2000", "--durable-ops", "0"]);
+    assert_eq!(default["rounds"], 3, "{default}");
+    assert_eq!(default["engines"][0]["ops_per_sec_runs"].as_array().map(Vec::len), Some(3));
 }
 
 #[test]
