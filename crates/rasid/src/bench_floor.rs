@@ -78,45 +78,49 @@ pub enum BookKind {
     Ladder,
 }
 
-/// One floor: a book, a record of the buyers' serials, and whether it keeps a full engine's
-/// bookkeeping too ([`Bookkeeping`]).
+/// Whether a floor keeps a full engine's bookkeeping too ([`Bookkeeping`]), and with or
+/// without its events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Books {
+    None,
+    WithEvents,
+    WithoutEvents,
+}
+
+/// One floor: a book, a record of the buyers' serials, and its bookkeeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Kind {
     pub book: BookKind,
     pub record: Record,
-    pub bookkeeping: bool,
-    /// Whether the bookkeeping builds events; `ladder-quiet` keeps the books without them.
-    pub events: bool,
+    pub books: Books,
 }
 
 impl Kind {
     pub const fn naive(record: Record) -> Kind {
-        Kind { book: BookKind::Naive, record, bookkeeping: false, events: false }
+        Kind { book: BookKind::Naive, record, books: Books::None }
     }
 
     pub const fn ladder(record: Record) -> Kind {
-        Kind { book: BookKind::Ladder, record, bookkeeping: false, events: false }
+        Kind { book: BookKind::Ladder, record, books: Books::None }
     }
 
     /// `ladder-logged` plus the bookkeeping every full engine does ([`Bookkeeping`]).
     pub const fn ladder_full() -> Kind {
-        Kind { book: BookKind::Ladder, record: Record::Logged, bookkeeping: true, events: true }
+        Kind { book: BookKind::Ladder, record: Record::Logged, books: Books::WithEvents }
     }
 
     /// `ladder-full` without its events: every check, look-up, count and list, and no event
     /// value built or kept. What an engine in this shape would run at if its events cost
     /// nothing, which bounds what any change to the events could give.
     pub const fn ladder_quiet() -> Kind {
-        Kind { events: false, ..Kind::ladder_full() }
+        Kind { books: Books::WithoutEvents, ..Kind::ladder_full() }
     }
 
     pub fn name(self) -> &'static str {
-        if self == Kind::ladder_quiet() {
-            return "ladder-quiet";
-        }
-        if self.bookkeeping {
-            assert!(self == Kind::ladder_full(), "only the logged ladder keeps the books");
-            return "ladder-full";
+        if self.books != Books::None {
+            let (full, quiet) = (Kind::ladder_full(), Kind::ladder_quiet());
+            assert!(self == full || self == quiet, "only the logged ladder keeps the books");
+            return if self == full { "ladder-full" } else { "ladder-quiet" };
         }
         match (self.book, self.record) {
             (BookKind::Naive, Record::Sorted) => "floor-sorted",
@@ -398,9 +402,10 @@ impl Floor {
             seller_cash: vec![0; members],
             fees: 0,
             trades: 0,
-            books: kind
-                .bookkeeping
-                .then(|| Box::new(Bookkeeping::new(members, max_id, prices, kind.events))),
+            books: (kind.books != Books::None).then(|| {
+                let emit = kind.books == Books::WithEvents;
+                Box::new(Bookkeeping::new(members, max_id, prices, emit))
+            }),
         }
     }
 
